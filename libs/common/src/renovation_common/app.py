@@ -1,0 +1,288 @@
+"""The app factory: one FastAPI skeleton for every service.
+
+Nothing is created at import time. :func:`create_app` returns an app whose lifespan builds the engine, the NATS
+connection, the outbox relay, the consumers and any background workers of the service, and tears them down in
+reverse order. Routes get a :class:`Runtime` (``Depends(get_runtime)``) and open a unit of work from it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from renovation_common import metrics
+from renovation_common.auth import TokenVerifier
+from renovation_common.db import InfrastructureTables, UnitOfWork, create_engine
+from renovation_common.errors import PROBLEM_RESPONSES, install_problem_handlers
+from renovation_common.idempotency import IdempotencyMiddleware
+from renovation_common.logs import configure_logging
+from renovation_common.messaging import (
+    ConsumerRunner,
+    ConsumerSpec,
+    OutboxRelay,
+    connect_nats,
+    ensure_event_stream,
+)
+from renovation_common.settings import ServiceSettings
+from renovation_common.tracing import child_traceparent, set_trace
+
+log = structlog.get_logger("renovation.app")
+
+
+@dataclass
+class Runtime:
+    """What a running service holds: built in the lifespan, reachable from routes and workers."""
+
+    settings: ServiceSettings
+    infra: InfrastructureTables
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    uow_class: type[UnitOfWork] = UnitOfWork
+    nats: NatsClient | None = None
+    js: JetStreamContext | None = None
+    relay: OutboxRelay | None = None
+    consumers: list[ConsumerRunner] = field(default_factory=list)
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def uow(self) -> UnitOfWork:
+        return self.uow_class(self.sessionmaker, self.infra, on_commit_events=self.wake_relay)
+
+    def wake_relay(self) -> None:
+        if self.relay is not None:
+            self.relay.wake()
+
+
+Worker = Callable[[Runtime], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class ServiceDefinition:
+    settings: ServiceSettings
+    infra: InfrastructureTables
+    title: str
+    description: str
+    version: str = "0.1.0"
+    routers: Sequence[APIRouter] = ()
+    openapi_tags: list[dict[str, Any]] | None = None
+    uow_class: type[UnitOfWork] = UnitOfWork
+    consumers: Callable[[Runtime], list[ConsumerSpec]] | None = None
+    workers: Callable[[Runtime], list[Worker]] | None = None
+    on_startup: Callable[[Runtime], Awaitable[None]] | None = None
+    produces_events: bool = True
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+class RequestContextMiddleware:
+    """Request id and trace context for logs and events; Prometheus request metrics."""
+
+    def __init__(self, app: ASGIApp, service: str) -> None:
+        self.app = app
+        self.service = service
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or uuid.uuid4().hex
+        if len(request_id) > 128:
+            request_id = uuid.uuid4().hex
+        traceparent = child_traceparent(headers.get("traceparent"))
+        set_trace(traceparent, request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message.setdefault("headers", [])
+                message["headers"] = [
+                    *message["headers"],
+                    (b"x-request-id", request_id.encode()),
+                    (b"traceparent", traceparent.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            route_path = getattr(route, "path", None) or "unmatched"
+            elapsed = time.perf_counter() - started
+            metrics.HTTP_REQUESTS.labels(self.service, scope["method"], route_path, str(status)).inc()
+            metrics.HTTP_LATENCY.labels(self.service, scope["method"], route_path).observe(elapsed)
+            if route_path not in ("/healthz", "/readyz", "/metrics"):
+                log.info(
+                    "http_request",
+                    method=scope["method"],
+                    route=route_path,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+async def _build_runtime(defn: ServiceDefinition) -> Runtime:
+    settings = defn.settings
+    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    return Runtime(
+        settings=settings, infra=defn.infra, engine=engine, sessionmaker=sessionmaker, uow_class=defn.uow_class
+    )
+
+
+async def _start_messaging(defn: ServiceDefinition, runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:
+    settings = runtime.settings
+    runtime.nats = await connect_nats(settings.nats_url, name=settings.service_name)
+    runtime.js = runtime.nats.jetstream()
+    if defn.produces_events:
+        await ensure_event_stream(runtime.js, settings.database_name)
+        if settings.relay_enabled:
+            runtime.relay = OutboxRelay(
+                runtime.sessionmaker,
+                runtime.infra,
+                runtime.js,
+                service=settings.service_name,
+                batch_size=settings.outbox_batch_size,
+                poll_interval_s=settings.outbox_poll_interval_s,
+            )
+            tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    if defn.consumers is not None and settings.consumers_enabled:
+        for spec in defn.consumers(runtime):
+            if spec.after_commit is None:
+                spec.after_commit = runtime.wake_relay
+            runner = ConsumerRunner(
+                spec, runtime.sessionmaker, runtime.infra, runtime.js, service=settings.service_name
+            )
+            runtime.consumers.append(runner)
+            tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{spec.name}"))
+
+
+def create_app(defn: ServiceDefinition) -> FastAPI:
+    settings = defn.settings
+    configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        runtime = await _build_runtime(defn)
+        app.state.runtime = runtime
+        app.state.sessionmaker = runtime.sessionmaker
+        app.state.infra = runtime.infra
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await _start_messaging(defn, runtime, tasks)
+            if defn.on_startup is not None:
+                await defn.on_startup(runtime)
+            if defn.workers is not None:
+                for worker in defn.workers(runtime):
+                    tasks.append(asyncio.create_task(worker(runtime), name=getattr(worker, "__name__", "worker")))
+            log.info("service_started", port=settings.port)
+            yield
+        finally:
+            if runtime.relay is not None:
+                runtime.relay.stop()
+            for runner in runtime.consumers:
+                runner.stop()
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            if runtime.nats is not None:
+                with contextlib.suppress(Exception):
+                    await runtime.nats.drain()
+            await runtime.engine.dispose()
+            log.info("service_stopped")
+
+    app = FastAPI(
+        title=defn.title,
+        description=defn.description,
+        version=defn.version,
+        lifespan=lifespan,
+        openapi_tags=defn.openapi_tags,
+        responses=PROBLEM_RESPONSES,
+    )
+    app.state.settings = settings
+    app.state.token_verifier = TokenVerifier(
+        secret=settings.jwt_secret,
+        jwks_url=settings.jwt_jwks_url,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+    )
+    install_problem_handlers(app)
+    app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(RequestContextMiddleware, service=settings.service_name)
+    app.include_router(health_router())
+    for router in defn.routers:
+        app.include_router(router)
+    return app
+
+
+def health_router() -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", operation_id="healthz", summary="Liveness: the process is up")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get(
+        "/readyz",
+        operation_id="readyz",
+        summary="Readiness: database and NATS reachable",
+        responses={503: {"description": "A dependency is not reachable"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        runtime: Runtime | None = getattr(request.app.state, "runtime", None)
+        checks: dict[str, str] = {"database": "down", "nats": "down"}
+        if runtime is not None:
+            try:
+                async with runtime.engine.connect() as conn:
+                    await asyncio.wait_for(conn.execute(sa.text("select 1")), timeout=2)
+                checks["database"] = "ok"
+            except Exception as exc:
+                log.warning("readiness_database_down", error=type(exc).__name__)
+            if runtime.nats is not None and runtime.nats.is_connected:
+                checks["nats"] = "ok"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
+
+    @router.get("/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=True)
+    async def prometheus_metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+def serve(factory: str, settings: ServiceSettings) -> None:
+    """Run a service under uvicorn (``python -m <package>``); ``factory`` is ``module:create_app``."""
+    import uvicorn
+
+    uvicorn.run(
+        factory,
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        timeout_graceful_shutdown=10,
+    )

@@ -1,0 +1,189 @@
+"""JWT authentication, roles and scopes.
+
+Tokens carry ``sub``, ``role``, ``district_id``, ``street_id``, ``community_id``, ``household_id``, ``exp``, ``iss``,
+``aud``. Development signs with a shared HS256 secret (``JWT_SECRET``); production verifies RS256/ES256 against the
+identity provider's JWKS (``JWT_JWKS_URL``). Every endpoint names the roles it admits with :func:`require_roles`;
+the scope check (:meth:`Principal.covers`) then limits a caller to its district, street, community or household.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+
+from renovation_common.errors import Forbidden, Unauthorized
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    COMMUNITY_WORKER = "community_worker"
+    STREET_OFFICER = "street_officer"
+    DISTRICT_ADMIN = "district_admin"
+    CONTRACTOR = "contractor"
+    QUALITY_SUPERVISOR = "quality_supervisor"
+    OPERATOR = "operator"
+    GOV_SYSTEM = "gov_system"
+    DEVICE_GATEWAY = "device_gateway"
+
+
+STAFF_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN})
+ALL_ROLES = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where a resource lives in the hierarchy district → street → community → household."""
+
+    district_id: str | None = None
+    street_id: str | None = None
+    community_id: str | None = None
+    household_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    role: Role
+    district_id: str | None = None
+    street_id: str | None = None
+    community_id: str | None = None
+    household_id: str | None = None
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def covers(self, scope: Scope) -> bool:
+        """True when the caller's scope contains ``scope``.
+
+        The narrowest claim the caller holds decides: a resident is bound to their household, a community worker
+        to their community, a street officer to their street, a district admin to their district. A caller with
+        no scope claim at all covers nothing (except ``gov_system`` and ``operator`` with a district claim, which
+        behave like district-wide readers).
+        """
+        if self.role is Role.RESIDENT:
+            return self.household_id is not None and self.household_id == scope.household_id
+        checks: list[tuple[str | None, str | None]] = []
+        if self.household_id is not None and self.role is not Role.DISTRICT_ADMIN:
+            checks.append((self.household_id, scope.household_id))
+        if self.community_id is not None:
+            checks.append((self.community_id, scope.community_id))
+        if self.street_id is not None:
+            checks.append((self.street_id, scope.street_id))
+        if self.district_id is not None:
+            checks.append((self.district_id, scope.district_id))
+        if not checks:
+            return False
+        return all(mine == theirs for mine, theirs in checks)
+
+    def ensure_covers(self, scope: Scope, what: str = "resource") -> None:
+        if not self.covers(scope):
+            raise Forbidden(f"this {what} is outside your scope", code="out_of_scope")
+
+
+class TokenVerifier:
+    """Verifies bearer tokens; HS256 with a shared secret or RS256/ES256 with keys from a JWKS URL."""
+
+    def __init__(self, *, secret: str = "", jwks_url: str = "", issuer: str, audience: str) -> None:
+        self.secret = secret
+        self.issuer = issuer
+        self.audience = audience
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+
+    def verify(self, token: str) -> Principal:
+        try:
+            if self._jwks is not None:
+                key: Any = self._jwks.get_signing_key_from_jwt(token).key
+                algorithms = ["RS256", "ES256"]
+            else:
+                key, algorithms = self.secret, ["HS256"]
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
+                issuer=self.issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthorized("token expired", code="token_expired") from None
+        except (jwt.InvalidTokenError, jwt.PyJWKClientError) as exc:
+            raise Unauthorized(f"invalid token: {type(exc).__name__}", code="invalid_token") from None
+        try:
+            role = Role(claims.get("role", ""))
+        except ValueError:
+            raise Unauthorized("token has no known role", code="invalid_token") from None
+
+        def opt(name: str) -> str | None:
+            value = claims.get(name)
+            return str(value) if value not in (None, "") else None
+
+        return Principal(
+            sub=str(claims["sub"]),
+            role=role,
+            district_id=opt("district_id"),
+            street_id=opt("street_id"),
+            community_id=opt("community_id"),
+            household_id=opt("household_id"),
+        )
+
+
+def issue_dev_token(
+    *,
+    secret: str,
+    role: str,
+    sub: str = "dev-user",
+    issuer: str = "renovation-platform",
+    audience: str = "renovation-api",
+    ttl_s: int = 12 * 3600,
+    now: float | None = None,
+    **scope: str | None,
+) -> str:
+    """Sign an HS256 token for development and tests (never used in production)."""
+    Role(role)  # validate
+    issued = int(now if now is not None else time.time())
+    claims: dict[str, Any] = {"sub": sub, "role": role, "iss": issuer, "aud": audience, "iat": issued}
+    claims["exp"] = issued + ttl_s
+    claims.update({k: v for k, v in scope.items() if v})
+    return jwt.encode(claims, secret, algorithm="HS256")
+
+
+def _bearer(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Unauthorized("missing bearer token", code="missing_token")
+    return token.strip()
+
+
+def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.token_verifier
+    principal = verifier.verify(_bearer(request))
+    request.state.principal = principal
+    return principal
+
+
+def require_roles(*roles: Role | str) -> Callable[..., Principal]:
+    """Dependency: authenticate and admit only ``roles``; returns the :class:`Principal`."""
+    allowed = frozenset(Role(r) for r in roles)
+
+    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in allowed:
+            raise Forbidden(f"role {principal.role.value} may not do this", code="role_not_allowed")
+        return principal
+
+    dependency.allowed_roles = allowed  # type: ignore[attr-defined]
+    return dependency
+
+
+def roles(*names: Iterable[Role] | Role) -> tuple[Role, ...]:
+    out: list[Role] = []
+    for n in names:
+        out.extend([n] if isinstance(n, Role) else list(n))
+    return tuple(out)

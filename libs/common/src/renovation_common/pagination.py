@@ -1,0 +1,59 @@
+"""Cursor pagination: opaque, URL-safe cursors over a stable sort key."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Annotated, Any, Generic, TypeVar
+
+from fastapi import Query
+from pydantic import BaseModel, Field
+
+from renovation_common.errors import BadRequest
+
+ItemT = TypeVar("ItemT")
+
+MAX_LIMIT = 500
+
+
+class Page(BaseModel, Generic[ItemT]):
+    items: list[ItemT]
+    next_cursor: str | None = Field(default=None, description="Pass as `cursor` to get the next page")
+
+
+def encode_cursor(key: Any) -> str:
+    raw = json.dumps(key, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> Any:
+    if not cursor:
+        return None
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("cursor is not valid", code="invalid_cursor") from None
+
+
+class PageParams(BaseModel):
+    cursor: str | None = None
+    limit: int = 50
+
+    @property
+    def after(self) -> Any:
+        return decode_cursor(self.cursor)
+
+
+def page_params(
+    cursor: Annotated[str | None, Query(max_length=512, description="Opaque cursor from `next_cursor`")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
+) -> PageParams:
+    return PageParams(cursor=cursor, limit=limit)
+
+
+def make_page(items: list[ItemT], limit: int, key: Any) -> Page[ItemT]:
+    """Build a page from ``limit + 1`` fetched items; ``key(item)`` gives the cursor of the last item shown."""
+    has_more = len(items) > limit
+    shown = items[:limit]
+    return Page[Any](items=shown, next_cursor=encode_cursor(key(shown[-1])) if has_more and shown else None)

@@ -1,0 +1,4 @@
+from finance.adapters.orm import metadata
+from renovation_common.migrations import run_env
+
+run_env(metadata)

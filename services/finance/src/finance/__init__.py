@@ -1,0 +1,1 @@
+"""Finance service: funding plans, ledger, contributions and the emergency repair fund."""

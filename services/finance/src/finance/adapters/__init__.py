@@ -1,0 +1,1 @@
+"""ORM rows and repositories; SQL lives only here."""

@@ -1,0 +1,1 @@
+"""Projects service: scheduling of renovation works."""

@@ -1,0 +1,1 @@
+"""Use cases: unit of work -> load -> domain -> commit (one transaction, events to the outbox)."""

@@ -1,0 +1,1 @@
+"""Pure consultation rules: no SQLAlchemy, FastAPI, NATS, clock or uuid calls."""

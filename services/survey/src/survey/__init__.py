@@ -1,0 +1,1 @@
+"""Survey service: resident consultation (households, willingness polls, menus, design votes, surveys)."""

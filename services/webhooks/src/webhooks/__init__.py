@@ -1,0 +1,1 @@
+"""Webhooks service: signed, retried, replayable delivery of domain events to government systems."""
