@@ -1,5 +1,112 @@
-"""Events produced by the survey service (contracts shared by producer and consumers)."""
+"""Events produced by the survey service.
+
+They carry what other services need (floor areas, buildings, delivery years, fund status, care flags, outcomes)
+and never names, phone numbers or ID numbers.
+"""
 
 from __future__ import annotations
 
-from renovation_common.events import EventData, event_contract  # noqa: F401
+from datetime import datetime
+from decimal import Decimal
+
+from pydantic import Field
+
+from renovation_common.events import EventData, event_contract
+
+
+@event_contract("survey.community.registered.v1", "A community was registered (or its registry data changed).")
+class CommunityRegistered(EventData):
+    community_id: str
+    district_id: str
+    street_id: str
+    name: str
+    built_year: int | None = None
+    delivered_year: int | None = None
+    maintenance_fund_established: bool
+    household_count: int = 0
+
+
+@event_contract("survey.household.registered.v1", "A household was added to a community's registry.")
+class HouseholdRegistered(EventData):
+    household_id: str
+    community_id: str
+    district_id: str
+    street_id: str
+    building_id: str
+    building_code: str
+    unit: str | None = None
+    floor_area_m2: Decimal = Field(description="Exclusive floor area, two decimals")
+    delivered_year: int | None = None
+    maintenance_fund_established: bool
+    elderly_living_alone: bool = False
+    needs_accompaniment: bool = False
+    resident_count: int = 0
+
+
+@event_contract("survey.household.updated.v1", "A household's registry data changed; the full current state.")
+class HouseholdUpdated(HouseholdRegistered):
+    pass
+
+
+@event_contract("survey.consultation.opened.v1", "A consultation opened for answers.")
+class ConsultationOpened(EventData):
+    consultation_id: str
+    community_id: str
+    district_id: str
+    street_id: str
+    kind: str  # willingness | menu | scheme_vote | demand | satisfaction
+    title: str
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+
+class SelectedItem(EventData):
+    code: str = Field(description="Catalog item code, e.g. rain_sewage_separation")
+    category: str  # basic | improvement | upgrade
+    support_count: int
+    support_ratio: str = Field(description="Exact fraction 'n/d' of the base the rule counts")
+    support_percent: Decimal
+
+
+@event_contract("survey.consultation.closed.v1", "A consultation closed with its outcome and, for menus, selections.")
+class ConsultationClosed(EventData):
+    consultation_id: str
+    community_id: str
+    district_id: str
+    street_id: str
+    kind: str
+    rule: str  # household_share | civil_code_278_major | civil_code_278_ordinary | ...
+    outcome: str  # passed | postponed | rejected | pending
+    decided_by: str = Field(description="The condition that decided the outcome")
+    total_households: int
+    participating_households: int
+    approving_households: int
+    approval_ratio: str = Field(description="Exact fraction 'n/d'")
+    approval_percent: Decimal
+    selected_items: list[SelectedItem] = Field(default_factory=list)
+    closed_at: datetime
+
+
+@event_contract("survey.response.recorded.v1", "A response was recorded (counts only, no answers).")
+class ResponseRecorded(EventData):
+    consultation_id: str
+    community_id: str
+    responses_count: int
+    households_total: int
+
+
+class RankingEntry(EventData):
+    rank: int
+    community_id: str
+    consultation_id: str
+    approval_ratio: str
+    approval_percent: Decimal
+
+
+@event_contract("survey.ranking.published.v1", "Passed communities of a district or batch ranked by approval.")
+class RankingPublished(EventData):
+    ranking_id: str
+    district_id: str
+    batch: str | None = None
+    entries: list[RankingEntry]
+    published_at: datetime
