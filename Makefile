@@ -34,6 +34,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check libs services tests bench
 	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
+	if [ -f deploy/validate.py ]; then $(PY) deploy/validate.py; fi
 
 test: lint
 	$(PY) -m renovation_common.devstack test -- $(PYTEST_ARGS)

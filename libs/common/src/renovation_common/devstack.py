@@ -449,6 +449,20 @@ def _cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    """Create the databases and apply migrations on ``DATABASE_URL`` (containers: one migration job per service)."""
+    server = os.environ.get("DATABASE_URL")
+    if not server:
+        print("DATABASE_URL is not set", file=sys.stderr)
+        return 2
+    chosen = tuple(s for s in SERVICES if not args.service or args.service in (s.name, s.package))
+    if not chosen:
+        print(f"unknown service {args.service}", file=sys.stderr)
+        return 2
+    migrate_all(server, chosen)
+    return 0
+
+
 def _cmd_up(args: argparse.Namespace) -> int:
     """Start only Postgres and NATS (for running one service by hand); prints the environment."""
     stack = Stack(ROOT / ".data" / "run")
@@ -480,6 +494,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="Postgres + NATS + migrations + all services").set_defaults(fn=_cmd_run)
     sub.add_parser("up", help="Postgres + NATS + migrations only").set_defaults(fn=_cmd_up)
+    migrate = sub.add_parser("migrate", help="create databases and apply migrations on DATABASE_URL")
+    migrate.add_argument("--service", default=None)
+    migrate.set_defaults(fn=_cmd_migrate)
     test = sub.add_parser("test", help="isolated stack, then pytest")
     test.add_argument("pytest_args", nargs=argparse.REMAINDER)
     test.set_defaults(fn=_cmd_test)

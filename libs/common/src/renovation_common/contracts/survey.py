@@ -110,3 +110,37 @@ class RankingPublished(EventData):
     batch: str | None = None
     entries: list[RankingEntry]
     published_at: datetime
+
+
+# The menu of renovation items (菜单式改造内容) by category; codes are shared by the survey service (menu rounds)
+# and the projects service (which maps each code to its work packages).
+MENU_CATALOG: dict[str, str] = {
+    # basic 基础类: safety and basic function
+    "structural_reinforcement": "basic",
+    "water_pipe_renewal": "basic",
+    "power_cable_undergrounding": "basic",
+    "gas_pipe_renewal": "basic",
+    "heating_pipe_renewal": "basic",
+    "telecom_line_undergrounding": "basic",
+    "rain_sewage_separation": "basic",
+    "fire_lane": "basic",
+    "barrier_free_access": "basic",
+    "roof_repair": "basic",
+    "wall_anti_seepage": "basic",
+    # improvement 完善类
+    "elevator_installation": "improvement",
+    "parking": "improvement",
+    "greening": "improvement",
+    "lighting": "improvement",
+    "security_cameras": "improvement",
+    "public_facilities": "improvement",
+    "ebike_charging": "improvement",
+    "road_paving": "improvement",
+    "facade_renovation": "improvement",
+    # upgrade 提升类
+    "community_canteen": "upgrade",
+    "elderly_care": "upgrade",
+    "child_care": "upgrade",
+    "culture_space": "upgrade",
+    "smart_community": "upgrade",
+}
