@@ -217,14 +217,73 @@ def nats_server_binary() -> str:
     return found
 
 
+SERVICES_NATS_USER = "services"
+DEVICE_USERS_FILE = "device_users.conf"  # rewritten by the smart-community service when devices get credentials
+
+
+def _conf_string(value: str) -> str:
+    """A NATS config string literal (JSON escaping is a subset the NATS parser accepts)."""
+    import json
+
+    return json.dumps(value)
+
+
+def device_users_conf(devices: list[tuple[str, str, list[str], list[str]]]) -> str:
+    """The ``authorization`` block: the services user (all permissions) plus one user per device.
+
+    ``devices`` holds ``(username, bcrypt hash, publish subjects, subscribe subjects)``. The services user's password
+    stays in ``services_user.conf`` (a variable), so the writer of this file never needs to know it.
+    """
+    lines = ['include "services_user.conf"', "authorization {", "  users: [", "    $SERVICES_USER"]
+    for user, password_hash, publish, subscribe in devices:
+        pub = ", ".join(_conf_string(s) for s in publish)
+        sub = ", ".join(_conf_string(s) for s in subscribe)
+        lines.append(
+            f"    {{user: {_conf_string(user)}, password: {_conf_string(password_hash)}, "
+            f"permissions: {{publish: {{allow: [{pub}]}}, subscribe: {{allow: [{sub}]}}}}}}"
+        )
+    lines += ["  ]", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def write_device_users(data_dir: Path, devices: list[tuple[str, str, list[str], list[str]]]) -> Path:
+    """Atomically replace ``device_users.conf`` in the NATS data dir (then call :func:`reload_nats`)."""
+    target = data_dir / DEVICE_USERS_FILE
+    tmp = target.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(device_users_conf(devices))
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, target)
+    return target
+
+
+def reload_nats(data_dir: Path) -> bool:
+    """Ask the embedded server to re-read its configuration (SIGHUP to the pid in ``nats.pid``)."""
+    pid_file = data_dir / "nats.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 @dataclass
 class EmbeddedNats:
+    """nats-server with JetStream and MQTT; authorization: a ``services`` user plus one user per device.
+
+    ``auth.conf`` includes ``device_users.conf`` (services user + device users, rewritten by the smart-community
+    service), which includes ``services_user.conf`` (the services password, random, kept under the data dir).
+    Clients without credentials are refused, so the URL carries ``services:<password>``.
+    """
+
     data_dir: Path
     port: int = 0
     mqtt_port: int = 0
     monitor_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     extra_config: list[str] = field(default_factory=list)
+    auth: bool = True
+    password: str = ""
 
     def config_text(self) -> str:
         store = self.data_dir / "jetstream"
@@ -232,6 +291,7 @@ class EmbeddedNats:
             "server_name: renovation_dev",
             f"listen: 127.0.0.1:{self.port}",
             f"http: 127.0.0.1:{self.monitor_port}",
+            f'pid_file: "{self.data_dir / "nats.pid"}"',
             "max_payload: 4MB",
             "jetstream {",
             f'  store_dir: "{store}"',
@@ -243,16 +303,35 @@ class EmbeddedNats:
             "}",
             *self.extra_config,
         ]
-        auth = self.data_dir / "auth.conf"  # written by the smart-community service when devices get credentials
+        auth = self.data_dir / "auth.conf"
         if auth.exists():
             lines.append(f'include "{auth.name}"')
         return "\n".join(lines) + "\n"
+
+    def _write_auth(self) -> None:
+        import secrets
+
+        secret = self.data_dir / "services.password"
+        if not secret.exists():
+            secret.write_text(secrets.token_urlsafe(24))
+            os.chmod(secret, 0o600)
+        self.password = secret.read_text().strip()
+        services_user = self.data_dir / "services_user.conf"
+        services_user.write_text(
+            f"SERVICES_USER: {{user: {_conf_string(SERVICES_NATS_USER)}, password: {_conf_string(self.password)}}}\n"
+        )
+        os.chmod(services_user, 0o600)
+        if not (self.data_dir / DEVICE_USERS_FILE).exists():
+            write_device_users(self.data_dir, [])
+        (self.data_dir / "auth.conf").write_text(f'include "{DEVICE_USERS_FILE}"\n')
 
     def start(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.port = self.port or pick_port(4222)
         self.mqtt_port = self.mqtt_port or pick_port(1883)
         self.monitor_port = self.monitor_port or pick_port(8222)
+        if self.auth:
+            self._write_auth()
         conf = self.data_dir / "nats.conf"
         conf.write_text(self.config_text())
         log = open(self.data_dir / "nats.log", "ab")  # noqa: SIM115
@@ -265,6 +344,8 @@ class EmbeddedNats:
 
     @property
     def url(self) -> str:
+        if self.auth and self.password:
+            return f"nats://{SERVICES_NATS_USER}:{self.password}@127.0.0.1:{self.port}"
         return f"nats://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
@@ -348,6 +429,14 @@ def migrate_all(server_url: str, services: tuple[ServiceInfo, ...] = SERVICES) -
             print(f"[devstack] migrated {svc.database}", flush=True)
 
 
+def redact_url(url: str) -> str:
+    """``nats://user:secret@host`` → ``nats://user:***@host`` (for printing)."""
+    parts = urlsplit(url)
+    if parts.password:
+        return url.replace(f":{parts.password}@", ":***@")
+    return url
+
+
 def _pump(prefix: str, stream: object, lock: threading.Lock) -> None:
     for raw in iter(stream.readline, b""):  # type: ignore[attr-defined]
         line = raw.decode("utf-8", errors="replace").rstrip("\n")
@@ -406,7 +495,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     stack.start()
     try:
         print(f"[devstack] postgres {stack.database_url}", flush=True)
-        print(f"[devstack] nats {stack.nats_url} (mqtt 127.0.0.1:{stack.mqtt_port})", flush=True)
+        print(f"[devstack] nats {redact_url(stack.nats_url)} (mqtt 127.0.0.1:{stack.mqtt_port})", flush=True)
         migrate_all(stack.database_url)
         return run_services(stack)
     finally:
@@ -421,7 +510,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
     stack = Stack(data, fast=True)
     stack.start()
     try:
-        print(f"[devstack] test postgres {stack.database_url} · nats {stack.nats_url}", flush=True)
+        print(f"[devstack] test postgres {stack.database_url} · nats {redact_url(stack.nats_url)}", flush=True)
         migrate_all(stack.database_url)  # proves every chain applies to an empty database
         env = {**os.environ, **stack.env(), "ENVIRONMENT": "test"}
         pytest_args = [a for a in args.pytest_args if a != "--"]

@@ -19,6 +19,7 @@ import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import nats
@@ -173,8 +174,7 @@ class OutboxRelay:
                 await session.execute(sa.update(t).where(t.c.seq.in_(sent)).values(published_at=sa.func.now()))
                 metrics.OUTBOX_PUBLISHED.labels(self.service).inc(len(sent))
                 oldest = min(r.created_at for r in rows if r.seq in set(sent))
-                lag = (await session.scalar(sa.select(sa.func.extract("epoch", sa.func.now() - oldest)))) or 0
-                metrics.OUTBOX_LAG.labels(self.service).set(float(lag))
+                metrics.OUTBOX_LAG.labels(self.service).set((datetime.now(UTC) - oldest).total_seconds())
             return len(sent)
 
     async def backlog(self) -> int:

@@ -1,0 +1,77 @@
+"""Proof: a state change and its event commit together; the relay never publishes an outbox row twice."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from renovation_common.db import UnitOfWork
+from renovation_common.events import CloudEvent
+from renovation_common.messaging import OutboxRelay, ensure_event_stream, stream_name
+
+
+def _event(producer: str, n: int = 0) -> CloudEvent:
+    return CloudEvent(
+        id=str(uuid.uuid4()),
+        source=f"/renovation/{producer}",
+        type=f"{producer}.thing.created.v1",
+        time=datetime.now(UTC),
+        data={"n": n},
+    )
+
+
+async def test_failure_after_the_write_leaves_neither_row_nor_event(probe_db, unique_producer):
+    thing_id = uuid.uuid4()
+    with pytest.raises(RuntimeError):
+        async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+            await uow.session.execute(sa.insert(probe_db.things).values(id=thing_id, name="gate"))
+            uow.publish(_event(unique_producer))
+            await uow.flush_events()  # both are written inside the transaction ...
+            raise RuntimeError("crash before commit")  # ... and neither survives
+    assert await probe_db.count(probe_db.things) == 0
+    assert await probe_db.count(probe_db.infra.outbox) == 0
+
+
+async def test_commit_writes_row_and_event_together(probe_db, unique_producer):
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        await uow.session.execute(sa.insert(probe_db.things).values(id=uuid.uuid4(), name="gate"))
+        uow.publish(_event(unique_producer))
+        await uow.commit()
+    assert await probe_db.count(probe_db.things) == 1
+    assert await probe_db.count(probe_db.infra.outbox) == 1
+
+
+async def test_leaving_without_commit_rolls_back(probe_db, unique_producer):
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        await uow.session.execute(sa.insert(probe_db.things).values(id=uuid.uuid4(), name="gate"))
+        uow.publish(_event(unique_producer))
+    assert await probe_db.count(probe_db.things) == 0
+    assert await probe_db.count(probe_db.infra.outbox) == 0
+
+
+async def test_relay_publishing_the_same_row_twice_leaves_one_message(probe_db, jetstream, unique_producer):
+    await ensure_event_stream(jetstream, unique_producer)
+    events = [_event(unique_producer, n) for n in range(3)]
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        for e in events:
+            uow.publish(e)
+        await uow.commit()
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    assert await relay.publish_batch() == 3
+    # A crash between publish and mark: the rows look unpublished again and the relay sends them again.
+    async with probe_db.sessionmaker() as s, s.begin():
+        await s.execute(sa.update(probe_db.infra.outbox).values(published_at=None))
+    assert await relay.publish_batch() == 3
+    assert await relay.publish_batch() == 0
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 3
+    received = []
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    for msg in await sub.fetch(10, timeout=2):
+        received.append(msg.headers["Nats-Msg-Id"])
+        await msg.ack()
+    assert sorted(received) == sorted(e.id for e in events)
+    assert await relay.backlog() == 0

@@ -1,0 +1,100 @@
+"""Pure rules of the common library: scopes, cursors, settings, event envelopes."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic_settings import SettingsConfigDict
+
+from renovation_common.auth import Principal, Role, Scope, TokenVerifier, issue_dev_token
+from renovation_common.errors import BadRequest, Unauthorized
+from renovation_common.events import CloudEvent, InvalidEvent, event_contract, parse_event
+from renovation_common.pagination import decode_cursor, encode_cursor
+from renovation_common.settings import ServiceSettings, database_url_for
+
+HOME = Scope(district_id="d1", street_id="s1", community_id="c1", household_id="h1")
+
+
+@pytest.mark.parametrize(
+    ("principal", "scope", "covered"),
+    [
+        (Principal("u", Role.RESIDENT, household_id="h1"), HOME, True),
+        (Principal("u", Role.RESIDENT, household_id="h2"), HOME, False),
+        (Principal("u", Role.RESIDENT, community_id="c1"), HOME, False),  # a resident needs a household claim
+        (Principal("u", Role.COMMUNITY_WORKER, district_id="d1", street_id="s1", community_id="c1"), HOME, True),
+        (Principal("u", Role.COMMUNITY_WORKER, district_id="d1", street_id="s1", community_id="c9"), HOME, False),
+        (Principal("u", Role.STREET_OFFICER, district_id="d1", street_id="s1"), HOME, True),
+        (Principal("u", Role.STREET_OFFICER, district_id="d1", street_id="s2"), HOME, False),
+        (Principal("u", Role.DISTRICT_ADMIN, district_id="d1"), HOME, True),
+        (Principal("u", Role.DISTRICT_ADMIN, district_id="d2"), HOME, False),
+        (Principal("u", Role.DISTRICT_ADMIN), HOME, False),  # no claim covers nothing
+    ],
+)
+def test_scope_coverage(principal, scope, covered):
+    assert principal.covers(scope) is covered
+
+
+def test_token_round_trip_and_wrong_secret():
+    token = issue_dev_token(secret="s" * 32, role="street_officer", sub="u1", district_id="d1", street_id="s1")
+    verifier = TokenVerifier(secret="s" * 32, issuer="renovation-platform", audience="renovation-api")
+    p = verifier.verify(token)
+    assert (p.sub, p.role, p.district_id, p.street_id, p.community_id) == ("u1", Role.STREET_OFFICER, "d1", "s1", None)
+    with pytest.raises(Unauthorized):
+        TokenVerifier(secret="x" * 32, issuer="renovation-platform", audience="renovation-api").verify(token)
+    with pytest.raises(Unauthorized):
+        TokenVerifier(secret="s" * 32, issuer="renovation-platform", audience="another-api").verify(token)
+
+
+def test_cursor_round_trip_and_garbage():
+    assert decode_cursor(encode_cursor(["2026-01-01T00:00:00+00:00", "abc"])) == ["2026-01-01T00:00:00+00:00", "abc"]
+    assert decode_cursor(None) is None
+    with pytest.raises(BadRequest):
+        decode_cursor("%%%not-base64")
+
+
+def test_database_url_per_service(monkeypatch):
+    assert database_url_for("postgresql://u@h:5/postgres", "survey") == "postgresql+asyncpg://u@h:5/survey"
+
+    class S(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="SMART_COMMUNITY_", extra="ignore")
+        service_name = "smart_community"
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u@db:5432/postgres")
+    monkeypatch.setenv("NATS_URL", "nats://n:4222")
+    s = S()
+    assert s.database_url == "postgresql+asyncpg://u@db:5432/smart_community"
+    assert s.nats_url == "nats://n:4222"
+    assert s.jwt_secret  # development falls back to the dev secret
+
+
+def test_production_requires_jwt_configuration(monkeypatch):
+    class S(ServiceSettings):
+        service_name = "x"
+
+    monkeypatch.delenv("JWT_SECRET", raising=False)
+    monkeypatch.delenv("JWT_JWKS_URL", raising=False)
+    with pytest.raises(ValueError, match="JWT"):
+        S(environment="production")
+
+
+def test_event_contract_validation():
+    from renovation_common.events import EventData
+
+    @event_contract("probe.widget.built.v1")
+    class WidgetBuilt(EventData):
+        widget_id: str
+        count: int
+
+    ok = CloudEvent(
+        id="1",
+        source="/x",
+        type="probe.widget.built.v1",
+        time="2026-01-01T00:00:00Z",
+        data={"widget_id": "w", "count": 2},
+    )
+    _, data = parse_event(ok.model_dump_json().encode())
+    assert isinstance(data, WidgetBuilt) and data.count == 2
+    bad = ok.model_copy(update={"data": {"widget_id": "w", "count": "many"}})
+    with pytest.raises(InvalidEvent):
+        parse_event(bad.model_dump_json().encode())
+    with pytest.raises(ValueError):
+        event_contract("Not-A-Type")
