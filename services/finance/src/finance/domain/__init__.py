@@ -1,1 +1,1 @@
-"""Pure consultation rules: no SQLAlchemy, FastAPI, NATS, clock or uuid calls."""
+"""Pure finance rules: ledger, funding plans, contributions, emergency repairs, payback analysis."""
