@@ -1,1 +1,4 @@
-"""Pure consultation rules: no SQLAlchemy, FastAPI, NATS, clock or uuid calls."""
+"""Pure webhook rules: event-type patterns, target (SSRF) checks, retry schedule, signing, access.
+
+No SQLAlchemy, FastAPI, NATS, HTTP, clock or uuid calls: time, randomness and ids are passed in.
+"""

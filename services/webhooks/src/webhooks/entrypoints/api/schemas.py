@@ -1,0 +1,125 @@
+"""Request and response schemas of the webhooks API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+Pattern = Annotated[str, Field(min_length=1, max_length=200, examples=["finance.*"])]
+ScopeId = Annotated[str, Field(min_length=1, max_length=64)]
+Url = Annotated[str, Field(min_length=8, max_length=2048, examples=["https://gov.example.cn/hooks/renovation"])]
+
+
+class SubscriptionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url
+    event_types: list[Pattern] = Field(
+        min_length=1,
+        max_length=50,
+        description="Exact event types or wildcards: `*`, `finance.*`, `finance.emergency_repair.*`",
+        examples=[["finance.*", "projects.project.completed.v1"]],
+    )
+    district_id: ScopeId | None = Field(default=None, description="Only events of this district")
+    community_id: ScopeId | None = Field(default=None, description="Only events of this community")
+    description: str = Field(default="", max_length=500)
+    max_concurrency: int | None = Field(default=None, ge=1, le=50, description="Requests in flight to this endpoint")
+
+
+class SubscriptionUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: Url | None = None
+    event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=50)
+    community_id: ScopeId | None = None
+    description: str | None = Field(default=None, max_length=500)
+    enabled: bool | None = None
+    max_concurrency: int | None = Field(default=None, ge=1, le=50)
+
+
+class SubscriptionRead(BaseModel):
+    id: uuid.UUID
+    url: str
+    event_types: list[str]
+    district_id: str | None
+    community_id: str | None
+    description: str
+    enabled: bool
+    disabled_reason: str | None = Field(description="manual | gone_410 | failing_5_days")
+    disabled_at: datetime | None
+    max_concurrency: int
+    owner_sub: str
+    failing_since: datetime | None
+    previous_secret_expires_at: datetime | None = Field(
+        description="Until then requests are also signed with the previous secret"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> SubscriptionRead:
+        return cls.model_validate(dict(row._mapping))
+
+
+class SubscriptionWithSecret(SubscriptionRead):
+    secret: str = Field(description="Standard Webhooks secret (`whsec_...`). Shown only this once.")
+
+
+class RotateSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    grace_period_s: int | None = Field(
+        default=None, ge=0, le=7 * 24 * 3600, description="How long the old secret keeps signing (default 24 h)"
+    )
+
+
+class ReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    since: AwareDatetime = Field(description="Replay events whose time is at or after this instant")
+    until: AwareDatetime | None = None
+
+
+class ReplayRead(BaseModel):
+    matched_events: int
+    scheduled: int = Field(description="Deliveries created or rescheduled (already delivered events are skipped)")
+    truncated: bool
+
+
+DeliveryStatus = Literal["pending", "succeeded", "failed", "failing"]
+
+
+class DeliveryRead(BaseModel):
+    id: uuid.UUID
+    subscription_id: uuid.UUID
+    event_id: uuid.UUID = Field(description="Also the `webhook-id` header of every attempt")
+    event_type: str
+    status: Literal["pending", "succeeded", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    last_status_code: int | None
+    last_error: str | None
+    delivered_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> DeliveryRead:
+        return cls.model_validate(dict(row._mapping))
+
+
+class AttemptRead(BaseModel):
+    attempt_no: int
+    attempted_at: datetime
+    url: str
+    status_code: int | None
+    latency_ms: int
+    outcome: str = Field(description="succeeded | retry | failed | gone")
+    response_body: str | None = Field(description="Truncated")
+    error: str | None
+
+    @classmethod
+    def of(cls, row: Any) -> AttemptRead:
+        return cls.model_validate(dict(row._mapping))

@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Depends, Response, status
+
+from renovation_common.app import Runtime, get_runtime
+from renovation_common.pagination import Page, PageParams, encode_cursor, page_params
+from webhooks.domain.subscriptions import Manager
+from webhooks.entrypoints.api.dependencies import context, current_manager, wake_dispatcher
+from webhooks.entrypoints.api.schemas import (
+    DeliveryRead,
+    ReplayRead,
+    ReplayRequest,
+    RotateSecret,
+    SubscriptionCreate,
+    SubscriptionRead,
+    SubscriptionUpdate,
+    SubscriptionWithSecret,
+)
+from webhooks.service_layer import subscriptions as uc
+from webhooks.service_layer.context import Context
+
+router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
+
+
+@router.post(
+    "",
+    operation_id="createSubscription",
+    status_code=status.HTTP_201_CREATED,
+    response_model=SubscriptionWithSecret,
+    summary="Subscribe an endpoint to events; the signing secret is returned only here",
+)
+async def create_subscription(
+    body: SubscriptionCreate,
+    manager: Manager = Depends(current_manager),
+    runtime: Runtime = Depends(get_runtime),
+    ctx: Context = Depends(context),
+) -> SubscriptionWithSecret:
+    row, secret = await uc.create_subscription(
+        runtime.uow(),
+        ctx,
+        manager,
+        uc.CreateSubscription(
+            url=body.url,
+            event_types=body.event_types,
+            district_id=body.district_id,
+            community_id=body.community_id,
+            description=body.description,
+            max_concurrency=body.max_concurrency,
+        ),
+    )
+    return SubscriptionWithSecret(**SubscriptionRead.of(row).model_dump(), secret=secret)
+
+
+@router.get("", operation_id="listSubscriptions", response_model=Page[SubscriptionRead])
+async def list_subscriptions(
+    page: PageParams = Depends(page_params),
+    manager: Manager = Depends(current_manager),
+    runtime: Runtime = Depends(get_runtime),
+) -> Page[SubscriptionRead]:
+    rows = await uc.list_subscriptions(runtime.uow(), manager, uc.page_after(page.after), page.limit)
+    items = [SubscriptionRead.of(r) for r in rows[: page.limit]]
+    cursor = encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)]) if len(rows) > page.limit else None
+    return Page[SubscriptionRead](items=items, next_cursor=cursor)
+
+
+@router.get("/{subscription_id}", operation_id="getSubscription", response_model=SubscriptionRead)
+async def get_subscription(
+    subscription_id: uuid.UUID, manager: Manager = Depends(current_manager), runtime: Runtime = Depends(get_runtime)
+) -> SubscriptionRead:
+    return SubscriptionRead.of(await uc.get_subscription(runtime.uow(), manager, subscription_id))
+
+
+@router.patch(
+    "/{subscription_id}",
+    operation_id="updateSubscription",
+    response_model=SubscriptionRead,
+    summary="Change URL, event types, community filter, description, concurrency; enable or disable",
+)
+async def update_subscription(
+    subscription_id: uuid.UUID,
+    body: SubscriptionUpdate,
+    manager: Manager = Depends(current_manager),
+    runtime: Runtime = Depends(get_runtime),
+    ctx: Context = Depends(context),
+) -> SubscriptionRead:
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("url", "event_types", "description", "enabled", "max_concurrency"):
+        if key in changes and changes[key] is None:
+            del changes[key]  # null means "leave as is" except for the community filter
+    row = await uc.update_subscription(runtime.uow(), ctx, manager, subscription_id, uc.UpdateSubscription(changes))
+    wake_dispatcher(runtime)
+    return SubscriptionRead.of(row)
+
+
+@router.delete("/{subscription_id}", operation_id="deleteSubscription", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_subscription(
+    subscription_id: uuid.UUID, manager: Manager = Depends(current_manager), runtime: Runtime = Depends(get_runtime)
+) -> Response:
+    await uc.delete_subscription(runtime.uow(), manager, subscription_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/{subscription_id}/rotate-secret",
+    operation_id="rotateSubscriptionSecret",
+    response_model=SubscriptionWithSecret,
+    summary="New secret (shown once); the old one keeps signing alongside it for the grace period",
+)
+async def rotate_secret(
+    subscription_id: uuid.UUID,
+    body: RotateSecret | None = None,
+    manager: Manager = Depends(current_manager),
+    runtime: Runtime = Depends(get_runtime),
+    ctx: Context = Depends(context),
+) -> SubscriptionWithSecret:
+    row, secret = await uc.rotate_secret(
+        runtime.uow(), ctx, manager, subscription_id, body.grace_period_s if body else None
+    )
+    return SubscriptionWithSecret(**SubscriptionRead.of(row).model_dump(), secret=secret)
+
+
+@router.post(
+    "/{subscription_id}/test",
+    operation_id="sendTestPing",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=DeliveryRead,
+    summary="Queue a signed ping (webhooks.endpoint.ping.v1); follow it in its delivery's attempts",
+)
+async def send_test(
+    subscription_id: uuid.UUID,
+    manager: Manager = Depends(current_manager),
+    runtime: Runtime = Depends(get_runtime),
+    ctx: Context = Depends(context),
+) -> DeliveryRead:
+    row = await uc.send_test(runtime.uow(), ctx, manager, subscription_id)
+    wake_dispatcher(runtime)
+    return DeliveryRead.of(row)
+
+
+@router.post(
+    "/{subscription_id}/replay",
+    operation_id="replaySubscription",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=ReplayRead,
+    summary="Deliver again every kept event since a time that the endpoint has not received",
+)
+async def replay(
+    subscription_id: uuid.UUID,
+    body: ReplayRequest,
+    manager: Manager = Depends(current_manager),
+    runtime: Runtime = Depends(get_runtime),
+    ctx: Context = Depends(context),
+) -> ReplayRead:
+    result = await uc.replay(runtime.uow(), ctx, manager, subscription_id, body.since, body.until)
+    wake_dispatcher(runtime)
+    return ReplayRead(matched_events=result.matched_events, scheduled=result.scheduled, truncated=result.truncated)
