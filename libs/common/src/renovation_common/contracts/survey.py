@@ -93,6 +93,9 @@ class ResponseRecorded(EventData):
     community_id: str
     responses_count: int
     households_total: int
+    district_id: str | None = None
+    street_id: str | None = None
+    kind: str | None = None
 
 
 class RankingEntry(EventData):
@@ -110,6 +113,7 @@ class RankingPublished(EventData):
     batch: str | None = None
     entries: list[RankingEntry]
     published_at: datetime
+    community_ids: list[str] = Field(default_factory=list, description="The ranked communities, in rank order")
 
 
 # The menu of renovation items (菜单式改造内容) by category; codes are shared by the survey service (menu rounds)

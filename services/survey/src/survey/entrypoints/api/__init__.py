@@ -2,4 +2,8 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from survey.entrypoints.api.consultations import rankings_router, responses_router, results_router
+from survey.entrypoints.api.consultations import router as consultations_router
+from survey.entrypoints.api.registry import router as registry_router
+
+routers: list[APIRouter] = [registry_router, consultations_router, responses_router, results_router, rankings_router]

@@ -1,0 +1,312 @@
+"""SQL of the survey service (the only place that speaks to the database)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from survey.adapters.orm import (
+    BuildingRow,
+    CommunityRow,
+    ConsultationRow,
+    HouseholdRow,
+    RankingRow,
+    RegistryAuditRow,
+    ResidentRow,
+    ResponseAuditRow,
+    ResponseRow,
+    SubmissionRow,
+)
+from survey.domain.registry import HouseholdSpec
+
+
+class Repository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    # -- registry --------------------------------------------------------------------------------------------
+    async def community(self, community_id: uuid.UUID, *, for_update: bool = False) -> CommunityRow | None:
+        return await self.session.get(CommunityRow, community_id, with_for_update=for_update)
+
+    def add(self, row: Any) -> None:
+        self.session.add(row)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def household_count(self, community_id: uuid.UUID) -> int:
+        stmt = sa.select(sa.func.count()).select_from(HouseholdRow).where(HouseholdRow.community_id == community_id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def ensure_buildings(self, community_id: uuid.UUID, codes: set[str]) -> dict[str, uuid.UUID]:
+        if codes:
+            await self.session.execute(
+                pg_insert(BuildingRow)
+                .values([{"id": uuid.uuid4(), "community_id": community_id, "code": c} for c in sorted(codes)])
+                .on_conflict_do_nothing(index_elements=["community_id", "code"])
+            )
+        rows = await self.session.execute(
+            sa.select(BuildingRow.code, BuildingRow.id).where(
+                BuildingRow.community_id == community_id, BuildingRow.code.in_(codes)
+            )
+        )
+        return {code: bid for code, bid in rows.all()}
+
+    async def insert_households(
+        self, community_id: uuid.UUID, specs: Sequence[HouseholdSpec], buildings: dict[str, uuid.UUID]
+    ) -> dict[tuple[str, str, str], uuid.UUID]:
+        """Insert; rows that already exist (same building/unit/room) are skipped. Returns key → new id."""
+        if not specs:
+            return {}
+        values = [
+            {
+                "id": uuid.uuid4(),
+                "community_id": community_id,
+                "building_id": buildings[s.building],
+                "unit": s.unit,
+                "room": s.room,
+                "floor_area_m2": s.floor_area,
+                "owner_name": s.owner_name,
+                "owner_phone": s.owner_phone,
+            }
+            for s in specs
+        ]
+        created: dict[tuple[str, str, str], uuid.UUID] = {}
+        code_of = {bid: code for code, bid in buildings.items()}
+        for chunk in _chunks(values, 1000):
+            result = await self.session.execute(
+                pg_insert(HouseholdRow)
+                .values(chunk)
+                .on_conflict_do_nothing(index_elements=["building_id", "unit", "room"])
+                .returning(HouseholdRow.id, HouseholdRow.building_id, HouseholdRow.unit, HouseholdRow.room)
+            )
+            for hid, bid, unit, room in result.all():
+                created[(code_of[bid], unit, room)] = hid
+        return created
+
+    async def insert_residents(self, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows, 2000):
+            await self.session.execute(sa.insert(ResidentRow), chunk)
+
+    async def replace_residents(self, household_id: uuid.UUID, rows: list[dict[str, Any]]) -> None:
+        await self.session.execute(sa.delete(ResidentRow).where(ResidentRow.household_id == household_id))
+        if rows:
+            await self.insert_residents(rows)
+
+    async def audit_registry(self, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows, 2000):
+            await self.session.execute(sa.insert(RegistryAuditRow), chunk)
+
+    async def household(self, household_id: uuid.UUID, *, for_update: bool = False) -> HouseholdRow | None:
+        return await self.session.get(HouseholdRow, household_id, with_for_update=for_update)
+
+    async def building_code(self, building_id: uuid.UUID) -> str:
+        return str(
+            (await self.session.execute(sa.select(BuildingRow.code).where(BuildingRow.id == building_id))).scalar_one()
+        )
+
+    async def residents(self, household_ids: Sequence[uuid.UUID]) -> list[ResidentRow]:
+        if not household_ids:
+            return []
+        stmt = (
+            sa.select(ResidentRow)
+            .where(ResidentRow.household_id.in_(household_ids))
+            .order_by(ResidentRow.household_id, ResidentRow.birth_year, ResidentRow.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def households_page(
+        self, community_id: uuid.UUID, after: tuple[str, str, str, str] | None, limit: int
+    ) -> list[tuple[HouseholdRow, str]]:
+        key = sa.tuple_(BuildingRow.code, HouseholdRow.unit, HouseholdRow.room, sa.cast(HouseholdRow.id, sa.String))
+        stmt = (
+            sa.select(HouseholdRow, BuildingRow.code)
+            .join(BuildingRow, BuildingRow.id == HouseholdRow.building_id)
+            .where(HouseholdRow.community_id == community_id)
+            .order_by(BuildingRow.code, HouseholdRow.unit, HouseholdRow.room, sa.cast(HouseholdRow.id, sa.String))
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(key > sa.tuple_(*(sa.literal(v) for v in after)))
+        return [(h, code) for h, code in (await self.session.execute(stmt)).all()]
+
+    async def household_facts(self, community_id: uuid.UUID) -> list[tuple[uuid.UUID, str, Decimal]]:
+        stmt = (
+            sa.select(HouseholdRow.id, BuildingRow.code, HouseholdRow.floor_area_m2)
+            .join(BuildingRow, BuildingRow.id == HouseholdRow.building_id)
+            .where(HouseholdRow.community_id == community_id)
+        )
+        return [(hid, code, area) for hid, code, area in (await self.session.execute(stmt)).all()]
+
+    # -- consultations ---------------------------------------------------------------------------------------
+    async def consultation(self, consultation_id: uuid.UUID, *, lock: str | None = None) -> ConsultationRow | None:
+        stmt = sa.select(ConsultationRow).where(ConsultationRow.id == consultation_id)
+        if lock == "update":
+            stmt = stmt.with_for_update()
+        elif lock == "share":
+            stmt = stmt.with_for_update(read=True)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def passed_willingness(self, district_id: str, batch: str | None) -> list[ConsultationRow]:
+        stmt = sa.select(ConsultationRow).where(
+            ConsultationRow.district_id == district_id,
+            ConsultationRow.kind == "willingness",
+            ConsultationRow.outcome == "passed",
+            ConsultationRow.state.in_(("closed", "published")),
+        )
+        if batch is not None:
+            stmt = stmt.where(ConsultationRow.batch == batch)
+        return list((await self.session.scalars(stmt)).all())
+
+    # -- responses -------------------------------------------------------------------------------------------
+    async def claim_submission(self, submission_id: uuid.UUID, consultation_id: uuid.UUID, body_hash: str) -> bool:
+        result = await self.session.execute(
+            pg_insert(SubmissionRow)
+            .values(
+                submission_id=submission_id,
+                consultation_id=consultation_id,
+                body_hash=body_hash,
+                status_code=0,
+                result={},
+            )
+            .on_conflict_do_nothing(index_elements=["submission_id"])
+            .returning(SubmissionRow.submission_id)
+        )
+        return result.first() is not None
+
+    async def submission(self, submission_id: uuid.UUID) -> SubmissionRow | None:
+        stmt = sa.select(SubmissionRow).where(SubmissionRow.submission_id == submission_id)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def complete_submission(self, submission_id: uuid.UUID, status_code: int, result: dict[str, Any]) -> None:
+        await self.session.execute(
+            sa.update(SubmissionRow)
+            .where(SubmissionRow.submission_id == submission_id)
+            .values(status_code=status_code, result=result)
+        )
+
+    async def upsert_response(self, values: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | None:
+        """Insert or overwrite the respondent's answer unless a later-answered one is stored (offline sync may
+        deliver out of order). Returns (id, version, inserted) or None when the stored answer is newer."""
+        stmt = pg_insert(ResponseRow).values(**values)
+        excluded = stmt.excluded
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["consultation_id", "respondent_key"],
+            set_={
+                "answers": excluded.answers,
+                "suggestion": excluded.suggestion,
+                "channel": excluded.channel,
+                "interviewer": excluded.interviewer,
+                "answered_at": excluded.answered_at,
+                "last_submission_id": excluded.last_submission_id,
+                "version": ResponseRow.version + 1,
+                "updated_at": sa.func.now(),
+            },
+            where=ResponseRow.answered_at <= excluded.answered_at,
+        ).returning(ResponseRow.id, ResponseRow.version, sa.literal_column("xmax = 0").label("inserted"))
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else (row[0], row[1], bool(row[2]))
+
+    async def response_by_key(self, consultation_id: uuid.UUID, respondent_key: uuid.UUID) -> ResponseRow | None:
+        stmt = sa.select(ResponseRow).where(
+            ResponseRow.consultation_id == consultation_id, ResponseRow.respondent_key == respondent_key
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def responses_of_household(self, consultation_id: uuid.UUID, household_id: uuid.UUID) -> list[ResponseRow]:
+        stmt = (
+            sa.select(ResponseRow)
+            .where(ResponseRow.consultation_id == consultation_id, ResponseRow.household_id == household_id)
+            .order_by(ResponseRow.created_at)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def audit_response(self, values: dict[str, Any]) -> None:
+        await self.session.execute(sa.insert(ResponseAuditRow).values(**values))
+
+    async def audit_trail(self, consultation_id: uuid.UUID, household_id: uuid.UUID) -> list[ResponseAuditRow]:
+        stmt = (
+            sa.select(ResponseAuditRow)
+            .where(ResponseAuditRow.consultation_id == consultation_id, ResponseAuditRow.household_id == household_id)
+            .order_by(ResponseAuditRow.id)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def response_count(self, consultation_id: uuid.UUID) -> int:
+        stmt = sa.select(sa.func.count()).select_from(ResponseRow).where(ResponseRow.consultation_id == consultation_id)
+        return int((await self.session.execute(stmt)).scalar_one())
+
+    async def response_facts(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
+        """Responses with the respondent's birth year (resident's, else the household's oldest resident's)."""
+        oldest = (
+            sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
+            .group_by(ResidentRow.household_id)
+            .subquery()
+        )
+        own = sa.orm.aliased(ResidentRow)
+        stmt = (
+            sa.select(
+                ResponseRow.household_id,
+                ResponseRow.answers,
+                ResponseRow.suggestion,
+                ResponseRow.channel,
+                sa.func.coalesce(own.birth_year, oldest.c.birth_year).label("birth_year"),
+            )
+            .outerjoin(own, own.id == ResponseRow.resident_id)
+            .outerjoin(oldest, oldest.c.household_id == ResponseRow.household_id)
+            .where(ResponseRow.consultation_id == consultation_id)
+            .order_by(ResponseRow.created_at, ResponseRow.id)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def export_rows(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
+        oldest = (
+            sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
+            .group_by(ResidentRow.household_id)
+            .subquery()
+        )
+        own = sa.orm.aliased(ResidentRow)
+        stmt = (
+            sa.select(
+                ResponseRow.id.label("response_id"),
+                ResponseRow.household_id,
+                BuildingRow.code.label("building"),
+                HouseholdRow.unit,
+                HouseholdRow.room,
+                HouseholdRow.floor_area_m2,
+                ResponseRow.resident_id,
+                sa.func.coalesce(own.birth_year, oldest.c.birth_year).label("birth_year"),
+                ResponseRow.channel,
+                ResponseRow.interviewer,
+                ResponseRow.answered_at,
+                ResponseRow.version,
+                ResponseRow.answers,
+                ResponseRow.suggestion,
+            )
+            .join(HouseholdRow, HouseholdRow.id == ResponseRow.household_id)
+            .join(BuildingRow, BuildingRow.id == HouseholdRow.building_id)
+            .outerjoin(own, own.id == ResponseRow.resident_id)
+            .outerjoin(oldest, oldest.c.household_id == ResponseRow.household_id)
+            .where(ResponseRow.consultation_id == consultation_id)
+            .order_by(BuildingRow.code, HouseholdRow.unit, HouseholdRow.room, ResponseRow.resident_id.nullsfirst())
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def add_ranking(self, row: RankingRow) -> None:
+        self.session.add(row)
+        await self.session.flush()
+
+    async def closed_before(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime]:
+        stmt = sa.select(ConsultationRow.id, ConsultationRow.closed_at).where(ConsultationRow.id.in_(ids))
+        return {i: t for i, t in (await self.session.execute(stmt)).all()}
+
+
+def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]

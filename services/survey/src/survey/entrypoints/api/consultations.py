@@ -1,0 +1,246 @@
+"""Consultations, responses, results, exports, charts and rankings."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import JSONResponse, Response
+
+from renovation_common.app import Runtime, get_runtime
+from renovation_common.auth import Principal
+from survey.adapters.files import write_csv, write_xlsx
+from survey.entrypoints.api.deps import answerers, officers, readers, staff, utcnow
+from survey.entrypoints.api.schemas import (
+    AuditRead,
+    BatchRead,
+    BatchSubmit,
+    ConsultationCreate,
+    ConsultationRead,
+    HouseholdResponsesRead,
+    RankingCreate,
+    RankingRead,
+    ResponseRead,
+    ResponseSubmit,
+    ResultRead,
+    SubmissionRead,
+)
+from survey.service_layer import consultations as uc
+from survey.service_layer import responses as ruc
+
+XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+router = APIRouter(tags=["consultations"])
+responses_router = APIRouter(tags=["responses"])
+results_router = APIRouter(tags=["results"])
+rankings_router = APIRouter(tags=["rankings"])
+
+
+def _read(row: Any) -> ConsultationRead:
+    return ConsultationRead.model_validate(row, from_attributes=True)
+
+
+@router.post("/v1/consultations", operation_id="createConsultation", status_code=201, response_model=ConsultationRead)
+async def create_consultation(
+    body: ConsultationCreate,
+    principal: Annotated[Principal, Depends(staff)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> ConsultationRead:
+    data = body.model_dump(mode="json", exclude={"rule", "community_id", "opens_at", "closes_at"})
+    data["questions"] = [q.model_dump(mode="json", exclude_none=True) for q in body.questions]
+    cmd = uc.NewConsultation(
+        community_id=body.community_id,
+        rule=body.rule.kind,
+        threshold=body.rule.threshold,
+        opens_at=body.opens_at,
+        closes_at=body.closes_at,
+        **data,
+    )
+    return _read(await uc.create_consultation(runtime.uow(), principal, cmd, now=utcnow()))
+
+
+@router.get("/v1/consultations/{consultation_id}", operation_id="getConsultation", response_model=ConsultationRead)
+async def get_consultation(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> ConsultationRead:
+    return _read(await uc.get_consultation(runtime.uow(), principal, consultation_id))
+
+
+@router.post(
+    "/v1/consultations/{consultation_id}/open", operation_id="openConsultation", response_model=ConsultationRead
+)
+async def open_consultation(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(staff)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> ConsultationRead:
+    row = await uc.open_consultation(
+        runtime.uow(), principal, consultation_id, now=utcnow(), source=runtime.settings.event_source
+    )
+    return _read(row)
+
+
+@router.post("/v1/consultations/{consultation_id}/close", operation_id="closeConsultation", response_model=ResultRead)
+async def close_consultation(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(staff)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> Any:
+    return await uc.close_consultation(
+        runtime.uow(), principal, consultation_id, now=utcnow(), source=runtime.settings.event_source
+    )
+
+
+@router.post(
+    "/v1/consultations/{consultation_id}/publish", operation_id="publishConsultation", response_model=ConsultationRead
+)
+async def publish_consultation(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(staff)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> ConsultationRead:
+    return _read(await uc.publish_consultation(runtime.uow(), principal, consultation_id, now=utcnow()))
+
+
+def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
+    return ruc.SubmitResponse(
+        submission_id=body.submission_id,
+        answers=body.answers,
+        household_id=body.household_id,
+        resident_id=body.resident_id,
+        suggestion=body.suggestion,
+        channel=body.channel,
+        answered_at=body.answered_at,
+    )
+
+
+@responses_router.post(
+    "/v1/consultations/{consultation_id}/responses",
+    operation_id="submitResponse",
+    response_model=SubmissionRead,
+    status_code=201,
+    responses={200: {"model": SubmissionRead, "description": "Updated, superseded, or a replay of the same id"}},
+)
+async def submit_response(
+    consultation_id: uuid.UUID,
+    body: ResponseSubmit,
+    principal: Annotated[Principal, Depends(answerers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> JSONResponse:
+    result = await ruc.submit_response(
+        runtime.uow(), principal, consultation_id, _cmd(body), now=utcnow(), source=runtime.settings.event_source
+    )
+    headers = {"Submission-Replayed": "true"} if result.replayed else None
+    return JSONResponse(result.body, status_code=result.status_code, headers=headers)
+
+
+@responses_router.post(
+    "/v1/consultations/{consultation_id}/responses/batch",
+    operation_id="syncResponses",
+    response_model=BatchRead,
+    summary="Sync up to 500 offline submissions; each item is answered on its own",
+)
+async def sync_responses(
+    consultation_id: uuid.UUID,
+    body: BatchSubmit,
+    principal: Annotated[Principal, Depends(answerers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> BatchRead:
+    items = await ruc.submit_batch(
+        runtime.uow,
+        principal,
+        consultation_id,
+        [_cmd(i) for i in body.items],
+        now=utcnow(),
+        source=runtime.settings.event_source,
+    )
+    accepted = sum(1 for i in items if i["status"] < 300)
+    return BatchRead.model_validate({"accepted": accepted, "rejected": len(items) - accepted, "items": items})
+
+
+@responses_router.get(
+    "/v1/consultations/{consultation_id}/responses/{household_id}",
+    operation_id="getHouseholdResponses",
+    response_model=HouseholdResponsesRead,
+)
+async def household_responses(
+    consultation_id: uuid.UUID,
+    household_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> HouseholdResponsesRead:
+    _, responses, trail = await ruc.household_responses(runtime.uow(), principal, consultation_id, household_id)
+    return HouseholdResponsesRead(
+        consultation_id=consultation_id,
+        household_id=household_id,
+        responses=[ResponseRead.model_validate(r, from_attributes=True) for r in responses],
+        audit=[AuditRead.model_validate(a, from_attributes=True) for a in trail],
+    )
+
+
+@results_router.get("/v1/consultations/{consultation_id}/result", operation_id="getResult", response_model=ResultRead)
+async def get_result(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> Any:
+    return await uc.get_result(runtime.uow(), principal, consultation_id, now=utcnow())
+
+
+@results_router.get(
+    "/v1/consultations/{consultation_id}/export",
+    operation_id="exportResponses",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+            "description": "One row per response; columns in a stable order",
+        }
+    },
+)
+async def export_responses(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(staff)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+) -> Response:
+    row, columns, rows = await uc.export_table(runtime.uow(), principal, consultation_id, now=utcnow())
+    name = f"consultation-{row.id}.{format}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if format == "xlsx":
+        return Response(
+            write_xlsx(columns, rows),
+            media_type=XLSX_MIME,
+            headers=disposition,
+        )
+    return Response(write_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=disposition)
+
+
+@results_router.get(
+    "/v1/consultations/{consultation_id}/charts/demand-by-age.svg",
+    operation_id="demandByAgeChart",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "Grouped bar chart (SVG)"}},
+)
+async def demand_chart(
+    consultation_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    question_id: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
+) -> Response:
+    svg = await uc.demand_chart(runtime.uow(), principal, consultation_id, question_id, now=utcnow())
+    return Response(svg, media_type="image/svg+xml")
+
+
+@rankings_router.post("/v1/rankings", operation_id="publishRanking", status_code=201, response_model=RankingRead)
+async def publish_ranking(
+    body: RankingCreate,
+    principal: Annotated[Principal, Depends(officers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> RankingRead:
+    row = await uc.publish_ranking(
+        runtime.uow(), principal, body.district_id, body.batch, now=utcnow(), source=runtime.settings.event_source
+    )
+    return RankingRead.model_validate(row, from_attributes=True)

@@ -1,0 +1,520 @@
+"""Consultation use cases: create, open, close, publish, results, exports, charts, rankings."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from fractions import Fraction
+from typing import Any
+
+from renovation_common.auth import Principal, Scope
+from renovation_common.contracts.survey import (
+    MENU_CATALOG,
+    ConsultationClosed,
+    ConsultationOpened,
+    RankingEntry,
+    RankingPublished,
+    SelectedItem,
+)
+from renovation_common.db import UnitOfWork
+from renovation_common.errors import BadRequest, DomainError, Forbidden, InvalidState, NotFound
+from renovation_common.events import new_event
+from survey.adapters.orm import CommunityRow, ConsultationRow, RankingRow
+from survey.adapters.repository import Repository
+from survey.domain import ranking
+from survey.domain.consultation import (
+    ConsultationError,
+    ConsultationKind,
+    Setup,
+    State,
+    Window,
+    check_setup,
+    transition,
+)
+from survey.domain.exports import demand_chart_svg, export_columns, export_row
+from survey.domain.questions import CHOICE_KINDS, Question, QuestionKind, Questionnaire, QuestionnaireError, ShowIf
+from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, Result, compute_result, headline_approval
+from survey.domain.rules import DecisionRule, RuleError, RuleKind, fraction_str, parse_fraction, percent
+from survey.service_layer.registry import community_scope, ensure_staff_covers, load_community
+
+
+def domain_error(exc: ConsultationError | QuestionnaireError | RuleError) -> DomainError:
+    code = getattr(exc, "code", "invalid_rule")
+    if code in ("invalid_transition", "consultation_not_open", "outside_answer_window"):
+        return InvalidState(str(exc), code=code)
+    return DomainError(str(exc), code=code)
+
+
+# -- (de)serialising the questionnaire ---------------------------------------------------------------------------
+def question_from_dict(d: dict[str, Any]) -> Question:
+    show = d.get("show_if")
+    return Question(
+        id=d["id"],
+        kind=QuestionKind(d["kind"]),
+        text=d["text"],
+        options=tuple(d.get("options") or ()),
+        required=bool(d.get("required", True)),
+        min_picks=d.get("min_picks"),
+        max_picks=d.get("max_picks"),
+        min_value=Decimal(str(d["min_value"])) if d.get("min_value") is not None else None,
+        max_value=Decimal(str(d["max_value"])) if d.get("max_value") is not None else None,
+        max_length=int(d.get("max_length") or 500),
+        show_if=ShowIf(show["question_id"], tuple(show["any_of"])) if show else None,
+    )
+
+
+def setup_of(row: ConsultationRow) -> Setup:
+    threshold = parse_fraction(row.threshold) if row.threshold else None
+    return Setup(
+        kind=ConsultationKind(row.kind),
+        questionnaire=Questionnaire(tuple(question_from_dict(q) for q in row.questions)),
+        rule=DecisionRule.preset(row.rule, threshold),
+        decision_question_id=row.decision_question_id,
+        approve_options=tuple(row.approve_options or ()),
+        menu_question_id=row.menu_question_id,
+        menu_threshold=parse_fraction(row.menu_threshold),
+    )
+
+
+@dataclass(frozen=True)
+class NewConsultation:
+    community_id: uuid.UUID
+    kind: str
+    title: str
+    batch: str | None
+    questions: list[dict[str, Any]]
+    rule: str
+    threshold: str | None
+    decision_question_id: str | None
+    approve_options: list[str]
+    menu_question_id: str | None
+    menu_threshold: str
+    age_middle_from: int
+    age_elderly_from: int
+    opens_at: datetime | None
+    closes_at: datetime | None
+
+
+def ensure_staff_covers_consultation(principal: Principal, row: ConsultationRow) -> None:
+    if not (principal.is_staff and principal.covers(Scope(row.district_id, row.street_id, str(row.community_id)))):
+        raise Forbidden("this consultation is outside your scope", code="out_of_scope")
+
+
+async def load_consultation(repo: Repository, consultation_id: uuid.UUID, lock: str | None = None) -> ConsultationRow:
+    row = await repo.consultation(consultation_id, lock=lock)
+    if row is None:
+        raise NotFound("consultation not found", code="consultation_not_found")
+    return row
+
+
+async def create_consultation(
+    uow: UnitOfWork, principal: Principal, cmd: NewConsultation, *, now: datetime
+) -> ConsultationRow:
+    try:
+        threshold = parse_fraction(cmd.threshold) if cmd.threshold else None
+        if threshold is not None and cmd.rule != RuleKind.HOUSEHOLD_SHARE:
+            raise RuleError(f"{cmd.rule} has fixed legal thresholds; a custom threshold is not allowed")
+        row_threshold = fraction_str(threshold) if threshold is not None else None
+        menu_threshold = parse_fraction(cmd.menu_threshold)
+        setup = Setup(
+            kind=ConsultationKind(cmd.kind),
+            questionnaire=Questionnaire(tuple(question_from_dict(q) for q in cmd.questions)),
+            rule=DecisionRule.preset(cmd.rule, threshold),
+            decision_question_id=cmd.decision_question_id,
+            approve_options=tuple(cmd.approve_options),
+            menu_question_id=cmd.menu_question_id,
+            menu_threshold=menu_threshold,
+        )
+        check_setup(setup, MENU_CATALOG)
+        Window(cmd.opens_at, cmd.closes_at)
+        AgeGroups(cmd.age_middle_from, cmd.age_elderly_from)
+    except (ConsultationError, QuestionnaireError, RuleError) as exc:
+        raise domain_error(exc) from None
+    except ValueError as exc:
+        raise DomainError(str(exc), code="invalid_consultation") from None
+    async with uow:
+        repo = Repository(uow.session)
+        c = await load_community(repo, cmd.community_id)
+        ensure_staff_covers(principal, c)
+        row = ConsultationRow(
+            id=uuid.uuid4(),
+            community_id=c.id,
+            district_id=c.district_id,
+            street_id=c.street_id,
+            kind=cmd.kind,
+            title=cmd.title,
+            batch=cmd.batch,
+            state=State.DRAFT.value,
+            questions=cmd.questions,
+            rule=cmd.rule,
+            threshold=row_threshold,
+            decision_question_id=cmd.decision_question_id,
+            approve_options=cmd.approve_options,
+            menu_question_id=cmd.menu_question_id,
+            menu_threshold=fraction_str(menu_threshold),
+            age_middle_from=cmd.age_middle_from,
+            age_elderly_from=cmd.age_elderly_from,
+            opens_at=cmd.opens_at,
+            closes_at=cmd.closes_at,
+            created_by=principal.sub,
+            created_at=now,
+        )
+        repo.add(row)
+        await repo.flush()
+        await uow.commit()
+    return row
+
+
+async def get_consultation(uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID) -> ConsultationRow:
+    async with uow:
+        repo = Repository(uow.session)
+        row = await load_consultation(repo, consultation_id)
+        await ensure_can_read(repo, principal, row, results=False)
+        return row
+
+
+async def ensure_can_read(repo: Repository, principal: Principal, row: ConsultationRow, *, results: bool) -> None:
+    """Staff covering the community always; a resident of the community reads the questionnaire, and the results
+    once they are published."""
+    if principal.is_staff:
+        ensure_staff_covers_consultation(principal, row)
+        return
+    if principal.household_id is None:
+        raise Forbidden("this consultation is outside your scope", code="out_of_scope")
+    household = await repo.household(uuid.UUID(principal.household_id)) if _is_uuid(principal.household_id) else None
+    if household is None or household.community_id != row.community_id:
+        raise Forbidden("this consultation is outside your scope", code="out_of_scope")
+    if results and row.state != State.PUBLISHED:
+        raise Forbidden("results are visible to residents once published", code="results_not_published")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+async def open_consultation(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, source: str
+) -> ConsultationRow:
+    async with uow:
+        repo = Repository(uow.session)
+        row = await load_consultation(repo, consultation_id, lock="update")
+        ensure_staff_covers_consultation(principal, row)
+        try:
+            row.state = transition(State(row.state), State.OPEN).value
+        except ConsultationError as exc:
+            raise domain_error(exc) from None
+        if row.closes_at is not None and row.closes_at <= now:
+            raise InvalidState("the answer window has already ended", code="outside_answer_window")
+        row.opened_at = now
+        uow.publish(
+            new_event(
+                ConsultationOpened(
+                    consultation_id=str(row.id),
+                    community_id=str(row.community_id),
+                    district_id=row.district_id,
+                    street_id=row.street_id,
+                    kind=row.kind,
+                    title=row.title,
+                    opens_at=row.opens_at or now,
+                    closes_at=row.closes_at,
+                ),
+                source=source,
+                subject=str(row.id),
+            )
+        )
+        await uow.commit()
+    return row
+
+
+async def _compute(repo: Repository, row: ConsultationRow, *, final: bool, year: int) -> Result:
+    households = [HouseholdFact(str(h), code, area) for h, code, area in await repo.household_facts(row.community_id)]
+    responses = [
+        ResponseFact(str(r.household_id), r.answers, r.birth_year, r.suggestion, r.channel)
+        for r in await repo.response_facts(row.id)
+    ]
+    return compute_result(
+        setup_of(row),
+        households,
+        responses,
+        catalog=MENU_CATALOG,
+        age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
+        reference_year=year,
+        final=final,
+    )
+
+
+def _ratio_view(value: Fraction) -> dict[str, Any]:
+    return {"ratio": fraction_str(value), "percent": str(percent(value))}
+
+
+def result_document(row: ConsultationRow, result: Result, computed_at: datetime) -> dict[str, Any]:
+    t, d = result.tally, result.decision
+    setup = setup_of(row)
+    return {
+        "consultation_id": str(row.id),
+        "community_id": str(row.community_id),
+        "kind": row.kind,
+        "state": row.state,
+        "rule": d.rule.value,
+        "outcome": d.outcome.value,
+        "provisional_outcome": d.provisional_outcome.value,
+        "decided_by": d.decided_by,
+        "conditions": [
+            {
+                "name": c.name,
+                "actual": fraction_str(c.actual),
+                "actual_percent": str(percent(c.actual)),
+                "comparison": c.comparison.value,
+                "required": fraction_str(c.required),
+                "required_percent": str(percent(c.required)),
+                "met": c.met,
+            }
+            for c in d.conditions
+        ],
+        "totals": {"households": t.total_households, "area_m2": str(t.total_area)},
+        "participation": {
+            "households": t.participating_households,
+            "area_m2": str(t.participating_area),
+            "households_of_all": _ratio_view(t.participation_households_ratio),
+            "area_of_all": _ratio_view(t.participation_area_ratio),
+        },
+        "approval": {
+            "households": t.approving_households,
+            "area_m2": str(t.approving_area),
+            "households_of_participating": _ratio_view(t.approval_households_ratio),
+            "area_of_participating": _ratio_view(t.approval_area_ratio),
+            "households_of_all": _ratio_view(t.consent_of_all_ratio),
+            "headline": _ratio_view(headline_approval(setup, t)),
+        },
+        "responses": result.responses,
+        "menu": [
+            {
+                "code": m.code,
+                "category": m.category,
+                "support_count": m.support_count,
+                **_ratio_view(m.support_ratio),
+                "selected": m.selected,
+            }
+            for m in result.menu
+        ],
+        "menu_threshold": row.menu_threshold if row.menu_question_id else None,
+        "questions": [q.as_dict() for q in result.questions.values()],
+        "by_age_group": result.by_age_group,
+        "age_groups": {"middle_from": row.age_middle_from, "elderly_from": row.age_elderly_from},
+        "by_building": result.by_building,
+        "by_channel": result.by_channel,
+        "suggestions": result.suggestions,
+        "computed_at": computed_at.isoformat(),
+    }
+
+
+async def close_consultation(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, source: str
+) -> dict[str, Any]:
+    async with uow:
+        repo = Repository(uow.session)
+        # FOR UPDATE waits for submissions in flight (they hold FOR SHARE) and keeps new ones out until commit
+        row = await load_consultation(repo, consultation_id, lock="update")
+        ensure_staff_covers_consultation(principal, row)
+        try:
+            row.state = transition(State(row.state), State.CLOSED).value
+        except ConsultationError as exc:
+            raise domain_error(exc) from None
+        result = await _compute(repo, row, final=True, year=now.year)
+        row.closed_at = now
+        doc = result_document(row, result, now)
+        t = result.tally
+        setup = setup_of(row)
+        consent = t.consent_of_all_ratio
+        area_share = Fraction(t.approving_area) / Fraction(t.total_area) if t.total_area else Fraction(0)
+        row.outcome = result.decision.outcome.value
+        row.decided_by = result.decision.decided_by
+        row.approval_num, row.approval_den = consent.numerator, consent.denominator
+        row.approval_area_num, row.approval_area_den = area_share.numerator, area_share.denominator
+        row.final_result = doc
+        headline = headline_approval(setup, t)
+        uow.publish(
+            new_event(
+                ConsultationClosed(
+                    consultation_id=str(row.id),
+                    community_id=str(row.community_id),
+                    district_id=row.district_id,
+                    street_id=row.street_id,
+                    kind=row.kind,
+                    rule=row.rule,
+                    outcome=row.outcome,
+                    decided_by=row.decided_by,
+                    total_households=t.total_households,
+                    participating_households=t.participating_households,
+                    approving_households=t.approving_households,
+                    approval_ratio=fraction_str(headline),
+                    approval_percent=percent(headline),
+                    selected_items=[
+                        SelectedItem(
+                            code=m.code,
+                            category=m.category,
+                            support_count=m.support_count,
+                            support_ratio=fraction_str(m.support_ratio),
+                            support_percent=percent(m.support_ratio),
+                        )
+                        for m in result.menu
+                        if m.selected
+                    ],
+                    closed_at=now,
+                ),
+                source=source,
+                subject=str(row.id),
+            )
+        )
+        await uow.commit()
+    return doc
+
+
+async def publish_consultation(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+) -> ConsultationRow:
+    async with uow:
+        repo = Repository(uow.session)
+        row = await load_consultation(repo, consultation_id, lock="update")
+        ensure_staff_covers_consultation(principal, row)
+        try:
+            row.state = transition(State(row.state), State.PUBLISHED).value
+        except ConsultationError as exc:
+            raise domain_error(exc) from None
+        row.published_at = now
+        if row.final_result is not None:
+            row.final_result = {**row.final_result, "state": row.state}
+        await uow.commit()
+    return row
+
+
+async def get_result(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+) -> dict[str, Any]:
+    async with uow:
+        repo = Repository(uow.session)
+        row = await load_consultation(repo, consultation_id)
+        await ensure_can_read(repo, principal, row, results=True)
+        if row.final_result is not None:
+            return row.final_result  # closed: the result as it was decided
+        result = await _compute(repo, row, final=False, year=now.year)
+        return result_document(row, result, now)
+
+
+async def export_table(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+) -> tuple[ConsultationRow, list[str], list[list[str]]]:
+    async with uow:
+        repo = Repository(uow.session)
+        row = await load_consultation(repo, consultation_id)
+        ensure_staff_covers_consultation(principal, row)
+        questions = setup_of(row).questionnaire.questions
+        groups = AgeGroups(row.age_middle_from, row.age_elderly_from)
+        year = (row.closed_at or now).year
+        rows = []
+        for r in await repo.export_rows(row.id):
+            fixed = {
+                "response_id": r.response_id,
+                "household_id": r.household_id,
+                "building": r.building,
+                "unit": r.unit,
+                "room": r.room,
+                "floor_area_m2": r.floor_area_m2,
+                "resident_id": r.resident_id,
+                "age_group": groups.group(r.birth_year, year),
+                "channel": r.channel,
+                "interviewed": "yes" if r.interviewer else "no",  # the interviewer's id stays in the audit trail
+                "answered_at": r.answered_at.isoformat(),
+                "version": r.version,
+            }
+            rows.append(export_row(questions, fixed, r.answers, r.suggestion))
+        return row, export_columns(questions), rows
+
+
+async def demand_chart(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, question_id: str | None, *, now: datetime
+) -> str:
+    async with uow:
+        repo = Repository(uow.session)
+        row = await load_consultation(repo, consultation_id)
+        await ensure_can_read(repo, principal, row, results=True)
+        setup = setup_of(row)
+        choice = [q for q in setup.questionnaire.questions if q.kind in CHOICE_KINDS]
+        wanted = (
+            question_id
+            or setup.menu_question_id
+            or next((q.id for q in choice if q.kind is QuestionKind.MULTIPLE_CHOICE), choice[0].id if choice else None)
+        )
+        q = setup.questionnaire.get(wanted or "")
+        if q is None or q.kind not in CHOICE_KINDS:
+            raise BadRequest("name a choice question to chart", code="not_a_choice_question")
+        doc = row.final_result or result_document(row, await _compute(repo, row, final=False, year=now.year), now)
+        series = {g: v["questions"].get(q.id, {}) for g, v in doc["by_age_group"].items()}
+        return demand_chart_svg(f"{row.title}: {q.text}", list(q.options), series)
+
+
+async def publish_ranking(
+    uow: UnitOfWork, principal: Principal, district_id: str, batch: str | None, *, now: datetime, source: str
+) -> RankingRow:
+    if principal.district_id != district_id or not principal.covers(Scope(district_id=district_id)):
+        raise Forbidden("rankings are made by the district's own office", code="out_of_scope")
+    async with uow:
+        repo = Repository(uow.session)
+        rows = await repo.passed_willingness(district_id, batch)
+        candidates = [
+            ranking.Candidate(
+                community_id=str(r.community_id),
+                consultation_id=str(r.id),
+                approval=Fraction(r.approval_num or 0, r.approval_den or 1),
+                approval_area=Fraction(r.approval_area_num or 0, r.approval_area_den or 1),
+                closed_at=r.closed_at or now,
+            )
+            for r in rows
+        ]
+        ranked = ranking.rank(candidates)
+        if not ranked:
+            raise DomainError("no passed willingness consultation to rank", code="nothing_to_rank")
+        entries = [
+            RankingEntry(
+                rank=e.rank,
+                community_id=e.candidate.community_id,
+                consultation_id=e.candidate.consultation_id,
+                approval_ratio=fraction_str(e.candidate.approval),
+                approval_percent=percent(e.candidate.approval),
+            )
+            for e in ranked
+        ]
+        row = RankingRow(
+            id=uuid.uuid4(),
+            district_id=district_id,
+            batch=batch,
+            entries=[e.model_dump(mode="json") for e in entries],
+            published_by=principal.sub,
+            published_at=now,
+        )
+        await repo.add_ranking(row)
+        uow.publish(
+            new_event(
+                RankingPublished(
+                    ranking_id=str(row.id),
+                    district_id=district_id,
+                    batch=batch,
+                    entries=entries,
+                    published_at=now,
+                    community_ids=[e.community_id for e in entries],
+                ),
+                source=source,
+                subject=str(row.id),
+            )
+        )
+        await uow.commit()
+    return row
+
+
+__all__ = ["CommunityRow", "community_scope"]

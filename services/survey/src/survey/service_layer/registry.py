@@ -1,0 +1,347 @@
+"""Registry use cases: communities, households (JSON batches and file imports), residents."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from renovation_common.auth import Principal, Scope
+from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered, HouseholdUpdated
+from renovation_common.db import UnitOfWork
+from renovation_common.errors import DomainError, Forbidden, NotFound
+from renovation_common.events import new_event
+from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
+from survey.adapters.repository import Repository
+from survey.domain.registry import (
+    HouseholdSpec,
+    ResidentSpec,
+    RowError,
+    elderly_living_alone,
+    needs_accompaniment,
+)
+
+
+class RowsRejected(DomainError):
+    status = 422
+    code = "household_rows_rejected"
+    title = "Some household rows are not valid; nothing was imported"
+
+
+@dataclass(frozen=True)
+class NewCommunity:
+    name: str
+    district_id: str
+    street_id: str
+    address: str | None
+    built_year: int | None
+    delivered_year: int | None
+    maintenance_fund_established: bool
+
+
+def community_scope(c: CommunityRow, household_id: str | None = None) -> Scope:
+    return Scope(c.district_id, c.street_id, str(c.id), household_id)
+
+
+def ensure_staff_covers(principal: Principal, c: CommunityRow) -> None:
+    if not (principal.is_staff and principal.covers(community_scope(c))):
+        raise Forbidden("this community is outside your scope", code="out_of_scope")
+
+
+def sees_personal_data(principal: Principal, c: CommunityRow, household_id: uuid.UUID) -> bool:
+    """The household itself, and staff whose scope covers the community."""
+    if principal.is_staff:
+        return principal.covers(community_scope(c))
+    return principal.household_id == str(household_id) and principal.covers(community_scope(c, str(household_id)))
+
+
+async def load_community(repo: Repository, community_id: uuid.UUID) -> CommunityRow:
+    c = await repo.community(community_id)
+    if c is None:
+        raise NotFound("community not found", code="community_not_found")
+    return c
+
+
+def community_event(c: CommunityRow, household_count: int, source: str) -> Any:
+    return new_event(
+        CommunityRegistered(
+            community_id=str(c.id),
+            district_id=c.district_id,
+            street_id=c.street_id,
+            name=c.name,
+            built_year=c.built_year,
+            delivered_year=c.delivered_year,
+            maintenance_fund_established=c.maintenance_fund_established,
+            household_count=household_count,
+        ),
+        source=source,
+        subject=str(c.id),
+    )
+
+
+async def register_community(uow: UnitOfWork, principal: Principal, cmd: NewCommunity, *, source: str) -> CommunityRow:
+    community_id = uuid.uuid4()
+    if not principal.covers(Scope(cmd.district_id, cmd.street_id, str(community_id))):
+        raise Forbidden("you may register communities only in your own district or street", code="out_of_scope")
+    async with uow:
+        repo = Repository(uow.session)
+        row = CommunityRow(
+            id=community_id,
+            name=cmd.name,
+            district_id=cmd.district_id,
+            street_id=cmd.street_id,
+            address=cmd.address,
+            built_year=cmd.built_year,
+            delivered_year=cmd.delivered_year,
+            maintenance_fund_established=cmd.maintenance_fund_established,
+        )
+        repo.add(row)
+        await repo.flush()
+        await repo.audit_registry(
+            [
+                {
+                    "entity": "community",
+                    "entity_id": community_id,
+                    "action": "created",
+                    "actor_sub": principal.sub,
+                    "changes": {"name": cmd.name, "district_id": cmd.district_id, "street_id": cmd.street_id},
+                }
+            ]
+        )
+        uow.publish(community_event(row, 0, source))
+        await uow.commit()
+    return row
+
+
+async def get_community(uow: UnitOfWork, principal: Principal, community_id: uuid.UUID) -> tuple[CommunityRow, int]:
+    async with uow:
+        repo = Repository(uow.session)
+        c = await load_community(repo, community_id)
+        resident_here = principal.household_id is not None and principal.community_id == str(c.id)
+        if not (resident_here or (principal.is_staff and principal.covers(community_scope(c)))):
+            raise Forbidden("this community is outside your scope", code="out_of_scope")
+        return c, await repo.household_count(community_id)
+
+
+def _household_event(
+    cls: type[HouseholdRegistered],
+    c: CommunityRow,
+    h: HouseholdRow,
+    code: str,
+    residents: list[ResidentSpec],
+    year: int,
+    source: str,
+) -> Any:
+    return new_event(
+        cls(
+            household_id=str(h.id),
+            community_id=str(c.id),
+            district_id=c.district_id,
+            street_id=c.street_id,
+            building_id=str(h.building_id),
+            building_code=code,
+            unit=h.unit or None,
+            floor_area_m2=h.floor_area_m2,
+            delivered_year=c.delivered_year,
+            maintenance_fund_established=c.maintenance_fund_established,
+            elderly_living_alone=elderly_living_alone(residents, year),
+            needs_accompaniment=needs_accompaniment(residents),
+            resident_count=len(residents),
+        ),
+        source=source,
+        subject=str(h.id),
+    )
+
+
+async def add_households(
+    uow: UnitOfWork,
+    principal: Principal,
+    community_id: uuid.UUID,
+    specs: list[tuple[int, HouseholdSpec]],
+    *,
+    now: datetime,
+    source: str,
+) -> list[dict[str, Any]]:
+    """All or nothing: either every row becomes a household or none does (rows already in the registry are
+    reported as ``household_exists``). Returns the created households (ids and keys)."""
+    async with uow:
+        repo = Repository(uow.session)
+        c = await repo.community(community_id, for_update=True)  # serialises imports into one community
+        if c is None:
+            raise NotFound("community not found", code="community_not_found")
+        ensure_staff_covers(principal, c)
+        buildings = await repo.ensure_buildings(community_id, {s.building for _, s in specs})
+        created = await repo.insert_households(community_id, [s for _, s in specs], buildings)
+        clashes = [
+            RowError(n, "household_exists", None, "already registered") for n, s in specs if s.key not in created
+        ]
+        if clashes:
+            raise RowsRejected(errors=[e.__dict__ for e in clashes])
+        residents: list[dict[str, Any]] = []
+        audit: list[dict[str, Any]] = []
+        out: list[dict[str, Any]] = []
+        for _, s in specs:
+            hid = created[s.key]
+            residents.extend(
+                {
+                    "id": uuid.uuid4(),
+                    "household_id": hid,
+                    "birth_year": r.birth_year,
+                    "lives_alone": r.lives_alone,
+                    "needs_accompaniment": r.needs_accompaniment,
+                }
+                for r in s.residents
+            )
+            audit.append(
+                {
+                    "entity": "household",
+                    "entity_id": hid,
+                    "action": "created",
+                    "actor_sub": principal.sub,
+                    "changes": {
+                        "building": s.building,
+                        "unit": s.unit,
+                        "room": s.room,
+                        "floor_area_m2": str(s.floor_area),
+                        "residents": len(s.residents),
+                    },
+                }
+            )
+            h = HouseholdRow(
+                id=hid,
+                community_id=community_id,
+                building_id=buildings[s.building],
+                unit=s.unit,
+                room=s.room,
+                floor_area_m2=s.floor_area,
+            )
+            uow.publish(_household_event(HouseholdRegistered, c, h, s.building, list(s.residents), now.year, source))
+            out.append(
+                {
+                    "id": hid,
+                    "building": s.building,
+                    "unit": s.unit,
+                    "room": s.room,
+                    "floor_area_m2": s.floor_area,
+                    "resident_count": len(s.residents),
+                }
+            )
+        await repo.insert_residents(residents)
+        await repo.audit_registry(audit)
+        uow.publish(community_event(c, await repo.household_count(community_id), source))
+        await uow.commit()
+    return out
+
+
+@dataclass(frozen=True)
+class HouseholdView:
+    household: HouseholdRow
+    building_code: str
+    residents: list[ResidentRow]
+    personal: bool
+
+
+async def get_household(uow: UnitOfWork, principal: Principal, household_id: uuid.UUID) -> HouseholdView:
+    async with uow:
+        repo = Repository(uow.session)
+        h = await repo.household(household_id)
+        if h is None:
+            raise NotFound("household not found", code="household_not_found")
+        c = await load_community(repo, h.community_id)
+        if not sees_personal_data(principal, c, h.id):
+            raise Forbidden("this household is outside your scope", code="out_of_scope")
+        return HouseholdView(h, await repo.building_code(h.building_id), await repo.residents([h.id]), True)
+
+
+@dataclass(frozen=True)
+class HouseholdChange:
+    floor_area: Decimal | None = None
+    owner_name: str | None = None
+    owner_phone: str | None = None
+    residents: tuple[ResidentSpec, ...] | None = None
+
+
+async def update_household(
+    uow: UnitOfWork,
+    principal: Principal,
+    household_id: uuid.UUID,
+    change: HouseholdChange,
+    *,
+    now: datetime,
+    source: str,
+) -> HouseholdView:
+    async with uow:
+        repo = Repository(uow.session)
+        h = await repo.household(household_id, for_update=True)
+        if h is None:
+            raise NotFound("household not found", code="household_not_found")
+        c = await load_community(repo, h.community_id)
+        ensure_staff_covers(principal, c)
+        changes: dict[str, Any] = {}
+        if change.floor_area is not None and change.floor_area != h.floor_area_m2:
+            changes["floor_area_m2"] = [str(h.floor_area_m2), str(change.floor_area)]
+            h.floor_area_m2 = change.floor_area
+        if change.owner_name is not None:
+            h.owner_name = change.owner_name or None
+            changes["owner_name"] = "changed"  # never copy personal data into the audit trail
+        if change.owner_phone is not None:
+            h.owner_phone = change.owner_phone or None
+            changes["owner_phone"] = "changed"
+        if change.residents is not None:
+            await repo.replace_residents(
+                h.id,
+                [
+                    {
+                        "id": uuid.uuid4(),
+                        "household_id": h.id,
+                        "birth_year": r.birth_year,
+                        "lives_alone": r.lives_alone,
+                        "needs_accompaniment": r.needs_accompaniment,
+                    }
+                    for r in change.residents
+                ],
+            )
+            changes["residents"] = len(change.residents)
+        h.updated_at = now
+        await repo.flush()
+        residents = await repo.residents([h.id])
+        specs = [ResidentSpec(r.birth_year, r.lives_alone, r.needs_accompaniment) for r in residents]
+        code = await repo.building_code(h.building_id)
+        await repo.audit_registry(
+            [
+                {
+                    "entity": "household",
+                    "entity_id": h.id,
+                    "action": "updated",
+                    "actor_sub": principal.sub,
+                    "changes": changes,
+                }
+            ]
+        )
+        uow.publish(_household_event(HouseholdUpdated, c, h, code, specs, now.year, source))
+        await uow.commit()
+    return HouseholdView(h, code, residents, True)
+
+
+async def list_households(
+    uow: UnitOfWork, principal: Principal, community_id: uuid.UUID, after: Any, limit: int
+) -> tuple[list[HouseholdView], tuple[str, str, str, str] | None]:
+    async with uow:
+        repo = Repository(uow.session)
+        c = await load_community(repo, community_id)
+        ensure_staff_covers(principal, c)
+        key = tuple(after) if isinstance(after, list) and len(after) == 4 else None
+        rows = await repo.households_page(community_id, key, limit + 1)  # type: ignore[arg-type]
+        shown = rows[:limit]
+        residents = await repo.residents([h.id for h, _ in shown])
+        by_household: dict[uuid.UUID, list[ResidentRow]] = {}
+        for r in residents:
+            by_household.setdefault(r.household_id, []).append(r)
+        views = [HouseholdView(h, code, by_household.get(h.id, []), True) for h, code in shown]
+        next_key = None
+        if len(rows) > limit and shown:
+            h, code = shown[-1]
+            next_key = (code, h.unit, h.room, str(h.id))
+        return views, next_key
