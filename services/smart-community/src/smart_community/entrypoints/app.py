@@ -2,20 +2,46 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
+import structlog
 from fastapi import FastAPI
 
-from renovation_common.app import ServiceDefinition
+from renovation_common.app import Runtime, ServiceDefinition
 from renovation_common.app import create_app as build_app
 from smart_community.adapters.orm import infra
 from smart_community.config import Settings
 from smart_community.entrypoints.api import routers
 from smart_community.entrypoints.consumers import consumers
+from smart_community.entrypoints.workers import ensure_devices_stream, workers
+from smart_community.service_layer.use_cases import sync_broker_users
+
+log = structlog.get_logger("smart_community")
+
+TAGS = [
+    {"name": "devices", "description": "Device registry, MQTT credentials, device events"},
+    {"name": "alarms", "description": "Alarms: active → acknowledged → cleared"},
+    {"name": "rules", "description": "Alarm rule settings per community"},
+    {"name": "parking", "description": "Parking occupancy from licence-plate cameras and barrier gates"},
+]
 
 
-def create_app(**overrides: Any) -> FastAPI:
+def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
+    """``clock`` (tests) replaces the wall clock of the rules, the deadline scanner and the purge."""
     settings = Settings(**overrides)
+
+    async def on_startup(runtime: Runtime) -> None:
+        if clock is not None:
+            runtime.extras["clock"] = clock
+        if runtime.js is not None:
+            await ensure_devices_stream(runtime)
+        try:
+            await sync_broker_users(runtime.uow(), settings.nats_data_dir)
+        except Exception as exc:  # the broker keeps its last users file; credentials stay in the database
+            log.warning("broker_users_sync_failed", error=str(exc)[:200])
+
     return build_app(
         ServiceDefinition(
             settings=settings,
@@ -23,6 +49,9 @@ def create_app(**overrides: Any) -> FastAPI:
             title="Smart-community service",
             description="Device events, alarm rules and care for elderly residents living alone.",
             routers=routers,
+            openapi_tags=TAGS,
             consumers=consumers,
+            workers=workers,
+            on_startup=on_startup,
         )
     )

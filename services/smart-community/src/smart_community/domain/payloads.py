@@ -1,0 +1,123 @@
+"""Validation of what devices send (MQTT payloads and gateway batches); pure, never raises on bad input."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from smart_community.domain.model import DeviceEvent, DeviceKind
+
+MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_READINGS = 50
+MAX_READING_TEXT = 256
+MAX_CLOCK_SKEW = timedelta(minutes=10)  # device time this far in the future is refused
+MAX_AGE = timedelta(days=30)  # events older than this (buffered too long) are refused
+
+COMMON_TYPES = frozenset({"heartbeat", "status", "fault", "reading"})
+TYPES_BY_KIND: dict[DeviceKind, frozenset[str]] = {
+    DeviceKind.GAS_DETECTOR: frozenset({"alarm", "clear"}),
+    DeviceKind.SMOKE_ALARM: frozenset({"alarm", "clear"}),
+    DeviceKind.DOOR_SENSOR: frozenset({"door_open", "door_close"}),
+    DeviceKind.ACCESS_GATE: frozenset({"pass"}),
+    DeviceKind.CAMERA: frozenset({"pass", "motion"}),
+    DeviceKind.LPR_CAMERA: frozenset({"vehicle_entry", "vehicle_exit"}),
+    DeviceKind.BARRIER_GATE: frozenset({"vehicle_entry", "vehicle_exit", "open", "close"}),
+    DeviceKind.WATER_LEAK_SENSOR: frozenset({"leak", "dry"}),
+    DeviceKind.INTERCOM: frozenset({"call", "unlock"}),
+    DeviceKind.ELEVATOR_MONITOR: frozenset({"trapped", "stopped", "running"}),
+    DeviceKind.EBIKE_CHARGER: frozenset({"charging_started", "charging_finished", "overheat"}),
+    DeviceKind.INFO_SCREEN: frozenset({"displayed"}),
+}
+_KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+def allowed_types(kind: DeviceKind) -> frozenset[str]:
+    return COMMON_TYPES | TYPES_BY_KIND.get(kind, frozenset())
+
+
+def parse_time(value: object) -> datetime | None:
+    """An RFC 3339 timestamp with an offset; anything else is ``None``."""
+    if not isinstance(value, str) or len(value) > 40:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None
+
+
+def check_readings(readings: object) -> str | None:
+    if not isinstance(readings, dict):
+        return "readings must be an object"
+    if len(readings) > MAX_READINGS:
+        return f"at most {MAX_READINGS} readings"
+    for key, value in readings.items():
+        if not isinstance(key, str) or not _KEY_RE.match(key):
+            return "reading names are lower_snake_case, at most 40 characters"
+        if isinstance(value, str):
+            if len(value) > MAX_READING_TEXT:
+                return f"reading {key} is longer than {MAX_READING_TEXT} characters"
+        elif isinstance(value, float):
+            if not math.isfinite(value):
+                return f"reading {key} is not a finite number"
+        elif value is not None and not isinstance(value, bool | int):
+            return f"reading {key} must be a string, number, boolean or null"
+    return None
+
+
+def validate_event(
+    *,
+    device_id: str,
+    kind: DeviceKind,
+    event_type: object,
+    device_time: object,
+    readings: object,
+    received_at: datetime,
+) -> DeviceEvent | Rejected:
+    """Check one event's fields against its device kind and the receiving clock."""
+    if not isinstance(event_type, str) or event_type not in allowed_types(kind):
+        return Rejected(f"type {str(event_type)[:40]!r} is not an event of a {kind.value}")
+    when = device_time if isinstance(device_time, datetime) else parse_time(device_time)
+    if when is None or when.tzinfo is None:
+        return Rejected("time must be RFC 3339 with an offset")
+    if when > received_at + MAX_CLOCK_SKEW:
+        return Rejected("time is in the future")
+    if when < received_at - MAX_AGE:
+        return Rejected("time is older than 30 days")
+    if readings is None:
+        readings = {}
+    problem = check_readings(readings)
+    if problem is not None:
+        return Rejected(problem)
+    assert isinstance(readings, dict)
+    return DeviceEvent(
+        device_id=device_id, event_type=event_type, device_time=when, received_at=received_at, readings=readings
+    )
+
+
+def parse_payload(raw: bytes, *, device_id: str, kind: DeviceKind, received_at: datetime) -> DeviceEvent | Rejected:
+    """An MQTT payload: ``{"type": "...", "time": "RFC 3339", "readings": {...}}`` (UTF-8 JSON)."""
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        return Rejected(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return Rejected("payload is not UTF-8 JSON")
+    if not isinstance(body, dict):
+        return Rejected("payload must be a JSON object")
+    return validate_event(
+        device_id=device_id,
+        kind=kind,
+        event_type=body.get("type"),
+        device_time=body.get("time"),
+        readings=body.get("readings"),
+        received_at=received_at,
+    )

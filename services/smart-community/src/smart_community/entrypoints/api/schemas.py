@@ -1,0 +1,143 @@
+"""Request and response schemas of the smart-community API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from smart_community.domain.model import DeviceKind, Placement, Severity
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class DeviceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    community_id: Id
+    kind: DeviceKind
+    placement: Placement = Field(description="household (in a home), building (common parts) or community")
+    building_id: Id | None = None
+    household_id: Id | None = None
+    heartbeat_interval_s: int | None = Field(default=None, ge=10, le=604800)
+    label: str = Field(default="", max_length=120, description="e.g. 'east gate'; never a person's name")
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"community_id": "c-guidong", "kind": "gas_detector", "placement": "household", "household_id": "h-1"}
+            ]
+        },
+    )
+
+
+class DeviceRead(BaseModel):
+    id: str
+    community_id: str
+    district_id: str | None
+    building_id: str | None
+    household_id: str | None
+    kind: DeviceKind
+    placement: Placement
+    label: str
+    heartbeat_interval_s: int
+    topic: str = Field(description="MQTT topic the device publishes to")
+    created_at: datetime
+    last_seen_at: datetime | None
+    offline: bool
+    credentials_issued_at: datetime | None
+
+
+class CredentialsRead(BaseModel):
+    device_id: str
+    username: str
+    password: str = Field(description="Shown once; only a bcrypt hash is kept")
+    mqtt_topic: str
+    publish_subjects: list[str]
+    issued_at: datetime
+    applied_to_broker: bool = Field(description="False when no development broker is configured")
+
+
+class GatewayEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    device_id: Id
+    type: str = Field(min_length=1, max_length=40)
+    time: datetime = Field(description="Device time, RFC 3339 with offset")
+    readings: dict[str, Any] = Field(default_factory=dict, max_length=50)
+
+
+class GatewayBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    events: list[GatewayEvent] = Field(min_length=1, max_length=1000)
+
+
+class RejectedItem(BaseModel):
+    index: int
+    reason: str
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: list[RejectedItem]
+    alarms_raised: int
+
+
+class DeviceEventRead(BaseModel):
+    id: int
+    device_id: str
+    event_type: str
+    device_time: datetime
+    received_at: datetime
+    readings: dict[str, Any]
+    source: str
+
+
+class AlarmRead(BaseModel):
+    id: uuid.UUID
+    community_id: str
+    district_id: str | None
+    device_id: str | None
+    household_id: str | None
+    building_id: str | None
+    alarm_type: str
+    severity: Severity
+    status: str
+    occurrences: int
+    raised_at: datetime
+    last_occurred_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    cleared_by: str | None
+    cleared_at: datetime | None
+    escalation_level: int
+
+
+class RuleSettingsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gas_smoke_enabled: bool = True
+    welfare_check_enabled: bool = True
+    welfare_check_hours: float = Field(default=24, ge=0.01, le=720, description="No door opening for this long")
+    accompaniment_enabled: bool = True
+    offline_enabled: bool = True
+    offline_grace_factor: float = Field(default=1.5, ge=1, le=10)
+    water_leak_enabled: bool = True
+    escalation_minutes: int = Field(default=10, ge=1, le=1440)
+    max_escalation_level: int = Field(default=3, ge=1, le=10)
+    parking_capacity: int | None = Field(default=None, ge=0, le=100000)
+
+
+class ParkingRead(BaseModel):
+    community_id: str
+    occupied: int
+    capacity: int | None
+    available: int | None
+    entries: int
+    exits: int
+    updated_at: datetime | None

@@ -1,0 +1,68 @@
+"""Device payload validation: every malformed shape becomes a Rejected with a reason, never an exception."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from smart_community.domain.model import DeviceEvent, DeviceKind
+from smart_community.domain.payloads import MAX_PAYLOAD_BYTES, Rejected, parse_payload
+
+NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+
+
+def parse(body: object, kind: DeviceKind = DeviceKind.GAS_DETECTOR) -> DeviceEvent | Rejected:
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return parse_payload(raw, device_id="d1", kind=kind, received_at=NOW)
+
+
+def test_valid_payload():
+    ev = parse({"type": "alarm", "time": "2026-03-01T07:59:00+08:00", "readings": {"lel_percent": 12.5}})
+    assert isinstance(ev, DeviceEvent)
+    assert ev.device_time == datetime(2026, 2, 28, 23, 59, tzinfo=UTC)
+    assert ev.readings == {"lel_percent": 12.5}
+    assert ev.received_at == NOW
+
+
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"\xff\xfe", "not UTF-8 JSON"),
+        (b"{not json", "not UTF-8 JSON"),
+        ([1, 2], "JSON object"),
+        ({"type": "door_open", "time": NOW.isoformat()}, "not an event of a gas_detector"),
+        ({"type": "alarm"}, "RFC 3339"),
+        ({"type": "alarm", "time": "2026-03-01T08:00:00"}, "RFC 3339"),  # no offset
+        ({"type": "alarm", "time": (NOW + timedelta(minutes=11)).isoformat()}, "future"),
+        ({"type": "alarm", "time": (NOW - timedelta(days=31)).isoformat()}, "older"),
+        ({"type": "alarm", "time": NOW.isoformat(), "readings": [1]}, "object"),
+        ({"type": "alarm", "time": NOW.isoformat(), "readings": {"Bad Key": 1}}, "lower_snake_case"),
+        ({"type": "alarm", "time": NOW.isoformat(), "readings": {"x": {"nested": 1}}}, "string, number"),
+        ({"type": "alarm", "time": NOW.isoformat(), "readings": {"x": "y" * 300}}, "longer"),
+        ({"type": "alarm", "time": NOW.isoformat(), "readings": {f"k{i}": i for i in range(51)}}, "at most 50"),
+    ],
+)
+def test_malformed_payloads_are_rejected_with_a_reason(body, reason):
+    result = parse(body)
+    assert isinstance(result, Rejected)
+    assert reason in result.reason
+
+
+def test_clock_skew_boundary():
+    assert isinstance(parse({"type": "alarm", "time": (NOW + timedelta(minutes=10)).isoformat()}), DeviceEvent)
+
+
+def test_oversized_payload():
+    result = parse(b"{" + b" " * MAX_PAYLOAD_BYTES + b"}")
+    assert isinstance(result, Rejected) and "larger" in result.reason
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_raise(raw):
+    assert isinstance(
+        parse_payload(raw, device_id="d", kind=DeviceKind.DOOR_SENSOR, received_at=NOW), DeviceEvent | Rejected
+    )
