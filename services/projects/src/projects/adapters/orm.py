@@ -2,13 +2,208 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from renovation_common.db import define_infrastructure_tables, new_metadata
 
 metadata = new_metadata()
 infra = define_infrastructure_tables(metadata)
 
+PROJECT_STATUSES = ("draft", "planned", "in_progress", "completed")
+PLAN_STATUSES = ("queued", "running", "done", "failed")
+PLAN_KINDS = ("project", "batch", "replan")
+
 
 class Base(DeclarativeBase):
     metadata = metadata
+
+
+def _now() -> Any:
+    return sa.func.now()
+
+
+class CommunityRow(Base):
+    """Read model of survey communities (district, street) and their published priority."""
+
+    __tablename__ = "communities"
+    community_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    district_id: Mapped[str] = mapped_column(sa.String(64))
+    street_id: Mapped[str | None] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200), server_default="")
+    priority_rank: Mapped[int | None] = mapped_column(sa.Integer)
+    ranking_id: Mapped[str | None] = mapped_column(sa.String(64))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class ProjectRow(Base):
+    __tablename__ = "projects"
+    __table_args__ = (
+        sa.CheckConstraint(f"status in {PROJECT_STATUSES}", name="status"),
+        sa.Index("ix_projects_district_street", "district_id", "street_id"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    community_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    district_id: Mapped[str] = mapped_column(sa.String(64))
+    street_id: Mapped[str | None] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="draft")
+    source_consultation_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    current_plan_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    start_date: Mapped[date | None] = mapped_column(sa.Date)
+    finish_date: Mapped[date | None] = mapped_column(sa.Date)
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class WorkFaceRow(Base):
+    __tablename__ = "work_faces"
+    __table_args__ = (
+        sa.UniqueConstraint("project_id", "code"),
+        sa.CheckConstraint("size between 1 and 20", name="size"),
+        sa.CheckConstraint("kind in ('lane', 'courtyard', 'building')", name="kind"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    size: Mapped[int] = mapped_column(sa.Integer, server_default="1")
+
+
+class WorkPackageRow(Base):
+    __tablename__ = "work_packages"
+    __table_args__ = (
+        sa.UniqueConstraint("work_face_id", "type_code"),
+        sa.CheckConstraint("duration_days between 1 and 3650", name="duration"),
+        sa.CheckConstraint("percent_complete between 0 and 100", name="percent"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    work_face_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_faces.id", ondelete="CASCADE"))
+    type_code: Mapped[str] = mapped_column(sa.String(64))
+    duration_days: Mapped[int] = mapped_column(sa.Integer)
+    percent_complete: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2), server_default="0")
+    last_report_date: Mapped[date | None] = mapped_column(sa.Date)
+    actual_start: Mapped[date | None] = mapped_column(sa.Date)
+    actual_finish: Mapped[date | None] = mapped_column(sa.Date)
+
+
+class PackageLinkRow(Base):
+    __tablename__ = "package_links"
+    __table_args__ = (
+        sa.CheckConstraint("lag_days between 0 and 3650", name="lag"),
+        sa.CheckConstraint("pred_id <> succ_id", name="not_self"),
+    )
+    pred_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_packages.id", ondelete="CASCADE"), primary_key=True)
+    succ_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_packages.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    lag_days: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+
+
+class PlanRow(Base):
+    """A planning job (one project, a district batch, or a re-plan); any replica can run or answer it."""
+
+    __tablename__ = "plans"
+    __table_args__ = (
+        sa.CheckConstraint(f"status in {PLAN_STATUSES}", name="status"),
+        sa.CheckConstraint(f"kind in {PLAN_KINDS}", name="kind"),
+        sa.Index("ix_plans_queued", "created_at", postgresql_where=sa.text("status in ('queued', 'running')")),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16), server_default="queued")
+    district_id: Mapped[str | None] = mapped_column(sa.String(64))
+    request: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    solver_status: Mapped[str | None] = mapped_column(sa.String(16))
+    error_code: Mapped[str | None] = mapped_column(sa.String(64))
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    attempts: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    created_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+    started_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+
+
+class PlanProjectRow(Base):
+    __tablename__ = "plan_projects"
+    plan_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class ScheduleEntryRow(Base):
+    __tablename__ = "schedule_entries"
+    __table_args__ = (sa.CheckConstraint("end_idx > start_idx and start_idx >= 0", name="span"),)
+    plan_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("plans.id", ondelete="CASCADE"), primary_key=True)
+    package_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("work_packages.id", ondelete="CASCADE"), primary_key=True
+    )
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    start_idx: Mapped[int] = mapped_column(sa.Integer)
+    end_idx: Mapped[int] = mapped_column(sa.Integer)
+    start_date: Mapped[date] = mapped_column(sa.Date)
+    finish_date: Mapped[date] = mapped_column(sa.Date)
+
+
+class ProgressReportRow(Base):
+    __tablename__ = "progress_reports"
+    __table_args__ = (
+        sa.UniqueConstraint("package_id", "report_date"),
+        sa.CheckConstraint("percent_complete between 0 and 100", name="percent"),
+    )
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_packages.id", ondelete="CASCADE"))
+    report_date: Mapped[date] = mapped_column(sa.Date)
+    percent_complete: Mapped[Decimal] = mapped_column(sa.Numeric(5, 2))
+    note: Mapped[str] = mapped_column(sa.String(500), server_default="")
+    reported_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class HandoverRow(Base):
+    __tablename__ = "handovers"
+    __table_args__ = (
+        sa.UniqueConstraint("work_face_id", "from_trade", "to_trade"),
+        sa.CheckConstraint("from_trade <> to_trade", name="distinct_trades"),
+    )
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    work_face_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("work_faces.id", ondelete="CASCADE"))
+    from_trade: Mapped[str] = mapped_column(sa.String(32))
+    to_trade: Mapped[str] = mapped_column(sa.String(32))
+    handed_over_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    note: Mapped[str] = mapped_column(sa.String(500), server_default="")
+    recorded_by: Mapped[str] = mapped_column(sa.String(200))
+
+
+class InspectionRow(Base):
+    __tablename__ = "inspections"
+    __table_args__ = (sa.CheckConstraint("result in ('passed', 'failed')", name="result"),)
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    package_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("work_packages.id", ondelete="CASCADE"))
+    work_face_id: Mapped[uuid.UUID | None] = mapped_column(sa.ForeignKey("work_faces.id", ondelete="CASCADE"))
+    result: Mapped[str] = mapped_column(sa.String(16))
+    defects: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    note: Mapped[str] = mapped_column(sa.String(1000), server_default="")
+    inspected_on: Mapped[date] = mapped_column(sa.Date)
+    supervisor: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class DelayNoticeRow(Base):
+    """One ``projects.project.delayed.v1`` per project and day."""
+
+    __tablename__ = "delay_notices"
+    project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(sa.Date, primary_key=True)
