@@ -172,6 +172,7 @@ async def get_consultation(uow: UnitOfWork, principal: Principal, consultation_i
         repo = Repository(uow.session)
         row = await load_consultation(repo, consultation_id)
         await ensure_can_read(repo, principal, row, results=False)
+        uow.session.expunge_all()
         return row
 
 

@@ -122,7 +122,9 @@ async def get_community(uow: UnitOfWork, principal: Principal, community_id: uui
         resident_here = principal.household_id is not None and principal.community_id == str(c.id)
         if not (resident_here or (principal.is_staff and principal.covers(community_scope(c)))):
             raise Forbidden("this community is outside your scope", code="out_of_scope")
-        return c, await repo.household_count(community_id)
+        count = await repo.household_count(community_id)
+        uow.session.expunge_all()  # read-only: the rollback on exit must not expire what we return
+        return c, count
 
 
 def _household_event(
@@ -252,7 +254,9 @@ async def get_household(uow: UnitOfWork, principal: Principal, household_id: uui
         c = await load_community(repo, h.community_id)
         if not sees_personal_data(principal, c, h.id):
             raise Forbidden("this household is outside your scope", code="out_of_scope")
-        return HouseholdView(h, await repo.building_code(h.building_id), await repo.residents([h.id]), True)
+        view = HouseholdView(h, await repo.building_code(h.building_id), await repo.residents([h.id]), True)
+        uow.session.expunge_all()
+        return view
 
 
 @dataclass(frozen=True)
@@ -344,4 +348,5 @@ async def list_households(
         if len(rows) > limit and shown:
             h, code = shown[-1]
             next_key = (code, h.unit, h.room, str(h.id))
+        uow.session.expunge_all()
         return views, next_key

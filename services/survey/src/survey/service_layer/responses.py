@@ -269,4 +269,5 @@ async def household_responses(
             raise Forbidden(f"role {principal.role.value} may not read answers", code="role_not_allowed")
         responses = await repo.responses_of_household(consultation_id, household_id)
         trail = await repo.audit_trail(consultation_id, household_id) if principal.is_staff else []
+        uow.session.expunge_all()
         return row, responses, trail
