@@ -370,10 +370,11 @@ class Stack:
     nats_monitor_port: int = 0
     postgres: EmbeddedPostgres | None = None
     nats: EmbeddedNats | None = None
+    use_environment: bool = True  # False: always embedded (e2e and fault tests own their servers)
 
     def start(self) -> None:
-        external_db = os.environ.get("DATABASE_URL")
-        external_nats = os.environ.get("NATS_URL")
+        external_db = os.environ.get("DATABASE_URL") if self.use_environment else None
+        external_nats = os.environ.get("NATS_URL") if self.use_environment else None
         if external_db:
             self.database_url = external_db
         else:
