@@ -4,19 +4,37 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 from finance.adapters.orm import infra
 from finance.config import Settings
+from finance.domain.errors import RuleViolation
 from finance.entrypoints.api import routers
 from finance.entrypoints.consumers import consumers
 from renovation_common.app import ServiceDefinition
 from renovation_common.app import create_app as build_app
+from renovation_common.errors import problem_response
+
+TAGS = [
+    {"name": "ledger", "description": "Double-entry accounts and immutable transfers, exact to the fen"},
+    {"name": "funding plans", "description": "The 'four a little' sources, approval, disbursement"},
+    {"name": "contributions", "description": "Maintenance fund and water-meter contributions"},
+    {"name": "emergency repair fund", "description": "危急维修资金: 80% government, 20% owners and public income"},
+    {"name": "payback analysis", "description": "Jinsong model: cash flows, payback year, NPV, IRR"},
+]
+
+
+async def _rule_violation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RuleViolation)
+    return problem_response(
+        exc.status, exc.code, "A finance rule was violated", exc.detail, instance=request.url.path, **exc.extra
+    )
 
 
 def create_app(**overrides: Any) -> FastAPI:
     settings = Settings(**overrides)
-    return build_app(
+    app = build_app(
         ServiceDefinition(
             settings=settings,
             infra=infra,
@@ -24,5 +42,8 @@ def create_app(**overrides: Any) -> FastAPI:
             description="Funding plans, ledger, contributions and the emergency repair fund.",
             routers=routers,
             consumers=consumers,
+            openapi_tags=TAGS,
         )
     )
+    app.add_exception_handler(RuleViolation, _rule_violation)
+    return app

@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from finance.entrypoints.api import contributions, emergency, funding, ledger, payback
+
+routers: list[APIRouter] = [ledger.router, funding.router, contributions.router, emergency.router, payback.router]

@@ -1,0 +1,239 @@
+"""Funding plan routes ("four a little" sources, approval, receipts, disbursements against milestones)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, ConfigDict, Field
+
+from finance.domain.funding import MAX_PLAN_FEN, SOURCE_GROUP, FundingSource, PlanLine
+from finance.entrypoints.api.deps import ID, get_ctx
+from finance.service_layer import funding
+from finance.service_layer.context import Context
+from renovation_common.auth import Principal, Role, require_roles
+
+router = APIRouter(tags=["funding plans"])
+
+
+class SourceLine(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    source: FundingSource
+    planned_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+
+
+class MilestoneIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
+    name: str = Field(default="", max_length=200)
+    amount_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+
+
+class FundingPlanCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "project_id": "p-1",
+                    "sources": [
+                        {"source": "government_subsidy", "planned_fen": 159_000_000},
+                        {"source": "donations", "planned_fen": 24_000_000},
+                    ],
+                    "milestones": [{"code": "underground", "name": "Underground works", "amount_fen": 100_000_000}],
+                }
+            ]
+        },
+    )
+    project_id: str = Field(pattern=ID)
+    sources: list[SourceLine] = Field(min_length=1, max_length=8)
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
+
+
+class SourceRead(BaseModel):
+    source: str
+    group: str = Field(description="government | market | residents | society")
+    planned_fen: int
+    received_fen: int
+    disbursed_fen: int
+    account_id: uuid.UUID | None
+
+
+class MilestoneRead(BaseModel):
+    code: str
+    name: str
+    amount_fen: int
+    disbursed_fen: int
+
+
+class DisbursementRead(BaseModel):
+    id: uuid.UUID
+    milestone_code: str
+    source: str
+    amount_fen: int
+    transfer_id: uuid.UUID
+    created_at: datetime
+
+
+class FundingPlanRead(BaseModel):
+    id: uuid.UUID
+    project_id: str
+    community_id: str
+    district_id: str
+    status: str
+    total_planned_fen: int
+    total_received_fen: int
+    total_disbursed_fen: int
+    sources: list[SourceRead]
+    milestones: list[MilestoneRead]
+    disbursements: list[DisbursementRead]
+    approved_by: str | None
+    approved_at: datetime | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, view: funding.PlanView) -> FundingPlanRead:
+        p = view.plan
+        sources = [
+            SourceRead(
+                source=ln.source,
+                group=SOURCE_GROUP[FundingSource(ln.source)],
+                planned_fen=ln.planned_fen,
+                received_fen=int(ln.received_fen),
+                disbursed_fen=int(ln.disbursed_fen),
+                account_id=ln.account_id,
+            )
+            for ln in view.lines
+        ]
+        return cls(
+            id=p.id,
+            project_id=p.project_id,
+            community_id=p.community_id,
+            district_id=p.district_id,
+            status=p.status,
+            total_planned_fen=p.total_fen,
+            total_received_fen=sum(s.received_fen for s in sources),
+            total_disbursed_fen=sum(s.disbursed_fen for s in sources),
+            sources=sources,
+            milestones=[
+                MilestoneRead(code=m.code, name=m.name, amount_fen=m.amount_fen, disbursed_fen=m.disbursed_fen)
+                for m in view.milestones
+            ],
+            disbursements=[DisbursementRead.model_validate(d, from_attributes=True) for d in view.disbursements],
+            approved_by=p.approved_by,
+            approved_at=p.approved_at,
+            created_at=p.created_at,
+        )
+
+
+class ReceiptCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt_id: uuid.UUID = Field(description="Client id; becomes the transfer id")
+    source: FundingSource
+    amount_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+    memo: str | None = Field(default=None, max_length=500)
+
+
+class DisbursementCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    disbursement_id: uuid.UUID
+    milestone: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
+    source: FundingSource
+    amount_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+
+
+STAFF = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
+READERS = (Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN, Role.GOV_SYSTEM, Role.OPERATOR)
+
+
+def _readable(principal: Principal, view: Any) -> None:
+    if principal.role in (Role.GOV_SYSTEM, Role.OPERATOR):
+        if principal.district_id is None or principal.district_id != view.plan.district_id:
+            from renovation_common.errors import Forbidden
+
+            raise Forbidden("this funding plan is outside your scope", code="out_of_scope")
+        return
+    principal.ensure_covers(funding.plan_scope(view.plan), "funding plan")
+
+
+@router.post("/v1/funding-plans", operation_id="createFundingPlan", response_model=FundingPlanRead, status_code=201)
+async def create_plan(
+    body: FundingPlanCreate,
+    principal: Principal = Depends(require_roles(*STAFF)),
+    ctx: Context = Depends(get_ctx),
+) -> FundingPlanRead:
+    view = await funding.create_plan(
+        ctx,
+        principal,
+        project_id=body.project_id,
+        lines=[PlanLine(s.source, s.planned_fen) for s in body.sources],
+        milestones=[(m.code, m.name, m.amount_fen) for m in body.milestones],
+    )
+    return FundingPlanRead.of(view)
+
+
+@router.get("/v1/funding-plans/{plan_id}", operation_id="getFundingPlan", response_model=FundingPlanRead)
+async def get_plan(
+    plan_id: uuid.UUID,
+    principal: Principal = Depends(require_roles(*READERS)),
+    ctx: Context = Depends(get_ctx),
+) -> FundingPlanRead:
+    view = await funding.get_plan(ctx, plan_id)
+    _readable(principal, view)
+    return FundingPlanRead.of(view)
+
+
+@router.post("/v1/funding-plans/{plan_id}/approve", operation_id="approveFundingPlan", response_model=FundingPlanRead)
+async def approve_plan(
+    plan_id: uuid.UUID,
+    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
+    ctx: Context = Depends(get_ctx),
+) -> FundingPlanRead:
+    return FundingPlanRead.of(await funding.approve_plan(ctx, principal, plan_id))
+
+
+@router.post(
+    "/v1/funding-plans/{plan_id}/receipts", operation_id="receiveFunds", response_model=FundingPlanRead, status_code=201
+)
+async def receive(
+    plan_id: uuid.UUID,
+    body: ReceiptCreate,
+    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
+    ctx: Context = Depends(get_ctx),
+) -> FundingPlanRead:
+    view = await funding.receive(
+        ctx,
+        principal,
+        plan_id,
+        receipt_id=body.receipt_id,
+        source=body.source,
+        amount_fen=body.amount_fen,
+        memo=body.memo,
+    )
+    return FundingPlanRead.of(view)
+
+
+@router.post(
+    "/v1/funding-plans/{plan_id}/disbursements",
+    operation_id="disburseFunds",
+    response_model=FundingPlanRead,
+    status_code=201,
+)
+async def disburse(
+    plan_id: uuid.UUID,
+    body: DisbursementCreate,
+    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
+    ctx: Context = Depends(get_ctx),
+) -> FundingPlanRead:
+    view = await funding.disburse(
+        ctx,
+        principal,
+        plan_id,
+        disbursement_id=body.disbursement_id,
+        milestone_code=body.milestone,
+        source=body.source,
+        amount_fen=body.amount_fen,
+    )
+    return FundingPlanRead.of(view)

@@ -1,0 +1,322 @@
+"""Ledger routes: accounts, transfers, statements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from finance.domain.ledger import (
+    MAX_GROUP_SIZE,
+    MAX_TRANSFER_FEN,
+    NEGATIVE_ALLOWED_BY_DEFAULT,
+    AccountKind,
+    TransferKind,
+    TransferSpec,
+)
+from finance.domain.money import fen_to_yuan
+from finance.entrypoints.api.deps import EXPORT_MEDIA, ID, covers_account, export_response, get_ctx
+from finance.service_layer import ledger
+from finance.service_layer.context import Context
+from renovation_common.auth import Principal, Role, require_roles
+from renovation_common.errors import Forbidden
+from renovation_common.pagination import Page, PageParams, make_page, page_params
+
+router = APIRouter(tags=["ledger"])
+
+READERS = (
+    Role.RESIDENT,
+    Role.COMMUNITY_WORKER,
+    Role.STREET_OFFICER,
+    Role.DISTRICT_ADMIN,
+    Role.OPERATOR,
+    Role.GOV_SYSTEM,
+)
+
+
+class AccountCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,200}$", description="Unique, optional")
+    kind: AccountKind
+    name: str = Field(min_length=1, max_length=200)
+    allow_negative: bool | None = Field(default=None, description="Defaults by kind (treasury, outside, household)")
+    district_id: str = Field(pattern=ID)
+    street_id: str | None = Field(default=None, pattern=ID)
+    community_id: str | None = Field(default=None, pattern=ID)
+    household_id: str | None = Field(default=None, pattern=ID)
+    project_id: str | None = Field(default=None, pattern=ID)
+
+
+class AccountRead(BaseModel):
+    id: uuid.UUID
+    code: str | None
+    kind: str
+    name: str
+    allow_negative: bool
+    district_id: str | None
+    street_id: str | None
+    community_id: str | None
+    household_id: str | None
+    project_id: str | None
+    debits_posted_fen: int
+    credits_posted_fen: int
+    debits_pending_fen: int
+    credits_pending_fen: int
+    balance_fen: int = Field(description="credits posted − debits posted")
+    available_fen: int = Field(description="balance − debits pending")
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> AccountRead:
+        return cls(
+            id=row.id,
+            code=row.code,
+            kind=row.kind,
+            name=row.name,
+            allow_negative=row.allow_negative,
+            district_id=row.district_id,
+            street_id=row.street_id,
+            community_id=row.community_id,
+            household_id=row.household_id,
+            project_id=row.project_id,
+            debits_posted_fen=row.debits_posted,
+            credits_posted_fen=row.credits_posted,
+            debits_pending_fen=row.debits_pending,
+            credits_pending_fen=row.credits_pending,
+            balance_fen=row.credits_posted - row.debits_posted,
+            available_fen=row.credits_posted - row.debits_posted - row.debits_pending,
+            created_at=row.created_at,
+        )
+
+
+class TransferCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: uuid.UUID = Field(description="Client-supplied; a retry with the same id and body returns the first result")
+    kind: TransferKind = TransferKind.POSTED
+    debit_account_id: uuid.UUID | None = None
+    credit_account_id: uuid.UUID | None = None
+    amount_fen: int | None = Field(default=None, ge=1, le=MAX_TRANSFER_FEN)
+    pending_id: uuid.UUID | None = None
+    code: str = Field(default="transfer", pattern=r"^[a-z0-9_]{1,60}$")
+    reference: str | None = Field(default=None, max_length=200)
+    memo: str | None = Field(default=None, max_length=500)
+
+    def spec(self) -> TransferSpec:
+        return TransferSpec(
+            id=str(self.id),
+            kind=self.kind,
+            debit_account_id=str(self.debit_account_id) if self.debit_account_id else None,
+            credit_account_id=str(self.credit_account_id) if self.credit_account_id else None,
+            amount_fen=self.amount_fen,
+            pending_id=str(self.pending_id) if self.pending_id else None,
+            code=self.code,
+            reference=self.reference,
+            memo=self.memo,
+        )
+
+
+class TransferBatch(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "transfers": [
+                        {
+                            "id": "0b9c7c8e-3c1f-4d0a-9a51-2f1e7c0d9a11",
+                            "debit_account_id": "…",
+                            "credit_account_id": "…",
+                            "amount_fen": 1_000_000,
+                        }
+                    ]
+                }
+            ]
+        },
+    )
+    transfers: list[TransferCreate] = Field(
+        min_length=1, max_length=MAX_GROUP_SIZE, description="More than one transfer: a linked group (all or nothing)"
+    )
+
+
+class TransferRead(BaseModel):
+    id: uuid.UUID
+    seq: int
+    kind: str
+    debit_account_id: uuid.UUID
+    credit_account_id: uuid.UUID
+    amount_fen: int
+    pending_id: uuid.UUID | None
+    group_id: uuid.UUID | None
+    code: str
+    reference: str | None
+    memo: str | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> TransferRead:
+        return cls.model_validate(row, from_attributes=True)
+
+
+class TransfersRead(BaseModel):
+    transfers: list[TransferRead]
+    group_id: uuid.UUID | None
+    replayed: bool
+
+
+class EntryRead(BaseModel):
+    entry_id: int
+    transfer_id: uuid.UUID
+    kind: str
+    side: Literal["debit", "credit"]
+    amount_fen: int
+    posted_delta_fen: int
+    pending_delta_fen: int
+    balance_after_fen: int
+    available_after_fen: int
+    code: str
+    reference: str | None
+    memo: str | None
+    counterparty_account_id: uuid.UUID
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> EntryRead:
+        counterparty = row.credit_account_id if row.side == "debit" else row.debit_account_id
+        return cls(
+            entry_id=row.entry_id,
+            transfer_id=row.transfer_id,
+            kind=row.kind,
+            side=row.side,
+            amount_fen=row.amount_fen,
+            posted_delta_fen=row.posted_delta_fen,
+            pending_delta_fen=row.pending_delta_fen,
+            balance_after_fen=row.balance_after_fen,
+            available_after_fen=row.available_after_fen,
+            code=row.code,
+            reference=row.reference,
+            memo=row.memo,
+            counterparty_account_id=counterparty,
+            created_at=row.created_at,
+        )
+
+
+async def _readable_account(ctx: Context, principal: Principal, account_id: uuid.UUID) -> Any:
+    row = await ledger.get_account(ctx, account_id)
+    if not covers_account(principal, row):
+        raise Forbidden("this account is outside your scope", code="out_of_scope")
+    return row
+
+
+@router.post("/v1/accounts", operation_id="createAccount", response_model=AccountRead, status_code=201)
+async def create_account(
+    body: AccountCreate,
+    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
+    ctx: Context = Depends(get_ctx),
+) -> AccountRead:
+    if body.district_id != principal.district_id:
+        raise Forbidden("accounts are created in your own district", code="out_of_scope")
+    negative = body.kind in NEGATIVE_ALLOWED_BY_DEFAULT if body.allow_negative is None else body.allow_negative
+    values = body.model_dump(exclude={"allow_negative"})
+    values["kind"] = body.kind.value
+    return AccountRead.of(await ledger.create_account(ctx, {**values, "allow_negative": negative}))
+
+
+@router.get("/v1/accounts/{account_id}", operation_id="getAccount", response_model=AccountRead)
+async def get_account(
+    account_id: uuid.UUID,
+    principal: Principal = Depends(require_roles(*READERS)),
+    ctx: Context = Depends(get_ctx),
+) -> AccountRead:
+    return AccountRead.of(await _readable_account(ctx, principal, account_id))
+
+
+@router.get("/v1/accounts/{account_id}/statement", operation_id="getAccountStatement", response_model=Page[EntryRead])
+async def get_statement(
+    account_id: uuid.UUID,
+    page: PageParams = Depends(page_params),
+    principal: Principal = Depends(require_roles(*READERS)),
+    ctx: Context = Depends(get_ctx),
+) -> Page[EntryRead]:
+    await _readable_account(ctx, principal, account_id)
+    after = page.after
+    rows = await ledger.statement(
+        ctx, account_id, after=int(after) if after is not None else None, limit=page.limit + 1
+    )
+    items = [EntryRead.of(r) for r in rows]
+    return make_page(items, page.limit, lambda e: e.entry_id)
+
+
+@router.get(
+    "/v1/accounts/{account_id}/statement/export",
+    operation_id="exportAccountStatement",
+    responses=EXPORT_MEDIA,
+    response_class=Response,
+)
+async def export_statement(
+    account_id: uuid.UUID,
+    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+    principal: Principal = Depends(require_roles(*READERS)),
+    ctx: Context = Depends(get_ctx),
+) -> Response:
+    account = await _readable_account(ctx, principal, account_id)
+    rows = await ledger.statement(ctx, account_id, after=None, limit=50_000)
+    header = [
+        "entry_id",
+        "created_at",
+        "transfer_id",
+        "kind",
+        "code",
+        "side",
+        "amount_fen",
+        "posted_delta_fen",
+        "balance_after_fen",
+        "balance_after_yuan",
+        "reference",
+        "memo",
+    ]
+    data = [
+        [
+            r.entry_id,
+            r.created_at,
+            str(r.transfer_id),
+            r.kind,
+            r.code,
+            r.side,
+            r.amount_fen,
+            r.posted_delta_fen,
+            r.balance_after_fen,
+            str(fen_to_yuan(r.balance_after_fen)),
+            r.reference,
+            r.memo,
+        ]
+        for r in rows
+    ]
+    return export_response(format, f"statement-{account.id}", "statement", header, data)
+
+
+@router.post(
+    "/v1/transfers",
+    operation_id="createTransfers",
+    response_model=TransfersRead,
+    status_code=201,
+    responses={200: {"model": TransfersRead, "description": "A retry: the first result"}},
+)
+async def create_transfers(
+    body: TransferBatch,
+    response: Response,
+    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
+    ctx: Context = Depends(get_ctx),
+) -> TransfersRead:
+    def authorize(accounts: list[Any]) -> None:
+        if any(a.district_id != principal.district_id for a in accounts):
+            raise Forbidden("every account of a transfer must be in your district", code="out_of_scope")
+
+    result = await ledger.post(ctx, [t.spec() for t in body.transfers], authorize=authorize)
+    if result.replayed:
+        response.status_code = 200
+    return TransfersRead(
+        transfers=[TransferRead.of(r) for r in result.transfers], group_id=result.group_id, replayed=result.replayed
+    )

@@ -1,0 +1,273 @@
+"""Funding plans: create, approve (accounts per source), receive money, disburse against milestones."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from finance.adapters import ledger as ledger_repo
+from finance.adapters import repos
+from finance.adapters.ledger import AccountScope
+from finance.domain.errors import RuleViolation
+from finance.domain.funding import (
+    SOURCE_GROUP,
+    FundingSource,
+    Milestone,
+    PlanLine,
+    PlanStatus,
+    check_disbursement,
+    validate_plan,
+)
+from finance.domain.ledger import AccountKind, TransferKind, TransferSpec
+from finance.service_layer import accounts
+from finance.service_layer.context import Context, derived_id
+from renovation_common.auth import Principal, Scope
+from renovation_common.contracts.finance import DisbursementPosted, FundingPlanApproved, SourceAmount
+from renovation_common.errors import Conflict, NotFound
+from renovation_common.events import new_event
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: Any
+    lines: list[Any]
+    milestones: list[Any]
+    disbursements: list[Any]
+
+
+def plan_scope(plan: Any) -> Scope:
+    return Scope(district_id=plan.district_id, street_id=plan.street_id, community_id=plan.community_id)
+
+
+async def _view(session: Any, plan_id: uuid.UUID) -> PlanView:
+    plan = await repos.plan(session, plan_id)
+    if plan is None:
+        raise NotFound("funding plan not found", code="funding_plan_not_found")
+    return PlanView(
+        plan,
+        await repos.plan_lines(session, plan_id),
+        await repos.plan_milestones(session, plan_id),
+        await repos.plan_disbursements(session, plan_id),
+    )
+
+
+async def create_plan(
+    ctx: Context,
+    principal: Principal,
+    *,
+    project_id: str,
+    lines: list[PlanLine],
+    milestones: list[tuple[str, str, int]],
+) -> PlanView:
+    total = validate_plan(lines, [Milestone(code, amount) for code, _, amount in milestones])
+    async with ctx.uow() as uow:
+        project = await repos.project(uow.session, project_id)
+        if project is None:
+            raise RuleViolation("project_unknown", "no project with this id has been announced to finance")
+        principal.ensure_covers(
+            Scope(district_id=project.district_id, street_id=project.street_id, community_id=project.community_id),
+            "project",
+        )
+        plan_id = ctx.new_id()
+        created = await repos.insert_plan(
+            uow.session,
+            {
+                "id": plan_id,
+                "project_id": project_id,
+                "community_id": project.community_id,
+                "district_id": project.district_id,
+                "street_id": project.street_id,
+                "status": PlanStatus.DRAFT.value,
+                "total_fen": total,
+                "created_by": principal.sub,
+            },
+            [{"plan_id": plan_id, "source": line.source.value, "planned_fen": line.planned_fen} for line in lines],
+            [{"plan_id": plan_id, "code": c, "name": n, "amount_fen": a} for c, n, a in milestones],
+        )
+        if not created:
+            raise Conflict("this project already has a funding plan", code="funding_plan_exists")
+        await uow.commit()
+    async with ctx.uow() as uow:
+        return await _view(uow.session, plan_id)
+
+
+async def get_plan(ctx: Context, plan_id: uuid.UUID) -> PlanView:
+    async with ctx.uow() as uow:
+        return await _view(uow.session, plan_id)
+
+
+async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -> PlanView:
+    async with ctx.uow() as uow:
+        plan = await repos.plan(uow.session, plan_id, for_update=True)
+        if plan is None:
+            raise NotFound("funding plan not found", code="funding_plan_not_found")
+        principal.ensure_covers(plan_scope(plan), "funding plan")
+        if plan.status == PlanStatus.APPROVED.value:
+            raise Conflict("the funding plan is already approved", code="funding_plan_already_approved")
+        lines = await repos.plan_lines(uow.session, plan_id)
+        for line in lines:
+            account_id = await ledger_repo.ensure_account(
+                uow.session,
+                code=f"plan:{plan_id}:{line.source}",
+                kind=AccountKind.FUND_SOURCE,
+                name=f"Funding plan source {line.source}",
+                scope=AccountScope(
+                    district_id=plan.district_id,
+                    street_id=plan.street_id,
+                    community_id=plan.community_id,
+                    project_id=plan.project_id,
+                ),
+            )
+            await repos.set_line_account(uow.session, plan_id, line.source, account_id)
+        await repos.approve_plan(uow.session, plan_id, principal.sub, ctx.clock())
+        uow.publish(
+            new_event(
+                FundingPlanApproved(
+                    funding_plan_id=str(plan_id),
+                    project_id=plan.project_id,
+                    community_id=plan.community_id,
+                    district_id=plan.district_id,
+                    total_fen=plan.total_fen,
+                    sources=[SourceAmount(source=line.source, amount_fen=line.planned_fen) for line in lines],
+                ),
+                source=ctx.source,
+                subject=str(plan_id),
+                event_id=ctx.new_id(),
+                time=ctx.clock(),
+            )
+        )
+        await uow.commit()
+    return await get_plan(ctx, plan_id)
+
+
+async def receive(
+    ctx: Context,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    receipt_id: uuid.UUID,
+    source: FundingSource,
+    amount_fen: int,
+    memo: str | None,
+) -> PlanView:
+    """Money arrives on a source of an approved plan: from the treasury (government sources) or the outside."""
+    async with ctx.uow() as uow:
+        plan = await repos.plan(uow.session, plan_id, for_update=True)
+        if plan is None:
+            raise NotFound("funding plan not found", code="funding_plan_not_found")
+        principal.ensure_covers(plan_scope(plan), "funding plan")
+        if plan.status != PlanStatus.APPROVED.value:
+            raise RuleViolation("plan_not_approved", "money is received only under an approved plan", status=409)
+        line = next((ln for ln in await repos.plan_lines(uow.session, plan_id) if ln.source == source.value), None)
+        if line is None:
+            raise RuleViolation("source_not_in_plan", f"{source.value} is not a source of this plan")
+        origin = (
+            await accounts.treasury(uow.session, plan.district_id)
+            if SOURCE_GROUP[source] == "government"
+            else await accounts.external(uow.session, plan.district_id)
+        )
+        spec = TransferSpec(
+            id=str(receipt_id),
+            kind=TransferKind.POSTED,
+            debit_account_id=str(origin),
+            credit_account_id=str(line.account_id),
+            amount_fen=amount_fen,
+            code="funding_receipt",
+            reference=f"funding_plan:{plan_id}",
+            memo=memo,
+        )
+        rows = await ledger_repo.post_transfers(uow.session, [spec], group_id=None)
+        if rows is None:
+            existing = await ledger_repo.existing_transfers(uow.session, [receipt_id])
+            if existing[0].body_hash != spec.body_hash():
+                raise RuleViolation("transfer_id_reused", "this receipt id was used for another receipt", status=409)
+        await uow.commit()
+    return await get_plan(ctx, plan_id)
+
+
+async def disburse(
+    ctx: Context,
+    principal: Principal,
+    plan_id: uuid.UUID,
+    *,
+    disbursement_id: uuid.UUID,
+    milestone_code: str,
+    source: FundingSource,
+    amount_fen: int,
+) -> PlanView:
+    """Pay a milestone from one source of the plan into the project's account (one transaction, one event)."""
+    async with ctx.uow() as uow:
+        plan = await repos.plan(uow.session, plan_id, for_update=True)  # serialises disbursements of a plan
+        if plan is None:
+            raise NotFound("funding plan not found", code="funding_plan_not_found")
+        principal.ensure_covers(plan_scope(plan), "funding plan")
+        previous = await repos.disbursement(uow.session, disbursement_id)
+        if previous is not None:
+            same = (previous.plan_id, previous.milestone_code, previous.source, previous.amount_fen) == (
+                plan_id,
+                milestone_code,
+                source.value,
+                amount_fen,
+            )
+            if not same:
+                raise RuleViolation("disbursement_id_reused", "this disbursement id was used otherwise", status=409)
+            return await _view(uow.session, plan_id)
+        milestones = {m.code: m for m in await repos.plan_milestones(uow.session, plan_id)}
+        m = milestones.get(milestone_code)
+        check_disbursement(
+            PlanStatus(plan.status),
+            Milestone(m.code, m.amount_fen) if m is not None else None,
+            m.disbursed_fen if m is not None else 0,
+            amount_fen,
+        )
+        line = next((ln for ln in await repos.plan_lines(uow.session, plan_id) if ln.source == source.value), None)
+        if line is None:
+            raise RuleViolation("source_not_in_plan", f"{source.value} is not a source of this plan")
+        project = await repos.project(uow.session, plan.project_id)
+        project_account = await accounts.project(
+            uow.session, plan.district_id, plan.street_id, plan.community_id, plan.project_id
+        )
+        transfer_id = derived_id("disbursement", disbursement_id)
+        spec = TransferSpec(
+            id=str(transfer_id),
+            kind=TransferKind.POSTED,
+            debit_account_id=str(line.account_id),
+            credit_account_id=str(project_account),
+            amount_fen=amount_fen,
+            code="disbursement",
+            reference=f"funding_plan:{plan_id}:milestone:{milestone_code}",
+        )
+        await ledger_repo.post_transfers(uow.session, [spec], group_id=None)
+        await repos.record_disbursement(
+            uow.session,
+            {
+                "id": disbursement_id,
+                "plan_id": plan_id,
+                "milestone_code": milestone_code,
+                "source": source.value,
+                "amount_fen": amount_fen,
+                "transfer_id": transfer_id,
+                "created_by": principal.sub,
+            },
+        )
+        uow.publish(
+            new_event(
+                DisbursementPosted(
+                    disbursement_id=str(disbursement_id),
+                    funding_plan_id=str(plan_id),
+                    project_id=plan.project_id,
+                    community_id=plan.community_id,
+                    district_id=plan.district_id,
+                    amount_fen=amount_fen,
+                    milestone=milestone_code,
+                ),
+                source=ctx.source,
+                subject=str(plan_id),
+                event_id=ctx.new_id(),
+                time=ctx.clock(),
+            )
+        )
+        del project
+        await uow.commit()
+    return await get_plan(ctx, plan_id)
