@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from renovation_common.settings import ServiceSettings
@@ -11,3 +12,10 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="PROJECTS_", extra="ignore")
     service_name: ClassVar[str] = "projects"
     default_port: ClassVar[int] = 8002
+
+    plan_sync_max_packages: int = Field(default=200, ge=0, le=5000, description="Larger plans run as jobs (202)")
+    plan_worker_enabled: bool = True
+    plan_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
+    plan_stale_after_s: float = Field(default=900.0, ge=10, description="A running job untouched this long is retried")
+    max_concurrent_solves: int = Field(default=1, ge=1, le=16, description="CP-SAT solves at once per replica")
+    max_time_limit_s: float = Field(default=60.0, gt=0, le=600)

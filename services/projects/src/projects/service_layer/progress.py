@@ -60,10 +60,18 @@ async def load_view(uow: UnitOfWork, project_id: uuid.UUID) -> ProjectView:
             pt = package_type(pkg.type_code)
             planned.append(
                 PlannedPackage(
-                    str(pkg.id), pkg.type_code, pt.name_zh, str(face.id), face.name, pt.trade,
-                    e.start_idx, e.end_idx, e.start_date, e.finish_date,
+                    str(pkg.id),
+                    pkg.type_code,
+                    pt.name_zh,
+                    str(face.id),
+                    face.name,
+                    pt.trade,
+                    e.start_idx,
+                    e.end_idx,
+                    e.start_date,
+                    e.finish_date,
                 )
-            )  # fmt: skip
+            )
     return ProjectView(project, faces, packages, planned, calendar, dates)
 
 

@@ -65,11 +65,14 @@ async def create_project(uow: UnitOfWork, cmd: CreateProject, *, source: str) ->
     package_ids = [uuid.uuid4() for _ in lay.packages]
     rows.extend(
         WorkPackageRow(
-            id=pid, project_id=project_id, work_face_id=face_ids[p.face_code], type_code=p.type_code,
+            id=pid,
+            project_id=project_id,
+            work_face_id=face_ids[p.face_code],
+            type_code=p.type_code,
             duration_days=p.duration_days,
         )
         for pid, p in zip(package_ids, lay.packages, strict=True)
-    )  # fmt: skip
+    )
     repo.add_all(uow.session, rows)
     await uow.session.flush()
     repo.add_all(

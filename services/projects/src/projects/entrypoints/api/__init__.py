@@ -2,4 +2,6 @@
 
 from fastapi import APIRouter
 
-routers: list[APIRouter] = []
+from projects.entrypoints.api.routes import router
+
+routers: list[APIRouter] = [router]
