@@ -435,6 +435,7 @@ async def export_table(
                 "version": r.version,
             }
             rows.append(export_row(questions, fixed, r.answers, r.suggestion))
+        uow.session.expunge_all()
         return row, export_columns(questions), rows
 
 

@@ -8,10 +8,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
+
 from renovation_common.auth import Principal, Scope
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered, HouseholdUpdated
 from renovation_common.db import UnitOfWork
-from renovation_common.errors import DomainError, Forbidden, NotFound
+from renovation_common.errors import Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
 from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
 from survey.adapters.repository import Repository
@@ -264,7 +266,8 @@ class HouseholdChange:
     floor_area: Decimal | None = None
     owner_name: str | None = None
     owner_phone: str | None = None
-    residents: tuple[ResidentSpec, ...] | None = None
+    residents: tuple[ResidentSpec, ...] | None = None  # replace the list
+    add_residents: tuple[ResidentSpec, ...] = ()  # append to the list
 
 
 async def update_household(
@@ -293,21 +296,32 @@ async def update_household(
         if change.owner_phone is not None:
             h.owner_phone = change.owner_phone or None
             changes["owner_phone"] = "changed"
+
+        def rows(specs: tuple[ResidentSpec, ...]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "id": uuid.uuid4(),
+                    "household_id": h.id,
+                    "birth_year": r.birth_year,
+                    "lives_alone": r.lives_alone,
+                    "needs_accompaniment": r.needs_accompaniment,
+                }
+                for r in specs
+            ]
+
         if change.residents is not None:
-            await repo.replace_residents(
-                h.id,
-                [
-                    {
-                        "id": uuid.uuid4(),
-                        "household_id": h.id,
-                        "birth_year": r.birth_year,
-                        "lives_alone": r.lives_alone,
-                        "needs_accompaniment": r.needs_accompaniment,
-                    }
-                    for r in change.residents
-                ],
-            )
+            try:
+                async with uow.session.begin_nested():
+                    await repo.replace_residents(h.id, rows(change.residents))
+            except IntegrityError:
+                raise Conflict(
+                    "a resident who answered a consultation cannot be removed; use add_residents",
+                    code="resident_has_responses",
+                ) from None
             changes["residents"] = len(change.residents)
+        if change.add_residents:
+            await repo.insert_residents(rows(change.add_residents))
+            changes["residents_added"] = len(change.add_residents)
         h.updated_at = now
         await repo.flush()
         residents = await repo.residents([h.id])

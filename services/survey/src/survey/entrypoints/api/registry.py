@@ -226,6 +226,9 @@ async def update_household(
         residents=None
         if body.residents is None
         else tuple(ResidentSpec(r.birth_year, r.lives_alone, r.needs_accompaniment) for r in body.residents),
+        add_residents=tuple(
+            ResidentSpec(r.birth_year, r.lives_alone, r.needs_accompaniment) for r in body.add_residents
+        ),
     )
     view = await uc.update_household(
         runtime.uow(), principal, household_id, change, now=utcnow(), source=runtime.settings.event_source

@@ -68,7 +68,8 @@ class HouseholdUpdate(Strict):
     floor_area_m2: Area | None = None
     owner_name: str | None = Field(default=None, max_length=50)
     owner_phone: str | None = Field(default=None, max_length=20, pattern=r"^(\+?[0-9\- ]{5,20})?$")
-    residents: list[ResidentIn] | None = Field(default=None, max_length=30)
+    residents: list[ResidentIn] | None = Field(default=None, max_length=30, description="Replace the list")
+    add_residents: list[ResidentIn] = Field(default_factory=list, max_length=30)
 
 
 class ResidentRead(BaseModel):
