@@ -708,6 +708,69 @@ def check_monitoring(r: Report) -> None:
     r.check(used >= KEY_METRICS, f"dashboard misses key metrics: {sorted(KEY_METRICS - used)}")
 
 
+# ------------------------------------------------------------------------------------------------------ canaries
+
+
+def check_canaries(r: Report) -> None:
+    """Each validator must reject a known-bad input: a validator that cannot fail proves nothing."""
+    bad_compose = {"services": {"x": {"image": "a:1", "imagex": "typo"}}}
+    r.check(
+        any(jsonschema.Draft202012Validator(compose_schema()).iter_errors(bad_compose)),
+        "canary: the compose schema accepted an unknown service key",
+    )
+    bad_deploy = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "x"},
+        "spec": {
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c", "imagex": "i"}]}},
+        },
+    }
+    validator = K8sSchemas().validator(K8S_VERSIONS[0], bad_deploy)
+    r.check(
+        validator is not None and any(validator.iter_errors(bad_deploy)),
+        "canary: the Kubernetes schema accepted an unknown container field",
+    )
+    cnpg = crd_validator("postgresql.cnpg.io/v1", "Cluster")
+    bad_cluster = {"apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster", "metadata": {"name": "x"},
+                   "spec": {"instances": 1, "storage": {"size": "1Gi"}, "instancez": 3}}  # fmt: skip
+    r.check(cnpg is not None and any(cnpg.iter_errors(bad_cluster)), "canary: the CNPG schema accepted a typo")
+    hadolint = venv_tool("hadolint")
+    if hadolint:
+        proc = subprocess.run(
+            [hadolint, "--no-color", "-"], input="FROM debian:latest\nRUN apt-get install gcc\n", capture_output=True,
+            text=True, timeout=60,
+        )  # fmt: skip
+        r.check(proc.returncode != 0, "canary: hadolint accepted FROM debian:latest + unpinned apt-get install")
+    server = venv_tool("nats-server")
+    if server:
+        with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+            f.write("jetstream {\n  store_dir: /tmp/x\n")  # unclosed block
+            f.flush()
+            proc = subprocess.run([server, "-t", "-c", f.name], capture_output=True, text=True, timeout=30)
+        r.check(proc.returncode != 0, "canary: nats-server -t accepted a broken configuration")
+    app = {"name": "app", "image": "a:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]}
+    base = {"spec": {"template": {"spec": {"containers": [app]}}}}
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "app", "env": [{"name": "B", "value": "3"}]}]}}}}
+    merged = kustomize_lite.strategic_merge(base, patch)
+    env = merged["spec"]["template"]["spec"]["containers"][0]["env"]
+    r.check(env == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}], f"canary: env merge by name: {env}")
+    replaced = kustomize_lite.apply_json6902({"spec": {"replicas": 2}}, [{"op": "replace", "path": "/spec/replicas",
+                                                                           "value": 5}])  # fmt: skip
+    r.check(replaced == {"spec": {"replicas": 5}}, "canary: JSON 6902 replace")
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp) / "k"
+        root.mkdir()
+        (Path(tmp) / "outside.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n")
+        (root / "kustomization.yaml").write_text("resources:\n  - ../outside.yaml\n")
+        try:
+            kustomize_lite.build(root)
+            r.fail("canary: kustomize_lite loaded a file outside the kustomization root")
+        except kustomize_lite.KustomizeError:
+            pass
+
+
 # ------------------------------------------------------------------------------------------------------ main
 
 
@@ -720,6 +783,7 @@ def run_all() -> int:
     report.section("gateway nginx.conf (structure)", check_gateway)
     report.section("Kubernetes overlays (render + schemas)", check_kubernetes)
     report.section("Prometheus scrape config + Grafana dashboard", check_monitoring)
+    report.section("canaries (each validator rejects a bad input)", check_canaries)
     for line in report.passed:
         print(f"deploy/validate: {line}")
     for problem in report.problems:
@@ -740,8 +804,7 @@ def main(argv: list[str]) -> int:
             print(f"kustomize: {exc}", file=sys.stderr)
             return 1
         return 0
-    with tempfile.TemporaryDirectory():
-        return run_all()
+    return run_all()
 
 
 if __name__ == "__main__":
