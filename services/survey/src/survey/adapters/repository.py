@@ -107,6 +107,10 @@ class Repository:
     async def household(self, household_id: uuid.UUID, *, for_update: bool = False) -> HouseholdRow | None:
         return await self.session.get(HouseholdRow, household_id, with_for_update=for_update)
 
+    async def household_community(self, household_id: uuid.UUID) -> uuid.UUID | None:
+        stmt = sa.select(HouseholdRow.community_id).where(HouseholdRow.id == household_id)
+        return (await self.session.execute(stmt)).scalar_one_or_none()
+
     async def building_code(self, building_id: uuid.UUID) -> str:
         return str(
             (await self.session.execute(sa.select(BuildingRow.code).where(BuildingRow.id == building_id))).scalar_one()
@@ -153,6 +157,15 @@ class Repository:
         elif lock == "share":
             stmt = stmt.with_for_update(read=True)
         return (await self.session.scalars(stmt)).one_or_none()
+
+    async def lock_answers(self, consultation_id: uuid.UUID, *, exclusive: bool) -> None:
+        """Transaction-scoped advisory lock on the consultation's answers: submissions take it shared (they run
+        side by side), closing takes it exclusive (waits for submissions in flight and keeps new ones out until
+        it commits). Cheaper than FOR SHARE row locks, which turn into multixacts under concurrency."""
+        fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+        await self.session.execute(
+            sa.text(f"select {fn}(hashtextextended(:key, 0))"), {"key": f"survey.answers:{consultation_id}"}
+        )
 
     async def passed_willingness(self, district_id: str, batch: str | None) -> list[ConsultationRow]:
         stmt = sa.select(ConsultationRow).where(

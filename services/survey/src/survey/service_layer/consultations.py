@@ -320,7 +320,8 @@ async def close_consultation(
 ) -> dict[str, Any]:
     async with uow:
         repo = Repository(uow.session)
-        # FOR UPDATE waits for submissions in flight (they hold FOR SHARE) and keeps new ones out until commit
+        # the exclusive answers lock waits for submissions in flight and keeps new ones out until commit
+        await repo.lock_answers(consultation_id, exclusive=True)
         row = await load_consultation(repo, consultation_id, lock="update")
         ensure_staff_covers_consultation(principal, row)
         try:

@@ -20,7 +20,7 @@ from renovation_common.contracts.survey import ResponseRecorded
 from renovation_common.db import UnitOfWork
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
-from survey.adapters.orm import ConsultationRow, HouseholdRow
+from survey.adapters.orm import ConsultationRow
 from survey.adapters.repository import Repository
 from survey.domain.consultation import Channel, ConsultationError, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
@@ -104,10 +104,11 @@ async def submit_response(
     body_hash = cmd.body_hash(consultation_id)
     async with uow:
         repo = Repository(uow.session)
-        # FOR SHARE: submissions run side by side; closing (FOR UPDATE) waits for them and shuts out new ones
-        row = await load_consultation(repo, consultation_id, lock="share")
-        household = await repo.household(household_id)
-        if household is None or household.community_id != row.community_id:
+        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones
+        await repo.lock_answers(consultation_id, exclusive=False)
+        row = await load_consultation(repo, consultation_id)
+        household_community = await repo.household_community(household_id)
+        if household_community is None or household_community != row.community_id:
             raise NotFound("household not found in this consultation's community", code="household_not_found")
         if principal.role is Role.COMMUNITY_WORKER:
             ensure_staff_covers_consultation(principal, row)
@@ -124,7 +125,7 @@ async def submit_response(
             answers = setup.questionnaire.validate_answers(cmd.answers)
         except AnswerError as exc:
             raise DomainError(str(exc), code=exc.code, question_id=exc.question_id) from None
-        resident_id = await _check_resident(repo, setup.per_resident, household, cmd.resident_id)
+        resident_id = await _check_resident(repo, setup.per_resident, household_id, cmd.resident_id)
         respondent_key = resident_id if setup.per_resident and resident_id else household_id
         upserted = await repo.upsert_response(
             {
@@ -206,13 +207,13 @@ async def _replay(repo: Repository, submission_id: uuid.UUID, body_hash: str) ->
 
 
 async def _check_resident(
-    repo: Repository, per_resident: bool, household: HouseholdRow, resident_id: uuid.UUID | None
+    repo: Repository, per_resident: bool, household_id: uuid.UUID, resident_id: uuid.UUID | None
 ) -> uuid.UUID | None:
     if resident_id is None:
         if per_resident:
             raise BadRequest("a demand survey is answered per resident: give resident_id", code="resident_required")
         return None
-    residents = await repo.residents([household.id])
+    residents = await repo.residents([household_id])
     if not any(r.id == resident_id for r in residents):
         raise NotFound("resident not found in this household", code="resident_not_found")
     return resident_id

@@ -1,0 +1,305 @@
+"""Survey benchmark: response submission throughput and result latency for a community of 3,605 households
+(the Jinsong figure), each against a bare FastAPI + asyncpg insert/read baseline measured in the same run.
+
+Both apps run in-process behind the same httpx ASGI transport, against the same Postgres server, with the same
+client concurrency, so the ratio shows what the service's work costs (auth, validation, idempotent submission
+claim, upsert, audit row, outbox event, counts) over a single INSERT / a single aggregate SELECT.
+
+    .venv/bin/python bench/bench_survey.py [--households 3605] [--concurrency 32] [--reads 30]
+
+Uses DATABASE_URL / NATS_URL when set, otherwise starts its own embedded Postgres and NATS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI
+
+from renovation_common.auth import issue_dev_token
+from renovation_common.devstack import SERVICES, create_databases, embedded_stack
+from renovation_common.migrations import upgrade_head
+from renovation_common.settings import DEV_JWT_SECRET, database_url_for
+from renovation_common.testing.plugin import running_app
+
+
+def token(role: str, **scope: str) -> dict[str, str]:
+    t = issue_dev_token(secret=os.environ.get("JWT_SECRET") or DEV_JWT_SECRET, role=role, sub=f"bench-{role}", **scope)
+    return {"Authorization": f"Bearer {t}"}
+
+
+def baseline_app(dsn: str) -> FastAPI:
+    """The floor: one INSERT per submission, one aggregate SELECT per result read."""
+    from contextlib import asynccontextmanager
+
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        state["pool"] = await asyncpg.create_pool(dsn, min_size=5, max_size=20)
+        await state["pool"].execute(
+            "create table if not exists responses (consultation_id uuid, household_id uuid, answer text, "
+            "primary key (consultation_id, household_id))"
+        )
+        yield
+        await state["pool"].close()
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/responses/{cid}", status_code=201)
+    async def submit(cid: uuid.UUID, body: dict[str, Any]) -> dict[str, str]:
+        await state["pool"].execute(
+            "insert into responses values ($1, $2, $3) on conflict (consultation_id, household_id) "
+            "do update set answer = excluded.answer",
+            cid,
+            uuid.UUID(body["household_id"]),
+            body["answers"]["agree"],
+        )
+        return {"status": "ok"}
+
+    @app.get("/result/{cid}")
+    async def result(cid: uuid.UUID) -> dict[str, Any]:
+        rows = await state["pool"].fetch(
+            "select answer, count(*) from responses where consultation_id = $1 group by answer", cid
+        )
+        return {r["answer"]: r["count"] for r in rows}
+
+    return app
+
+
+async def run_many(n: int, concurrency: int, make_call) -> tuple[float, list[float]]:
+    sem = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(i: int) -> None:
+        async with sem:
+            t = time.perf_counter()
+            r = await make_call(i)
+            latencies.append(time.perf_counter() - t)
+            assert r.status_code in (200, 201), r.text
+
+    start = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return time.perf_counter() - start, latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    s = sorted(values)
+    return s[min(len(s) - 1, round(p / 100 * (len(s) - 1)))] * 1000
+
+
+async def measure_service(
+    server_url: str, nats_url: str, *, relay: bool, households: int, concurrency: int, reads: int
+) -> dict[str, Any]:
+    """Seed a community of ``households``, open a willingness consultation, submit one answer per household,
+    sync them again as offline batches, read the live result ``reads`` times, close."""
+    db = f"bench_survey_{uuid.uuid4().hex[:6]}"
+    await create_databases(server_url, [db])
+    url = database_url_for(server_url, db)
+    info = next(s for s in SERVICES if s.name == "survey")
+    await asyncio.to_thread(upgrade_head, info.directory, url)
+    from survey.entrypoints.app import create_app
+
+    app = create_app(database_url=url, nats_url=nats_url, log_level="WARNING", db_pool_size=20, relay_enabled=relay)
+    out: dict[str, Any] = {}
+    district, street = "d-bench", "s-bench"
+    async with running_app(app) as client:
+        officer = token("district_admin", district_id=district)
+        r = await client.post(
+            "/v1/communities",
+            headers=officer,
+            json={"name": "劲松", "district_id": district, "street_id": street, "delivered_year": 1985},
+        )
+        community = r.json()["id"]
+        worker = token("community_worker", district_id=district, street_id=street, community_id=community)
+        hids: list[str] = []
+        t = time.perf_counter()
+        for start in range(0, households, 1000):
+            batch = [
+                {
+                    "building": str(1 + i // 120),
+                    "unit": str(1 + (i // 20) % 6),
+                    "room": str(100 + i % 20),
+                    "floor_area_m2": f"{45 + (i * 7) % 60}.{i % 100:02d}",
+                    "residents": [{"birth_year": 1940 + i % 60}],
+                }
+                for i in range(start, min(households, start + 1000))
+            ]
+            r = await client.post(f"/v1/communities/{community}/households", headers=worker, json={"households": batch})
+            assert r.status_code == 201, r.text
+            hids.extend(h["id"] for h in r.json()["households"])
+        out["seed_s"] = time.perf_counter() - t
+        out["hids"] = hids
+        r = await client.post(
+            "/v1/consultations",
+            headers=worker,
+            json={
+                "community_id": community,
+                "kind": "willingness",
+                "title": "意愿征询",
+                "questions": [
+                    {"id": "agree", "kind": "single_choice", "text": "同意?", "options": ["yes", "no"]},
+                    {
+                        "id": "items",
+                        "kind": "multiple_choice",
+                        "text": "项目",
+                        "required": False,
+                        "options": ["parking", "greening", "elevator_installation", "lighting"],
+                    },
+                ],
+                "rule": {"kind": "civil_code_278_major"},
+                "decision_question_id": "agree",
+                "approve_options": ["yes"],
+            },
+        )
+        cid = r.json()["id"]
+        await client.post(f"/v1/consultations/{cid}/open", headers=worker)
+        out["submit_wall"], out["submit_lat"] = await run_many(
+            households,
+            concurrency,
+            lambda i: client.post(
+                f"/v1/consultations/{cid}/responses",
+                headers=worker,
+                json={
+                    "submission_id": str(uuid.uuid4()),
+                    "household_id": hids[i],
+                    "answers": answers(i),
+                    "channel": "door_to_door",
+                },
+            ),
+        )
+        t = time.perf_counter()
+        for start in range(0, households, 500):
+            items = [
+                {
+                    "submission_id": str(uuid.uuid4()),
+                    "household_id": hids[i],
+                    "answers": answers(i + 1),
+                    "channel": "paper",
+                }
+                for i in range(start, min(households, start + 500))
+            ]
+            r = await client.post(f"/v1/consultations/{cid}/responses/batch", headers=worker, json={"items": items})
+            assert r.status_code == 200 and r.json()["rejected"] == 0, r.text[:300]
+        out["sync_s"] = time.perf_counter() - t
+        lat = []
+        for _ in range(reads):
+            t = time.perf_counter()
+            r = await client.get(f"/v1/consultations/{cid}/result", headers=worker)
+            lat.append(time.perf_counter() - t)
+            assert r.status_code == 200 and r.json()["responses"] == households
+        out["result_lat"] = lat
+        t = time.perf_counter()
+        closed = await client.post(f"/v1/consultations/{cid}/close", headers=worker)
+        out["close_ms"] = (time.perf_counter() - t) * 1000
+        out["outcome"] = (closed.json()["outcome"], closed.json()["decided_by"])
+    return out
+
+
+def answers(i: int) -> dict[str, Any]:
+    return {"agree": "yes" if i % 5 else "no", "items": ["parking", "lighting"] if i % 2 else ["greening"]}
+
+
+async def measure_baseline(server_url: str, hids: list[str], concurrency: int, reads: int) -> dict[str, Any]:
+    db = f"bench_base_{uuid.uuid4().hex[:6]}"
+    await create_databases(server_url, [db])
+    base = baseline_app(database_url_for(server_url, db).replace("postgresql+asyncpg://", "postgresql://"))
+    out: dict[str, Any] = {}
+    async with running_app(base) as client:
+        cid = str(uuid.uuid4())
+        out["submit_wall"], out["submit_lat"] = await run_many(
+            len(hids),
+            concurrency,
+            lambda i: client.post(f"/responses/{cid}", json={"household_id": hids[i], "answers": answers(i)}),
+        )
+        lat = []
+        for _ in range(reads):
+            t = time.perf_counter()
+            await client.get(f"/result/{cid}")
+            lat.append(time.perf_counter() - t)
+        out["result_lat"] = lat
+    return out
+
+
+async def bench(server_url: str, nats_url: str, households: int, concurrency: int, reads: int) -> None:
+    full = await measure_service(
+        server_url, nats_url, relay=True, households=households, concurrency=concurrency, reads=reads
+    )
+    quiet = await measure_service(
+        server_url, nats_url, relay=False, households=households, concurrency=concurrency, reads=reads
+    )
+    base = await measure_baseline(server_url, full["hids"], concurrency, reads)
+    n = households
+    rows = [
+        ("submit: throughput (req/s)", n / full["submit_wall"], n / quiet["submit_wall"], n / base["submit_wall"]),
+        (
+            "submit: p50 latency (ms)",
+            pct(full["submit_lat"], 50),
+            pct(quiet["submit_lat"], 50),
+            pct(base["submit_lat"], 50),
+        ),
+        (
+            "submit: p95 latency (ms)",
+            pct(full["submit_lat"], 95),
+            pct(quiet["submit_lat"], 95),
+            pct(base["submit_lat"], 95),
+        ),
+        (
+            "result: p50 latency (ms)",
+            pct(full["result_lat"], 50),
+            pct(quiet["result_lat"], 50),
+            pct(base["result_lat"], 50),
+        ),
+        (
+            "result: p95 latency (ms)",
+            pct(full["result_lat"], 95),
+            pct(quiet["result_lat"], 95),
+            pct(base["result_lat"], 95),
+        ),
+    ]
+    print(f"\nsurvey benchmark — {n} households, concurrency {concurrency}, {reads} result reads")
+    print(
+        f"machine: {platform.machine()} cpus={os.cpu_count()} python={platform.python_version()} {platform.platform()}"
+    )
+    print(
+        "survey = full service (relay publishing every event to JetStream in the same process); "
+        "no-relay = same service, events left in the outbox; baseline = bare FastAPI + asyncpg"
+    )
+    print(f"{'measure':<28}{'survey':>10}{'no-relay':>10}{'baseline':>10}{'survey/base':>13}{'no-relay/base':>15}")
+    for name, ours, quiet_v, theirs in rows:
+        print(f"{name:<28}{ours:>10.1f}{quiet_v:>10.1f}{theirs:>10.1f}{ours / theirs:>13.2f}{quiet_v / theirs:>15.2f}")
+    for label, m in (("survey", full), ("no-relay", quiet)):
+        print(
+            f"{label}: seed {n} households (JSON batches of 1000) {m['seed_s']:.2f} s; offline sync of {n} updates "
+            f"(batches of 500) {m['sync_s']:.2f} s = {n / m['sync_s']:.0f} items/s; close {m['close_ms']:.0f} ms "
+            f"-> {m['outcome'][0]} ({m['outcome'][1]}); result median {statistics.median(m['result_lat']) * 1000:.1f} ms"
+        )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--households", type=int, default=3605)
+    ap.add_argument("--concurrency", type=int, default=32)
+    ap.add_argument("--reads", type=int, default=30)
+    args = ap.parse_args()
+    if os.environ.get("DATABASE_URL") and os.environ.get("NATS_URL"):
+        asyncio.run(
+            bench(os.environ["DATABASE_URL"], os.environ["NATS_URL"], args.households, args.concurrency, args.reads)
+        )
+        return
+    with embedded_stack(Path(tempfile.mkdtemp(prefix="bench-survey-"))) as stack:
+        asyncio.run(bench(stack.database_url, stack.nats_url, args.households, args.concurrency, args.reads))
+
+
+if __name__ == "__main__":
+    main()
