@@ -5,7 +5,8 @@ In a 3-node JetStream cluster this Job runs first and creates every stream repli
 prod); a stream that already exists keeps its data and gets its replica count (and subjects) updated in place.
 
 Environment: ``NATS_URL`` (credentials in the URL), ``STREAM_REPLICAS`` (default 1),
-``DEVICES_MAX_AGE_DAYS`` (default 30: how long raw device messages stay in the DEVICES stream).
+``DEVICES_MAX_AGE_HOURS`` (default 72, the smart-community service's own default
+``SMART_COMMUNITY_DEVICES_STREAM_MAX_AGE_H``: how long raw device messages stay in the DEVICES stream).
 Run with any service image: ``python /scripts/streams.py``.
 """
 
@@ -20,7 +21,7 @@ from nats.js.errors import NotFoundError
 
 from renovation_common.messaging import DUPLICATE_WINDOW_S, PRODUCERS, connect_nats, stream_name, stream_subject
 
-DAY_S = 24 * 3600
+HOUR_S = 3600
 
 
 def wanted_streams(replicas: int, devices_max_age_s: float) -> list[api.StreamConfig]:
@@ -80,7 +81,7 @@ def main() -> int:
     if replicas not in (1, 3, 5):
         print("STREAM_REPLICAS must be 1, 3 or 5", file=sys.stderr)
         return 2
-    max_age = float(os.environ.get("DEVICES_MAX_AGE_DAYS", "30")) * DAY_S
+    max_age = float(os.environ.get("DEVICES_MAX_AGE_HOURS", "72")) * HOUR_S
     asyncio.run(asyncio.wait_for(ensure(url, replicas, max_age), timeout=120))
     return 0
 
