@@ -98,3 +98,20 @@ def test_event_contract_validation():
         parse_event(bad.model_dump_json().encode())
     with pytest.raises(ValueError):
         event_contract("Not-A-Type")
+
+
+def test_admin_url_keeps_credentials_that_repeat_the_database_name():
+    # CloudNativePG-style URLs: user and database are both "app"
+    url = database_url_for("postgresql://app:secret@db.example:5432/app?sslmode=require", "postgres")
+    assert url == "postgresql+asyncpg://app:secret@db.example:5432/postgres?sslmode=require"
+
+
+def test_stream_replicas_and_root_path_from_environment(monkeypatch):
+    class S(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="SURVEY_", extra="ignore")
+        service_name = "survey"
+
+    monkeypatch.setenv("STREAM_REPLICAS", "3")
+    monkeypatch.setenv("SURVEY_ROOT_PATH", "/survey")
+    s = S()
+    assert (s.stream_replicas, s.root_path) == (3, "/survey")

@@ -157,7 +157,7 @@ async def _start_messaging(defn: ServiceDefinition, runtime: Runtime, tasks: lis
     runtime.nats = await connect_nats(settings.nats_url, name=settings.service_name)
     runtime.js = runtime.nats.jetstream()
     if defn.produces_events:
-        await ensure_event_stream(runtime.js, settings.database_name)
+        await ensure_event_stream(runtime.js, settings.database_name, replicas=settings.stream_replicas)
         if settings.relay_enabled:
             runtime.relay = OutboxRelay(
                 runtime.sessionmaker,
@@ -220,6 +220,7 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         lifespan=lifespan,
         openapi_tags=defn.openapi_tags,
         responses=PROBLEM_RESPONSES,
+        root_path=settings.root_path,
     )
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(

@@ -406,9 +406,9 @@ class Stack:
 async def create_databases(server_url: str, names: list[str]) -> None:
     import asyncpg
 
-    parts = urlsplit(server_url)
-    admin_url = server_url.replace(parts.path, "/postgres") if parts.path else server_url + "/postgres"
-    admin_url = admin_url.replace("postgresql+asyncpg://", "postgresql://")
+    from renovation_common.settings import database_url_for
+
+    admin_url = database_url_for(server_url, "postgres").replace("postgresql+asyncpg://", "postgresql://")
     conn = await asyncpg.connect(admin_url)
     try:
         for name in names:

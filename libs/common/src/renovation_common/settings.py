@@ -26,6 +26,7 @@ SHARED_FIELDS = (
     "log_level",
     "log_json",
     "environment",
+    "stream_replicas",
 )
 
 
@@ -61,6 +62,8 @@ class ServiceSettings(BaseSettings):
     outbox_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     consumers_enabled: bool = True
+    stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas of the streams it creates")
+    root_path: str = Field(default="", description="Path prefix when served behind a gateway, e.g. /survey")
     relay_enabled: bool = True
 
     @model_validator(mode="after")
