@@ -282,7 +282,8 @@ async def bench(server_url: str, nats_url: str, households: int, concurrency: in
         print(
             f"{label}: seed {n} households (JSON batches of 1000) {m['seed_s']:.2f} s; offline sync of {n} updates "
             f"(batches of 500) {m['sync_s']:.2f} s = {n / m['sync_s']:.0f} items/s; close {m['close_ms']:.0f} ms "
-            f"-> {m['outcome'][0]} ({m['outcome'][1]}); result median {statistics.median(m['result_lat']) * 1000:.1f} ms"
+            f"-> {m['outcome'][0]} ({m['outcome'][1]}); "
+            f"result median {statistics.median(m['result_lat']) * 1000:.1f} ms"
         )
 
 
