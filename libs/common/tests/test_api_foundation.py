@@ -158,6 +158,12 @@ async def test_request_trace_reaches_the_event(client, make_token, probe_db):
     assert payload["traceparent"].split("-")[1] == trace_id
 
 
+async def test_metrics_are_not_served_through_a_proxy(client):
+    assert (await client.get("/metrics")).status_code == 200
+    proxied = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
+    assert proxied.status_code == 404
+
+
 async def test_health_and_readiness(client):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
     ready = await client.get("/readyz")

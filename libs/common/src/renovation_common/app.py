@@ -266,8 +266,20 @@ def health_router() -> APIRouter:
         ok = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
-    @router.get("/metrics", operation_id="metrics", summary="Prometheus metrics", include_in_schema=True)
-    async def prometheus_metrics() -> Response:
+    @router.get(
+        "/metrics",
+        operation_id="metrics",
+        summary="Prometheus metrics (scraped directly; refused through a gateway or ingress)",
+        responses={404: {"description": "Requested through a proxy"}},
+    )
+    async def prometheus_metrics(request: Request) -> Response:
+        forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
+        if forwarded and not request.app.state.settings.metrics_through_proxy:
+            return JSONResponse(
+                {"type": "about:blank", "title": "Not Found", "status": 404, "code": "not_found"},
+                status_code=404,
+                media_type="application/problem+json",
+            )
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

@@ -63,6 +63,9 @@ class ServiceSettings(BaseSettings):
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     consumers_enabled: bool = True
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas of the streams it creates")
+    metrics_through_proxy: bool = Field(
+        default=False, description="Serve /metrics to requests that came through a proxy (X-Forwarded-For)"
+    )
     root_path: str = Field(default="", description="Path prefix when served behind a gateway, e.g. /survey")
     relay_enabled: bool = True
 
