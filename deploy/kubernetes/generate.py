@@ -58,6 +58,8 @@ def env(prefix: str, port: int) -> list[dict[str, Any]]:
         {"name": f"{prefix}_HOST", "value": "0.0.0.0"},
         {"name": f"{prefix}_PORT", "value": str(port)},
         {"name": f"{prefix}_DB_POOL_SIZE", "value": "5"},
+        # served under /<service>/ by the Ingress: Swagger UI and OpenAPI links carry the prefix
+        {"name": f"{prefix}_ROOT_PATH", "value": "/" + prefix.lower().replace("_", "-")},
     ]
 
 
