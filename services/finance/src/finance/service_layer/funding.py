@@ -224,7 +224,6 @@ async def disburse(
         line = next((ln for ln in await repos.plan_lines(uow.session, plan_id) if ln.source == source.value), None)
         if line is None:
             raise RuleViolation("source_not_in_plan", f"{source.value} is not a source of this plan")
-        project = await repos.project(uow.session, plan.project_id)
         project_account = await accounts.project(
             uow.session, plan.district_id, plan.street_id, plan.community_id, plan.project_id
         )
@@ -268,6 +267,5 @@ async def disburse(
                 time=ctx.clock(),
             )
         )
-        del project
         await uow.commit()
     return await get_plan(ctx, plan_id)

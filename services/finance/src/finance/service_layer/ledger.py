@@ -60,7 +60,6 @@ async def post(
     specs: Sequence[TransferSpec],
     *,
     authorize: Callable[[list[Any]], Any] | None = None,
-    session_hook: Any = None,
 ) -> PostResult:
     """Post a transfer or a linked group exactly once. Same ids and bodies → the first result, replayed."""
     if not 1 <= len(specs) <= MAX_GROUP_SIZE:
