@@ -37,6 +37,7 @@ from projects.domain.catalog import Kind, Layer
 MAX_TASKS = 6000
 MAX_DURATION = 3650
 MAX_WEIGHT = 1000
+GREEDY_FROM_TASKS = 150  # larger networks get a constructive plan as hint, horizon and fallback
 
 
 class SchedulingError(ValueError):
@@ -219,6 +220,11 @@ def solve(
     """Solve ``problem`` with CP-SAT. ``hint``: starts to try first; ``previous``: keep moves from it small."""
     by_id = validate(problem)
     h = horizon(problem)
+    constructive = greedy(problem) if len(problem.tasks) > GREEDY_FROM_TASKS else None
+    if constructive is not None:
+        h = max(constructive[t.id] + t.duration for t in problem.tasks)  # a feasible plan bounds the horizon
+        if hint is None:
+            hint = constructive
     weights = {g: w for g, w in problem.group_weights.items() if w > 0}
     if weights and sum(weights.values()) * h * (h + 1) > 2**62:
         raise InvalidNetwork("the network is too large for the weighted objective")
@@ -311,7 +317,14 @@ def solve(
     if status == cp_model.INFEASIBLE:
         raise Infeasible("no plan satisfies every rule (check capacities, links and fixed work)")
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        raise NoSolutionFound("no plan found within the time limit")
+        if constructive is None:
+            raise NoSolutionFound("no plan found within the time limit")
+        ends = {t.id: constructive[t.id] + t.duration for t in problem.tasks}
+        return Schedule(
+            starts=dict(constructive), ends=ends, status="feasible", objective=-1,
+            bound=float(solver.best_objective_bound), gap=1.0, makespan=max(ends.values()),
+            weighted_completion=_weighted_completion(problem, ends, weights), wall_time_s=round(wall, 3),
+        )  # fmt: skip
     best = int(solver.objective_value)
     bound = float(solver.best_objective_bound)
     status_name = "optimal" if status == cp_model.OPTIMAL else "feasible"
@@ -355,6 +368,110 @@ def solve(
         moved_tasks=moved,
         total_shift_days=shift,
     )
+
+
+def greedy(problem: Problem) -> dict[str, int] | None:
+    """A rule-respecting constructive plan (hint and horizon for CP-SAT; fallback when it finds none in time).
+
+    Communities by weight, faces of a community one after another, packages of a face one after another in rule
+    order (layer, kind, excavating first), each at the earliest start its links and crews allow. ``None`` when the
+    result breaks a rule (links against the rule order) or when tasks are frozen.
+    """
+    if any(t.frozen for t in problem.tasks):
+        return None
+    by_id = {t.id: t for t in problem.tasks}
+    preds: dict[str, list[Link]] = defaultdict(list)
+    for link in problem.links:
+        preds[link.succ].append(link)
+    layer_rank = {Layer.UNDERGROUND: 0, None: 1, Layer.ABOVE_GROUND: 2}
+    kind_rank = {Kind.SPECIAL_UTILITY: 0, None: 1, Kind.HARDWARE: 2}
+    topo = {tid: i for i, tid in enumerate(_topological(by_id, problem.links))}
+    faces = _faces(problem.tasks)
+    groups: dict[str | None, list[str]] = defaultdict(list)
+    for face_id, face_tasks in faces.items():
+        groups[_face_group(face_tasks)].append(face_id)
+    weights = problem.group_weights
+    order: list[str] = []
+    for group in sorted(groups, key=lambda g: (-weights.get(g or "", 0), g or "")):
+        for face_id in sorted(groups[group]):
+            order.extend(
+                t.id
+                for t in sorted(
+                    faces[face_id],
+                    key=lambda t: (layer_rank[t.layer], kind_rank[t.kind], not t.excavates, topo[t.id]),
+                )
+            )
+    order.extend(sorted((t.id for t in problem.tasks if t.face is None), key=lambda tid: topo[tid]))
+    h = horizon(problem)
+    usage = {r: [0] * (h + 1) for r in problem.capacities}
+    start: dict[str, int] = {}
+    end: dict[str, int] = {}
+    face_free: dict[str, int] = defaultdict(int)
+    group_free: dict[str | None, int] = defaultdict(int)
+    face_open: dict[str, bool] = {}
+    pending = list(order)
+    placed: set[str] = set()
+    guard = 0
+    while pending:
+        guard += 1
+        if guard > len(order) * 4:
+            return None
+        tid = next((x for x in pending if all(link.pred in placed for link in preds[x])), None)
+        if tid is None:
+            return None
+        pending.remove(tid)
+        t = by_id[tid]
+        ready = max([t.earliest_start, *(end[link.pred] + link.lag for link in preds[tid])])
+        if t.face is not None:
+            ready = max(ready, face_free[t.face])
+            if problem.max_faces_per_group is not None and not face_open.get(t.face):
+                ready = max(ready, group_free[t.group])
+        at = ready
+        while True:
+            clash = next(
+                (
+                    k
+                    for r, d in t.demands.items()
+                    if d > 0
+                    for k in range(at, at + t.duration)
+                    if usage[r][k] + d > problem.capacities[r]
+                ),
+                None,
+            )
+            if clash is None:
+                break
+            at = clash + 1
+            if at + t.duration > h:
+                return None
+        for r, d in t.demands.items():
+            for k in range(at, at + t.duration):
+                usage[r][k] += d
+        start[tid], end[tid] = at, at + t.duration
+        placed.add(tid)
+        if t.face is not None:
+            face_free[t.face] = end[tid]
+            face_open[t.face] = True
+            if problem.max_faces_per_group is not None and all(x.id in placed for x in faces[t.face]):
+                group_free[t.group] = max(group_free[t.group], end[tid])
+    return start if not check(problem, start) else None
+
+
+def _topological(tasks: Mapping[str, Task], links: Sequence[Link]) -> list[str]:
+    succs: dict[str, list[str]] = defaultdict(list)
+    indeg: dict[str, int] = dict.fromkeys(tasks, 0)
+    for link in links:
+        succs[link.pred].append(link.succ)
+        indeg[link.succ] += 1
+    ready = sorted((t for t, d in indeg.items() if d == 0), reverse=True)
+    out: list[str] = []
+    while ready:
+        t = ready.pop()
+        out.append(t)
+        for s2 in succs[t]:
+            indeg[s2] -= 1
+            if indeg[s2] == 0:
+                ready.append(s2)
+    return out
 
 
 def _solver(params: SolveParams, seconds: float) -> cp_model.CpSolver:
