@@ -207,6 +207,8 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            for runner in runtime.consumers:
+                await runner.close()
             if runtime.nats is not None:
                 with contextlib.suppress(Exception):
                     await runtime.nats.drain()

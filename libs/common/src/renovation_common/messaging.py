@@ -395,6 +395,14 @@ class ConsumerRunner:
     def stop(self) -> None:
         self._stopping = True
 
+    async def close(self) -> None:
+        """Drop the pull subscriptions (after :meth:`stop`): a fetch cancelled mid-flight leaves messages in their
+        queues that nobody will read, and the connection's ``drain()`` would wait its whole timeout for them."""
+        subs, self._subs = self._subs, []
+        for psub in subs:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
 
 def subscription_for(event_types: Sequence[str]) -> list[Subscription]:
     """Group event types by producing stream into subscriptions (one durable consumer per stream)."""
