@@ -26,7 +26,8 @@ def test_matches(pattern, event_type, expected):
 
 
 @pytest.mark.parametrize(
-    "bad", ["", "Finance.*", "finance.", "finance contribution", "finance.contribution", "a.b.c.d.e.f.g", "x" * 201, "**"]
+    "bad",
+    ["", "Finance.*", "finance.", "finance contribution", "finance.contribution", "a.b.c.d.e.f.g", "x" * 201, "**"],
 )
 def test_invalid_patterns(bad):
     with pytest.raises(InvalidPattern):

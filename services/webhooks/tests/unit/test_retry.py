@@ -65,7 +65,9 @@ def test_decide_retry_honours_longer_retry_after():
 def test_decide_exhausted_gone_and_failing_for_five_days():
     d = decide_after_failure(status_code=500, failures=8, now=NOW, jitter_unit=0.5, retry_after=None, failing_since=NOW)
     assert d.outcome is Outcome.FAILED and d.next_attempt_at is None
-    d = decide_after_failure(status_code=410, failures=1, now=NOW, jitter_unit=0.5, retry_after=None, failing_since=None)
+    d = decide_after_failure(
+        status_code=410, failures=1, now=NOW, jitter_unit=0.5, retry_after=None, failing_since=None
+    )
     assert d.outcome is Outcome.GONE and d.disable_endpoint == "gone_410"
     just_under = NOW - timedelta(days=5) + timedelta(seconds=1)
     d = decide_after_failure(
