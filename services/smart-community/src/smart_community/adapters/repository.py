@@ -431,12 +431,12 @@ async def due_escalations(session: AsyncSession, now: datetime, limit: int) -> l
 async def arm_welfare_timer(
     session: AsyncSession, household_id: str, community_id: str, door_opened_at: datetime | None, due_at: datetime
 ) -> None:
-    """Move the deadline forward (never back: events may arrive out of order); a later deadline re-arms it."""
+    """A newer door opening sets the deadline (and re-arms a fired timer); an older one arriving late is ignored."""
     t = welfare_timers
     stmt = pg_insert(t).values(
         household_id=household_id, community_id=community_id, door_opened_at=door_opened_at, due_at=due_at
     )
-    later = stmt.excluded.due_at > t.c.due_at
+    later = sa.or_(t.c.door_opened_at.is_(None), stmt.excluded.door_opened_at > t.c.door_opened_at)
     await session.execute(
         stmt.on_conflict_do_update(
             index_elements=[t.c.household_id],
