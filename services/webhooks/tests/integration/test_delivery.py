@@ -56,8 +56,7 @@ async def test_signed_delivery_verifies_and_tampering_or_stale_timestamp_fails(s
     dispatcher.signing_clock = lambda: datetime.now(UTC) - timedelta(minutes=10)
     stale_id = await publish(d)
     await eventually(lambda: _async(stale_id in receiver.ids(verified=False)))
-    listed = (await client.get(f"/v1/deliveries?status=failing&subscription_id={sub['id']}", headers=h)).json()
-    [failing] = listed["items"]
+    [failing] = await listed_eventually(client, h, f"status=failing&subscription_id={sub['id']}")
     assert failing["event_id"] == stale_id and failing["last_status_code"] == 401
     [attempt] = await attempts_of(client, h, failing["id"])
     assert attempt["status_code"] == 401 and attempt["outcome"] == "retry" and attempt["latency_ms"] >= 0
@@ -86,6 +85,18 @@ async def test_signed_delivery_verifies_and_tampering_or_stale_timestamp_fails(s
     await eventually(lambda: _has(receiver, ping.json()["event_id"]))
     pinged = next(r for r in receiver.received if r.headers["webhook-id"] == ping.json()["event_id"])
     assert json.loads(pinged.body)["type"] == "webhooks.endpoint.ping.v1"
+
+
+async def listed_eventually(client, h, query: str) -> list[dict]:
+    """The delivery log once it lists something (the receiver sees a request before its attempt is recorded)."""
+    found: list[dict] = []
+
+    async def check() -> bool:
+        found[:] = (await client.get(f"/v1/deliveries?{query}", headers=h)).json()["items"]
+        return bool(found)
+
+    await eventually(check)
+    return found
 
 
 async def _async(value: bool) -> bool:
@@ -152,6 +163,7 @@ async def test_redirect_not_followed_and_410_disables(start_app, receiver, gov, 
     async def deliveries_of(sub_id):
         return (await client.get(f"/v1/deliveries?subscription_id={sub_id}", headers=h)).json()["items"]
 
+    await eventually(lambda: _attempted(client, h, redirected["id"]))
     [d_redirect] = await deliveries_of(redirected["id"])
     assert d_redirect["status"] == "pending" and d_redirect["last_status_code"] == 302
     [attempt] = await attempts_of(client, h, d_redirect["id"])
@@ -169,6 +181,11 @@ async def test_redirect_not_followed_and_410_disables(start_app, receiver, gov, 
     async with app.state.runtime.sessionmaker() as s:
         outbox = (await s.execute(sa.select(app.state.runtime.infra.outbox.c.payload))).scalars().all()
     assert [(e["type"], e["data"]["reason"]) for e in outbox] == [("webhooks.endpoint.disabled.v1", "gone_410")]
+
+
+async def _attempted(client, h, sid) -> bool:
+    items = (await client.get(f"/v1/deliveries?subscription_id={sid}", headers=h)).json()["items"]
+    return bool(items) and items[0]["attempts"] > 0 and items[0]["last_status_code"] is not None
 
 
 async def _disabled(client, h, sid) -> bool:
@@ -209,15 +226,24 @@ async def test_failing_for_five_days_disables_endpoint(start_app, receiver, gov,
     dispatcher = dispatcher_of(app)
     first = await publish(d)
     await eventually(lambda: _async(len(receiver.received) == 1))
-    items = (await client.get("/v1/deliveries?status=failing", headers=h)).json()["items"]
+    items = await listed_eventually(client, h, "status=failing")
     assert items[0]["event_id"] == first
     # Retry-After (60 s) is longer than the 5 s step: it wins
     assert datetime.fromisoformat(items[0]["next_attempt_at"]) - clock() > timedelta(seconds=50)
     # walk the whole schedule: 8 attempts, then the delivery is failed
+    sessionmaker = app.state.runtime.sessionmaker
+
+    async def recorded(n: int) -> bool:  # the attempt is recorded and its lease released
+        async with sessionmaker() as s:
+            row = (await s.execute(sa.select(deliveries.c.attempts, deliveries.c.lease_expires_at))).one()
+        return row.attempts == n and row.lease_expires_at is None
+
+    await eventually(lambda: recorded(1))
     for n in range(2, 9):
         clock.advance(timedelta(hours=11))
         dispatcher.wake()
-        await eventually(lambda n=n: _async(len(receiver.received) == n))
+        await eventually(lambda n=n: recorded(n))
+    assert len(receiver.received) == 8
     await eventually(lambda: _failed_count(client, h, 1))
     assert (await client.get(f"/v1/subscriptions/{sub['id']}", headers=h)).json()["enabled"] is True  # 77 h < 5 days
     clock.advance(timedelta(days=3))
