@@ -34,7 +34,7 @@ from webhooks.service_layer.subscriptions import disabled_event
 
 log = structlog.get_logger("webhooks.dispatcher")
 
-ATTEMPTS = Counter("webhooks_delivery_attempts_total", "Delivery attempts by outcome", ["outcome"])
+ATTEMPTS = Counter("webhook_deliveries_total", "Delivery attempts by outcome", ["outcome"])
 LATENCY = Histogram("webhooks_delivery_latency_seconds", "Latency of delivery attempts")
 
 
