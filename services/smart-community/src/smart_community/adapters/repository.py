@@ -256,7 +256,7 @@ async def insert_rejects(session: AsyncSession, rejects: Sequence[dict[str, Any]
     if rejects:
         await session.execute(
             pg_insert(device_rejects).on_conflict_do_nothing(
-                index_elements=[device_rejects.c.stream_seq], index_where=device_rejects.c.stream_seq.is_not(None)
+                index_elements=[device_rejects.c.stream_seq], index_where=sa.text("stream_seq is not null")
             ),
             list(rejects),
         )
@@ -375,7 +375,9 @@ async def upsert_alarm(
     )
     stmt = stmt.on_conflict_do_update(
         index_elements=[alarms.c.dedup_key, alarms.c.alarm_type],
-        index_where=alarms.c.status != "cleared",
+        # a literal predicate: with a bound parameter Postgres cannot match the partial index once it switches to a
+        # generic plan (after five executions of the prepared statement)
+        index_where=sa.text("status <> 'cleared'"),
         set_={
             "occurrences": alarms.c.occurrences + 1,
             "last_occurred_at": sa.func.greatest(alarms.c.last_occurred_at, stmt.excluded.last_occurred_at),

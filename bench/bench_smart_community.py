@@ -1,0 +1,221 @@
+"""Smart-community benchmark: durable ingestion rate and MQTT alarm latency, against a bare asyncpg COPY.
+
+    .venv/bin/python bench/bench_smart_community.py [--events 50000] [--devices 200] [--probes 20]
+
+* Its own embedded Postgres (fsync on: "durable" means committed to disk) and NATS (JetStream + MQTT), in a temp dir.
+* Baseline, same run: ``copy_records_to_table`` of the same rows straight into ``device_events`` (no NATS, no
+  parsing, no rules) — the ceiling of one Postgres connection on this machine.
+* Ingestion: ``--events`` messages published on ``devices.<community>.<device>.<kind>`` (what NATS's MQTT listener
+  produces), through the DEVICES stream, the service's batching ingestor (parse, COPY + dedup insert, rules,
+  last-seen) until all are rows in Postgres. Rate = events / wall time from first publish to last row.
+* Alarm latency: ``--probes`` gas detectors in homes of elderly residents living alone, each with its own MQTT
+  credentials, publish one gas alarm over MQTT (QoS 1) while the background load runs, and once idle; latency is
+  MQTT publish → ``smart_community.alarm.raised.v1`` received from NATS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "services" / "smart-community" / "src"))
+
+import aiomqtt  # noqa: E402
+import asyncpg  # noqa: E402
+import nats  # noqa: E402
+
+from renovation_common.auth import issue_dev_token  # noqa: E402
+from renovation_common.devstack import Stack, create_databases  # noqa: E402
+from renovation_common.migrations import upgrade_head  # noqa: E402
+from renovation_common.settings import DEV_JWT_SECRET, database_url_for  # noqa: E402
+from renovation_common.testing.plugin import running_app  # noqa: E402
+
+COMMUNITY, DISTRICT, STREET = "c-bench", "510105", "s-bench"
+
+
+async def seed(dsn: str, devices: int, probes: int) -> tuple[list[str], list[str]]:
+    conn = await asyncpg.connect(dsn)
+    now = datetime.now(UTC)
+    await conn.execute(
+        "insert into communities (id, district_id, street_id) values ($1, $2, $3)", COMMUNITY, DISTRICT, STREET
+    )
+    load = [f"load-{i}" for i in range(devices)]
+    probe_ids = [f"probe-{i}" for i in range(probes)]
+    await conn.executemany(
+        "insert into households (id, community_id, district_id, elderly_living_alone) values ($1, $2, $3, true)",
+        [(f"h-{d}", COMMUNITY, DISTRICT) for d in probe_ids],
+    )
+    await conn.executemany(
+        "insert into devices (id, community_id, district_id, street_id, kind, placement, household_id,"
+        " heartbeat_interval_s, created_at) values ($1, $2, $3, $4, $5, $6, $7, 3600, $8)",
+        [(d, COMMUNITY, DISTRICT, STREET, "door_sensor", "community", None, now) for d in []]
+        + [(d, COMMUNITY, DISTRICT, STREET, "elevator_monitor", "community", None, now) for d in load]
+        + [(d, COMMUNITY, DISTRICT, STREET, "gas_detector", "household", f"h-{d}", now) for d in probe_ids],
+    )
+    await conn.close()
+    return load, probe_ids
+
+
+def rows_for(load: list[str], n: int) -> list[tuple]:
+    now = datetime.now(UTC)
+    return [
+        (
+            load[i % len(load)],
+            COMMUNITY,
+            "reading",
+            now,
+            now,
+            json.dumps({"load_kg": i % 1000, "floor": i % 30}),
+            "mqtt",
+            None,
+        )
+        for i in range(n)
+    ]
+
+
+async def baseline_copy(dsn: str, rows: list[tuple]) -> float:
+    conn = await asyncpg.connect(dsn)
+    await conn.execute("create table bench_copy (like device_events including defaults including identity)")
+    started = time.perf_counter()
+    chunk = 1000
+    for i in range(0, len(rows), chunk):  # same batch size as the ingestor, one transaction each
+        async with conn.transaction():
+            await conn.copy_records_to_table(
+                "bench_copy",
+                records=rows[i : i + chunk],
+                columns=[
+                    "device_id",
+                    "community_id",
+                    "event_type",
+                    "device_time",
+                    "received_at",
+                    "readings",
+                    "source",
+                    "stream_seq",
+                ],
+            )
+    elapsed = time.perf_counter() - started
+    await conn.execute("drop table bench_copy")
+    await conn.close()
+    return len(rows) / elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=50_000)
+    parser.add_argument("--devices", type=int, default=200)
+    parser.add_argument("--probes", type=int, default=20)
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_sc_"))
+    stack = Stack(tmp, fast=False)
+    await asyncio.to_thread(stack.start)
+    try:
+        for k, v in stack.env().items():
+            os.environ[k] = v
+        await create_databases(stack.database_url, ["smart_community_bench"])
+        url = database_url_for(stack.database_url, "smart_community_bench")
+        await asyncio.to_thread(upgrade_head, ROOT / "services" / "smart-community", url)
+        dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+        load, probes = await seed(dsn, args.devices, args.probes)
+        rows = rows_for(load, args.events)
+        copy_rate = await baseline_copy(dsn, rows)
+
+        from smart_community.entrypoints.app import create_app
+
+        app = create_app(
+            database_url=url, nats_url=stack.nats_url, log_json=True, log_level="WARNING", ingest_batch_size=1000
+        )
+        async with running_app(app) as client:
+            token = issue_dev_token(
+                secret=DEV_JWT_SECRET, role="community_worker", district_id=DISTRICT, community_id=COMMUNITY
+            )
+            creds = {}
+            for p in probes:
+                r = await client.post(f"/v1/devices/{p}/credentials", headers={"Authorization": f"Bearer {token}"})
+                creds[p] = r.json()
+            nc = await nats.connect(stack.nats_url)
+            raised_at: dict[str, float] = {}
+
+            async def on_raised(msg) -> None:
+                raised_at[json.loads(msg.data)["data"]["device_id"]] = time.perf_counter()
+
+            await nc.subscribe("renovation.smart_community.alarm.raised.v1", cb=on_raised)
+            await asyncio.sleep(1.0)  # broker reload
+
+            async def probe(device: str) -> float:
+                c = creds[device]
+                body = json.dumps({"type": "alarm", "time": datetime.now(UTC).isoformat(), "readings": {}}).encode()
+                async with aiomqtt.Client(
+                    "127.0.0.1", stack.mqtt_port, username=c["username"], password=c["password"], identifier=device
+                ) as m:
+                    sent = time.perf_counter()
+                    await m.publish(c["mqtt_topic"], body, qos=1)
+                for _ in range(600):
+                    if device in raised_at:
+                        return raised_at[device] - sent
+                    await asyncio.sleep(0.005)
+                return float("nan")
+
+            idle = [await probe(p) for p in probes[: len(probes) // 2]]
+
+            async def background() -> float:
+                started = time.perf_counter()
+                for i, row in enumerate(rows):
+                    subject = f"devices.{COMMUNITY}.{row[0]}.elevator_monitor"
+                    payload = json.dumps(
+                        {"type": "reading", "time": row[3].isoformat(), "readings": json.loads(row[5])}
+                    )
+                    await nc.publish(subject, payload.encode())
+                    if i % 2000 == 0:
+                        await nc.flush()
+                await nc.flush()
+                return started
+
+            pg = await asyncpg.connect(dsn)
+            load_task = asyncio.create_task(background())
+            await asyncio.sleep(0.5)
+            loaded = []
+            for p in probes[len(probes) // 2 :]:
+                loaded.append(await probe(p))
+                await asyncio.sleep(0.2)
+            started = await load_task
+            while True:
+                n = await pg.fetchval("select count(*) from device_events where event_type = 'reading'")
+                if n >= args.events:
+                    break
+                await asyncio.sleep(0.05)
+            ingest_s = time.perf_counter() - started
+            rejects = await pg.fetchval("select count(*) from device_rejects")
+            await pg.close()
+            await nc.close()
+        ingest_rate = args.events / ingest_s
+
+        def pct(xs: list[float], q: float) -> float:
+            xs = sorted(x for x in xs if x == x)
+            return xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
+
+        print(f"machine: {platform.machine()} {os.cpu_count()} cpu, {platform.python_version()}, Postgres fsync on")
+        print(f"events={args.events} devices={args.devices} probes={args.probes} rejects={rejects}")
+        print()
+        print("| measure | value | vs baseline |")
+        print("|---|---:|---:|")
+        print(f"| bare asyncpg COPY into device_events (1,000-row transactions) | {copy_rate:,.0f} rows/s | 1.00 |")
+        print(f"| service: DEVICES → Postgres | {ingest_rate:,.0f} events/s | {ingest_rate / copy_rate:.2f} |")
+        print(f"| alarm latency idle, MQTT → alarm.raised p50/max | {pct(idle, 0.5):.0f} / {pct(idle, 1.0):.0f} ms | |")
+        print(f"| alarm latency under load p50 / max | {pct(loaded, 0.5):.0f} / {pct(loaded, 1.0):.0f} ms | |")
+    finally:
+        await asyncio.to_thread(stack.stop)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
