@@ -47,44 +47,52 @@ async def device_ingestor(runtime: Runtime) -> None:
     assert isinstance(settings, Settings)
     clock = clock_of(runtime)
     psub: Any = None
-    while True:
-        try:
-            if psub is None:
-                assert runtime.js is not None
-                await ensure_devices_stream(runtime)
-                psub = await runtime.js.pull_subscribe(
-                    DEVICES_SUBJECTS[0],
-                    durable=INGESTOR_DURABLE,
-                    stream=DEVICES_STREAM,
-                    config=api.ConsumerConfig(
-                        ack_policy=api.AckPolicy.EXPLICIT,
-                        ack_wait=30,
-                        max_ack_pending=max(10_000, settings.ingest_batch_size * 4),
-                    ),
-                )
+    try:
+        while True:
             try:
-                msgs = await psub.fetch(settings.ingest_batch_size, timeout=settings.ingest_fetch_timeout_s)
-            except TimeoutError:
-                continue
-            received_at = datetime.now(UTC)
-            items = [
-                Incoming(
-                    source="mqtt",
-                    received_at=received_at,
-                    subject=m.subject,
-                    raw=m.data,
-                    stream_seq=m.metadata.sequence.stream if m.metadata else None,
-                )
-                for m in msgs
-            ]
-            await ingest(runtime.uow(), items, source_uri=settings.event_source, now=clock())
-            await asyncio.gather(*(m.ack() for m in msgs))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("device_ingestor_error", error=str(exc)[:300])
-            psub = None
-            await asyncio.sleep(1.0)
+                if psub is None:
+                    assert runtime.js is not None
+                    await ensure_devices_stream(runtime)
+                    psub = await runtime.js.pull_subscribe(
+                        DEVICES_SUBJECTS[0],
+                        durable=INGESTOR_DURABLE,
+                        stream=DEVICES_STREAM,
+                        config=api.ConsumerConfig(
+                            ack_policy=api.AckPolicy.EXPLICIT,
+                            ack_wait=30,
+                            max_ack_pending=max(10_000, settings.ingest_batch_size * 4),
+                        ),
+                    )
+                try:
+                    msgs = await psub.fetch(settings.ingest_batch_size, timeout=settings.ingest_fetch_timeout_s)
+                except TimeoutError:
+                    continue
+                received_at = datetime.now(UTC)
+                items = [
+                    Incoming(
+                        source="mqtt",
+                        received_at=received_at,
+                        subject=m.subject,
+                        raw=m.data,
+                        stream_seq=m.metadata.sequence.stream if m.metadata else None,
+                    )
+                    for m in msgs
+                ]
+                await ingest(runtime.uow(), items, source_uri=settings.event_source, now=clock())
+                await asyncio.gather(*(m.ack() for m in msgs))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("device_ingestor_error", error=str(exc)[:300])
+                old, psub = psub, None
+                if old is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(old.unsubscribe(), timeout=2)
+                await asyncio.sleep(1.0)
+    finally:
+        if psub is not None:  # leave nothing for the connection's drain to wait on
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(psub.unsubscribe(), timeout=2)
 
 
 async def deadline_scanner(runtime: Runtime) -> None:
