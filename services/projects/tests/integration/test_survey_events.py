@@ -52,6 +52,7 @@ async def test_passed_menu_round_becomes_a_project_once(service_client, jetstrea
     await publish(jetstream, closed(cid, community, district), cid)  # a second delivery of the same close
     await publish(jetstream, closed(f"w-{cid}", community, district, kind="willingness"), cid)
     await publish(jetstream, closed(f"p-{cid}", community, district, outcome="postponed"), cid)
+    await publish(jetstream, closed(f"e-{cid}", community, district, selected_items=[]), cid)  # nothing selected
     await publish(
         jetstream,
         RankingPublished(ranking_id="r1", district_id=district, entries=[
@@ -77,4 +78,26 @@ async def test_passed_menu_round_becomes_a_project_once(service_client, jetstrea
     detail = (await client.get(f"/v1/projects/{items[0]['id']}", headers=token)).json()
     assert detail["source_consultation_id"] == cid
     assert detail["name"].startswith("劲松北社区")
+    assert {p["type_code"] for p in detail["packages"]} == {"rain_sewage_separation", "greening"}
+
+
+async def test_menu_round_without_a_rule_becomes_a_project(service_client, jetstream, make_token):
+    """The survey service closes a rule-less menu round with outcome ``not_applicable``: its selection decides."""
+    await ensure_event_stream(jetstream, "survey")
+    _, client = await service_client(create_app, "projects")
+    district = f"d-{uuid.uuid4().hex[:8]}"
+    community = f"c-{uuid.uuid4().hex[:8]}"
+    token = bearer(make_token("district_admin", district_id=district))
+    cid = f"menu-{uuid.uuid4().hex[:8]}"
+    await publish(
+        jetstream, closed(cid, community, district, rule="none", outcome="not_applicable", decided_by="none"), cid
+    )
+
+    async def listed() -> bool:
+        return len((await client.get("/v1/projects", headers=token)).json()["items"]) == 1
+
+    await eventually(listed, timeout_s=20)
+    item = (await client.get("/v1/projects", headers=token)).json()["items"][0]
+    detail = (await client.get(f"/v1/projects/{item['id']}", headers=token)).json()
+    assert detail["source_consultation_id"] == cid
     assert {p["type_code"] for p in detail["packages"]} == {"rain_sewage_separation", "greening"}

@@ -101,8 +101,12 @@ async def create_project(uow: UnitOfWork, cmd: CreateProject, *, source: str) ->
 
 
 async def on_consultation_closed(uow: UnitOfWork, data: ConsultationClosed, *, source: str) -> uuid.UUID | None:
-    """A passed menu round becomes a project with the selected packages (one project per consultation)."""
-    if data.kind != "menu" or data.outcome != "passed" or not data.selected_items:
+    """A menu round that selected items becomes a project with those packages (one project per consultation).
+
+    A menu round without a decision rule closes with outcome ``not_applicable`` (the selection is the decision);
+    one that carries a rule must have ``passed``.
+    """
+    if data.kind != "menu" or data.outcome not in ("passed", "not_applicable") or not data.selected_items:
         return None
     codes = [item.code for item in data.selected_items]
     try:
