@@ -110,6 +110,16 @@ async def test_willingness_close_publish_events_and_ranking(world, nats_client, 
     assert (
         await world.client.post("/v1/rankings", json={"district_id": world.district}, headers=other)
     ).status_code == 403
+    # a street officer of the district may rank too (their token also names their street)
+    street_officer = bearer(world.make_token("street_officer", district_id=world.district, street_id="s-any"))
+    by_street = await world.client.post(
+        "/v1/rankings", json={"district_id": world.district, "batch": "2026-A"}, headers=street_officer
+    )
+    assert by_street.status_code == 201, by_street.text
+    foreign_officer = bearer(world.make_token("street_officer", district_id="d-other", street_id="s-any"))
+    assert (
+        await world.client.post("/v1/rankings", json={"district_id": world.district}, headers=foreign_officer)
+    ).status_code == 403
 
     await eventually(lambda: _has(ev, "survey.ranking.published.v1", district_id=world.district))
     opened = ev.of("survey.consultation.opened.v1", consultation_id=cid)
