@@ -1,0 +1,351 @@
+"""Cross-service tests (``tests/e2e``, ``tests/fault``): the whole system as real processes.
+
+* ``system`` (session): its own embedded Postgres and NATS (so tests can restart them), every service's migrations,
+  and the five services started with ``python -m <package>`` on free ports. Helpers: ``url``, ``kill``, ``start``,
+  ``wait_ready``, ``restart_nats``, ``restart_postgres``, ``sql`` (read-only reconciliation queries).
+* ``receiver``: a government system's webhook endpoint, a real HTTP server on 127.0.0.1 that verifies every request
+  with the official ``standardwebhooks`` package.
+* ``api``: an ``httpx.AsyncClient`` plus token helpers for every role.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from standardwebhooks import Webhook
+from standardwebhooks.webhooks import WebhookVerificationError
+
+from renovation_common.auth import issue_dev_token
+from renovation_common.devstack import SERVICES, ServiceInfo, Stack, migrate_all, pick_port
+from renovation_common.settings import DEV_JWT_SECRET
+
+# Per-service settings of the test system. Webhooks: the government receiver runs on loopback, so loopback is an
+# allowed target (only 127.0.0.0/8, not every private range); short lease and timeout so that a delivery leased by
+# a killed process is retried within the test's time budget (the lease minimum is 20 s).
+SERVICE_ENV: dict[str, dict[str, str]] = {
+    "webhooks": {
+        "WEBHOOKS_ALLOWED_TARGET_NETWORKS": '["127.0.0.0/8"]',
+        "WEBHOOKS_LEASE_S": "20",
+        "WEBHOOKS_DELIVERY_TIMEOUT_S": "5",
+        "WEBHOOKS_DISPATCHER_POLL_INTERVAL_S": "0.2",
+    },
+    "smart-community": {"SMART_COMMUNITY_SCAN_INTERVAL_S": "1"},
+}
+
+
+@dataclass
+class System:
+    stack: Stack
+    log_dir: Path
+    ports: dict[str, int] = field(default_factory=dict)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def info(self, name: str) -> ServiceInfo:
+        return next(s for s in SERVICES if name in (s.name, s.package))
+
+    def url(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.ports[self.info(name).name]}"
+
+    def env(self, svc: ServiceInfo) -> dict[str, str]:
+        return {
+            **os.environ,
+            **self.stack.env(),
+            f"{svc.env_prefix}PORT": str(self.ports[svc.name]),
+            f"{svc.env_prefix}DATABASE_URL": "",
+            "ENVIRONMENT": "test",
+            "LOG_LEVEL": "WARNING",
+            "OUTBOX_POLL_INTERVAL_S": "0.2",
+            **SERVICE_ENV.get(svc.name, {}),
+        }
+
+    def start(self, name: str) -> None:
+        svc = self.info(name)
+        self.ports.setdefault(svc.name, pick_port())
+        log = open(self.log_dir / f"{svc.name}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.procs[svc.name] = subprocess.Popen(
+            [sys.executable, "-m", svc.package], env=self.env(svc), stdout=log, stderr=log, start_new_session=True
+        )
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[self.info(name).name]
+        proc.send_signal(sig)
+        proc.wait(30)
+
+    def log(self, name: str) -> str:
+        return (self.log_dir / f"{self.info(name).name}.log").read_text(errors="replace")
+
+    async def wait_ready(self, *names: str, timeout_s: float = 60) -> None:
+        deadline = time.monotonic() + timeout_s
+        async with httpx.AsyncClient(timeout=2) as client:
+            for name in names or [s.name for s in SERVICES]:
+                while True:
+                    proc = self.procs[self.info(name).name]
+                    if proc.poll() is not None:
+                        raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.log(name)[-3000:]}")
+                    try:
+                        if (await client.get(self.url(name) + "/readyz")).status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        pass
+                    if time.monotonic() > deadline:
+                        raise AssertionError(f"{name} not ready within {timeout_s}s")
+                    await asyncio.sleep(0.2)
+
+    def restart_nats(self) -> None:
+        assert self.stack.nats is not None
+        self.stack.nats.stop()
+        self.stack.nats.start()  # same data dir and ports: streams, consumers and messages survive
+
+    def restart_postgres(self) -> None:
+        assert self.stack.postgres is not None
+        self.stack.postgres.stop()
+        self.stack.postgres.start()
+
+    async def sql(self, database: str, query: str, *args: Any) -> list[asyncpg.Record]:
+        """A read-only query on one service's database (reconciliation in tests only)."""
+        from renovation_common.settings import database_url_for
+
+        url = database_url_for(self.stack.database_url, database).replace("postgresql+asyncpg://", "postgresql://")
+        conn = await asyncpg.connect(url)
+        try:
+            async with conn.transaction(readonly=True):
+                return list(await conn.fetch(query, *args))
+        finally:
+            await conn.close()
+
+    async def sql_value(self, database: str, query: str, *args: Any) -> Any:
+        rows = await self.sql(database, query, *args)
+        return rows[0][0] if rows else None
+
+    def stop_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs.values():
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def system_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = Stack(tmp_path_factory.mktemp("e2e"), fast=True, use_environment=False)
+    stack.start()
+    try:
+        migrate_all(stack.database_url)
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+async def system(system_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+    sys_ = System(system_stack, tmp_path_factory.mktemp("e2e-logs"))
+    for svc in SERVICES:
+        sys_.start(svc.name)
+    try:
+        await sys_.wait_ready()
+        yield sys_
+    finally:
+        sys_.stop_all()
+
+
+# ---------------------------------------------------------------------------------------------- webhook receiver
+
+
+@dataclass
+class Delivery:
+    webhook_id: str
+    event: dict[str, Any]
+    verified: bool
+    error: str | None
+
+
+@dataclass
+class Receiver:
+    """A government system's endpoint: verifies each request with ``standardwebhooks`` and records it."""
+
+    secret: str = ""
+    port: int = 0
+    status: int = 204
+    received: list[Delivery] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/renovation"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                error: str | None = None
+                try:
+                    Webhook(receiver.secret).verify(body, headers)
+                except (WebhookVerificationError, Exception) as exc:  # an unverifiable request is refused
+                    error = f"{type(exc).__name__}: {exc}"
+                event = json.loads(body) if error is None else {}
+                with receiver.lock:
+                    receiver.received.append(Delivery(headers.get("webhook-id", ""), event, error is None, error))
+                status = receiver.status if error is None else 401
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def snapshot(self) -> list[Delivery]:
+        with self.lock:
+            return list(self.received)
+
+    def of_type(self, type_: str, **data: Any) -> list[Delivery]:
+        return [
+            d
+            for d in self.snapshot()
+            if d.verified
+            and d.event.get("type") == type_
+            and all(d.event.get("data", {}).get(k) == v for k, v in data.items())
+        ]
+
+    def counts(self) -> Counter[str]:
+        """Requests per webhook-id (a redelivery of the same event carries the same id)."""
+        return Counter(d.webhook_id for d in self.snapshot())
+
+
+@pytest.fixture(scope="session")
+def make_receiver() -> Iterator[Any]:
+    """Start receivers on demand (any scope); all are stopped at the end of the session."""
+    started: list[Receiver] = []
+
+    def make(status: int = 204) -> Receiver:
+        r = Receiver(status=status)
+        r.start()
+        started.append(r)
+        return r
+
+    try:
+        yield make
+    finally:
+        for r in started:
+            r.stop()
+
+
+@pytest.fixture
+def receiver(make_receiver: Any) -> Receiver:
+    return make_receiver()
+
+
+# ---------------------------------------------------------------------------------------------- API client
+
+
+def token(role: str, *, sub: str | None = None, **scope: str | None) -> dict[str, str]:
+    jwt = issue_dev_token(
+        secret=os.environ.get("JWT_SECRET") or DEV_JWT_SECRET, role=role, sub=sub or f"{role}-e2e", ttl_s=3600, **scope
+    )
+    return {"Authorization": f"Bearer {jwt}"}
+
+
+@dataclass
+class Api:
+    system: System
+    client: httpx.AsyncClient
+
+    def url(self, service: str, path: str) -> str:
+        return self.system.url(service) + path
+
+    async def call(self, method: str, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return await self.client.request(method, self.url(service, path), headers=headers, **kw)
+
+    async def post(self, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return await self.call("POST", service, path, headers, **kw)
+
+    async def get(self, service: str, path: str, headers: dict[str, str], **kw: Any) -> httpx.Response:
+        return await self.call("GET", service, path, headers, **kw)
+
+    async def until(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        headers: dict[str, str],
+        *,
+        ok: tuple[int, ...] = (200, 201),
+        timeout_s: float = 60,
+        **kw: Any,
+    ) -> httpx.Response:
+        """Repeat a call until it answers with one of ``ok`` (effects of events arrive asynchronously)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                r = await self.call(method, service, path, headers, **kw)
+                if r.status_code in ok:
+                    return r
+                last = f"{r.status_code} {r.text[:500]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{method} {service}{path} never answered {ok}; last: {last}")
+            await asyncio.sleep(0.3)
+
+
+@pytest.fixture(scope="session")
+async def api(system: System) -> AsyncIterator[Api]:
+    async with httpx.AsyncClient(timeout=60) as client:
+        yield Api(system, client)
+
+
+async def wait_for(check: Any, *, timeout_s: float = 60, interval_s: float = 0.3, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if await check():
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not met within {timeout_s}s")
+        await asyncio.sleep(interval_s)
+
+
+@pytest.fixture(scope="session")
+def eventually_true() -> Any:
+    return wait_for
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Any:
+    return token
