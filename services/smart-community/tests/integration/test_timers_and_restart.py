@@ -108,8 +108,8 @@ async def test_door_opening_rearms_and_a_household_that_is_no_longer_alone_has_n
     )
     assert put.status_code == 200, put.text
     opened = [now - timedelta(hours=3), now - timedelta(hours=1)]
-    await gateway_post(client, world, [{"device_id": door["id"], "type": "door_open", "time": opened[0].isoformat()}])
-    # a later door opening sets the deadline; an older one arriving late does not move it back
+    # a later door opening sets the deadline; an older one arriving late does not move it back (the older one is
+    # not sent first: its deadline would already have passed and the scanner may fire before the newer one lands)
     await gateway_post(client, world, [{"device_id": door["id"], "type": "door_open", "time": opened[1].isoformat()}])
     await gateway_post(client, world, [{"device_id": door["id"], "type": "door_open", "time": opened[0].isoformat()}])
     [timer] = await rows(app, "select due_at from welfare_timers where household_id = :h", h=home)
@@ -143,13 +143,14 @@ async def test_silent_device_goes_offline_and_critical_alarm_escalates(service_c
     world = World(jetstream, client, make_token)
     home = new_id("h")
     await world.register({home: {"elderly_living_alone": True}})
+    # registering the device waits until the survey events reached the read model (the community is known)
+    smoke = await world.device("smoke_alarm", household=home, heartbeat_interval_s=60)
     put = await client.put(
         f"/v1/communities/{world.community}/rule-settings",
         json={"escalation_minutes": 5, "max_escalation_level": 2, "offline_grace_factor": 1.0},
         headers=world.token(),
     )
     assert put.status_code == 200, put.text
-    smoke = await world.device("smoke_alarm", household=home, heartbeat_interval_s=60)
 
     # offline: silent for more than 60 s × 1.0
     clock.now = datetime.now(UTC)  # device clocks are checked against the real receiving clock

@@ -5,11 +5,15 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from prometheus_client import Counter
+
 from renovation_common.contracts.smart_community import AlarmRaised, RepairRequested
 from renovation_common.db import UnitOfWork
 from renovation_common.events import new_event
 from smart_community.adapters import repository as repo
 from smart_community.domain.rules import RaiseAlarm, RequestRepair
+
+ALARMS_RAISED = Counter("alarms_raised_total", "Alarms opened (repeats of an open alarm not counted)", ["severity"])
 
 
 async def raise_alarm(
@@ -33,6 +37,7 @@ async def raise_alarm(
         new_id=uuid.uuid4(),
     )
     if result.inserted:
+        ALARMS_RAISED.labels(raise_.severity.value).inc()
         uow.publish(
             new_event(
                 AlarmRaised(
