@@ -125,6 +125,10 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
     daily = (await client.get(f"/v1/projects/{pid}/daily-report?date={late_day}", headers=t["officer"])).json()
     assert first["package_id"] in [r["package_id"] for r in daily["late_packages"]]
     assert daily["delay_days"] >= 1
+    # a date decades after the plan's start is refused (found by fuzzing: it used to be a 500)
+    for view in ("daily-report", "progress-table"):
+        far = await client.get(f"/v1/projects/{pid}/{view}?date=2999-01-01", headers=t["officer"])
+        assert far.status_code == 422 and far.json()["code"] == "date_out_of_range", far.text
 
     hand_face = next(f for f in chart["faces"] if f["handovers"])
     h = hand_face["handovers"][0]

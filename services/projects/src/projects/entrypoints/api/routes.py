@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -482,6 +484,15 @@ def _row(r: Any) -> s.ProgressRowRead:
     return s.ProgressRowRead(**{k: getattr(r, k) for k in s.ProgressRowRead.model_fields})
 
 
+@contextmanager
+def _calendar_range(day: date) -> Iterator[None]:
+    """A date the working calendar cannot reach (decades after the plan's start) is the caller's error, not a 500."""
+    try:
+        yield
+    except ValueError as exc:
+        raise DomainError(f"{day}: {exc}", code="date_out_of_range", status=422) from None
+
+
 @router.get(
     "/v1/projects/{project_id}/progress-table",
     operation_id="getProgressTable",
@@ -501,7 +512,8 @@ async def progress_table_view(
         view = await progress.load_view(uow, project_id)
         calendar = progress.require_plan(view)
         actual = await progress.actual_as_of(uow, view, day)
-    rows = progress_table(view.planned, actual, calendar, day)
+    with _calendar_range(day):
+        rows = progress_table(view.planned, actual, calendar, day)
     planned_total, actual_total = overall(view.planned, rows)
     if format == "xlsx":
         content = progress_table_xlsx(f"{view.project.name} 工程日进度一栏表", day, rows, (planned_total, actual_total))
@@ -537,7 +549,8 @@ async def daily(
         calendar = progress.require_plan(view)
         actual = await progress.actual_as_of(uow, view, day)
         recorded = await progress.recorded_handovers(uow, view)
-    report = daily_report(view.planned, actual, set(recorded), calendar, view.dates, day)
+    with _calendar_range(day):
+        report = daily_report(view.planned, actual, set(recorded), calendar, view.dates, day)
     return s.DailyReportRead(
         project_id=project_id,
         date=day,
