@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from renovation_common import metrics
 from renovation_common.auth import TokenVerifier
 from renovation_common.db import InfrastructureTables, UnitOfWork, create_engine
-from renovation_common.errors import PROBLEM_RESPONSES, install_problem_handlers
+from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
 from renovation_common.idempotency import IdempotencyMiddleware
 from renovation_common.logs import configure_logging
 from renovation_common.messaging import (
@@ -224,6 +224,7 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         responses=PROBLEM_RESPONSES,
         root_path=settings.root_path,
     )
+    _document_problems_as_problem_json(app)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret,
@@ -238,6 +239,25 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
     for router in defn.routers:
         app.include_router(router)
     return app
+
+
+def _document_problems_as_problem_json(app: FastAPI) -> None:
+    """Error bodies are sent as ``application/problem+json``; FastAPI documents a response ``model`` under the
+    route's media type (``application/json``). Move the Problem schema to the media type actually sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            for item in schema.get("paths", {}).values():
+                for op in item.values():
+                    for response in (op.get("responses", {}) if isinstance(op, dict) else {}).values():
+                        content = response.get("content", {})
+                        if PROBLEM_JSON in content and not content[PROBLEM_JSON] and "application/json" in content:
+                            content[PROBLEM_JSON] = content.pop("application/json")
+        return app.openapi_schema or generate()
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def health_router() -> APIRouter:
@@ -272,7 +292,14 @@ def health_router() -> APIRouter:
         "/metrics",
         operation_id="metrics",
         summary="Prometheus metrics (scraped directly; refused through a gateway or ingress)",
-        responses={404: {"description": "Requested through a proxy"}},
+        response_class=Response,
+        responses={
+            200: {
+                "description": "Prometheus text exposition format",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            404: {**PROBLEM_RESPONSES[404], "description": "Requested through a proxy"},
+        },
     )
     async def prometheus_metrics(request: Request) -> Response:
         forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
