@@ -75,3 +75,40 @@ async def test_relay_publishing_the_same_row_twice_leaves_one_message(probe_db, 
         await msg.ack()
     assert sorted(received) == sorted(e.id for e in events)
     assert await relay.backlog() == 0
+
+
+async def test_a_commit_during_a_batch_is_published_without_waiting_for_the_poll(probe_db, jetstream, unique_producer):
+    """Regression (found by bench/bench_outbox.py): a wake-up that arrived while the relay was publishing was
+    cleared after the batch, so back-to-back events waited a whole poll interval."""
+    import asyncio
+    import time
+
+    await ensure_event_stream(jetstream, unique_producer)
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", poll_interval_s=5.0)
+    original = relay.publish_batch
+    second_committed: list[float] = []
+
+    async def publish_then_commit_another() -> int:
+        sent = await original()
+        if sent and not second_committed:  # a use case commits while the relay is still busy with its batch
+            async with UnitOfWork(probe_db.sessionmaker, probe_db.infra, on_commit_events=relay.wake) as uow:
+                uow.publish(_event(unique_producer, 2))
+                await uow.commit()
+            second_committed.append(time.monotonic())
+        return sent
+
+    relay.publish_batch = publish_then_commit_another  # type: ignore[method-assign]
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        uow.publish(_event(unique_producer, 1))
+        await uow.commit()
+    task = asyncio.create_task(relay.run())
+    try:
+        deadline = time.monotonic() + 4.0
+        while (await relay.backlog() or not second_committed) and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        assert second_committed and await relay.backlog() == 0
+        assert time.monotonic() - second_committed[0] < 2.0  # well inside the 5 s poll interval
+    finally:
+        relay.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -186,6 +186,9 @@ class OutboxRelay:
 
     async def run(self) -> None:
         while not self._stopping:
+            # Cleared before the batch, not after: a commit that wakes the relay while it is publishing must start
+            # the next batch at once instead of waiting out the poll interval.
+            self._wake.clear()
             try:
                 sent = await self.publish_batch()
                 if sent >= self.batch_size:
@@ -195,7 +198,6 @@ class OutboxRelay:
                 raise
             except Exception as exc:  # database or NATS down: keep trying
                 log.warning("outbox_relay_error", error=str(exc))
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
 
