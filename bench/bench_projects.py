@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "services" / "projects" / "src"))
 
+from common import record  # noqa: E402 - bench/common.py: machine-readable figures for bench/run.py
+
 from projects.domain.catalog import MENU_TO_PACKAGES  # noqa: E402
 from projects.domain.planning import PlanLink, PlanPackage, build_problem, layout, weights_from_ranks  # noqa: E402
 from projects.domain.psplib import parse_reference, parse_sm  # noqa: E402
@@ -174,6 +176,7 @@ def district(communities: int, limit: float, workers: int, seed: int = 42) -> di
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--limit", type=float, default=1.0)
+    ap.add_argument("--j30-every", type=int, default=1)
     ap.add_argument("--j60-every", type=int, default=4)
     ap.add_argument("--district-limit", type=float, default=30.0)
     ap.add_argument("--communities", type=int, default=300)
@@ -186,7 +189,7 @@ def main() -> int:
     print(f"machine: {platform.processor() or platform.machine()}, python {platform.python_version()}, "
           f"CP-SAT workers={args.workers}, per-instance limit {args.limit}s (deterministic time)")  # fmt: skip
     rows = []
-    for kind, every in () if args.district_only else (("j30", 1), ("j60", args.j60_every)):
+    for kind, every in () if args.district_only else (("j30", args.j30_every), ("j60", args.j60_every)):
         r = psplib(kind, args.limit, every, args.workers)
         rows.append((kind, r))
     print(f"\n{'set':5} {'n':>4} {'=best':>6} {'proven':>7} {'gap%':>6} {'SGS =best':>9} {'SGS gap%':>8} "
@@ -197,7 +200,20 @@ def main() -> int:
             f"{kind:5} {r['instances']:>4} {r['hit']:>6} {r['proven']:>7} {r['gap']:>6.2f} {r['base_hit']:>9} "
             f"{r['base_gap']:>8.2f} {ratio:>9.3f} {r['wall']:>9.1f} {r['max_wall']:>6.2f} {r['base_wall']:>6.1f}"
         )
+    for kind, r in rows:
+        note = f"{r['instances']} instances, {args.limit} s deterministic each, {args.workers} worker(s)"
+        record("projects", f"psplib.{kind}.sgs_gap", f"PSPLIB {kind}: serial SGS (LFT) mean gap to best known",
+               r["base_gap"], "%", better="lower", note=note)  # fmt: skip
+        record("projects", f"psplib.{kind}.gap", f"PSPLIB {kind}: CP-SAT mean gap to best known", r["gap"], "%",
+               baseline=f"psplib.{kind}.sgs_gap", better="lower", note=note)  # fmt: skip
+        record("projects", f"psplib.{kind}.hit", f"PSPLIB {kind}: CP-SAT reaches best known",
+               100.0 * r["hit"] / r["instances"], "% of instances", note=note)  # fmt: skip
     d = district(args.communities, args.district_limit, args.workers)
+    note = f"{d['communities']} communities, {d['tasks']} packages, {args.district_limit} s"
+    record("projects", "district.base", "district plan: constructive baseline makespan", d["base_makespan"],
+           "working days", better="lower", note=note)  # fmt: skip
+    record("projects", "district.cpsat", "district plan: CP-SAT makespan", d["makespan"], "working days",
+           baseline="district.base", better="lower", note=note)  # fmt: skip
     print(
         f"\ndistrict: {d['communities']} communities, {d['tasks']} packages ({d['per_community']:.1f}/community), "
         f"crews/trade {next(iter(d['crews'].values()))}, <=2 faces/community"

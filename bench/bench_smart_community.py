@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT / "services" / "smart-community" / "src"))
 import aiomqtt  # noqa: E402
 import asyncpg  # noqa: E402
 import nats  # noqa: E402
+from common import record  # noqa: E402 - bench/common.py: machine-readable figures for bench/run.py
 
 from renovation_common.auth import issue_dev_token  # noqa: E402
 from renovation_common.devstack import Stack, create_databases  # noqa: E402
@@ -213,6 +214,15 @@ async def main() -> None:
         print(f"| service: DEVICES → Postgres | {ingest_rate:,.0f} events/s | {ingest_rate / copy_rate:.2f} |")
         print(f"| alarm latency idle, MQTT → alarm.raised p50/max | {pct(idle, 0.5):.0f} / {pct(idle, 1.0):.0f} ms | |")
         print(f"| alarm latency under load p50 / max | {pct(loaded, 0.5):.0f} / {pct(loaded, 1.0):.0f} ms | |")
+        note = f"{args.events} events, {args.devices} devices; own stack, fsync on"
+        record("smart_community", "sc.copy", "smart-community's own COPY baseline (its Postgres)", copy_rate,
+               "rows/s", note=note)  # fmt: skip
+        record("smart_community", "sc.ingest", "device ingestion: DEVICES stream → Postgres", ingest_rate,
+               "events/s", baseline="sc.copy", note=note)  # fmt: skip
+        record("smart_community", "sc.alarm_idle_p50", "MQTT gas alarm → alarm.raised on NATS, idle p50",
+               pct(idle, 0.5), "ms", baseline="base.js_p50", better="lower", note=note)  # fmt: skip
+        record("smart_community", "sc.alarm_load_p50", "MQTT gas alarm → alarm.raised, under ingest load p50",
+               pct(loaded, 0.5), "ms", baseline="base.js_p50", better="lower", note=note)  # fmt: skip
     finally:
         await asyncio.to_thread(stack.stop)
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from common import record  # bench/common.py: machine-readable figures for bench/run.py
 from fastapi import FastAPI
 
 from renovation_common.auth import issue_dev_token
@@ -278,6 +279,15 @@ async def bench(server_url: str, nats_url: str, households: int, concurrency: in
     print(f"{'measure':<28}{'survey':>10}{'no-relay':>10}{'baseline':>10}{'survey/base':>13}{'no-relay/base':>15}")
     for name, ours, quiet_v, theirs in rows:
         print(f"{name:<28}{ours:>10.1f}{quiet_v:>10.1f}{theirs:>10.1f}{ours / theirs:>13.2f}{quiet_v / theirs:>15.2f}")
+    note = f"{n} households, concurrency {concurrency}"
+    record("survey", "survey.submit_rps", "survey: response writes (POST /responses)", n / full["submit_wall"],
+           "req/s", baseline="base.insert_rps", note=note)  # fmt: skip
+    record("survey", "survey.submit_p50", "survey: response write p50", pct(full["submit_lat"], 50), "ms",
+           baseline="base.insert_p50", better="lower", note=note)  # fmt: skip
+    record("survey", "survey.result_p50", f"survey: consultation result read p50 ({n} households)",
+           pct(full["result_lat"], 50), "ms", baseline="base.read_p50", better="lower", note=note)  # fmt: skip
+    record("survey", "survey.sync_rate", "survey: offline sync (batches of 500)", n / full["sync_s"], "items/s",
+           baseline="base.insert_rps", note=note)  # fmt: skip
     for label, m in (("survey", full), ("no-relay", quiet)):
         print(
             f"{label}: seed {n} households (JSON batches of 1000) {m['seed_s']:.2f} s; offline sync of {n} updates "

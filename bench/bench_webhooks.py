@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy as sa
+from common import record  # bench/common.py: machine-readable figures for bench/run.py
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from renovation_common.contracts.finance import ContributionPaid
@@ -190,6 +191,15 @@ async def bench(server_url: str, events: int, concurrency: int) -> None:
     print(f"{'fast endpoint with slow endpoint backlog (s)':58} {mixed['/fast']:10.2f} "
           f"{mixed['/fast'] / alone['/fast']:8.2f}")  # fmt: skip
     print(f"{'slow endpoint: 40 x 200 ms at concurrency 2 (s, floor 4.0)':58} {mixed['/slow']:10.2f} {'':>8}")
+    note = f"{events} events, endpoint concurrency {concurrency}"
+    record("webhooks", "wh.httpx", "bare httpx POSTs to the same receiver", events / base_s, "req/s", note=note)
+    record("webhooks", "wh.dispatch", "webhook delivery: signed, leased, logged", events / done["/fast"],
+           "deliveries/s", baseline="wh.httpx", note=note)  # fmt: skip
+    record("webhooks", "wh.fanout", "webhook fan-out: events → deliveries (consumer use case)", events / fan_s,
+           "events/s", baseline="base.insert_rps", note=note)  # fmt: skip
+    record("webhooks", "wh.isolation", "fast endpoint time with a slow endpoint's backlog", mixed["/fast"],
+           "s", baseline="wh.fast_alone", better="lower", note=note)  # fmt: skip
+    record("webhooks", "wh.fast_alone", "fast endpoint time alone", alone["/fast"], "s", better="lower", note=note)
 
 
 def main() -> None:

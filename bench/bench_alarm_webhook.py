@@ -1,0 +1,162 @@
+"""Alarm → webhook latency: a gas alarm in the home of an elderly resident living alone, from the device message
+to a signed webhook verified by a government receiver.
+
+Path measured (all real, in one process): device message published on ``devices.<community>.<device>.gas_detector``
+(what NATS's MQTT listener produces) → DEVICES stream → smart-community ingestor and rules → critical alarm +
+``smart_community.alarm.raised.v1`` in its outbox → relay → JetStream → webhooks fan-out consumer → delivery row →
+dispatcher → HTTP POST to a receiver on 127.0.0.1 that verifies the signature with the ``standardwebhooks``
+package. Latency = publish of the device message → verified webhook received. Both services run with their
+default settings (relay woken on commit, webhooks dispatcher polling every ``WEBHOOKS_DISPATCHER_POLL_INTERVAL_S``
+= 1 s by default, which dominates the figure); ``--poll`` changes it.
+
+    .venv/bin/python bench/bench_alarm_webhook.py [--alarms 20] [--poll 1.0]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+import nats
+from common import bearer, fresh_database, pct, record, servers
+from standardwebhooks import Webhook
+
+from renovation_common.testing.plugin import running_app
+
+SCRIPT = "alarm_webhook"
+DISTRICT, STREET, COMMUNITY = "510105", "51010501", "c-bench-alarm"
+
+
+class VerifyingReceiver:
+    """HTTP/1.1 receiver: verifies each request with standardwebhooks and notes when each alarm arrived."""
+
+    def __init__(self) -> None:
+        self.secret = ""
+        self.arrived: dict[str, float] = {}
+        self.rejected = 0
+        self.port = 0
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                try:
+                    event = Webhook(self.secret).verify(body, headers)
+                    if event.get("type") == "smart_community.alarm.raised.v1":
+                        self.arrived.setdefault(event["data"]["device_id"], time.perf_counter())
+                    status = b"204 No Content"
+                except Exception:
+                    self.rejected += 1
+                    status = b"400 Bad Request"
+                writer.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def start(self) -> None:
+        server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
+        self.port = server.sockets[0].getsockname()[1]
+
+
+async def bench(args: argparse.Namespace, db: str, nats_url: str) -> None:
+    from smart_community.domain.model import HouseholdFlags
+    from smart_community.entrypoints.app import create_app as smart_app
+    from smart_community.service_layer import use_cases
+    from webhooks.entrypoints.app import create_app as webhooks_app
+
+    receiver = VerifyingReceiver()
+    await receiver.start()
+    sc_url = await fresh_database(db, "alarm_sc", "smart-community")
+    wh_url = await fresh_database(db, "alarm_wh", "webhooks")
+    common = {"nats_url": nats_url, "log_level": "WARNING"}
+    sc = smart_app(database_url=sc_url, **common)
+    wh = webhooks_app(
+        database_url=wh_url,
+        allowed_target_networks=["127.0.0.0/8"],
+        dispatcher_poll_interval_s=args.poll,
+        **common,
+    )
+    async with AsyncExitStack() as stack:
+        sc_client = await stack.enter_async_context(running_app(sc))
+        wh_client = await stack.enter_async_context(running_app(wh))
+        gov = bearer("gov_system", district_id=DISTRICT)
+        r = await wh_client.post(
+            "/v1/subscriptions",
+            headers=gov,
+            json={"url": f"http://127.0.0.1:{receiver.port}/alarms", "event_types": ["smart_community.alarm.*"]},
+        )
+        assert r.status_code == 201, r.text
+        receiver.secret = r.json()["secret"]
+
+        devices = [f"gas-{i}" for i in range(args.alarms)]
+        async with sc.state.sessionmaker() as session, session.begin():
+            await use_cases.apply_community(session, COMMUNITY, DISTRICT, STREET)
+            for d in devices:
+                flags = HouseholdFlags(
+                    household_id=f"h-{d}",
+                    community_id=COMMUNITY,
+                    building_id="b-1",
+                    elderly_living_alone=True,
+                    needs_accompaniment=False,
+                )
+                await use_cases.apply_household(session, flags, DISTRICT, at=datetime.now(UTC))
+        staff = bearer("community_worker", district_id=DISTRICT, street_id=STREET, community_id=COMMUNITY)
+        for d in devices:
+            body = {"community_id": COMMUNITY, "kind": "gas_detector", "placement": "household"}
+            r = await sc_client.post("/v1/devices", headers=staff, json={**body, "household_id": f"h-{d}"})
+            assert r.status_code == 201, r.text
+            devices[devices.index(d)] = r.json()["id"]
+
+        nc = await nats.connect(nats_url)
+        await asyncio.sleep(1.0)  # consumers subscribed
+        sent: dict[str, float] = {}
+        for device in devices:
+            payload = {"type": "alarm", "time": datetime.now(UTC).isoformat(), "readings": {"ppm": 900}}
+            sent[device] = time.perf_counter()
+            await nc.publish(f"devices.{COMMUNITY}.{device}.gas_detector", json.dumps(payload).encode())
+            await nc.flush()
+            deadline = time.perf_counter() + 30
+            while device not in receiver.arrived and time.perf_counter() < deadline:
+                await asyncio.sleep(0.002)
+            await asyncio.sleep(0.05)
+        await nc.close()
+
+    latencies = [receiver.arrived[d] - sent[d] for d in devices if d in receiver.arrived]
+    lost = len(devices) - len(latencies)
+    print(f"\nalarm → webhook — {args.alarms} gas alarms one after another, dispatcher poll {args.poll} s")
+    print(f"received and verified: {len(latencies)}, missing after 30 s: {lost}, rejected signatures: "
+          f"{receiver.rejected}")  # fmt: skip
+    if latencies:
+        p50, p95 = pct(latencies, 50) * 1000, pct(latencies, 95) * 1000
+        print(f"latency p50 {p50:.0f} ms, p95 {p95:.0f} ms, mean {statistics.mean(latencies) * 1000:.0f} ms, "
+              f"max {max(latencies) * 1000:.0f} ms")  # fmt: skip
+        note = f"poll {args.poll} s; {len(latencies)}/{args.alarms} verified"
+        record(SCRIPT, "alarm_webhook.p50", "alarm → verified webhook p50", p50, "ms", baseline="base.js_p50",
+               better="lower", note=note)  # fmt: skip
+        record(SCRIPT, "alarm_webhook.p95", "alarm → verified webhook p95", p95, "ms", baseline="base.js_p50",
+               better="lower", note=note)  # fmt: skip
+    if lost or receiver.rejected:
+        raise SystemExit(1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--alarms", type=int, default=20)
+    ap.add_argument("--poll", type=float, default=1.0, help="webhooks dispatcher poll interval (s)")
+    args = ap.parse_args()
+    with servers("alarm-webhook") as (db, nats_url):
+        asyncio.run(bench(args, db, nats_url))
+
+
+if __name__ == "__main__":
+    main()
