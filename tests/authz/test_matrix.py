@@ -13,8 +13,9 @@ Out-of-scope checks: for every allowed role of an operation whose path names see
 calls without a body), a token of the same role scoped to *another* district/street/community/household is
 refused: 403 ``out_of_scope`` (or another 403 code), or 404 where the service hides existence on purpose:
 * ``webhooks``: subscriptions and deliveries outside the caller's ownership/district read as 404 (README);
-* ``survey`` and the others answer 403 ``out_of_scope``; a few reads filter by scope and answer 404 — listed in
-  ``HIDES_AS_404`` below with the reason.
+* the other services answer 403 (``out_of_scope``).
+Lists (GET without a path parameter) filter by scope instead: called from another scope they answer 200 without
+any of the seeded home resources (or refuse with 403/422 when the token lacks a claim the list needs).
 
 The table must list exactly the operations of the services' OpenAPI documents: an operation added without a row
 (or a row left for a removed operation) fails ``test_matrix_lists_every_operation``.
@@ -290,6 +291,20 @@ async def test_scoped_roles_are_refused_outside_their_scope(service, service_cli
                 problems.append(
                     f"{service} {method.upper()} {path} ({op_id}) as {role.value} from another scope: "
                     f"{r.status_code} (expected {sorted(expected)}) {r.text[:200]}"
+                )
+    for path, method, op in _operations(app.openapi()):
+        op_id = op["operationId"]
+        if method != "get" or op_id in PUBLIC or "{" in path or op_id == "listWorkPackageTypes":
+            continue
+        for role in sorted(TABLE[(service, op_id)]):
+            headers = headers_for(make_token, role, seeds.home, away=True)
+            r = await client.get(path, params=seeds.queries.get(op_id), headers=headers)
+            checked += 1
+            leaked = [v for v in seeds.params.values() if v in r.text]
+            if r.status_code not in (200, 403, 422) or (r.status_code == 200 and leaked):
+                problems.append(
+                    f"{service} GET {path} ({op_id}) as {role.value} from another scope: {r.status_code}, "
+                    f"home resources listed: {leaked}"
                 )
     assert checked, f"{service}: no out-of-scope call was made"
     assert not problems, "\n".join(problems)

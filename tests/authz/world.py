@@ -307,6 +307,7 @@ async def seed_finance(app: Any, client: Any, make_token: Any) -> Seeds:
             "request_id": repair["id"],
             "analysis_id": analysis["id"],
         },
+        queries={"listDues": {"household_id": hid}},
     )
 
 
