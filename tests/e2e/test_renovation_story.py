@@ -292,7 +292,7 @@ async def test_menu_round_becomes_a_planned_funded_and_completed_project(story, 
     for sp in schedule["packages"]:
         by_face.setdefault(sp["work_face_id"], []).append((sp, packages[sp["package_id"]]))
     assert len(schedule["packages"]) == len(packages)
-    faces_with_both = 0
+    faces_with_both = dig_faces = 0
     for face_id, rows in by_face.items():
         under = [sp for sp, pk in rows if pk["layer"] == "underground"]
         above = [sp for sp, pk in rows if pk["layer"] != "underground"]
@@ -306,7 +306,12 @@ async def test_menu_round_becomes_a_planned_funded_and_completed_project(story, 
             others = [sp for sp, pk in rows if not pk["excavates"]]
             # one window: nothing else happens on the face while it is dug up, so it is opened and backfilled once
             assert all(sp["end_idx"] <= lo or sp["start_idx"] >= hi for sp in others), face_id
-    assert faces_with_both >= 1
+            reach = lo  # and contiguous: the excavating packages follow each other without an idle open trench
+            for sp in sorted(digs, key=lambda x: x["start_idx"]):
+                assert sp["start_idx"] <= reach, (face_id, sp["code"], sp["start_idx"], reach)
+                reach = max(reach, sp["end_idx"])
+            dig_faces += 1
+    assert faces_with_both >= 1 and dig_faces >= 1
 
     # finance knows the project (projects.project.created.v1) → a funding plan from the "four a little" sources
     street = tokens("street_officer", district_id=DISTRICT, street_id=STREET)
