@@ -31,7 +31,11 @@ from common import RESULTS_ENV, machine, read_results  # noqa: E402
 
 # name -> (script, quick arguments); the full run uses each script's defaults.
 PLAN: dict[str, tuple[str, list[str]]] = {
-    "baselines": ("bench_baselines.py", ["--requests", "1000", "--rows", "20000", "--messages", "1000"]),
+    # the same concurrency as the quick survey run, so latencies under load compare like with like
+    "baselines": (
+        "bench_baselines.py",
+        ["--requests", "1000", "--concurrency", "16", "--rows", "20000", "--messages", "1000"],
+    ),
     "survey": ("bench_survey.py", ["--households", "1000", "--concurrency", "16", "--reads", "10"]),
     "smart_community": ("bench_smart_community.py", ["--events", "5000", "--devices", "50", "--probes", "6"]),
     "alarm_webhook": ("bench_alarm_webhook.py", ["--alarms", "10"]),
