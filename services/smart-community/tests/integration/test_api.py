@@ -159,3 +159,31 @@ async def test_device_registration_validation(service_client, jetstream, make_to
     assert response.status_code == 404 and response.json()["code"] == "device_not_found"
     response = await client.post("/v1/devices/nope/credentials")
     assert response.status_code == 401
+
+
+@pytest.mark.integration
+async def test_a_resent_gateway_batch_with_event_ids_is_stored_once(service_client, jetstream, make_token):
+    """A gateway that timed out and resends its batch: events with its own ids are stored once per device and id."""
+    app, client = await service_client(create_app, "smart_community")
+    world = World(jetstream, client, make_token)
+    home = new_id("h")
+    await world.register({home: {}})
+    door = await world.device("door_sensor", household=home)
+    gateway = bearer(make_token("device_gateway", community_id=world.community))
+    now = datetime.now(UTC)
+    batch = [
+        {
+            "device_id": door["id"],
+            "type": "door_open",
+            "time": (now - timedelta(seconds=i)).isoformat(),
+            "event_id": f"gw1-{i}",
+        }
+        for i in range(5)
+    ] + [{"device_id": door["id"], "type": "heartbeat", "time": now.isoformat()}]  # no id: stored every time
+    first = (await client.post("/v1/device-events/batch", json={"events": batch}, headers=gateway)).json()
+    again = (await client.post("/v1/device-events/batch", json={"events": batch}, headers=gateway)).json()
+    assert (first["accepted"], first["duplicates"]) == (6, 0)
+    assert (again["accepted"], again["duplicates"]) == (1, 5)
+    stored = await rows(app, "select client_event_id from device_events where device_id = :d", d=door["id"])
+    assert sorted(r.client_event_id for r in stored if r.client_event_id) == [f"gw1-{i}" for i in range(5)]
+    assert len(stored) == 7

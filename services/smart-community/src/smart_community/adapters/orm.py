@@ -102,10 +102,18 @@ device_events = sa.Table(
     sa.Column("readings", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
     sa.Column("source", sa.String(10), nullable=False),
     sa.Column("stream_seq", sa.BigInteger),
+    sa.Column("client_event_id", sa.String(64)),  # gateway-supplied id: a resent batch is stored once
     sa.CheckConstraint(_in("source", ("mqtt", "http")), name="source_known"),
 )
 sa.Index("ix_device_events_device_time", device_events.c.device_id, device_events.c.device_time, device_events.c.id)
 sa.Index("ix_device_events_received_at", device_events.c.received_at)
+sa.Index(
+    "uq_device_events_client_event",
+    device_events.c.device_id,
+    device_events.c.client_event_id,
+    unique=True,
+    postgresql_where=device_events.c.client_event_id.is_not(None),
+)
 sa.Index(
     "uq_device_events_stream_seq",
     device_events.c.stream_seq,

@@ -187,6 +187,7 @@ _STAGE_COLUMNS = (
     "readings",
     "source",
     "stream_seq",
+    "client_event_id",
 )
 
 
@@ -200,6 +201,7 @@ class EventRow:
     readings: dict[str, Any]
     source: str
     stream_seq: int | None
+    client_event_id: str | None = None
 
 
 async def _raw_connection(session: AsyncSession) -> Any:
@@ -209,7 +211,8 @@ async def _raw_connection(session: AsyncSession) -> Any:
 
 
 async def bulk_insert_events(session: AsyncSession, rows: Sequence[EventRow]) -> list[bool]:
-    """COPY the rows into a staging table, then insert those not seen before (JetStream redelivery).
+    """COPY the rows into a staging table, then insert those not seen before (JetStream redelivery by stream
+    sequence; a gateway's resent batch by its client event ids).
 
     Returns, for each row, whether it is new. Runs in the session's transaction.
     """
@@ -219,7 +222,8 @@ async def bulk_insert_events(session: AsyncSession, rows: Sequence[EventRow]) ->
     await pg.execute(
         "create temp table if not exists device_events_stage ("
         " ord integer, device_id text, community_id text, event_type text, device_time timestamptz,"
-        " received_at timestamptz, readings text, source text, stream_seq bigint) on commit delete rows"
+        " received_at timestamptz, readings text, source text, stream_seq bigint, client_event_id text)"
+        " on commit delete rows"
     )
     await pg.copy_records_to_table(
         "device_events_stage",
@@ -234,6 +238,7 @@ async def bulk_insert_events(session: AsyncSession, rows: Sequence[EventRow]) ->
                 json.dumps(r.readings, separators=(",", ":")),
                 r.source,
                 r.stream_seq,
+                r.client_event_id,
             )
             for i, r in enumerate(rows)
         ],
@@ -241,15 +246,24 @@ async def bulk_insert_events(session: AsyncSession, rows: Sequence[EventRow]) ->
     )
     inserted = await pg.fetch(
         "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
-        " source, stream_seq)"
-        " select device_id, community_id, event_type, device_time, received_at, readings::jsonb, source, stream_seq"
-        " from device_events_stage order by ord"
-        " on conflict (stream_seq) where stream_seq is not null do nothing"
-        " returning stream_seq"
+        " source, stream_seq, client_event_id)"
+        " select device_id, community_id, event_type, device_time, received_at, readings::jsonb, source, stream_seq,"
+        " client_event_id from device_events_stage order by ord"
+        " on conflict do nothing"  # either unique index: the stream sequence or (device, client event id)
+        " returning stream_seq, device_id, client_event_id"
     )
     await pg.execute("truncate device_events_stage")
-    new_seqs = {r["stream_seq"] for r in inserted}
-    return [r.stream_seq is None or r.stream_seq in new_seqs for r in rows]
+    new_seqs = {r["stream_seq"] for r in inserted if r["stream_seq"] is not None}
+    new_client_ids = {(r["device_id"], r["client_event_id"]) for r in inserted if r["client_event_id"] is not None}
+
+    def is_new(r: EventRow) -> bool:
+        if r.stream_seq is not None:
+            return r.stream_seq in new_seqs
+        if r.client_event_id is not None:
+            return (r.device_id, r.client_event_id) in new_client_ids
+        return True
+
+    return [is_new(r) for r in rows]
 
 
 async def insert_rejects(session: AsyncSession, rejects: Sequence[dict[str, Any]]) -> None:

@@ -43,6 +43,7 @@ class Incoming:
     stream_seq: int | None = None
     device_id: str | None = None  # http
     fields: dict[str, Any] | None = None  # http: type, time, readings
+    client_event_id: str | None = None  # http: the gateway's own id of the event
 
 
 @dataclass
@@ -141,6 +142,7 @@ async def ingest(
                 readings=dict(ev.readings),
                 source=item.source,
                 stream_seq=item.stream_seq,
+                client_event_id=item.client_event_id,
             )
             for _, ev, rec, item in accepted
         ]

@@ -198,6 +198,7 @@ async def ingest_batch(
             received_at=received,
             device_id=e.device_id,
             fields={"type": e.type, "time": e.time, "readings": e.readings},
+            client_event_id=e.event_id,
         )
         for e in body.events
     ]

@@ -68,6 +68,14 @@ class GatewayEvent(BaseModel):
     type: str = Field(min_length=1, max_length=40)
     time: datetime = Field(description="Device time, RFC 3339 with offset")
     readings: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    event_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9._:-]+$",
+        description="The gateway's own id of this event; resending a batch (e.g. after a timeout) stores each "
+        "event once per device and id, and counts the repeats as duplicates",
+    )
 
 
 class GatewayBatch(BaseModel):
