@@ -238,6 +238,7 @@ async def test_demand_survey_per_resident_export_and_chart(world):
     h0 = world.households[0]["id"]
     detail = (await world.client.get(f"/v1/households/{h0}", headers=world.worker())).json()
     resident = detail["residents"][0]["id"]
+    assert detail["building_id"]  # the id other services know the building by (device placement, repairs)
     r = await world.answer(cid, h0, {"want": ["gym"]})
     assert r.status_code == 400 and r.json()["code"] == "resident_required"
     assert (

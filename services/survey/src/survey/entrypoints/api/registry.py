@@ -51,6 +51,7 @@ def _household_read(v: uc.HouseholdView) -> HouseholdRead:
     return HouseholdRead(
         id=h.id,
         community_id=h.community_id,
+        building_id=h.building_id,
         building=v.building_code,
         unit=h.unit,
         room=h.room,

@@ -82,6 +82,7 @@ class ResidentRead(BaseModel):
 class HouseholdRead(BaseModel):
     id: uuid.UUID
     community_id: uuid.UUID
+    building_id: uuid.UUID = Field(description="Id other services use for the building (devices, repairs)")
     building: str
     unit: str
     room: str
