@@ -14,7 +14,7 @@ help:
 	@echo "make run      - embedded (or configured) Postgres + NATS, migrations, all five services"
 	@echo "make test     - isolated stack, lint, type checks, architecture contracts, the whole test suite"
 	@echo "make token ROLE=district_admin DISTRICT=510105 [STREET= COMMUNITY= HOUSEHOLD= SUB=]"
-	@echo "make bench    - benchmarks (long); results in docs/benchmarks.md"
+	@echo "make bench    - benchmarks (long; BENCH_ARGS=--quick for a short pass); table in docs/benchmarks.md"
 
 $(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,7 +48,7 @@ token: $(STAMP)
 		$(if $(COMMUNITY),--community $(COMMUNITY)) $(if $(HOUSEHOLD),--household $(HOUSEHOLD))
 
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache .mypy_cache .ruff_cache
