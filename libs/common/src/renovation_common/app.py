@@ -179,6 +179,34 @@ async def _start_messaging(defn: ServiceDefinition, runtime: Runtime, tasks: lis
             tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{spec.name}"))
 
 
+async def _bounded(step: str, awaitable: Awaitable[Any], timeout_s: float) -> None:
+    """One shutdown step with a time budget: a stuck step is logged and skipped, never a hung process."""
+    try:
+        await asyncio.wait_for(awaitable, timeout=timeout_s)
+    except TimeoutError:
+        log.error("shutdown_step_timed_out", step=step, timeout_s=timeout_s)
+    except Exception as exc:
+        log.warning("shutdown_step_failed", step=step, error=type(exc).__name__)
+
+
+async def _shutdown(runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:
+    """Stop background work, then NATS, then the database, each within its own budget."""
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            log.error("shutdown_task_did_not_stop", task=task.get_name())
+    for runner in runtime.consumers:
+        await _bounded(f"unsubscribe {runner.spec.name}", runner.close(), 3)
+    if runtime.nats is not None:
+        # Every publish was awaited with its JetStream ack: nothing is left to flush, so drain briefly.
+        await _bounded("nats drain", runtime.nats.drain(), 5)
+        if not runtime.nats.is_closed:
+            await _bounded("nats close", runtime.nats.close(), 3)
+    await _bounded("database pool", runtime.engine.dispose(), 10)
+
+
 def create_app(defn: ServiceDefinition) -> FastAPI:
     settings = defn.settings
     configure_logging(settings.service_name, level=settings.log_level, json=settings.log_json)
@@ -204,15 +232,7 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
                 runtime.relay.stop()
             for runner in runtime.consumers:
                 runner.stop()
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            for runner in runtime.consumers:
-                await runner.close()
-            if runtime.nats is not None:
-                with contextlib.suppress(Exception):
-                    await runtime.nats.drain()
-            await runtime.engine.dispose()
+            await _shutdown(runtime, tasks)
             log.info("service_stopped")
 
     app = FastAPI(
