@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -226,7 +227,7 @@ async def percent_as_of(session: AsyncSession, project_id: uuid.UUID, day: date)
     stmt = (
         sa.select(ProgressReportRow.package_id, ProgressReportRow.percent_complete)
         .where(ProgressReportRow.project_id == project_id, ProgressReportRow.report_date <= day)
-        .distinct(ProgressReportRow.package_id)
+        .ext(distinct_on(ProgressReportRow.package_id))
         .order_by(ProgressReportRow.package_id, ProgressReportRow.report_date.desc())
     )
     return {row.package_id: row.percent_complete for row in (await session.execute(stmt)).all()}
