@@ -109,6 +109,7 @@ class ConsultationRow(Base):
     created_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
     opened_at: Mapped[datetime | None] = mapped_column(TS)
     closed_at: Mapped[datetime | None] = mapped_column(TS)
+    closed_by: Mapped[str | None] = mapped_column(sa.String(128))  # token `sub`, or 'system:auto-close'
     published_at: Mapped[datetime | None] = mapped_column(TS)
     outcome: Mapped[str | None] = mapped_column(sa.String(20))
     decided_by: Mapped[str | None] = mapped_column(sa.String(60))
@@ -121,6 +122,8 @@ class ConsultationRow(Base):
         sa.CheckConstraint("kind IN ('willingness','menu','scheme_vote','demand','satisfaction')", name="kind_known"),
         sa.CheckConstraint("state IN ('draft','open','closed','published')", name="state_known"),
         sa.Index("ix_consultations_ranking", "district_id", "kind", "outcome"),
+        # the auto-closer's scan: open consultations by end of window
+        sa.Index("ix_consultations_open_closes_at", "closes_at", postgresql_where=sa.text("state = 'open'")),
     )
 
 

@@ -158,6 +158,17 @@ class Repository:
             stmt = stmt.with_for_update(read=True)
         return (await self.session.scalars(stmt)).one_or_none()
 
+    async def due_consultations(self, now: datetime, limit: int) -> list[uuid.UUID]:
+        """Open consultations whose answer window has ended (``closes_at <= now``: the window accepts answers
+        only while ``now < closes_at``), earliest first."""
+        stmt = (
+            sa.select(ConsultationRow.id)
+            .where(ConsultationRow.state == "open", ConsultationRow.closes_at <= now)
+            .order_by(ConsultationRow.closes_at, ConsultationRow.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
     async def lock_answers(self, consultation_id: uuid.UUID, *, exclusive: bool) -> None:
         """Transaction-scoped advisory lock on the consultation's answers: submissions take it shared (they run
         side by side), closing takes it exclusive (waits for submissions in flight and keeps new ones out until

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
 
-from renovation_common.app import ServiceDefinition
+from renovation_common.app import Runtime, ServiceDefinition
 from renovation_common.app import create_app as build_app
 from survey.adapters.orm import infra
 from survey.config import Settings
 from survey.entrypoints.api import routers
 from survey.entrypoints.consumers import consumers
+from survey.entrypoints.workers import workers
 
 
-def create_app(**overrides: Any) -> FastAPI:
+def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
+    """``clock`` (tests) replaces the wall clock of the auto-closer (routes keep the wall clock)."""
     settings = Settings(**overrides)
+
+    async def on_startup(runtime: Runtime) -> None:
+        if clock is not None:
+            runtime.extras["clock"] = clock
+
     return build_app(
         ServiceDefinition(
             settings=settings,
@@ -25,5 +34,7 @@ def create_app(**overrides: Any) -> FastAPI:
             "menu-style item selection, design votes, demand surveys and satisfaction.",
             routers=routers,
             consumers=consumers,
+            workers=workers,
+            on_startup=on_startup,
         )
     )

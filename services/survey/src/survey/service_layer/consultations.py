@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
+
+import structlog
 
 from renovation_common.auth import Principal, Scope
 from renovation_common.contracts.survey import (
@@ -38,6 +41,8 @@ from survey.domain.questions import CHOICE_KINDS, Question, QuestionKind, Questi
 from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, Result, compute_result, headline_approval
 from survey.domain.rules import DecisionRule, RuleError, RuleKind, fraction_str, parse_fraction, percent
 from survey.service_layer.registry import community_scope, ensure_staff_covers, load_community
+
+log = structlog.get_logger("survey.consultations")
 
 
 def domain_error(exc: ConsultationError | QuestionnaireError | RuleError) -> DomainError:
@@ -315,6 +320,9 @@ def result_document(row: ConsultationRow, result: Result, computed_at: datetime)
     }
 
 
+AUTO_CLOSER = "system:auto-close"  # ``closed_by`` of consultations closed at the end of their window
+
+
 async def close_consultation(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, source: str
 ) -> dict[str, Any]:
@@ -324,57 +332,103 @@ async def close_consultation(
         await repo.lock_answers(consultation_id, exclusive=True)
         row = await load_consultation(repo, consultation_id, lock="update")
         ensure_staff_covers_consultation(principal, row)
-        try:
-            row.state = transition(State(row.state), State.CLOSED).value
-        except ConsultationError as exc:
-            raise domain_error(exc) from None
-        result = await _compute(repo, row, final=True, year=now.year)
-        row.closed_at = now
-        doc = result_document(row, result, now)
-        t = result.tally
-        setup = setup_of(row)
-        consent = t.consent_of_all_ratio
-        area_share = Fraction(t.approving_area) / Fraction(t.total_area) if t.total_area else Fraction(0)
-        row.outcome = result.decision.outcome.value
-        row.decided_by = result.decision.decided_by
-        row.approval_num, row.approval_den = consent.numerator, consent.denominator
-        row.approval_area_num, row.approval_area_den = area_share.numerator, area_share.denominator
-        row.final_result = doc
-        headline = headline_approval(setup, t)
-        uow.publish(
-            new_event(
-                ConsultationClosed(
-                    consultation_id=str(row.id),
-                    community_id=str(row.community_id),
-                    district_id=row.district_id,
-                    street_id=row.street_id,
-                    kind=row.kind,
-                    rule=row.rule,
-                    outcome=row.outcome,
-                    decided_by=row.decided_by,
-                    total_households=t.total_households,
-                    participating_households=t.participating_households,
-                    approving_households=t.approving_households,
-                    approval_ratio=fraction_str(headline),
-                    approval_percent=percent(headline),
-                    selected_items=[
-                        SelectedItem(
-                            code=m.code,
-                            category=m.category,
-                            support_count=m.support_count,
-                            support_ratio=fraction_str(m.support_ratio),
-                            support_percent=percent(m.support_ratio),
-                        )
-                        for m in result.menu
-                        if m.selected
-                    ],
-                    closed_at=now,
-                ),
-                source=source,
-                subject=str(row.id),
-            )
-        )
+        doc = await _close(uow, repo, row, now=now, source=source, closed_by=principal.sub)
         await uow.commit()
+    return doc
+
+
+async def auto_close_consultation(
+    uow: UnitOfWork, consultation_id: uuid.UUID, *, now: datetime, source: str
+) -> dict[str, Any] | None:
+    """Close one consultation whose answer window has ended, as the system; ``None`` if there is nothing to do.
+
+    The same locks in the same order as a manual close (answers advisory lock, then the row ``FOR UPDATE``), and
+    the state is checked under them: a second closer (another replica, or a manual close) that waited on the
+    locks finds the consultation already closed and does nothing, so exactly one ``closed`` event is written.
+    """
+    async with uow:
+        repo = Repository(uow.session)
+        await repo.lock_answers(consultation_id, exclusive=True)
+        row = await repo.consultation(consultation_id, lock="update")
+        if row is None or row.state != State.OPEN or row.closes_at is None or row.closes_at > now:
+            return None
+        doc = await _close(uow, repo, row, now=now, source=source, closed_by=AUTO_CLOSER)
+        await uow.commit()
+    return doc
+
+
+async def close_due_consultations(
+    new_uow: Callable[[], UnitOfWork], *, now: datetime, source: str, limit: int = 100
+) -> list[uuid.UUID]:
+    """The auto-closer's scan: close every open consultation whose ``closes_at`` has passed (at most ``limit``
+    per call), each in its own transaction through :func:`auto_close_consultation`. Returns the ids it closed."""
+    async with new_uow() as uow:
+        due = await Repository(uow.session).due_consultations(now, limit)
+    closed = []
+    for consultation_id in due:
+        try:
+            if await auto_close_consultation(new_uow(), consultation_id, now=now, source=source) is not None:
+                closed.append(consultation_id)
+        except DomainError as exc:  # one consultation that cannot close must not block the others
+            log.warning("auto_close_failed", consultation_id=str(consultation_id), code=exc.code)
+    return closed
+
+
+async def _close(
+    uow: UnitOfWork, repo: Repository, row: ConsultationRow, *, now: datetime, source: str, closed_by: str
+) -> dict[str, Any]:
+    """open → closed under the caller's locks: the final tally, the frozen result and the ``closed`` event."""
+    try:
+        row.state = transition(State(row.state), State.CLOSED).value
+    except ConsultationError as exc:
+        raise domain_error(exc) from None
+    result = await _compute(repo, row, final=True, year=now.year)
+    row.closed_at = now
+    row.closed_by = closed_by
+    doc = result_document(row, result, now)
+    t = result.tally
+    setup = setup_of(row)
+    consent = t.consent_of_all_ratio
+    area_share = Fraction(t.approving_area) / Fraction(t.total_area) if t.total_area else Fraction(0)
+    row.outcome = result.decision.outcome.value
+    row.decided_by = result.decision.decided_by
+    row.approval_num, row.approval_den = consent.numerator, consent.denominator
+    row.approval_area_num, row.approval_area_den = area_share.numerator, area_share.denominator
+    row.final_result = doc
+    headline = headline_approval(setup, t)
+    uow.publish(
+        new_event(
+            ConsultationClosed(
+                consultation_id=str(row.id),
+                community_id=str(row.community_id),
+                district_id=row.district_id,
+                street_id=row.street_id,
+                kind=row.kind,
+                rule=row.rule,
+                outcome=row.outcome,
+                decided_by=row.decided_by,
+                total_households=t.total_households,
+                participating_households=t.participating_households,
+                approving_households=t.approving_households,
+                approval_ratio=fraction_str(headline),
+                approval_percent=percent(headline),
+                selected_items=[
+                    SelectedItem(
+                        code=m.code,
+                        category=m.category,
+                        support_count=m.support_count,
+                        support_ratio=fraction_str(m.support_ratio),
+                        support_percent=percent(m.support_ratio),
+                    )
+                    for m in result.menu
+                    if m.selected
+                ],
+                closed_at=now,
+            ),
+            source=source,
+            subject=str(row.id),
+        )
+    )
     return doc
 
 

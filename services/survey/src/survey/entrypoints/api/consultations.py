@@ -37,7 +37,8 @@ rankings_router = APIRouter(tags=["rankings"])
 
 
 def _read(row: Any) -> ConsultationRead:
-    return ConsultationRead.model_validate(row, from_attributes=True)
+    read = ConsultationRead.model_validate(row, from_attributes=True)
+    return read.model_copy(update={"auto_closed": row.closed_by == uc.AUTO_CLOSER})
 
 
 @router.post("/v1/consultations", operation_id="createConsultation", status_code=201, response_model=ConsultationRead)

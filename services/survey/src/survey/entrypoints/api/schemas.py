@@ -185,6 +185,7 @@ class ConsultationRead(BaseModel):
     closes_at: datetime | None
     opened_at: datetime | None
     closed_at: datetime | None
+    auto_closed: bool = Field(default=False, description="Closed by the system at the end of its answer window")
     published_at: datetime | None
     outcome: str | None
     decided_by: str | None
