@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -58,6 +59,8 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    """The service's clock: the wall clock, or the one a test injected through ``ServiceDefinition.clock``."""
 
     def uow(self) -> UnitOfWork:
         return self.uow_class(self.sessionmaker, self.infra, on_commit_events=self.wake_relay)
@@ -84,6 +87,7 @@ class ServiceDefinition:
     workers: Callable[[Runtime], list[Worker]] | None = None
     on_startup: Callable[[Runtime], Awaitable[None]] | None = None
     produces_events: bool = True
+    clock: Callable[[], datetime] | None = None  # tests inject a controllable clock; None = the wall clock
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -147,9 +151,12 @@ async def _build_runtime(defn: ServiceDefinition) -> Runtime:
     settings = defn.settings
     engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
-    return Runtime(
+    runtime = Runtime(
         settings=settings, infra=defn.infra, engine=engine, sessionmaker=sessionmaker, uow_class=defn.uow_class
     )
+    if defn.clock is not None:
+        runtime.clock = defn.clock
+    return runtime
 
 
 async def _start_messaging(defn: ServiceDefinition, runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:

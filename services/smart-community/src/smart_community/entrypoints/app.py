@@ -33,8 +33,6 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
     settings = Settings(**overrides)
 
     async def on_startup(runtime: Runtime) -> None:
-        if clock is not None:
-            runtime.extras["clock"] = clock
         if runtime.js is not None:
             await ensure_devices_stream(runtime)
         try:
@@ -53,5 +51,6 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
             consumers=consumers,
             workers=workers,
             on_startup=on_startup,
+            clock=clock,
         )
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,11 +23,6 @@ DEVICES_SUBJECTS = ["devices.>"]
 INGESTOR_DURABLE = "smart_community__device_ingestor"
 
 
-def clock_of(runtime: Runtime) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = runtime.extras.get("clock") or (lambda: datetime.now(UTC))
-    return clock
-
-
 async def ensure_devices_stream(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings) and runtime.js is not None
@@ -45,7 +39,7 @@ async def device_ingestor(runtime: Runtime) -> None:
     """
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    clock = clock_of(runtime)
+    clock = runtime.clock
     psub: Any = None
     try:
         while True:
@@ -98,7 +92,7 @@ async def device_ingestor(runtime: Runtime) -> None:
 async def deadline_scanner(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    clock = clock_of(runtime)
+    clock = runtime.clock
     while True:
         try:
             await use_cases.scan_deadlines(runtime.uow, now=clock(), source=settings.event_source)
@@ -112,7 +106,7 @@ async def deadline_scanner(runtime: Runtime) -> None:
 async def retention_purge(runtime: Runtime) -> None:
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    clock = clock_of(runtime)
+    clock = runtime.clock
     retention = timedelta(days=settings.event_retention_days)
     while True:
         with contextlib.suppress(Exception):

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from renovation_common.app import Runtime, ServiceDefinition
+from renovation_common.app import ServiceDefinition
 from renovation_common.app import create_app as build_app
 from survey.adapters.orm import infra
 from survey.config import Settings
@@ -21,10 +21,6 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
     """``clock`` (tests) replaces the wall clock of the auto-closer (routes keep the wall clock)."""
     settings = Settings(**overrides)
 
-    async def on_startup(runtime: Runtime) -> None:
-        if clock is not None:
-            runtime.extras["clock"] = clock
-
     return build_app(
         ServiceDefinition(
             settings=settings,
@@ -35,6 +31,6 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
             routers=routers,
             consumers=consumers,
             workers=workers,
-            on_startup=on_startup,
+            clock=clock,
         )
     )

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from datetime import UTC, datetime
 
 import structlog
 
@@ -15,18 +13,12 @@ from survey.service_layer import consultations as uc
 log = structlog.get_logger("survey.workers")
 
 
-def clock_of(runtime: Runtime) -> Callable[[], datetime]:
-    """The injected clock (``create_app(clock=...)``, tests) or the wall clock."""
-    clock: Callable[[], datetime] = runtime.extras.get("clock") or (lambda: datetime.now(UTC))
-    return clock
-
-
 async def scan_once(runtime: Runtime) -> list[str]:
     """One scan: close every due consultation (through the same close use case as the API). Returns their ids."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
     closed = await uc.close_due_consultations(
-        runtime.uow, now=clock_of(runtime)(), source=settings.event_source, limit=settings.auto_close_batch_size
+        runtime.uow, now=runtime.clock(), source=settings.event_source, limit=settings.auto_close_batch_size
     )
     for consultation_id in closed:
         log.info("consultation_auto_closed", consultation_id=str(consultation_id))

@@ -29,7 +29,6 @@ from smart_community.entrypoints.api.schemas import (
     RejectedItem,
     RuleSettingsBody,
 )
-from smart_community.entrypoints.workers import clock_of
 from smart_community.service_layer import use_cases
 from smart_community.service_layer.ingestion import Incoming, ingest
 
@@ -42,7 +41,7 @@ CommunityPath = Annotated[str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 def _now(runtime: Runtime) -> datetime:
-    return clock_of(runtime)()
+    return runtime.clock()
 
 
 def _device_read(r: repo.DeviceRecord) -> DeviceRead:
