@@ -7,7 +7,7 @@ import io
 from collections.abc import Sequence
 from typing import Any
 
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 MAX_ROWS = 10000
 
@@ -54,22 +54,3 @@ def read_rows(content: bytes, fmt: str) -> list[dict[str, object]]:
     if len(rows) > MAX_ROWS:
         raise FileFormatError(f"at most {MAX_ROWS} rows per file")
     return rows
-
-
-def write_csv(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")  # BOM: Excel opens Chinese text correctly
-
-
-def write_xlsx(columns: Sequence[str], rows: Sequence[Sequence[str]], title: str = "responses") -> bytes:
-    wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title[:31] or "responses")
-    ws.append(list(columns))
-    for r in rows:
-        ws.append(list(r))
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from fastapi import Depends, Response
-from openpyxl import Workbook
 
 from finance.service_layer.context import Context
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal, Role, Scope
+from renovation_common.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 
 ID = r"^[A-Za-z0-9_.:\-]{1,64}$"
 
@@ -47,51 +44,17 @@ def export_response(
     fmt: str, filename: str, title: str, header: Sequence[str], rows: Sequence[Sequence[Any]]
 ) -> Response:
     if fmt == "xlsx":
-        wb = Workbook()
-        ws = wb.active
-        assert ws is not None
-        ws.title = title[:31]
-        ws.append(list(header))
-        for row in rows:
-            ws.append([_cell(v) for v in row])
-        buf = io.BytesIO()
-        wb.save(buf)
-        return Response(
-            buf.getvalue(),
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-            headers={"Content-Disposition": f'attachment; filename="{filename}.xlsx"'},
-        )
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_csv_cell(v) for v in row])
-    return Response(
-        "\ufeff" + out.getvalue(),  # BOM: spreadsheet programs then read the Chinese text as UTF-8
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}.csv"'},
-    )
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=None).isoformat(sep=" ", timespec="seconds")
-    if value is None or isinstance(value, int | float | str):
-        return value
-    return str(value)
-
-
-def _csv_cell(value: Any) -> Any:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return "" if value is None else value
+        body, media = xlsx_bytes(header, rows, sheet=title), XLSX_MEDIA_TYPE
+    else:
+        body, media = csv_bytes(header, rows), CSV_MEDIA_TYPE
+    return Response(body, media_type=media, headers={"Content-Disposition": f'attachment; filename="{filename}.{fmt}"'})
 
 
 EXPORT_MEDIA = {
     200: {
         "content": {
             "text/csv": {},
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
+            XLSX_MEDIA_TYPE: {},
         },
         "description": "The export file",
     }

@@ -33,6 +33,7 @@ from projects.service_layer.projects import CreateProject, create_project
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal, Role, Scope, require_roles
 from renovation_common.errors import BadRequest, DomainError, Forbidden, NotFound
+from renovation_common.exports import XLSX_MEDIA_TYPE
 from renovation_common.pagination import Page, PageParams, encode_cursor, page_params
 
 PLANNERS = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
@@ -498,7 +499,7 @@ def _calendar_range(day: date) -> Iterator[None]:
     operation_id="getProgressTable",
     tags=["views"],
     response_model=s.ProgressTableRead,
-    responses={200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}}},
+    responses={200: {"content": {XLSX_MEDIA_TYPE: {}}}},
 )
 async def progress_table_view(
     project_id: uuid.UUID,
@@ -519,7 +520,7 @@ async def progress_table_view(
         content = progress_table_xlsx(f"{view.project.name} 工程日进度一栏表", day, rows, (planned_total, actual_total))
         return Response(
             content,
-            media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            media_type=XLSX_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="progress-{project_id}-{day}.xlsx"'},
         )
     return s.ProgressTableRead(

@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
-from survey.adapters.files import write_csv, write_xlsx
+from renovation_common.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 from survey.entrypoints.api.deps import answerers, officers, readers, staff, utcnow
 from survey.entrypoints.api.schemas import (
     AuditRead,
@@ -29,7 +29,6 @@ from survey.entrypoints.api.schemas import (
 from survey.service_layer import consultations as uc
 from survey.service_layer import responses as ruc
 
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 router = APIRouter(tags=["consultations"])
 responses_router = APIRouter(tags=["responses"])
 results_router = APIRouter(tags=["results"])
@@ -196,7 +195,7 @@ async def get_result(
     response_class=Response,
     responses={
         200: {
-            "content": {"text/csv": {}, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}},
+            "content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}},
             "description": "One row per response; columns in a stable order",
         }
     },
@@ -211,12 +210,8 @@ async def export_responses(
     name = f"consultation-{row.id}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
-        return Response(
-            write_xlsx(columns, rows),
-            media_type=XLSX_MIME,
-            headers=disposition,
-        )
-    return Response(write_csv(columns, rows), media_type="text/csv; charset=utf-8", headers=disposition)
+        return Response(xlsx_bytes(columns, rows, sheet="responses"), media_type=XLSX_MEDIA_TYPE, headers=disposition)
+    return Response(csv_bytes(columns, rows), media_type=CSV_MEDIA_TYPE, headers=disposition)
 
 
 @results_router.get(

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
 from renovation_common.errors import BadRequest, DomainError
+from renovation_common.exports import XLSX_MEDIA_TYPE
 from renovation_common.pagination import PageParams, decode_cursor, encode_cursor, page_params
 from survey.adapters.files import FileFormatError, read_rows
 from survey.domain.registry import HouseholdSpec, ResidentSpec, check_rows
@@ -29,7 +30,6 @@ from survey.service_layer import registry as uc
 
 router = APIRouter(tags=["registry"])
 MAX_UPLOAD = 5 * 1024 * 1024
-XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _community_read(c: Any, count: int) -> CommunityRead:
@@ -151,7 +151,7 @@ async def add_households(
             "required": True,
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
-                XLSX_MIME: {"schema": {"type": "string", "format": "binary"}},
+                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             },
         }
     },
@@ -164,7 +164,7 @@ async def import_households(
     format: Annotated[str | None, Query(pattern="^(csv|xlsx)$")] = None,
 ) -> HouseholdsCreatedRead:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = format or ("xlsx" if content_type == XLSX_MIME else "csv" if content_type in ("text/csv", "") else None)
+    fmt = format or ("xlsx" if content_type == XLSX_MEDIA_TYPE else "csv" if content_type in ("text/csv", "") else None)
     if fmt is None:
         raise DomainError("send text/csv or an XLSX workbook", code="unsupported_media_type", status=415)
     content = b""
