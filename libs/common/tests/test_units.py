@@ -115,3 +115,17 @@ def test_stream_replicas_and_root_path_from_environment(monkeypatch):
     monkeypatch.setenv("SURVEY_ROOT_PATH", "/survey")
     s = S()
     assert (s.stream_replicas, s.root_path) == (3, "/survey")
+
+
+def test_time_and_id_cursor():
+    import uuid
+    from datetime import UTC, datetime
+
+    from renovation_common.pagination import PageParams
+
+    at, ident = datetime(2026, 11, 21, 8, 0, tzinfo=UTC), uuid.uuid4()
+    page = PageParams(cursor=encode_cursor([at.isoformat(), str(ident)]))
+    assert page.after_time_and_id(uuid.UUID) == (at, ident)
+    assert PageParams().after_time_and_id(uuid.UUID) is None
+    with pytest.raises(BadRequest):
+        PageParams(cursor=encode_cursor(["yesterday", "x"])).after_time_and_id(uuid.UUID)

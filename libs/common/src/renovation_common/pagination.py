@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 from fastapi import Query
@@ -12,6 +14,7 @@ from pydantic import BaseModel, Field
 from renovation_common.errors import BadRequest
 
 ItemT = TypeVar("ItemT")
+IdT = TypeVar("IdT")
 
 MAX_LIMIT = 500
 
@@ -43,6 +46,16 @@ class PageParams(BaseModel):
     @property
     def after(self) -> Any:
         return decode_cursor(self.cursor)
+
+    def after_time_and_id(self, parse_id: Callable[[str], IdT]) -> tuple[datetime, IdT] | None:
+        """The ``[timestamp, id]`` key of a cursor made by ``make_page(..., key=lambda x: [x.t.isoformat(), id])``."""
+        key = self.after
+        if key is None:
+            return None
+        try:
+            return datetime.fromisoformat(key[0]), parse_id(str(key[1]))
+        except (TypeError, ValueError, IndexError, KeyError):
+            raise BadRequest("cursor is not valid", code="invalid_cursor") from None
 
 
 def page_params(

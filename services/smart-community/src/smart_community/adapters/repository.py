@@ -412,17 +412,51 @@ async def update_alarm(session: AsyncSession, alarm_id: uuid.UUID, **values: Any
     await session.execute(sa.update(alarms).where(alarms.c.id == alarm_id).values(**values))
 
 
+@dataclass(frozen=True)
+class AlarmQuery:
+    """Filters of an alarm listing: the caller's scope plus what they asked for (plain values; SQL is built here)."""
+
+    household_id: str | None = None
+    scope_community_id: str | None = None
+    scope_street_id: str | None = None
+    scope_district_id: str | None = None
+    status: str | None = None  # active | acknowledged | cleared | open (= not cleared)
+    severity: str | None = None
+    community_id: str | None = None
+    alarm_type: str | None = None
+
+    def where(self) -> list[sa.ColumnElement[bool]]:
+        c = alarms.c
+        equal = {
+            c.household_id: self.household_id,
+            c.community_id: self.scope_community_id,
+            c.street_id: self.scope_street_id,
+            c.district_id: self.scope_district_id,
+            c.severity: self.severity,
+            c.alarm_type: self.alarm_type,
+        }
+        filters = [column == value for column, value in equal.items() if value is not None]
+        if self.community_id is not None:
+            filters.append(c.community_id == self.community_id)
+        if self.status == "open":
+            filters.append(c.status != "cleared")
+        elif self.status is not None:
+            filters.append(c.status == self.status)
+        return filters
+
+
 async def list_alarms(
     session: AsyncSession,
-    filters: Sequence[sa.ColumnElement[bool]],
-    after: tuple[datetime, str] | None,
+    query: AlarmQuery,
+    after: tuple[datetime, uuid.UUID] | None,
     limit: int,
 ) -> list[Any]:
-    stmt = sa.select(alarms).where(*filters).order_by(alarms.c.raised_at.desc(), alarms.c.id.desc()).limit(limit + 1)
+    stmt = (
+        sa.select(alarms).where(*query.where()).order_by(alarms.c.raised_at.desc(), alarms.c.id.desc()).limit(limit + 1)
+    )
     if after is not None:
         stmt = stmt.where(
-            sa.tuple_(alarms.c.raised_at, alarms.c.id)
-            < sa.tuple_(sa.literal(after[0]), sa.literal(uuid.UUID(after[1])))
+            sa.tuple_(alarms.c.raised_at, alarms.c.id) < sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
         )
     return list((await session.execute(stmt)).all())
 

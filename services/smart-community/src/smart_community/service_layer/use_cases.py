@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
-import sqlalchemy as sa
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +26,6 @@ from renovation_common.db import UnitOfWork
 from renovation_common.errors import BadRequest, InvalidState, NotFound
 from renovation_common.events import new_event
 from smart_community.adapters import repository as repo
-from smart_community.adapters.orm import alarms as alarms_table
 from smart_community.domain import rules
 from smart_community.domain.model import (
     DEFAULT_HEARTBEAT_S,
@@ -212,25 +210,30 @@ def alarm_scope(row: Any) -> Scope:
     return Scope(row.district_id, row.street_id, row.community_id, row.household_id)
 
 
-def alarm_scope_filters(principal: Principal) -> list[sa.ColumnElement[bool]]:
-    """The rows a caller may list: the narrowest claim of their token."""
-    t = alarms_table
+def alarm_query(
+    principal: Principal,
+    *,
+    status: str | None = None,
+    severity: str | None = None,
+    community_id: str | None = None,
+    alarm_type: str | None = None,
+) -> repo.AlarmQuery:
+    """What a caller asked for, narrowed to what they may list: the narrowest claim of their token."""
     from renovation_common.auth import Role
 
+    wanted = {"status": status, "severity": severity, "community_id": community_id, "alarm_type": alarm_type}
     if principal.role is Role.RESIDENT:
         if principal.household_id is None:
             raise BadRequest("your token has no household", code="out_of_scope", status=403)
-        return [t.c.household_id == principal.household_id]
-    filters: list[sa.ColumnElement[bool]] = []
-    if principal.community_id:
-        filters.append(t.c.community_id == principal.community_id)
-    if principal.street_id:
-        filters.append(t.c.street_id == principal.street_id)
-    if principal.district_id:
-        filters.append(t.c.district_id == principal.district_id)
-    if not filters:
+        return repo.AlarmQuery(household_id=principal.household_id, **wanted)
+    if not (principal.community_id or principal.street_id or principal.district_id):
         raise BadRequest("your token has no scope", code="out_of_scope", status=403)
-    return filters
+    return repo.AlarmQuery(
+        scope_community_id=principal.community_id,
+        scope_street_id=principal.street_id,
+        scope_district_id=principal.district_id,
+        **wanted,
+    )
 
 
 async def acknowledge_alarm(

@@ -291,12 +291,3 @@ async def replay(
             scheduled += await repo.upsert_replay(uow.session, rows[start : start + 1000], now)
         await uow.commit()
     return ReplayResult(matched_events=len(rows), scheduled=scheduled, truncated=truncated)
-
-
-def page_after(cursor: Any) -> tuple[datetime, uuid.UUID] | None:
-    if cursor is None:
-        return None
-    try:
-        return datetime.fromisoformat(cursor[0]), uuid.UUID(cursor[1])
-    except (TypeError, ValueError, IndexError, KeyError):
-        raise BadRequest("cursor is not valid", code="invalid_cursor") from None

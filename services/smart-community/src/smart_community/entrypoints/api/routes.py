@@ -13,7 +13,6 @@ from renovation_common.auth import Principal, Role, require_roles
 from renovation_common.errors import BadRequest, Forbidden
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 from smart_community.adapters import repository as repo
-from smart_community.adapters.orm import alarms as alarms_table
 from smart_community.config import Settings
 from smart_community.domain import rules
 from smart_community.domain.model import RuleSettings, Severity, device_topic
@@ -152,12 +151,7 @@ async def list_device_events(
         raise BadRequest("from and to need an offset", code="naive_timestamp", status=422)
     if to <= from_ or to - from_ > MAX_RANGE:
         raise BadRequest("to must be after from, at most 31 days later", code="invalid_range", status=422)
-    after = page.after
-    if after is not None:
-        try:
-            after = (datetime.fromisoformat(after[0]), int(after[1]))
-        except (TypeError, ValueError, IndexError, KeyError):
-            raise BadRequest("cursor is not valid", code="invalid_cursor") from None
+    after = page.after_time_and_id(int)
     async with runtime.sessionmaker() as session:
         await use_cases.get_device(session, device_id, principal)
         rows = await repo.events_of_device(session, device_id, from_, to, after, page.limit)
@@ -229,26 +223,15 @@ async def list_alarms(
     principal: Principal = Depends(require_roles(*STAFF, Role.OPERATOR, Role.GOV_SYSTEM, Role.RESIDENT)),
     runtime: Runtime = Depends(get_runtime),
 ) -> Page[AlarmRead]:
-    t = alarms_table
-    filters = use_cases.alarm_scope_filters(principal)
-    if status == "open":
-        filters.append(t.c.status != "cleared")
-    elif status:
-        filters.append(t.c.status == status)
-    if severity:
-        filters.append(t.c.severity == severity.value)
-    if community_id:
-        filters.append(t.c.community_id == community_id)
-    if alarm_type:
-        filters.append(t.c.alarm_type == alarm_type)
-    after = page.after
-    if after is not None:
-        try:
-            after = (datetime.fromisoformat(after[0]), str(uuid.UUID(after[1])))
-        except (TypeError, ValueError, IndexError, KeyError):
-            raise BadRequest("cursor is not valid", code="invalid_cursor") from None
+    query = use_cases.alarm_query(
+        principal,
+        status=status,
+        severity=severity.value if severity else None,
+        community_id=community_id,
+        alarm_type=alarm_type,
+    )
     async with runtime.sessionmaker() as session:
-        rows = await repo.list_alarms(session, filters, after, page.limit)
+        rows = await repo.list_alarms(session, query, page.after_time_and_id(uuid.UUID), page.limit)
     items = [_alarm_read(r) for r in rows]
     return make_page(items, page.limit, lambda a: [a.raised_at.isoformat(), str(a.id)])
 

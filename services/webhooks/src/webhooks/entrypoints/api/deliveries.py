@@ -11,7 +11,6 @@ from webhooks.entrypoints.api.dependencies import context, current_manager, wake
 from webhooks.entrypoints.api.schemas import AttemptRead, DeliveryRead, DeliveryStatus
 from webhooks.service_layer import deliveries as uc
 from webhooks.service_layer.context import Context
-from webhooks.service_layer.subscriptions import page_after
 
 router = APIRouter(prefix="/v1/deliveries", tags=["deliveries"])
 
@@ -34,7 +33,7 @@ async def list_deliveries(
         manager,
         status=status,
         subscription_id=subscription_id,
-        after=page_after(page.after),
+        after=page.after_time_and_id(uuid.UUID),
         limit=page.limit,
     )
     items = [DeliveryRead.of(r) for r in rows[: page.limit]]

@@ -59,7 +59,7 @@ async def list_subscriptions(
     manager: Manager = Depends(current_manager),
     runtime: Runtime = Depends(get_runtime),
 ) -> Page[SubscriptionRead]:
-    rows = await uc.list_subscriptions(runtime.uow(), manager, uc.page_after(page.after), page.limit)
+    rows = await uc.list_subscriptions(runtime.uow(), manager, page.after_time_and_id(uuid.UUID), page.limit)
     items = [SubscriptionRead.of(r) for r in rows[: page.limit]]
     cursor = encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)]) if len(rows) > page.limit else None
     return Page[SubscriptionRead](items=items, next_cursor=cursor)
