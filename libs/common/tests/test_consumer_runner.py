@@ -194,3 +194,30 @@ async def test_transient_failure_is_retried_with_backoff_then_applied(probe_db, 
         await asyncio.gather(task, return_exceptions=True)
     assert attempts == 3
     assert await probe_db.count(probe_db.infra.dead_letters) == 0
+
+
+async def test_events_a_handler_publishes_commit_with_its_inbox_row_or_not_at_all(probe_db, jetstream, unique_producer):
+    from renovation_common.db import ConsumerUnitOfWork
+
+    await ensure_event_stream(jetstream, unique_producer)
+    ok, bad = _event(unique_producer, 1), _event(unique_producer, 2, poison=True)
+    await _publish(jetstream, unique_producer, [ok, bad])
+
+    async def react(session, event, data):
+        uow = ConsumerUnitOfWork(session, probe_db.infra)
+        async with uow:
+            await session.execute(sa.insert(probe_db.applied).values(event_id=event.id))
+            uow.publish(_event(unique_producer + "x", 9))
+            await uow.commit()  # writes the outbox row; the runner commits the transaction
+        if event.data.get("poison"):
+            raise PoisonMessage("fails after publishing")
+
+    runner = ConsumerRunner(
+        _spec(unique_producer, react), probe_db.sessionmaker, probe_db.infra, jetstream, service="probe"
+    )
+    sub = await runner._subscribe(runner.spec.subscriptions[0])
+    outcomes = [await runner.handle(m) for m in await sub.fetch(2, timeout=5)]
+    assert outcomes == ["applied", "dead_letter"]
+    assert await probe_db.count(probe_db.applied) == 1
+    assert await probe_db.count(probe_db.infra.outbox) == 1  # only the event of the handler that succeeded
+    assert await probe_db.count(probe_db.infra.inbox) == 1

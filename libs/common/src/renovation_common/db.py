@@ -172,6 +172,31 @@ class UnitOfWork:
         await self.session.rollback()
 
 
+class ConsumerUnitOfWork(UnitOfWork):
+    """A unit of work riding on a transaction someone else owns: a consumer's inbox transaction.
+
+    Use cases called from an event handler take it like any unit of work. Events they publish are written to the
+    outbox in that same transaction (on :meth:`commit` or :meth:`flush_events`); the consumer runner commits, so the
+    inbox row, the effects and the outgoing events land together or not at all.
+    """
+
+    def __init__(self, session: AsyncSession, infra: InfrastructureTables, *, subject_prefix: str = "renovation"):
+        super().__init__(async_sessionmaker(), infra, subject_prefix=subject_prefix)
+        self.session = session
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._pending_events = []  # the owner of the transaction decides; unflushed events go with a failure
+
+    async def commit(self) -> None:
+        await self.flush_events()
+
+    async def rollback(self) -> None:
+        self._pending_events = []
+
+
 ModelT = TypeVar("ModelT")
 
 

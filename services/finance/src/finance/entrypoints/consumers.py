@@ -9,11 +9,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from finance.domain.emergency import Origin
 from finance.service_layer import readmodels
-from finance.service_layer.emergency import CommunityUnknown, RepairRequest, outbox_publisher, record_request
+from finance.service_layer.emergency import CommunityUnknown, RepairRequest, record_request
 from renovation_common.app import Runtime
 from renovation_common.contracts.projects import ProjectCreated
 from renovation_common.contracts.smart_community import RepairRequested
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered
+from renovation_common.db import ConsumerUnitOfWork
 from renovation_common.events import CloudEvent, EventData
 from renovation_common.messaging import ConsumerSpec, PoisonMessage, TransientError, subscription_for
 
@@ -62,11 +63,11 @@ def on_repair_requested(runtime: Runtime):  # type: ignore[no-untyped-def]
     async def handle(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
         d = _require(data, RepairRequested)
         assert isinstance(d, RepairRequested)
-        publish = outbox_publisher(session, runtime.infra)
+        uow = ConsumerUnitOfWork(session, runtime.infra)
         try:
             await record_request(
                 session,
-                publish,
+                uow.publish,
                 RepairRequest(
                     request_id=repair_request_id(d.request_id),
                     origin=Origin.ALARM,
@@ -83,7 +84,7 @@ def on_repair_requested(runtime: Runtime):  # type: ignore[no-untyped-def]
             )
         except CommunityUnknown:
             raise TransientError("community not yet in the read model") from None
-        await publish.flush()  # type: ignore[attr-defined]
+        await uow.flush_events()
 
     return handle
 

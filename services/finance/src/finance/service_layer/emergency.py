@@ -10,7 +10,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finance.adapters import ledger as ledger_repo
@@ -28,7 +27,6 @@ from renovation_common.contracts.finance import (
     EmergencyRepairPaid,
     EmergencyRepairRequested,
 )
-from renovation_common.db import InfrastructureTables, outbox_row
 from renovation_common.errors import Conflict, NotFound
 from renovation_common.events import CloudEvent, new_event
 
@@ -152,22 +150,6 @@ async def request_repair(ctx: Context, principal: Principal, req: RepairRequest)
             maintenance_fund_established=community.maintenance_fund_established,
         )
     return row, created
-
-
-def outbox_publisher(session: AsyncSession, infra: InfrastructureTables) -> Callable[[CloudEvent], Any]:
-    """For consumers: events go to the outbox in the inbox transaction."""
-    pending: list[dict[str, Any]] = []
-
-    def publish(event: CloudEvent) -> None:
-        pending.append(outbox_row(event, event.nats_subject))
-
-    async def flush() -> None:
-        if pending:
-            await session.execute(sa.insert(infra.outbox), pending)
-            pending.clear()
-
-    publish.flush = flush  # type: ignore[attr-defined]
-    return publish
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from projects.service_layer import projects as uc
 from renovation_common.app import Runtime
 from renovation_common.contracts.survey import CommunityRegistered, ConsultationClosed, RankingPublished
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ConsumerUnitOfWork, UnitOfWork
 from renovation_common.events import CloudEvent, EventData
 from renovation_common.messaging import ConsumerSpec, PoisonMessage, subscription_for
 
@@ -19,22 +19,13 @@ COMMUNITY_REGISTERED = "survey.community.registered.v1"
 RANKING_PUBLISHED = "survey.ranking.published.v1"
 
 
-class _SessionUow(UnitOfWork):
-    """A unit of work riding on the consumer's transaction: events go to the outbox before the runner commits."""
-
-    def __init__(self, runtime: Runtime, session: AsyncSession) -> None:
-        super().__init__(runtime.sessionmaker, runtime.infra)
-        self.session = session
-        self._pending_events = []
-
-
 def _handler(
     runtime: Runtime, model: type[EventData], apply: Callable[[UnitOfWork, Any], Awaitable[Any]]
 ) -> Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]:
     async def handle(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
         if not isinstance(data, model):
             raise PoisonMessage(f"{event.type} without valid data")
-        uow = _SessionUow(runtime, session)
+        uow = ConsumerUnitOfWork(session, runtime.infra)
         await apply(uow, data)
         await uow.flush_events()
 
