@@ -30,6 +30,7 @@ class Role(StrEnum):
     OPERATOR = "operator"
     GOV_SYSTEM = "gov_system"
     DEVICE_GATEWAY = "device_gateway"
+    FINANCE_OFFICER = "finance_officer"  # a district (or street) finance office: records receipts, reads the ledger
 
 
 STAFF_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN})
