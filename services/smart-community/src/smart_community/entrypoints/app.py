@@ -33,8 +33,6 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
     settings = Settings(**overrides)
 
     async def on_startup(runtime: Runtime) -> None:
-        if runtime.js is not None:
-            await ensure_devices_stream(runtime)
         try:
             await sync_broker_users(runtime.uow(), settings.nats_data_dir)
         except Exception as exc:  # the broker keeps its last users file; credentials stay in the database
@@ -51,6 +49,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
             consumers=consumers,
             workers=workers,
             on_startup=on_startup,
+            on_messaging_ready=ensure_devices_stream,
             clock=clock,
         )
     )

@@ -41,6 +41,7 @@ async def device_ingestor(runtime: Runtime) -> None:
     assert isinstance(settings, Settings)
     clock = runtime.clock
     psub: Any = None
+    await runtime.messaging_ready.wait()
     try:
         while True:
             try:
