@@ -77,18 +77,29 @@ class PeriodicJob:
     async def serve(self, runtime: Runtime) -> None:
         service = runtime.settings.service_name
         table: sa.Table = runtime.infra.periodic_jobs
-        while not self._stopping:
-            try:
-                if not self.singleton or await claim_tick(
-                    runtime.sessionmaker, table, self.name, self.budget, self.owner
-                ):
-                    await self._run_once(runtime, service, table)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the database is away: try again next tick
-                JOB_RUNS.labels(service, self.name, "claim_failed").inc()
-                log.warning("periodic_job_claim_failed", job=self.name, error=str(exc)[:300])
-            await asyncio.sleep(self.interval_s * (1 + self.jitter * (2 * random.random() - 1)))
+        try:
+            while not self._stopping:
+                try:
+                    claimed = not self.singleton or await claim_tick(
+                        runtime.sessionmaker, table, self.name, self.budget, self.owner
+                    )
+                    if claimed:
+                        await self._run_once(runtime, service, table)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the database is away: try again next tick
+                    JOB_RUNS.labels(service, self.name, "claim_failed").inc()
+                    log.warning("periodic_job_claim_failed", job=self.name, error=str(exc)[:300])
+                await asyncio.sleep(self.interval_s * (1 + self.jitter * (2 * random.random() - 1)))
+        except asyncio.CancelledError:
+            # shutting down: hand back a lease this replica may hold, so another need not wait it out (a process
+            # killed outright cannot: its lease expires after the budget)
+            if self.singleton:
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(
+                        release_tick(runtime.sessionmaker, table, self.name, 0, None, self.owner, finished=False), 2
+                    )
+            raise
 
     async def _run_once(self, runtime: Runtime, service: str, table: sa.Table) -> None:
         started = time.perf_counter()
@@ -144,19 +155,24 @@ async def release_tick(
     interval_s: float,
     error: str | None,
     owner: str,
+    *,
+    finished: bool = True,
 ) -> None:
+    """Hand the lease back. ``finished``: a run ended, the next is due ``interval_s`` after it started; otherwise the
+    holder stops without finishing and the job is due at once for the other replicas."""
+    values: dict[str, object] = {"lease_owner": None, "lease_until": None}
+    if finished:
+        values |= {
+            "last_finished_at": sa.func.now(),
+            "next_run_at": table.c.last_started_at + sa.func.make_interval(0, 0, 0, 0, 0, 0, interval_s),
+            "last_error": error,
+            "runs": table.c.runs + 1,
+        }
+    else:
+        values["next_run_at"] = sa.func.now()
     async with sessionmaker() as session, session.begin():
         await session.execute(
-            sa.update(table)
-            .where(table.c.name == name, table.c.lease_owner == owner)
-            .values(
-                lease_owner=None,
-                lease_until=None,
-                last_finished_at=sa.func.now(),
-                next_run_at=table.c.last_started_at + sa.func.make_interval(0, 0, 0, 0, 0, 0, interval_s),
-                last_error=error,
-                runs=table.c.runs + 1,
-            )
+            sa.update(table).where(table.c.name == name, table.c.lease_owner == owner).values(**values)
         )
 
 
