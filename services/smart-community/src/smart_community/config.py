@@ -24,4 +24,3 @@ class Settings(ServiceSettings):
     event_retention_days: float = Field(default=180, gt=0, le=3650, description="device events kept in Postgres")
     purge_interval_s: float = Field(default=3600, gt=0, le=86400)
     scan_interval_s: float = Field(default=5.0, gt=0, le=3600, description="deadline scanner period")
-    workers_enabled: bool = True
