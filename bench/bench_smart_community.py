@@ -142,6 +142,10 @@ async def main() -> None:
             token = issue_dev_token(
                 secret=DEV_JWT_SECRET, role="community_worker", district_id=DISTRICT, community_id=COMMUNITY
             )
+            from smart_community.entrypoints.broker_workers import RESPONDER_READY
+
+            while not app.state.runtime.extras.get(RESPONDER_READY):  # the auth callout responder starts in background
+                await asyncio.sleep(0.1)
             creds = {}
             for p in probes:
                 r = await client.post(f"/v1/devices/{p}/credentials", headers={"Authorization": f"Bearer {token}"})

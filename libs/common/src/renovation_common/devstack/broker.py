@@ -40,6 +40,12 @@ def nats_server_binary() -> str:
     return found
 
 
+def broker_password() -> str:
+    """A random password that NATS reads back as a string: the server parses a ``$VARIABLE``'s value like config
+    text, so a value starting with a digit or ``-`` (a number to the parser) fails. A leading letter avoids it."""
+    return "p" + secrets.token_urlsafe(24)
+
+
 @dataclass(frozen=True)
 class BrokerSecrets:
     services_password: str
@@ -60,9 +66,9 @@ class BrokerSecrets:
         from renovation_common import nkeys
 
         made = cls(
-            services_password=secrets.token_urlsafe(24),
-            auth_callout_password=secrets.token_urlsafe(24),
-            system_password=secrets.token_urlsafe(24),
+            services_password=broker_password(),
+            auth_callout_password=broker_password(),
+            system_password=broker_password(),
             device_account_seed=nkeys.create_account_keypair().seed,
         )
         tmp = path.with_suffix(".tmp")

@@ -199,13 +199,14 @@ class BrokerAdmin:
 
     async def device_connections(self, device_id: str | None = None) -> list[DeviceConnection]:
         """Open connections in account DEVICES (of one MQTT client id when ``device_id`` is given), all servers."""
-        query: dict[str, Any] = {"acc": DEVICE_ACCOUNT, "auth": True, "state": "open", "limit": self.page}
+        query: dict[str, Any] = {"acc": DEVICE_ACCOUNT, "auth": True, "limit": self.page}  # state: open (default)
         if device_id is not None:
             query["mqtt_client"] = device_id
         found: list[DeviceConnection] = []
         for answer in await self._scatter("$SYS.REQ.SERVER.PING.CONNZ", {**query, "offset": 0}):
             server_id, data = answer.get("server", {}).get("id"), answer.get("data") or {}
             if not server_id or "error" in answer:
+                log.warning("connz_failed", server=server_id, error=str(answer.get("error"))[:200])
                 continue
             found += _connections(server_id, data)
             offset, total = len(data.get("connections") or []), int(data.get("total") or 0)

@@ -39,6 +39,7 @@ from smart_community.service_layer.broker_auth import (
 log = structlog.get_logger("smart_community.broker")
 
 RESPONDER_QUEUE = "smart_community_auth_callout"
+RESPONDER_READY = "auth_callout_ready"  # runtime.extras flag: this replica answers the broker's callout
 
 
 def device_broker(settings: Settings) -> NatsDeviceBroker:
@@ -113,9 +114,12 @@ async def auth_callout_responder(runtime: Runtime) -> None:
     nc = await _connected(settings.broker_auth_url.get_secret_value(), "smart_community-auth-callout")
     try:
         await nc.subscribe(AUTH_CALLOUT_SUBJECT, queue=RESPONDER_QUEUE, cb=on_request)
+        await nc.flush()  # the server knows the subscription before we say we answer
+        runtime.extras[RESPONDER_READY] = True
         log.info("auth_callout_responder_started")
         await asyncio.Event().wait()
     finally:
+        runtime.extras[RESPONDER_READY] = False
         for task in list(in_flight):
             task.cancel()
         with contextlib.suppress(Exception):
