@@ -253,6 +253,8 @@ async def test_wrong_missing_unknown_and_impersonating_logins_are_refused(commun
         await nats.connect(
             f"nats://{door}:{creds['password']}@{url.hostname}:{url.port}", allow_reconnect=False, connect_timeout=10
         )
+    # the services' own login is not usable over MQTT (configured users are standard NATS only)
+    assert url.password and await login_refused("services", url.password, client_id="services")
     # and the right one works
     async with mqtt(door, creds["password"]):
         pass
