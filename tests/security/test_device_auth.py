@@ -8,6 +8,7 @@ answering the broker's auth callout from its real Postgres registry. Nothing her
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -141,7 +142,7 @@ class Held:
     async def __aexit__(self, *exc: object) -> None:
         if self.task is not None:
             self.task.cancel()
-            with __import__("contextlib").suppress(BaseException):
+            with contextlib.suppress(BaseException):
                 await self.task
 
 
