@@ -63,6 +63,40 @@ def env(prefix: str, port: int) -> list[dict[str, Any]]:
     ]
 
 
+def secret_env(name: str, key: str) -> dict[str, Any]:
+    return {"name": name, "valueFrom": {"secretKeyRef": {"name": "renovation-secrets", "key": key}}}
+
+
+MQTT_CA = {"name": "mqtt-ca", "mountPath": "/etc/mqtt-ca", "readOnly": True}
+
+# What one service's app container needs besides env(): smart-community answers the broker's auth callout for
+# devices, closes connections of revoked devices through the system account, signs device user JWTs with the
+# device account seed, and proves new credentials with an MQTT login (verifying NATS with the cert-manager CA).
+APP_EXTRA: dict[str, dict[str, list[dict[str, Any]]]] = {
+    "smart-community": {
+        "env": [
+            secret_env("NATS_AUTH_CALLOUT_PASSWORD", "NATS_AUTH_CALLOUT_PASSWORD"),
+            {
+                "name": "SMART_COMMUNITY_NATS_AUTH_URL",
+                "value": "nats://device-auth:$(NATS_AUTH_CALLOUT_PASSWORD)@nats:4222",
+            },
+            secret_env("NATS_SYSTEM_PASSWORD", "NATS_SYSTEM_PASSWORD"),
+            {"name": "SMART_COMMUNITY_NATS_SYSTEM_URL", "value": "nats://system:$(NATS_SYSTEM_PASSWORD)@nats:4222"},
+            secret_env("SMART_COMMUNITY_NATS_DEVICE_ACCOUNT_SEED", "NATS_DEVICE_ACCOUNT_SEED"),
+            {"name": "SMART_COMMUNITY_MQTT_URL", "value": "mqtts://nats-mqtt:8883"},
+            {"name": "SMART_COMMUNITY_MQTT_CA_FILE", "value": "/etc/mqtt-ca/ca.crt"},
+        ],
+        "volumeMounts": [MQTT_CA],
+        "volumes": [
+            {
+                "name": "mqtt-ca",
+                "secret": {"secretName": "nats-mqtt-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+            }
+        ],
+    }
+}
+
+
 def container_security() -> dict[str, Any]:
     return {
         "allowPrivilegeEscalation": False,
@@ -89,6 +123,7 @@ def documents(name: str, prefix: str, port: int, res: tuple[str, str, str, str])
     small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
     common_env_from = [{"configMapRef": {"name": "renovation-config"}}]
     tmp = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - an emptyDir under a read-only root
+    extra = APP_EXTRA.get(name, {})
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -139,7 +174,7 @@ def documents(name: str, prefix: str, port: int, res: tuple[str, str, str, str])
                             "args": ["serve"],
                             "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
                             "envFrom": common_env_from,
-                            "env": env(prefix, port),
+                            "env": env(prefix, port) + extra.get("env", []),
                             "resources": resources,
                             "securityContext": container_security(),
                             "startupProbe": {
@@ -161,10 +196,10 @@ def documents(name: str, prefix: str, port: int, res: tuple[str, str, str, str])
                             },
                             # let endpoints drop the pod before uvicorn stops accepting connections
                             "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-                            "volumeMounts": [tmp],
+                            "volumeMounts": [tmp, *extra.get("volumeMounts", [])],
                         }
                     ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, *extra.get("volumes", [])],
                 },
             },
         },
