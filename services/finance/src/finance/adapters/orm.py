@@ -289,16 +289,18 @@ sa.Index("ix_payment_intents_due_id", payment_intents.c.due_id, payment_intents.
 
 # A posted payment and its proof: a staff receipt (number unique per community) or a provider's signed callback
 # (transaction id unique per provider; an intent paid once). The unique constraints are the idempotency guarantee.
+# ``source`` defaults to 'legacy' and ``community_id`` may be null only for legacy rows (expand/contract: a pod of
+# the release before, still running during a rollout, writes such rows; a later migration can make them strict).
 payments = sa.Table(
     "payments",
     metadata,
     _id(),
     sa.Column("due_id", UUID(as_uuid=True), sa.ForeignKey("dues.id"), nullable=False),
-    _ref("community_id", nullable=False),
+    _ref("community_id"),
     _fen("amount_fen"),
     sa.Column("transfer_group_id", UUID(as_uuid=True), nullable=False),
     sa.Column("paid_by", sa.String(120), nullable=False),
-    sa.Column("source", sa.String(20), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False, server_default="legacy"),
     sa.Column("method", sa.String(30)),
     sa.Column("receipt_number", sa.String(64)),
     sa.Column("received_at", sa.DateTime(timezone=True)),
@@ -308,6 +310,7 @@ payments = sa.Table(
     _created(),
     sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
     sa.CheckConstraint("source IN ('receipt','provider','legacy')", name="source_known"),
+    sa.CheckConstraint("source = 'legacy' OR community_id IS NOT NULL", name="community_known"),
     sa.CheckConstraint(
         "source <> 'receipt' OR (receipt_number IS NOT NULL AND method IS NOT NULL AND received_at IS NOT NULL)",
         name="receipt_proof",
