@@ -200,9 +200,10 @@ async def record_receipt(
             async with ctx.uow() as uow:
                 due = await _locked_due(uow.session, due_id)
                 ensure_covers(principal, due_scope(due), "due")
+                replayed = await _receipt_replayed(uow.session, due.community_id, receipt.receipt_number, asked)
+                if replayed:
+                    break  # answered from the first result, read after this transaction (and its lock) ends
                 check_received_at(receipt.received_at, now=ctx.clock(), rules=rules)
-                if await _receipt_replayed(uow.session, due.community_id, receipt.receipt_number, asked):
-                    return await get_due(ctx, due_id), True
                 await _post(
                     ctx,
                     uow,
@@ -221,7 +222,9 @@ async def record_receipt(
             return await get_due(ctx, due_id), False
         except _Taken:
             continue  # the committed receipt decides in the next round: a replay or receipt_number_taken
-    raise RuleViolation("payments_busy", "retry the same request", status=409)
+    else:
+        raise RuleViolation("payments_busy", "retry the same request", status=409)
+    return await get_due(ctx, due_id), True
 
 
 async def _receipt_replayed(session: Any, community_id: str, number: str, asked: ReceiptFacts) -> bool:
