@@ -75,6 +75,33 @@ PREVIOUS_SECRET = "test-wechat-pay-old-secret-0123456789ab"
 PAYMENT_SETTINGS = {"payment_provider_secrets": {PROVIDER: [SECRET, PREVIOUS_SECRET], "alipay": [SECRET + "-ali"]}}
 
 
+class Clock:
+    """A controllable clock for the app (``create_app(clock=...)``): starts at the wall clock, moves on demand."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+async def seed_scheme(client, make_token, community_id="c1", *, district="D1", street="S1", amount=80_000):
+    """A water-meter scheme (a fixed due per household) created by a worker of the community; its dues by id."""
+    worker = auth(make_token, "community_worker", district_id=district, street_id=street, community_id=community_id)
+    r = await client.post(
+        "/v1/contribution-schemes",
+        headers=worker,
+        json={"community_id": community_id, "kind": "water_meter", "title": "水表", "amount_fen_per_household": amount},
+    )
+    assert r.status_code == 201, r.text
+    scheme = r.json()
+    dues = (await client.get("/v1/dues", headers=worker, params={"scheme_id": scheme["id"]})).json()["items"]
+    return scheme, {d["household_id"]: d for d in dues}
+
+
 def recently(**delta) -> str:
     return (datetime.now(UTC) - timedelta(**(delta or {"minutes": 5}))).isoformat()
 
