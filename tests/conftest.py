@@ -6,6 +6,7 @@
 * ``receiver``: a government system's webhook endpoint, a real HTTP server on 127.0.0.1 that verifies every request
   with the official ``standardwebhooks`` package.
 * ``api``: an ``httpx.AsyncClient`` plus token helpers for every role.
+* ``PAYMENT_PROVIDER_SECRETS``: the finance service's payment provider secrets, to sign provider callbacks.
 """
 
 from __future__ import annotations
@@ -47,7 +48,10 @@ SERVICE_ENV: dict[str, dict[str, str]] = {
         "WEBHOOKS_DISPATCHER_POLL_INTERVAL_S": "0.2",
     },
     "smart-community": {"SMART_COMMUNITY_SCAN_INTERVAL_S": "1"},
+    # finance: one payment provider whose callbacks the tests sign (docs/payments.md), as a bank's gateway would
+    "finance": {"FINANCE_PAYMENT_PROVIDER_SECRETS": json.dumps({"wechat_pay": ["e2e-wechat-pay-secret-" + "0" * 16]})},
 }
+PAYMENT_PROVIDER_SECRETS: dict[str, list[str]] = json.loads(SERVICE_ENV["finance"]["FINANCE_PAYMENT_PROVIDER_SECRETS"])
 
 
 @dataclass

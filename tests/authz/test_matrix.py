@@ -7,7 +7,11 @@ How each cell is checked (one app per service, in-process, fresh migrated databa
   authentication, the role check and the scope check (bodies are seeded for some operations so that the use case
   runs; elsewhere ``{}`` gets a 422 *after* the role check);
 * **.** (deny): 403 problem+json with code ``role_not_allowed`` (role checks run before the body is validated);
-* the operations endpoints (``/healthz``, ``/readyz``, ``/metrics``) are public and listed with Y everywhere.
+* the operations endpoints (``/healthz``, ``/readyz``, ``/metrics``) are public and listed with Y everywhere;
+* **signed** operations (``SIGNED``: payment providers' callbacks) admit no bearer token at all: they are
+  authenticated by an HMAC signature over the body (``docs/payments.md``), so their row is all ``.`` and every
+  role's token — unsigned — gets 401 problem+json. The callbacks' own refusals are proved in
+  ``tests/security/test_payments.py``.
 
 Out-of-scope checks: for every allowed role of an operation whose path names seeded resources (reads, and unsafe
 calls without a body), a token of the same role scoped to *another* district/street/community/household is
@@ -51,6 +55,9 @@ ROLE_COLUMNS = {
 
 
 PUBLIC = {"healthz", "readyz", "metrics"}
+
+# Authenticated by a signature over the request body, not by a token (no role is admitted).
+SIGNED = {"receivePaymentCallback"}
 
 # Out-of-scope answers that are 404 on purpose (existence hidden), per (service, operationId); everything else
 # outside the caller's scope must be 403.
@@ -162,6 +169,9 @@ async def test_every_role_on_every_operation(service, service_client, make_token
             cell = f"{service} {method.upper()} {path} ({op_id}) as {role.value}: {r.status_code}"
             if r.status_code >= 500:
                 problems.append(f"{cell} — server error {r.text[:200]}")
+            elif op_id in SIGNED:
+                if r.status_code != 401 or r.headers.get("content-type") != "application/problem+json":
+                    problems.append(f"{cell} — an unsigned call must be 401 problem+json, got {r.text[:200]}")
             elif role in allowed or op_id in PUBLIC:
                 if r.status_code in (401, 403):
                     problems.append(f"{cell} — expected allow, got {r.text[:200]}")

@@ -7,7 +7,8 @@ and one dig window → a funding plan approved (finance, which learnt the projec
 → daily progress → completion (``projects.project.completed.v1``). Then the smart community: a gas alarm in the home
 of an elderly resident living alone becomes a critical alarm delivered to a government receiver (verified with
 ``standardwebhooks``), and a burst pipe in a building's common parts becomes an emergency repair request in finance
-(delivered 1985, no maintenance fund), approved and paid 80/20, announced by webhook too.
+(delivered 1985, no maintenance fund), approved and paid 80/20, announced by webhook too. Finally the households of
+that building pay a contribution — only on proof: a provider's signed callback or a worker's receipt.
 
 The tests of this module run in order and share the community (module fixture ``story``).
 """
@@ -15,12 +16,19 @@ The tests of this module run in order and share the community (module fixture ``
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
+
+from ..conftest import PAYMENT_PROVIDER_SECRETS
 
 pytestmark = pytest.mark.integration
 
@@ -511,3 +519,112 @@ async def test_burst_pipe_in_common_parts_is_repaired_from_the_emergency_fund(st
     # the water-leak alarm (major, common part) reached the receiver as well; no request failed verification
     assert story.receiver.of_type("smart_community.alarm.raised.v1", device_id=sensor["id"], severity="major")
     assert all(d.verified for d in story.receiver.snapshot())
+
+
+async def test_contributions_are_posted_on_proof_only(story, api, tokens, eventually_true):
+    """The households of building 1 owe a maintenance-fund contribution (5 yuan/m²). The elderly resident pays in the
+    app: an intent, then the provider's signed callback posts it (a replay posts nothing, a forgery is 401); a
+    neighbour pays cash to the grid worker, who records the receipt. Nobody declares a payment posted."""
+    elderly = story.households[0]
+    worker = worker_token(tokens, story.community_id)
+    building = (await api.get("survey", f"/v1/households/{elderly['id']}", worker)).json()["building_id"]
+
+    async def finance_knows_the_building() -> bool:  # survey.household.registered.v1 → finance's read model
+        count = "select count(*) from households where community_id = $1 and building_id = $2"
+        return await api.system.sql_value("finance", count, story.community_id, building) == 100
+
+    await eventually_true(finance_knows_the_building, timeout_s=120, what="finance read model of building 1")
+    r = await api.post(
+        "finance",
+        "/v1/contribution-schemes",
+        worker,
+        json={
+            "community_id": story.community_id,
+            "kind": "maintenance_fund",
+            "title": "1号楼维修资金",
+            "rate_fen_per_m2": 500,
+            "building_ids": [building],
+        },
+    )
+    assert r.status_code == 201, r.text
+    scheme = r.json()
+    assert scheme["dues_count"] == 100
+
+    resident = tokens("resident", household_id=elderly["id"], community_id=story.community_id, district_id=DISTRICT)
+    (due,) = [
+        d for d in (await api.get("finance", "/v1/dues", resident)).json()["items"] if d["scheme_id"] == scheme["id"]
+    ]
+    r = await api.post(
+        "finance",
+        f"/v1/dues/{due['id']}/payment-intents",
+        resident,
+        json={"amount_fen": due["amount_fen"], "method": "wechat_pay", "provider": "wechat_pay"},
+    )
+    assert r.status_code == 201, r.text
+    order = r.json()["provider_order"]
+    assert (await api.get("finance", f"/v1/dues/{due['id']}", resident)).json()["paid_fen"] == 0  # no money yet
+
+    # the provider calls back (docs/payments.md): HMAC-SHA256 over "{timestamp}.{raw body}"
+    raw = json.dumps(
+        {
+            "event": "payment.succeeded",
+            "provider_txn_id": "4200002026E2E00000001",
+            "intent_id": order["merchant_order_id"],
+            "amount_fen": order["amount_fen"],
+            "currency": "CNY",
+            "paid_at": datetime.now(UTC).isoformat(),
+        }
+    ).encode()
+    ts = str(int(time.time()))
+    secret = PAYMENT_PROVIDER_SECRETS["wechat_pay"][0].encode()
+    headers = {"Content-Type": "application/json", "Payment-Timestamp": ts}
+
+    def signature_header(key: bytes, stamp: str, body: bytes) -> str:  # what the provider computes, stdlib only
+        return "v1=" + base64.b64encode(hmac.new(key, stamp.encode() + b"." + body, hashlib.sha256).digest()).decode()
+
+    forged = await api.post(
+        "finance",
+        order["notify_path"],
+        {**headers, "Payment-Signature": signature_header(b"x" * 32, ts, raw)},
+        content=raw,
+    )
+    assert forged.status_code == 401 and forged.json()["code"] == "callback_signature_invalid"
+    signed = {**headers, "Payment-Signature": signature_header(secret, ts, raw)}
+    first = await api.post("finance", order["notify_path"], signed, content=raw)
+    assert first.status_code == 200 and first.json()["replayed"] is False, first.text
+    replay = await api.post("finance", order["notify_path"], signed, content=raw)
+    assert replay.json() == {**first.json(), "replayed": True}
+    paid = (await api.get("finance", f"/v1/dues/{due['id']}", resident)).json()
+    assert paid["outstanding_fen"] == 0 and [p["source"] for p in paid["payments"]] == ["provider"]
+
+    # a neighbour pays cash at the community office; the grid worker records the receipt
+    neighbour = next(h for h in story.households[1:] if h["building"] == "1")
+    dues = (await api.get("finance", "/v1/dues", worker, params={"household_id": neighbour["id"]})).json()["items"]
+    (cash_due,) = [d for d in dues if d["scheme_id"] == scheme["id"]]
+    receipt = {
+        "receipt_number": "JS-E2E-0001",
+        "amount_fen": cash_due["amount_fen"],
+        "method": "cash",
+        "received_at": (datetime.now(UTC) - timedelta(minutes=2)).isoformat(),
+    }
+    own = tokens("resident", household_id=neighbour["id"], community_id=story.community_id, district_id=DISTRICT)
+    assert (await api.post("finance", f"/v1/dues/{cash_due['id']}/receipts", own, json=receipt)).status_code == 403
+    r = await api.post("finance", f"/v1/dues/{cash_due['id']}/receipts", worker, json=receipt)
+    assert r.status_code == 201 and r.json()["outstanding_fen"] == 0, r.text
+
+    collection = (
+        await api.get(
+            "finance", f"/v1/communities/{story.community_id}/collection", worker, params={"scheme_id": scheme["id"]}
+        )
+    ).json()
+    assert collection["total"]["households_paid_in_full"] == 2
+    assert collection["total"]["paid_fen"] == due["amount_fen"] + cash_due["amount_fen"]
+    # the books balance, and every payment carries its proof
+    system = api.system
+    proofs = await system.sql(
+        "finance",
+        "select source, count(*) from payments where due_id = any($1::uuid[]) group by source",
+        [uuid.UUID(due["id"]), uuid.UUID(cash_due["id"])],
+    )
+    assert sorted(tuple(r) for r in proofs) == [("provider", 1), ("receipt", 1)]
+    assert await system.sql_value("finance", "select sum(debits_posted) = sum(credits_posted) from accounts") is True

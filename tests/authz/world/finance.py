@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,9 +18,9 @@ finance          healthz                          Y   Y   Y   Y   Y   Y   Y   Y 
 finance          readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          createAccount                    .   .   .   Y   .   .   .   .   .   .
-finance          getAccount                       Y   Y   Y   Y   .   .   Y   Y   .   .
-finance          getAccountStatement              Y   Y   Y   Y   .   .   Y   Y   .   .
-finance          exportAccountStatement           Y   Y   Y   Y   .   .   Y   Y   .   .
+finance          getAccount                       Y   Y   Y   Y   .   .   Y   Y   .   Y
+finance          getAccountStatement              Y   Y   Y   Y   .   .   Y   Y   .   Y
+finance          exportAccountStatement           Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          createTransfers                  .   .   .   Y   .   .   .   .   .   .
 finance          createFundingPlan                .   .   Y   Y   .   .   .   .   .   .
 finance          getFundingPlan                   .   Y   Y   Y   .   .   Y   Y   .   .
@@ -27,10 +28,14 @@ finance          approveFundingPlan               .   .   .   Y   .   .   .   . 
 finance          receiveFunds                     .   .   .   Y   .   .   .   .   .   .
 finance          disburseFunds                    .   .   .   Y   .   .   .   .   .   .
 finance          createContributionScheme         .   Y   Y   Y   .   .   .   .   .   .
-finance          listDues                         Y   Y   Y   Y   .   .   .   .   .   .
-finance          getDue                           Y   Y   Y   Y   .   .   .   .   .   .
-finance          payDue                           Y   Y   .   .   .   .   .   .   .   .
-finance          getCollection                    .   Y   Y   Y   .   .   .   .   .   .
+finance          listDues                         Y   Y   Y   Y   .   .   .   .   .   Y
+finance          getDue                           Y   Y   Y   Y   .   .   .   .   .   Y
+finance          createPaymentIntent              Y   Y   Y   Y   .   .   .   .   .   Y
+finance          listPaymentIntents               Y   Y   Y   Y   .   .   .   .   .   Y
+finance          getPaymentIntent                 Y   Y   Y   Y   .   .   .   .   .   Y
+finance          recordReceipt                    .   Y   .   .   .   .   .   .   .   Y
+finance          receivePaymentCallback           .   .   .   .   .   .   .   .   .   .
+finance          getCollection                    .   Y   Y   Y   .   .   .   .   .   Y
 finance          getEmergencyRepairStats          .   .   Y   Y   .   .   .   Y   .   .
 finance          exportEmergencyRepairReport      .   .   Y   Y   .   .   .   Y   .   .
 finance          requestEmergencyRepair           Y   Y   Y   Y   .   .   .   .   .   .
@@ -45,8 +50,9 @@ finance          getPaybackAnalysis               .   .   .   Y   .   .   Y   . 
 """
 # fmt: on
 
-# Settings of the app under test (besides COMMON_SETTINGS).
-APP_SETTINGS: dict[str, Any] = {}
+# Settings of the app under test (besides COMMON_SETTINGS): one payment provider, so intents can be created.
+PROVIDER = "sandbox"
+APP_SETTINGS: dict[str, Any] = {"payment_provider_secrets": {PROVIDER: ["matrix-sandbox-secret-0123456789abcdef"]}}
 
 
 async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
@@ -126,6 +132,11 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
     )
     resident = headers_for(make_token, Role.RESIDENT, HOME)
     dues = ok(await client.get("/v1/dues", headers=resident), "dues")
+    due_id = dues["items"][0]["id"]
+    intent_body = {"amount_fen": 1, "method": "wechat_pay", "provider": PROVIDER}
+    intent = ok(
+        await client.post(f"/v1/dues/{due_id}/payment-intents", json=intent_body, headers=resident), "payment intent"
+    )
     repair = ok(
         await client.post(
             "/v1/emergency-repairs",
@@ -153,12 +164,24 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
         params={
             "account_id": account["id"],
             "plan_id": plan["id"],
-            "due_id": dues["items"][0]["id"],
+            "due_id": due_id,
+            "intent_id": intent["id"],
+            "provider": PROVIDER,
             "community_id": cid,
             "request_id": repair["id"],
             "analysis_id": analysis["id"],
         },
         queries={"listDues": {"household_id": hid}},
+        # bodies that pass validation, so the out-of-scope check reaches the scope decision (from the due's record)
+        bodies={
+            "createPaymentIntent": intent_body,
+            "recordReceipt": {
+                "receipt_number": "R-matrix-1",
+                "amount_fen": 1,
+                "method": "cash",
+                "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+            },
+        },
     )
 
 

@@ -2,7 +2,7 @@
 
 import sqlalchemy as sa
 
-from .conftest import auth, new_id, seed_community, seed_project
+from .conftest import auth, new_id, recently, seed_community, seed_project
 
 
 async def test_contribution_scheme_dues_payments_collection(finance, make_token):
@@ -36,29 +36,31 @@ async def test_contribution_scheme_dues_payments_collection(finance, make_token)
     due = next(d for d in mine if d["scheme_id"] == scheme["id"])
     assert due["amount_fen"] == 40_154
 
-    payment = {"payment_id": new_id(), "amount_fen": 40_000}
-    r = await client.post(f"/v1/dues/{due['id']}/payments", headers=resident, json=payment)
+    # money is posted on proof only: a worker of the community records the receipts
+    def receipt(number, amount):
+        return {"receipt_number": number, "amount_fen": amount, "method": "cash", "received_at": recently()}
+
+    first = receipt("C1-0001", 40_000)
+    r = await client.post(f"/v1/dues/{due['id']}/receipts", headers=worker, json=first)
     assert r.status_code == 201, r.text
     assert r.json()["paid_fen"] == 40_000
-    r = await client.post(f"/v1/dues/{due['id']}/payments", headers=resident, json=payment)
-    assert r.status_code == 200 and r.json()["paid_fen"] == 40_000  # a retry pays once
-    r = await client.post(
-        f"/v1/dues/{due['id']}/payments", headers=resident, json={"payment_id": new_id(), "amount_fen": 155}
+    paid = r.json()["payments"][0]
+    assert (paid["source"], paid["method"], paid["receipt_number"], paid["amount_fen"], paid["intent_id"]) == (
+        "receipt",
+        "cash",
+        "C1-0001",
+        40_000,
+        None,
     )
+    r = await client.post(f"/v1/dues/{due['id']}/receipts", headers=worker, json=first)
+    assert r.status_code == 200 and r.json()["paid_fen"] == 40_000  # the same receipt again posts once
+    r = await client.post(f"/v1/dues/{due['id']}/receipts", headers=worker, json=receipt("C1-0002", 155))
     assert r.status_code == 422 and r.json()["code"] == "overpayment"
-    r = await client.post(
-        f"/v1/dues/{due['id']}/payments", headers=resident, json={"payment_id": new_id(), "amount_fen": 154}
-    )
+    r = await client.post(f"/v1/dues/{due['id']}/receipts", headers=worker, json=receipt("C1-0002", 154))
     assert r.json()["outstanding_fen"] == 0
-    other = next(
-        d
-        for d in (await client.get("/v1/dues", headers=worker, params={"scheme_id": scheme["id"]})).json()["items"]
-        if d["household_id"] == "h2"
-    )
-    neighbour = await client.post(
-        f"/v1/dues/{other['id']}/payments", headers=resident, json={"payment_id": new_id(), "amount_fen": 1}
-    )
-    assert neighbour.status_code == 403
+    # a resident cannot post money, not even on their own due
+    r = await client.post(f"/v1/dues/{due['id']}/receipts", headers=resident, json=receipt("C1-0003", 1))
+    assert r.status_code == 403 and r.json()["code"] == "role_not_allowed"
 
     coll = (
         await client.get("/v1/communities/c1/collection", headers=worker, params={"scheme_id": scheme["id"]})

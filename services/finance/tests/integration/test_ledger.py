@@ -228,4 +228,4 @@ async def test_1000_concurrent_transfers_half_retried(service_client):
         assert entry_sums.get(r.id, 0) == r.credits_posted - r.debits_posted  # no transfer applied twice
         if not r.allow_negative:
             assert r.credits_posted - r.debits_posted >= 0
-    assert elapsed < 60
+    # no assertion on the elapsed time: the machine is shared (house rule); the printed figure is the measurement

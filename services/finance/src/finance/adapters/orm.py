@@ -256,16 +256,72 @@ dues = sa.Table(
 )
 sa.Index("ix_dues_household_id", dues.c.household_id)
 
+# A resident's intent to pay a due through a provider: it never moves money. ``expired`` is derived from
+# ``expires_at`` when read (no sweeper); ``succeeded`` is set in the transaction that posts the provider's payment.
+payment_intents = sa.Table(
+    "payment_intents",
+    metadata,
+    _id(),
+    sa.Column("due_id", UUID(as_uuid=True), sa.ForeignKey("dues.id"), nullable=False),
+    _ref("household_id", nullable=False),
+    _ref("community_id", nullable=False),
+    _ref("district_id", nullable=False),
+    _ref("street_id"),
+    _fen("amount_fen"),
+    sa.Column("method", sa.String(30), nullable=False),
+    sa.Column("provider", sa.String(40), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_by", sa.String(120), nullable=False),
+    sa.Column("payment_id", UUID(as_uuid=True)),
+    sa.Column("provider_txn_id", sa.String(64)),
+    sa.Column("paid_at", sa.DateTime(timezone=True)),
+    _created(),
+    sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+    sa.CheckConstraint("method IN ('wechat_pay','alipay','unionpay','bank_transfer')", name="method_known"),
+    sa.CheckConstraint("status IN ('pending','succeeded')", name="status_known"),
+    sa.CheckConstraint(
+        "status <> 'succeeded' OR (payment_id IS NOT NULL AND provider_txn_id IS NOT NULL AND paid_at IS NOT NULL)",
+        name="succeeded_with_payment",
+    ),
+)
+sa.Index("ix_payment_intents_due_id", payment_intents.c.due_id, payment_intents.c.id)
+
+# A posted payment and its proof: a staff receipt (number unique per community) or a provider's signed callback
+# (transaction id unique per provider; an intent paid once). The unique constraints are the idempotency guarantee.
+# ``source`` defaults to 'legacy' and ``community_id`` may be null only for legacy rows (expand/contract: a pod of
+# the release before, still running during a rollout, writes such rows; a later migration can make them strict).
 payments = sa.Table(
     "payments",
     metadata,
     _id(),
     sa.Column("due_id", UUID(as_uuid=True), sa.ForeignKey("dues.id"), nullable=False),
+    _ref("community_id"),
     _fen("amount_fen"),
     sa.Column("transfer_group_id", UUID(as_uuid=True), nullable=False),
     sa.Column("paid_by", sa.String(120), nullable=False),
+    sa.Column("source", sa.String(20), nullable=False, server_default="legacy"),
+    sa.Column("method", sa.String(30)),
+    sa.Column("receipt_number", sa.String(64)),
+    sa.Column("received_at", sa.DateTime(timezone=True)),
+    sa.Column("provider", sa.String(40)),
+    sa.Column("provider_txn_id", sa.String(64)),
+    sa.Column("intent_id", UUID(as_uuid=True), sa.ForeignKey("payment_intents.id")),
     _created(),
     sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+    sa.CheckConstraint("source IN ('receipt','provider','legacy')", name="source_known"),
+    sa.CheckConstraint("source = 'legacy' OR community_id IS NOT NULL", name="community_known"),
+    sa.CheckConstraint(
+        "source <> 'receipt' OR (receipt_number IS NOT NULL AND method IS NOT NULL AND received_at IS NOT NULL)",
+        name="receipt_proof",
+    ),
+    sa.CheckConstraint(
+        "source <> 'provider' OR (provider IS NOT NULL AND provider_txn_id IS NOT NULL AND intent_id IS NOT NULL)",
+        name="provider_proof",
+    ),
+    sa.UniqueConstraint("community_id", "receipt_number"),
+    sa.UniqueConstraint("provider", "provider_txn_id"),
+    sa.UniqueConstraint("intent_id"),
 )
 sa.Index("ix_payments_due_id", payments.c.due_id)
 

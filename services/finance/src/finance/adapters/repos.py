@@ -23,7 +23,6 @@ from finance.adapters.orm import (
     funding_plans,
     households,
     payback_analyses,
-    payments,
     projects,
     repair_household_shares,
 )
@@ -171,22 +170,6 @@ async def list_dues(
         stmt = stmt.where(dues.c.scheme_id == scheme_id)
     if after is not None:
         stmt = stmt.where(dues.c.id > uuid.UUID(after))
-    return list((await session.execute(stmt)).all())
-
-
-async def payment(session: AsyncSession, payment_id: uuid.UUID) -> Any:
-    return (await session.execute(sa.select(payments).where(payments.c.id == payment_id))).first()
-
-
-async def record_payment(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(sa.insert(payments).values(**values))
-    await session.execute(
-        sa.update(dues).where(dues.c.id == values["due_id"]).values(paid_fen=dues.c.paid_fen + values["amount_fen"])
-    )
-
-
-async def due_payments(session: AsyncSession, due_id: uuid.UUID) -> list[Any]:
-    stmt = sa.select(payments).where(payments.c.due_id == due_id).order_by(payments.c.created_at)
     return list((await session.execute(stmt)).all())
 
 

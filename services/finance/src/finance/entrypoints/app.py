@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -20,6 +22,10 @@ TAGS = [
     {"name": "ledger", "description": "Double-entry accounts and immutable transfers, exact to the fen"},
     {"name": "funding plans", "description": "The 'four a little' sources, approval, disbursement"},
     {"name": "contributions", "description": "Maintenance fund and water-meter contributions"},
+    {
+        "name": "payments",
+        "description": "Intents, staff receipts and signed provider callbacks: money is posted only on proof",
+    },
     {"name": "emergency repair fund", "description": "危急维修资金: 80% government, 20% owners and public income"},
     {"name": "payback analysis", "description": "Jinsong model: cash flows, payback year, NPV, IRR"},
 ]
@@ -27,12 +33,21 @@ TAGS = [
 
 async def _rule_violation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RuleViolation)
+    # 401 comes only from payment callbacks, which authenticate by signature (docs/payments.md), not a bearer token
+    headers = {"WWW-Authenticate": 'Payment-Signature realm="payment-callbacks"'} if exc.status == 401 else None
     return problem_response(
-        exc.status, exc.code, "A finance rule was violated", exc.detail, instance=request.url.path, **exc.extra
+        exc.status,
+        exc.code,
+        "A finance rule was violated",
+        exc.detail,
+        instance=request.url.path,
+        headers=headers,
+        **exc.extra,
     )
 
 
-def create_app(**overrides: Any) -> FastAPI:
+def create_app(clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
+    """``clock``: tests inject a controllable clock (intent expiry, timestamp tolerance); None = the wall clock."""
     settings = Settings(**overrides)
     app = build_app(
         ServiceDefinition(
@@ -43,6 +58,7 @@ def create_app(**overrides: Any) -> FastAPI:
             routers=routers,
             consumers=consumers,
             openapi_tags=TAGS,
+            clock=clock,
         )
     )
     app.add_exception_handler(RuleViolation, _rule_violation)

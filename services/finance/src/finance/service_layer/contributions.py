@@ -1,4 +1,4 @@
-"""Contribution schemes, dues per household, payments, collection rates."""
+"""Contribution schemes, dues per household, collection rates (payments: ``service_layer/payments.py``)."""
 
 from __future__ import annotations
 
@@ -7,17 +7,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from finance.adapters import ledger as ledger_repo
+from finance.adapters import payments as payments_repo
 from finance.adapters import repos
 from finance.adapters.ledger import AccountScope
-from finance.domain.contributions import Collection, SchemeKind, check_payment, due_fen, validate_terms
+from finance.domain.contributions import Collection, SchemeKind, due_fen, validate_terms
 from finance.domain.errors import RuleViolation
-from finance.domain.ledger import AccountKind, TransferKind, TransferSpec
-from finance.service_layer import accounts
-from finance.service_layer.context import Context, derived_id
+from finance.domain.ledger import AccountKind
+from finance.service_layer.context import Context
+from finance.service_layer.scope import community_scope, ensure_covers
 from renovation_common.auth import Principal, Scope
-from renovation_common.contracts.finance import ContributionPaid
 from renovation_common.errors import NotFound
-from renovation_common.events import new_event
 
 MAX_HOUSEHOLDS_PER_SCHEME = 20_000
 
@@ -48,10 +47,7 @@ async def create_scheme(
         community = await repos.community(uow.session, community_id)
         if community is None:
             raise RuleViolation("community_unknown", "no community with this id is known to finance")
-        principal.ensure_covers(
-            Scope(district_id=community.district_id, street_id=community.street_id, community_id=community_id),
-            "community",
-        )
+        ensure_covers(principal, community_scope(community), "community")
         homes = await repos.community_households(uow.session, community_id, building_ids)
         if not homes:
             raise RuleViolation("no_households", "the community (or buildings) has no registered household")
@@ -113,7 +109,7 @@ async def get_due(ctx: Context, due_id: uuid.UUID) -> DueView:
         due = await repos.due(uow.session, due_id)
         if due is None:
             raise NotFound("due not found", code="due_not_found")
-        return DueView(due, await repos.due_payments(uow.session, due_id))
+        return DueView(due, await payments_repo.due_payments(uow.session, due_id))
 
 
 async def list_dues(
@@ -123,77 +119,6 @@ async def list_dues(
         return await repos.list_dues(
             uow.session, household_id=household_id, scheme_id=scheme_id, after=after, limit=limit
         )
-
-
-async def pay_due(
-    ctx: Context, principal: Principal, due_id: uuid.UUID, *, payment_id: uuid.UUID, amount_fen: int
-) -> tuple[DueView, bool]:
-    """A household pays (part of) a due: outside → household → scheme pool, linked; the due's paid amount
-    rises under the database's ``paid ≤ due`` check. A repeat of ``payment_id`` returns the first result."""
-    async with ctx.uow() as uow:
-        due = await repos.due(uow.session, due_id, for_update=True)
-        if due is None:
-            raise NotFound("due not found", code="due_not_found")
-        principal.ensure_covers(due_scope(due), "due")
-        previous = await repos.payment(uow.session, payment_id)
-        if previous is not None:
-            if previous.due_id != due_id or previous.amount_fen != amount_fen:
-                raise RuleViolation("payment_id_reused", "this payment id was used for another payment", status=409)
-            return DueView(due, await repos.due_payments(uow.session, due_id)), True
-        check_payment(amount_fen, due.amount_fen, due.paid_fen)
-        scheme = await repos.scheme(uow.session, due.scheme_id)
-        outside = await accounts.external(uow.session, due.district_id)
-        home = await accounts.household(uow.session, due.district_id, due.street_id, due.community_id, due.household_id)
-        group = [
-            TransferSpec(
-                id=str(derived_id("payment", payment_id, "in")),
-                kind=TransferKind.POSTED,
-                debit_account_id=str(outside),
-                credit_account_id=str(home),
-                amount_fen=amount_fen,
-                code="contribution_payment",
-                reference=f"due:{due_id}",
-            ),
-            TransferSpec(
-                id=str(derived_id("payment", payment_id, "settle")),
-                kind=TransferKind.POSTED,
-                debit_account_id=str(home),
-                credit_account_id=str(scheme.pool_account_id),
-                amount_fen=amount_fen,
-                code="contribution_settlement",
-                reference=f"due:{due_id}",
-            ),
-        ]
-        group_id = derived_id("payment-group", payment_id)
-        await ledger_repo.post_transfers(uow.session, group, group_id=group_id)
-        await repos.record_payment(
-            uow.session,
-            {
-                "id": payment_id,
-                "due_id": due_id,
-                "amount_fen": amount_fen,
-                "transfer_group_id": group_id,
-                "paid_by": principal.sub,
-            },
-        )
-        uow.publish(
-            new_event(
-                ContributionPaid(
-                    due_id=str(due_id),
-                    scheme_id=str(due.scheme_id),
-                    community_id=due.community_id,
-                    district_id=due.district_id,
-                    household_id=due.household_id,
-                    amount_fen=amount_fen,
-                ),
-                source=ctx.source,
-                subject=str(due_id),
-                event_id=ctx.new_id(),
-                time=ctx.clock(),
-            )
-        )
-        await uow.commit()
-    return await get_due(ctx, due_id), False
 
 
 @dataclass(frozen=True)
@@ -217,10 +142,7 @@ async def collection(
         community = await repos.community(uow.session, community_id)
         if community is None:
             raise NotFound("community not found", code="community_not_found")
-        principal.ensure_covers(
-            Scope(district_id=community.district_id, street_id=community.street_id, community_id=community_id),
-            "community",
-        )
+        ensure_covers(principal, community_scope(community), "community")
         rows = await repos.collection(uow.session, community_id, scheme_id)
     schemes: dict[uuid.UUID, SchemeCollection] = {}
     for row in rows:

@@ -21,13 +21,14 @@ from finance.domain.ledger import AccountKind, TransferKind, TransferSpec
 from finance.domain.money import fen_to_wan_yuan
 from finance.service_layer import accounts
 from finance.service_layer.context import Context, derived_id
-from renovation_common.auth import Principal, Scope
+from finance.service_layer.scope import community_scope, ensure_covers
+from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.finance import (
     EmergencyRepairApproved,
     EmergencyRepairPaid,
     EmergencyRepairRequested,
 )
-from renovation_common.errors import Conflict, NotFound
+from renovation_common.errors import Conflict, Forbidden, NotFound
 from renovation_common.events import CloudEvent, new_event
 
 Publish = Callable[[CloudEvent], Any]
@@ -126,12 +127,13 @@ async def request_repair(ctx: Context, principal: Principal, req: RepairRequest)
         community = await repos.community(uow.session, req.community_id)
         if community is None:
             raise RuleViolation("community_unknown", "no community with this id is known to finance")
-        scope = Scope(district_id=community.district_id, street_id=community.street_id, community_id=req.community_id)
-        if principal.role.value == "resident":
-            if principal.community_id != req.community_id:
-                raise RuleViolation("out_of_scope", "residents request repairs for their own community", status=403)
+        if principal.role is Role.RESIDENT:
+            # a resident's community is the one finance's records hold for their household, not a body's word
+            home = await repos.household(uow.session, principal.household_id) if principal.household_id else None
+            if home is None or home.community_id != req.community_id:
+                raise Forbidden("residents request repairs for their own community", code="out_of_scope")
         else:
-            principal.ensure_covers(scope, "community")
+            ensure_covers(principal, community_scope(community), "community")
         row, created = await record_request(
             uow.session, uow.publish, req, source=ctx.source, event_id=ctx.new_id(), now=ctx.clock()
         )
@@ -185,7 +187,7 @@ async def approve(
         row = await repos.repair(uow.session, request_id, for_update=True)
         if row is None:
             raise NotFound("emergency repair request not found", code="emergency_repair_not_found")
-        principal.ensure_covers(repair_scope(row), "emergency repair")
+        ensure_covers(principal, repair_scope(row), "emergency repair")
         if row.status == "refused":
             raise refusal(row)
         if row.status != "requested":
@@ -252,7 +254,7 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> tupl
         row = await repos.repair(uow.session, request_id, for_update=True)
         if row is None:
             raise NotFound("emergency repair request not found", code="emergency_repair_not_found")
-        principal.ensure_covers(repair_scope(row), "emergency repair")
+        ensure_covers(principal, repair_scope(row), "emergency repair")
         if row.status == "paid":
             return RepairView(row, await repos.repair_shares(uow.session, request_id)), True
         if row.status != "approved":
@@ -376,11 +378,16 @@ async def district_fund_accounts(ctx: Context, district_id: str) -> tuple[uuid.U
     return treasury, fund
 
 
-async def public_income_accounts(ctx: Context, community_id: str) -> tuple[uuid.UUID, uuid.UUID, Any]:
+async def public_income_accounts(
+    ctx: Context, principal: Principal, community_id: str
+) -> tuple[uuid.UUID, uuid.UUID, Any]:
+    """The outside and public-income accounts of a community, after the caller's scope is checked against the
+    community's record (nothing is created for a caller outside it)."""
     async with ctx.uow() as uow:
         community = await repos.community(uow.session, community_id)
         if community is None:
             raise NotFound("community not found", code="community_not_found")
+        ensure_covers(principal, community_scope(community), "community")
         outside = await accounts.external(uow.session, community.district_id)
         account = await accounts.public_income(uow.session, community.district_id, community.street_id, community_id)
         await uow.commit()

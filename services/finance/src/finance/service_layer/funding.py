@@ -22,6 +22,7 @@ from finance.domain.funding import (
 from finance.domain.ledger import AccountKind, TransferKind, TransferSpec
 from finance.service_layer import accounts
 from finance.service_layer.context import Context, derived_id
+from finance.service_layer.scope import ensure_covers
 from renovation_common.auth import Principal, Scope
 from renovation_common.contracts.finance import DisbursementPosted, FundingPlanApproved, SourceAmount
 from renovation_common.errors import Conflict, NotFound
@@ -65,7 +66,8 @@ async def create_plan(
         project = await repos.project(uow.session, project_id)
         if project is None:
             raise RuleViolation("project_unknown", "no project with this id has been announced to finance")
-        principal.ensure_covers(
+        ensure_covers(
+            principal,
             Scope(district_id=project.district_id, street_id=project.street_id, community_id=project.community_id),
             "project",
         )
@@ -102,7 +104,7 @@ async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -
         plan = await repos.plan(uow.session, plan_id, for_update=True)
         if plan is None:
             raise NotFound("funding plan not found", code="funding_plan_not_found")
-        principal.ensure_covers(plan_scope(plan), "funding plan")
+        ensure_covers(principal, plan_scope(plan), "funding plan")
         if plan.status == PlanStatus.APPROVED.value:
             raise Conflict("the funding plan is already approved", code="funding_plan_already_approved")
         lines = await repos.plan_lines(uow.session, plan_id)
@@ -156,7 +158,7 @@ async def receive(
         plan = await repos.plan(uow.session, plan_id, for_update=True)
         if plan is None:
             raise NotFound("funding plan not found", code="funding_plan_not_found")
-        principal.ensure_covers(plan_scope(plan), "funding plan")
+        ensure_covers(principal, plan_scope(plan), "funding plan")
         if plan.status != PlanStatus.APPROVED.value:
             raise RuleViolation("plan_not_approved", "money is received only under an approved plan", status=409)
         line = next((ln for ln in await repos.plan_lines(uow.session, plan_id) if ln.source == source.value), None)
@@ -201,7 +203,7 @@ async def disburse(
         plan = await repos.plan(uow.session, plan_id, for_update=True)  # serialises disbursements of a plan
         if plan is None:
             raise NotFound("funding plan not found", code="funding_plan_not_found")
-        principal.ensure_covers(plan_scope(plan), "funding plan")
+        ensure_covers(principal, plan_scope(plan), "funding plan")
         previous = await repos.disbursement(uow.session, disbursement_id)
         if previous is not None:
             same = (previous.plan_id, previous.milestone_code, previous.source, previous.amount_fen) == (

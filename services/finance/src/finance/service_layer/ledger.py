@@ -10,10 +10,13 @@ from typing import Any
 from sqlalchemy.exc import DBAPIError
 
 from finance.adapters import ledger as repo
+from finance.adapters import repos
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import MAX_GROUP_SIZE, TransferSpec
 from finance.service_layer.context import Context, derived_id
-from renovation_common.errors import NotFound
+from finance.service_layer.scope import community_scope, ensure_body_agrees, ensure_covers, of_row
+from renovation_common.auth import Principal, Scope
+from renovation_common.errors import Forbidden, NotFound
 
 RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 
@@ -112,9 +115,74 @@ async def get_account(ctx: Context, account_id: uuid.UUID) -> Any:
     return row
 
 
-async def create_account(ctx: Context, values: dict[str, Any]) -> Any:
+@dataclass(frozen=True)
+class AccountTarget:
+    """What a create-account body names. Scope comes from the records of the household, project or community it
+    names (read models); a district-level account lives in the caller's own district."""
+
+    district_id: str | None = None
+    street_id: str | None = None
+    community_id: str | None = None
+    household_id: str | None = None
+    project_id: str | None = None
+
+
+async def _target_scope(session: Any, principal: Principal, target: AccountTarget) -> dict[str, str | None]:
+    records: list[tuple[str, Scope]] = []
+    if target.household_id is not None:
+        home = await repos.household(session, target.household_id)
+        if home is None:
+            raise RuleViolation("household_unknown", "no household with this id is known to finance")
+        records.append(("household", of_row(home)))
+    if target.project_id is not None:
+        project = await repos.project(session, target.project_id)
+        if project is None:
+            raise RuleViolation("project_unknown", "no project with this id has been announced to finance")
+        records.append(("project", of_row(project)))
+    if target.community_id is not None:
+        community = await repos.community(session, target.community_id)
+        if community is None:
+            raise RuleViolation("community_unknown", "no community with this id is known to finance")
+        records.append(("community", community_scope(community)))
+    named = {
+        "district_id": target.district_id,
+        "street_id": target.street_id,
+        "community_id": target.community_id,
+        "household_id": target.household_id,
+    }
+    if not records:
+        if target.street_id is not None:
+            raise RuleViolation(
+                "account_target_required",
+                "a street is not a target of its own: name the community, household or project",
+            )
+        if principal.district_id is None:
+            raise Forbidden("your token carries no district", code="out_of_scope")
+        records.append(("district", Scope(district_id=principal.district_id)))
+    # the most specific record is the scope; the body and every other record it names must agree with it
+    what, scope = records[0]
+    ensure_body_agrees(scope, {k: v for k, v in named.items() if k != "household_id"}, what)
+    for other_what, other in records[1:]:
+        ensure_body_agrees(
+            scope,
+            {"district_id": other.district_id, "street_id": other.street_id, "community_id": other.community_id},
+            f"{what} (the {other_what} named is elsewhere)",
+        )
+    ensure_covers(principal, scope, what)
+    return {
+        "district_id": scope.district_id,
+        "street_id": scope.street_id,
+        "community_id": scope.community_id,
+        "household_id": target.household_id,
+        "project_id": target.project_id,
+    }
+
+
+async def create_account(ctx: Context, principal: Principal, target: AccountTarget, values: dict[str, Any]) -> Any:
+    """Create an account in the scope of the record it names (refused outside the caller's scope)."""
     async with ctx.uow() as uow:
-        row = await repo.insert_account(uow.session, {"id": ctx.new_id(), **values})
+        scope = await _target_scope(uow.session, principal, target)
+        row = await repo.insert_account(uow.session, {"id": ctx.new_id(), **values, **scope})
         await uow.commit()
     return row
 

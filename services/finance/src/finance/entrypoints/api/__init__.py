@@ -2,6 +2,13 @@
 
 from fastapi import APIRouter
 
-from finance.entrypoints.api import contributions, emergency, funding, ledger, payback
+from finance.entrypoints.api import contributions, emergency, funding, ledger, payback, payments
 
-routers: list[APIRouter] = [ledger.router, funding.router, contributions.router, emergency.router, payback.router]
+routers: list[APIRouter] = [
+    ledger.router,
+    funding.router,
+    contributions.router,
+    payments.router,
+    emergency.router,
+    payback.router,
+]

@@ -1,4 +1,4 @@
-"""Contribution routes: schemes, dues, payments, collection rates."""
+"""Contribution routes: schemes, dues, collection rates (paying a due: ``payments.py``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,22 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from finance.domain.contributions import MAX_FIXED_FEN, MAX_RATE_FEN_PER_M2, Collection, SchemeKind
-from finance.entrypoints.api.deps import ID, get_ctx
+from finance.entrypoints.api.deps import ID, Fen, StrictId, get_ctx
 from finance.service_layer import contributions
 from finance.service_layer.context import Context
+from finance.service_layer.scope import ensure_covers
 from renovation_common.auth import Principal, Role, require_roles
 from renovation_common.errors import BadRequest, Forbidden
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(tags=["contributions"])
 STAFF = (Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
+# Dues and collection rates are read by the finance office too (it records receipts against them).
+READERS = (*STAFF, Role.FINANCE_OFFICER)
 
 
 class SchemeCreate(BaseModel):
@@ -32,16 +35,16 @@ class SchemeCreate(BaseModel):
             ]
         },
     )
-    community_id: str = Field(pattern=ID)
+    community_id: StrictId
     kind: SchemeKind
     title: str = Field(min_length=1, max_length=200)
-    rate_fen_per_m2: int | None = Field(
+    rate_fen_per_m2: Fen | None = Field(
         default=None, ge=1, le=MAX_RATE_FEN_PER_M2, description="Maintenance fund: fen per m² (≥ 500 = 5 yuan)"
     )
-    amount_fen_per_household: int | None = Field(
+    amount_fen_per_household: Fen | None = Field(
         default=None, ge=1, le=MAX_FIXED_FEN, description="Water meter: default 80,000 fen (800 yuan)"
     )
-    building_ids: list[str] = Field(default_factory=list, max_length=500)
+    building_ids: list[StrictId] = Field(default_factory=list, max_length=500)
 
 
 class SchemeRead(BaseModel):
@@ -58,15 +61,16 @@ class SchemeRead(BaseModel):
     created_at: datetime
 
 
-class PaymentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    payment_id: uuid.UUID = Field(description="Client id: a retry returns the first result")
-    amount_fen: int = Field(ge=1, le=MAX_FIXED_FEN * 100)
-
-
 class PaymentRead(BaseModel):
     id: uuid.UUID
     amount_fen: int
+    source: str = Field(description="The proof it was posted on: receipt | provider | legacy (before proofs)")
+    method: str | None
+    receipt_number: str | None = Field(description="Staff receipt: its number, unique in the community")
+    received_at: datetime | None = Field(description="When the money was received (receipt) or paid (provider)")
+    provider: str | None
+    provider_txn_id: str | None
+    intent_id: uuid.UUID | None
     transfer_group_id: uuid.UUID
     created_at: datetime
 
@@ -176,7 +180,7 @@ async def list_dues(
     household_id: str | None = Query(default=None, pattern=ID),
     scheme_id: uuid.UUID | None = None,
     page: PageParams = Depends(page_params),
-    principal: Principal = Depends(require_roles(Role.RESIDENT, *STAFF)),
+    principal: Principal = Depends(require_roles(Role.RESIDENT, *READERS)),
     ctx: Context = Depends(get_ctx),
 ) -> Page[DueRead]:
     """Residents see their own household's dues only; staff filter by household or scheme inside their scope."""
@@ -184,47 +188,26 @@ async def list_dues(
         if household_id not in (None, principal.household_id) or principal.household_id is None:
             raise Forbidden("residents see only their own household", code="out_of_scope")
         household_id = principal.household_id
-    elif household_id is None and scheme_id is None:
-        raise BadRequest("filter by household_id or scheme_id", code="filter_required")
+    else:
+        if household_id is None and scheme_id is None:
+            raise BadRequest("filter by household_id or scheme_id", code="filter_required")
     rows = await contributions.list_dues(
         ctx, household_id=household_id, scheme_id=scheme_id, after=page.after, limit=page.limit + 1
     )
     if principal.role is not Role.RESIDENT:
         for row in rows:
-            principal.ensure_covers(contributions.due_scope(row), "due")
+            ensure_covers(principal, contributions.due_scope(row), "due")
     return make_page([DueRead.of(r) for r in rows], page.limit, lambda d: str(d.id))
 
 
 @router.get("/v1/dues/{due_id}", operation_id="getDue", response_model=DueRead)
 async def get_due(
     due_id: uuid.UUID,
-    principal: Principal = Depends(require_roles(Role.RESIDENT, *STAFF)),
+    principal: Principal = Depends(require_roles(Role.RESIDENT, *READERS)),
     ctx: Context = Depends(get_ctx),
 ) -> DueRead:
     view = await contributions.get_due(ctx, due_id)
-    principal.ensure_covers(contributions.due_scope(view.due), "due")
-    return DueRead.of(view.due, view.payments)
-
-
-@router.post(
-    "/v1/dues/{due_id}/payments",
-    operation_id="payDue",
-    response_model=DueRead,
-    status_code=201,
-    responses={200: {"model": DueRead, "description": "A retry of the same payment_id"}},
-)
-async def pay_due(
-    due_id: uuid.UUID,
-    body: PaymentCreate,
-    response: Response,
-    principal: Principal = Depends(require_roles(Role.RESIDENT, Role.COMMUNITY_WORKER)),
-    ctx: Context = Depends(get_ctx),
-) -> DueRead:
-    view, replayed = await contributions.pay_due(
-        ctx, principal, due_id, payment_id=body.payment_id, amount_fen=body.amount_fen
-    )
-    if replayed:
-        response.status_code = 200
+    ensure_covers(principal, contributions.due_scope(view.due), "due")
     return DueRead.of(view.due, view.payments)
 
 
@@ -234,7 +217,7 @@ async def pay_due(
 async def get_collection(
     community_id: str,
     scheme_id: uuid.UUID | None = None,
-    principal: Principal = Depends(require_roles(*STAFF)),
+    principal: Principal = Depends(require_roles(*READERS)),
     ctx: Context = Depends(get_ctx),
 ) -> CommunityCollectionRead:
     overall, schemes = await contributions.collection(ctx, principal, community_id, scheme_id)

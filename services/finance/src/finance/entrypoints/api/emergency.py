@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from finance.domain.emergency import MAX_COST_FEN, Origin
 from finance.domain.ledger import MAX_TRANSFER_FEN, TransferKind, TransferSpec
 from finance.domain.money import fen_to_yuan
-from finance.entrypoints.api.deps import EXPORT_MEDIA, ID, export_response, get_ctx
+from finance.entrypoints.api.deps import EXPORT_MEDIA, ID, Fen, StrictId, export_response, get_ctx
 from finance.service_layer import emergency, ledger
 from finance.service_layer.context import Context
-from renovation_common.auth import Principal, Role, Scope, require_roles
+from finance.service_layer.scope import ensure_covers
+from renovation_common.auth import Principal, Role, require_roles
 from renovation_common.errors import Forbidden
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 
@@ -43,18 +44,18 @@ class RepairCreate(BaseModel):
         },
     )
     request_id: uuid.UUID = Field(description="Client id: a retry returns the first result")
-    community_id: str = Field(pattern=ID)
-    building_ids: list[Annotated[str, Field(pattern=ID)]] = Field(
+    community_id: StrictId
+    building_ids: list[StrictId] = Field(
         default_factory=list, max_length=200, description="Affected buildings; empty = the whole community"
     )
     location: str = Field(default="", max_length=200)
     description: str = Field(min_length=1, max_length=2000)
-    estimated_cost_fen: int | None = Field(default=None, ge=1, le=MAX_COST_FEN)
+    estimated_cost_fen: Fen | None = Field(default=None, ge=1, le=MAX_COST_FEN)
 
 
 class ApproveRepair(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    approved_cost_fen: int = Field(ge=1, le=MAX_COST_FEN)
+    approved_cost_fen: Fen = Field(ge=1, le=MAX_COST_FEN)
     use_public_income: bool = Field(default=True, description="Public income pays first, up to its balance")
 
 
@@ -119,14 +120,14 @@ class StatsRead(BaseModel):
 class DepositCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     deposit_id: uuid.UUID
-    amount_fen: int = Field(ge=1, le=MAX_TRANSFER_FEN)
+    amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
     memo: str | None = Field(default=None, max_length=500)
 
 
 class PublicIncomeCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     receipt_id: uuid.UUID
-    amount_fen: int = Field(ge=1, le=MAX_TRANSFER_FEN)
+    amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
     memo: str | None = Field(default=None, max_length=500)
 
 
@@ -323,7 +324,7 @@ async def get_repair(
             raise Forbidden("this request is outside your scope", code="out_of_scope")
         own = [s for s in view.shares if s.household_id == principal.household_id]
         return RepairRead.of(view.repair, own)
-    principal.ensure_covers(emergency.repair_scope(view.repair), "emergency repair")
+    ensure_covers(principal, emergency.repair_scope(view.repair), "emergency repair")
     return RepairRead.of(view.repair, view.shares)
 
 
@@ -401,10 +402,7 @@ async def receive_public_income(
     ctx: Context = Depends(get_ctx),
 ) -> PostedRead:
     """Record public income (parking, advertising, rents of common parts) into the community's account."""
-    outside, account, community = await emergency.public_income_accounts(ctx, community_id)
-    principal.ensure_covers(
-        Scope(district_id=community.district_id, street_id=community.street_id, community_id=community_id), "community"
-    )
+    outside, account, _community = await emergency.public_income_accounts(ctx, principal, community_id)
     result = await ledger.post(
         ctx,
         [

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from finance.domain.funding import MAX_PLAN_FEN, SOURCE_GROUP, FundingSource, PlanLine
-from finance.entrypoints.api.deps import ID, get_ctx
+from finance.entrypoints.api.deps import Fen, StrictId, get_ctx
 from finance.service_layer import funding
 from finance.service_layer.context import Context
+from finance.service_layer.scope import ensure_covers
 from renovation_common.auth import Principal, Role, require_roles
 
 router = APIRouter(tags=["funding plans"])
@@ -21,14 +22,14 @@ router = APIRouter(tags=["funding plans"])
 class SourceLine(BaseModel):
     model_config = ConfigDict(extra="forbid")
     source: FundingSource
-    planned_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+    planned_fen: Fen = Field(ge=1, le=MAX_PLAN_FEN)
 
 
 class MilestoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     code: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
     name: str = Field(default="", max_length=200)
-    amount_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+    amount_fen: Fen = Field(ge=1, le=MAX_PLAN_FEN)
 
 
 class FundingPlanCreate(BaseModel):
@@ -47,7 +48,7 @@ class FundingPlanCreate(BaseModel):
             ]
         },
     )
-    project_id: str = Field(pattern=ID)
+    project_id: StrictId
     sources: list[SourceLine] = Field(min_length=1, max_length=8)
     milestones: list[MilestoneIn] = Field(default_factory=list, max_length=100)
 
@@ -132,7 +133,7 @@ class ReceiptCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     receipt_id: uuid.UUID = Field(description="Client id; becomes the transfer id")
     source: FundingSource
-    amount_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+    amount_fen: Fen = Field(ge=1, le=MAX_PLAN_FEN)
     memo: str | None = Field(default=None, max_length=500)
 
 
@@ -141,7 +142,7 @@ class DisbursementCreate(BaseModel):
     disbursement_id: uuid.UUID
     milestone: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
     source: FundingSource
-    amount_fen: int = Field(ge=1, le=MAX_PLAN_FEN)
+    amount_fen: Fen = Field(ge=1, le=MAX_PLAN_FEN)
 
 
 STAFF = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
@@ -155,7 +156,7 @@ def _readable(principal: Principal, view: Any) -> None:
 
             raise Forbidden("this funding plan is outside your scope", code="out_of_scope")
         return
-    principal.ensure_covers(funding.plan_scope(view.plan), "funding plan")
+    ensure_covers(principal, funding.plan_scope(view.plan), "funding plan")
 
 
 @router.post("/v1/funding-plans", operation_id="createFundingPlan", response_model=FundingPlanRead, status_code=201)

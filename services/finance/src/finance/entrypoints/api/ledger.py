@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from finance.domain.ledger import (
     MAX_GROUP_SIZE,
@@ -18,7 +18,7 @@ from finance.domain.ledger import (
     TransferSpec,
 )
 from finance.domain.money import fen_to_yuan
-from finance.entrypoints.api.deps import EXPORT_MEDIA, ID, covers_account, export_response, get_ctx
+from finance.entrypoints.api.deps import EXPORT_MEDIA, Fen, StrictId, covers_account, export_response, get_ctx
 from finance.service_layer import ledger
 from finance.service_layer.context import Context
 from renovation_common.auth import Principal, Role, require_roles
@@ -34,20 +34,21 @@ READERS = (
     Role.DISTRICT_ADMIN,
     Role.OPERATOR,
     Role.GOV_SYSTEM,
+    Role.FINANCE_OFFICER,
 )
 
 
 class AccountCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    code: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,200}$", description="Unique, optional")
+    code: StrictStr | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,200}$", description="Unique, optional")
     kind: AccountKind
     name: str = Field(min_length=1, max_length=200)
     allow_negative: bool | None = Field(default=None, description="Defaults by kind (treasury, outside, household)")
-    district_id: str = Field(pattern=ID)
-    street_id: str | None = Field(default=None, pattern=ID)
-    community_id: str | None = Field(default=None, pattern=ID)
-    household_id: str | None = Field(default=None, pattern=ID)
-    project_id: str | None = Field(default=None, pattern=ID)
+    district_id: StrictId | None = Field(default=None, description="Optional: taken from the record named")
+    street_id: StrictId | None = Field(default=None, description="Optional: taken from the record named")
+    community_id: StrictId | None = Field(default=None, description="A community finance knows")
+    household_id: StrictId | None = Field(default=None, description="A household finance knows")
+    project_id: StrictId | None = Field(default=None, description="A project finance knows")
 
 
 class AccountRead(BaseModel):
@@ -98,7 +99,7 @@ class TransferCreate(BaseModel):
     kind: TransferKind = TransferKind.POSTED
     debit_account_id: uuid.UUID | None = None
     credit_account_id: uuid.UUID | None = None
-    amount_fen: int | None = Field(default=None, ge=1, le=MAX_TRANSFER_FEN)
+    amount_fen: Fen | None = Field(default=None, ge=1, le=MAX_TRANSFER_FEN)
     pending_id: uuid.UUID | None = None
     code: str = Field(default="transfer", pattern=r"^[a-z0-9_]{1,60}$")
     reference: str | None = Field(default=None, max_length=200)
@@ -216,12 +217,19 @@ async def create_account(
     principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
     ctx: Context = Depends(get_ctx),
 ) -> AccountRead:
-    if body.district_id != principal.district_id:
-        raise Forbidden("accounts are created in your own district", code="out_of_scope")
+    """District, street and community come from the record of the household, project or community the body
+    names (refused when unknown: ``household_unknown`` …); a body naming another scope than the record is 403.
+    Without a target the account is district-level, in the caller's district."""
     negative = body.kind in NEGATIVE_ALLOWED_BY_DEFAULT if body.allow_negative is None else body.allow_negative
-    values = body.model_dump(exclude={"allow_negative"})
-    values["kind"] = body.kind.value
-    return AccountRead.of(await ledger.create_account(ctx, {**values, "allow_negative": negative}))
+    target = ledger.AccountTarget(
+        district_id=body.district_id,
+        street_id=body.street_id,
+        community_id=body.community_id,
+        household_id=body.household_id,
+        project_id=body.project_id,
+    )
+    values = {"code": body.code, "kind": body.kind.value, "name": body.name, "allow_negative": negative}
+    return AccountRead.of(await ledger.create_account(ctx, principal, target, values))
 
 
 @router.get("/v1/accounts/{account_id}", operation_id="getAccount", response_model=AccountRead)

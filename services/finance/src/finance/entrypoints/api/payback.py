@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
 from finance.domain.payback import MAX_YEARS, CostLine, PaybackInput, PaybackResult, RevenueStream, StreamKind
-from finance.entrypoints.api.deps import get_ctx
+from finance.entrypoints.api.deps import Count, Fen, get_ctx
 from finance.service_layer import payback
 from finance.service_layer.context import Context
 from renovation_common.auth import Principal, Role, require_roles
@@ -27,22 +27,22 @@ class RevenueIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: StreamKind
     name: str = Field(default="", max_length=100)
-    annual_fen: int = Field(default=0, ge=0, le=MAX_FEN, description="Parking, rents, subsidies: per year")
-    fee_fen_per_m2_month: int = Field(default=0, ge=0, le=100_000, description="Property fee: fen per m² per month")
+    annual_fen: Fen = Field(default=0, ge=0, le=MAX_FEN, description="Parking, rents, subsidies: per year")
+    fee_fen_per_m2_month: Fen = Field(default=0, ge=0, le=100_000, description="Property fee: fen per m² per month")
     area_m2: Decimal = Field(default=Decimal(0), ge=0, le=Decimal(10_000_000), decimal_places=2)
     collection_rate: Decimal = Field(default=Decimal(1), ge=0, le=1, decimal_places=4)
     growth_rate: Decimal = Rate
-    start_year: int = Field(default=1, ge=1, le=MAX_YEARS)
-    end_year: int | None = Field(default=None, ge=1, le=MAX_YEARS)
+    start_year: Count = Field(default=1, ge=1, le=MAX_YEARS)
+    end_year: Count | None = Field(default=None, ge=1, le=MAX_YEARS)
 
 
 class CostIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(max_length=100)
-    annual_fen: int = Field(ge=0, le=MAX_FEN)
+    annual_fen: Fen = Field(ge=0, le=MAX_FEN)
     growth_rate: Decimal = Rate
-    start_year: int = Field(default=1, ge=1, le=MAX_YEARS)
-    end_year: int | None = Field(default=None, ge=1, le=MAX_YEARS)
+    start_year: Count = Field(default=1, ge=1, le=MAX_YEARS)
+    end_year: Count | None = Field(default=None, ge=1, le=MAX_YEARS)
 
 
 class PaybackCreate(BaseModel):
@@ -73,8 +73,8 @@ class PaybackCreate(BaseModel):
         },
     )
     title: str = Field(min_length=1, max_length=200)
-    investment_fen: int = Field(ge=0, le=MAX_FEN)
-    years: int = Field(ge=1, le=MAX_YEARS)
+    investment_fen: Fen = Field(ge=0, le=MAX_FEN)
+    years: Count = Field(ge=1, le=MAX_YEARS)
     discount_rate: Decimal = Field(ge=Decimal("-0.5"), le=Decimal(1), max_digits=8, decimal_places=6)
     revenues: list[RevenueIn] = Field(default_factory=list, max_length=50)
     costs: list[CostIn] = Field(default_factory=list, max_length=50)

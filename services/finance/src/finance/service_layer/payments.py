@@ -1,0 +1,324 @@
+"""Payment use cases: intents (never move money), staff receipts and provider callbacks (post money on proof).
+
+Posting is the ledger group outside → household → scheme pool (linked), the due's ``paid_fen`` raised under the
+database's ``paid ≤ due`` check, the payment row with its proof and ``finance.contribution.paid.v1`` in the outbox:
+one transaction. Lock order: intent, then due (receipts lock only the due), then the ledger's accounts in id order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from finance.adapters import ledger as ledger_repo
+from finance.adapters import payments as repo
+from finance.adapters import repos
+from finance.domain.contributions import check_payment
+from finance.domain.errors import RuleViolation
+from finance.domain.ledger import TransferKind, TransferSpec
+from finance.domain.payments import (
+    IntentFacts,
+    PaymentMethod,
+    PaymentRules,
+    PaymentSource,
+    ProviderPayment,
+    ReceiptFacts,
+    ReceiptMethod,
+    check_intent_provider,
+    check_provider_payment,
+    check_received_at,
+    intent_expiry,
+    same_receipt,
+)
+from finance.service_layer import accounts
+from finance.service_layer.context import Context, derived_id
+from finance.service_layer.contributions import DueView, due_scope, get_due
+from finance.service_layer.scope import ensure_covers, of_row
+from renovation_common.auth import Principal
+from renovation_common.contracts.finance import ContributionPaid
+from renovation_common.errors import NotFound
+from renovation_common.events import new_event
+
+
+async def _locked_due(session: Any, due_id: uuid.UUID) -> Any:
+    due = await repos.due(session, due_id, for_update=True)
+    if due is None:
+        raise NotFound("due not found", code="due_not_found")
+    return due
+
+
+async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) -> None:
+    """Claim the payment row, post the linked ledger group, raise the due, announce it (caller commits)."""
+    check_payment(payment["amount_fen"], due.amount_fen, due.paid_fen)
+    payment_id = payment["id"]
+    group_id = derived_id("payment-group", payment_id)
+    claimed = await repo.claim_payment(
+        uow.session, {**payment, "due_id": due.id, "community_id": due.community_id, "transfer_group_id": group_id}
+    )
+    if not claimed:
+        raise _Taken()
+    scheme = await repos.scheme(uow.session, due.scheme_id)
+    outside = await accounts.external(uow.session, due.district_id)
+    home = await accounts.household(uow.session, due.district_id, due.street_id, due.community_id, due.household_id)
+    amount = payment["amount_fen"]
+    group = [
+        TransferSpec(
+            id=str(derived_id("payment", payment_id, "in")),
+            kind=TransferKind.POSTED,
+            debit_account_id=str(outside),
+            credit_account_id=str(home),
+            amount_fen=amount,
+            code="contribution_payment",
+            reference=f"due:{due.id}",
+        ),
+        TransferSpec(
+            id=str(derived_id("payment", payment_id, "settle")),
+            kind=TransferKind.POSTED,
+            debit_account_id=str(home),
+            credit_account_id=str(scheme.pool_account_id),
+            amount_fen=amount,
+            code="contribution_settlement",
+            reference=f"due:{due.id}",
+        ),
+    ]
+    await ledger_repo.post_transfers(uow.session, group, group_id=group_id)
+    await repo.raise_paid(uow.session, due.id, amount)
+    uow.publish(
+        new_event(
+            ContributionPaid(
+                due_id=str(due.id),
+                scheme_id=str(due.scheme_id),
+                community_id=due.community_id,
+                district_id=due.district_id,
+                household_id=due.household_id,
+                amount_fen=amount,
+            ),
+            source=ctx.source,
+            subject=str(due.id),
+            event_id=ctx.new_id(),
+            time=ctx.clock(),
+        )
+    )
+
+
+class _Taken(Exception):
+    """A concurrent transaction committed a payment with the same proof first: re-read and answer from it."""
+
+
+# ------------------------------------------------------------------------------------------------ intents
+@dataclass(frozen=True)
+class IntentView:
+    intent: Any
+    now: datetime
+
+
+async def create_intent(
+    ctx: Context,
+    principal: Principal,
+    due_id: uuid.UUID,
+    *,
+    amount_fen: int,
+    method: PaymentMethod,
+    provider: str,
+    rules: PaymentRules,
+) -> IntentView:
+    """An intent to pay (part of) a due through a provider; at most what is outstanding. Posts nothing."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        due = await repos.due(uow.session, due_id)
+        if due is None:
+            raise NotFound("due not found", code="due_not_found")
+        ensure_covers(principal, due_scope(due), "due")
+        check_intent_provider(provider, rules)
+        check_payment(amount_fen, due.amount_fen, due.paid_fen)
+        row = await repo.insert_intent(
+            uow.session,
+            {
+                "id": ctx.new_id(),
+                "due_id": due_id,
+                "household_id": due.household_id,
+                "community_id": due.community_id,
+                "district_id": due.district_id,
+                "street_id": due.street_id,
+                "amount_fen": amount_fen,
+                "method": method.value,
+                "provider": provider,
+                "status": "pending",
+                "expires_at": intent_expiry(now, rules),
+                "created_by": principal.sub,
+            },
+        )
+        await uow.commit()
+    return IntentView(row, now)
+
+
+async def get_intent(ctx: Context, principal: Principal, intent_id: uuid.UUID) -> IntentView:
+    async with ctx.uow() as uow:
+        row = await repo.intent(uow.session, intent_id)
+    if row is None:
+        raise NotFound("payment intent not found", code="payment_intent_not_found")
+    ensure_covers(principal, of_row(row), "payment intent")
+    return IntentView(row, ctx.clock())
+
+
+async def list_intents(
+    ctx: Context, principal: Principal, due_id: uuid.UUID, *, after: str | None, limit: int
+) -> list[IntentView]:
+    async with ctx.uow() as uow:
+        due = await repos.due(uow.session, due_id)
+        if due is None:
+            raise NotFound("due not found", code="due_not_found")
+        ensure_covers(principal, due_scope(due), "due")
+        rows = await repo.due_intents(uow.session, due_id, after=after, limit=limit)
+    now = ctx.clock()
+    return [IntentView(r, now) for r in rows]
+
+
+# ------------------------------------------------------------------------------------------------ receipts
+@dataclass(frozen=True)
+class Receipt:
+    receipt_number: str
+    amount_fen: int
+    method: ReceiptMethod
+    received_at: datetime
+
+
+def _receipt_facts(due_id: uuid.UUID, amount_fen: int, method: str, received_at: datetime) -> ReceiptFacts:
+    return ReceiptFacts(str(due_id), amount_fen, method, received_at)
+
+
+async def record_receipt(
+    ctx: Context, principal: Principal, due_id: uuid.UUID, receipt: Receipt, *, rules: PaymentRules
+) -> tuple[DueView, bool]:
+    """Staff in scope record a receipt and the payment is posted; the receipt number is unique in the community.
+    The same receipt again answers the first result (``True``: replayed); the number with other content is 409."""
+    asked = _receipt_facts(due_id, receipt.amount_fen, receipt.method.value, receipt.received_at)
+    for _attempt in range(3):
+        try:
+            async with ctx.uow() as uow:
+                due = await _locked_due(uow.session, due_id)
+                ensure_covers(principal, due_scope(due), "due")
+                replayed = await _receipt_replayed(uow.session, due.community_id, receipt.receipt_number, asked)
+                if replayed:
+                    break  # answered from the first result, read after this transaction (and its lock) ends
+                check_received_at(receipt.received_at, now=ctx.clock(), rules=rules)
+                await _post(
+                    ctx,
+                    uow,
+                    due,
+                    payment={
+                        "id": ctx.new_id(),
+                        "amount_fen": receipt.amount_fen,
+                        "paid_by": principal.sub,
+                        "source": PaymentSource.RECEIPT.value,
+                        "method": receipt.method.value,
+                        "receipt_number": receipt.receipt_number,
+                        "received_at": receipt.received_at,
+                    },
+                )
+                await uow.commit()
+            return await get_due(ctx, due_id), False
+        except _Taken:
+            continue  # the committed receipt decides in the next round: a replay or receipt_number_taken
+    else:
+        raise RuleViolation("payments_busy", "retry the same request", status=409)
+    return await get_due(ctx, due_id), True
+
+
+async def _receipt_replayed(session: Any, community_id: str, number: str, asked: ReceiptFacts) -> bool:
+    stored = await repo.payment_by_receipt(session, community_id, number)
+    if stored is None:
+        return False
+    if not same_receipt(_receipt_facts(stored.due_id, stored.amount_fen, stored.method, stored.received_at), asked):
+        raise RuleViolation(
+            "receipt_number_taken",
+            "this receipt number was already recorded in the community for another payment",
+            status=409,
+            receipt_number=number,
+        )
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ callbacks
+@dataclass(frozen=True)
+class CallbackResult:
+    payment: Any
+    replayed: bool
+
+
+def provider_payment_id(provider: str, provider_txn_id: str) -> uuid.UUID:
+    """Deterministic: duplicates of one provider transaction map to one payment (and one set of transfer ids)."""
+    return derived_id("provider-payment", provider, provider_txn_id)
+
+
+async def post_provider_payment(ctx: Context, payment: ProviderPayment, *, rules: PaymentRules) -> CallbackResult:
+    """Post an authenticated provider callback once per (provider, transaction id).
+
+    The intent is locked first, so concurrent duplicates serialise on it: the first posts, the others find the
+    payment and answer it (replayed). A transaction id already used for another intent or amount → 409
+    ``provider_txn_id_reused``. Mismatches are refused (see ``check_provider_payment``) and post nothing.
+    """
+    try:
+        intent_id = uuid.UUID(payment.intent_id)
+    except ValueError:
+        raise RuleViolation("payment_intent_unknown", "no payment intent with this id") from None
+    for _attempt in range(3):
+        try:
+            async with ctx.uow() as uow:
+                intent = await repo.intent(uow.session, intent_id, for_update=True)
+                if intent is None:
+                    raise RuleViolation("payment_intent_unknown", "no payment intent with this id")
+                existing = await repo.payment_by_provider_txn(uow.session, payment.provider, payment.provider_txn_id)
+                if existing is not None:
+                    if existing.intent_id != intent_id or existing.amount_fen != payment.amount_fen:
+                        raise _txn_reused()
+                    return CallbackResult(existing, replayed=True)
+                check_provider_payment(
+                    IntentFacts(
+                        intent.provider, intent.amount_fen, intent.status, intent.expires_at, intent.provider_txn_id
+                    ),
+                    payment,
+                    now=ctx.clock(),
+                    tolerance_s=rules.callback_tolerance_s,
+                )
+                due = await _locked_due(uow.session, intent.due_id)
+                payment_id = provider_payment_id(payment.provider, payment.provider_txn_id)
+                await _post(
+                    ctx,
+                    uow,
+                    due,
+                    payment={
+                        "id": payment_id,
+                        "amount_fen": payment.amount_fen,
+                        "paid_by": f"provider:{payment.provider}",
+                        "source": PaymentSource.PROVIDER.value,
+                        "method": intent.method,
+                        "provider": payment.provider,
+                        "provider_txn_id": payment.provider_txn_id,
+                        "intent_id": intent_id,
+                        "received_at": payment.paid_at,
+                    },
+                )
+                await repo.mark_intent_paid(
+                    uow.session,
+                    intent_id,
+                    payment_id=payment_id,
+                    provider_txn_id=payment.provider_txn_id,
+                    paid_at=payment.paid_at,
+                )
+                await uow.commit()
+                row = await repo.payment(uow.session, payment_id)
+            return CallbackResult(row, replayed=False)
+        except _Taken:
+            continue  # the same transaction id committed for another intent meanwhile: decided in the next round
+    raise _txn_reused()
+
+
+def _txn_reused() -> RuleViolation:
+    return RuleViolation(
+        "provider_txn_id_reused",
+        "this provider transaction id was already posted for another intent or amount",
+        status=409,
+    )
