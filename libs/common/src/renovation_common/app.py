@@ -149,7 +149,12 @@ class RequestContextMiddleware:
 
 async def _build_runtime(defn: ServiceDefinition) -> Runtime:
     settings = defn.settings
-    engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+    engine = create_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        transaction_pooler=settings.db_transaction_pooler,
+    )
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     runtime = Runtime(
         settings=settings, infra=defn.infra, engine=engine, sessionmaker=sessionmaker, uow_class=defn.uow_class

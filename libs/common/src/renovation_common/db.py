@@ -31,13 +31,31 @@ def new_metadata() -> sa.MetaData:
     return sa.MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def create_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int | None = None,
+    transaction_pooler: bool = False,
+    echo: bool = False,
+) -> AsyncEngine:
+    """An asyncpg engine holding at most ``pool_size + max_overflow`` connections (overflow defaults to the pool size).
+
+    ``transaction_pooler``: the URL is a PgBouncer in transaction mode, where consecutive transactions of one client
+    connection may run on different server connections, so no named prepared statement may outlive a transaction:
+    asyncpg's statement cache and SQLAlchemy's prepared-statement cache are turned off (both then use unnamed
+    statements, re-parsed per execution).
+    """
+    connect_args: dict[str, Any] = {}
+    if transaction_pooler:
+        connect_args = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
     return create_async_engine(
         url,
         pool_size=pool_size,
-        max_overflow=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         echo=echo,
+        connect_args=connect_args,
     )
 
 

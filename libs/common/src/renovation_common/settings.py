@@ -52,6 +52,12 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     database_url: str = ""
     db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_max_overflow: int | None = Field(
+        default=None, ge=0, le=200, description="Connections above db_pool_size under load (default: db_pool_size)"
+    )
+    db_transaction_pooler: bool = Field(
+        default=False, description="DATABASE_URL is PgBouncer in transaction mode: no prepared-statement caches"
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     jwt_secret: str = ""
     jwt_jwks_url: str = ""
