@@ -19,7 +19,8 @@ What it checks, and with what (docs/operations.md, "Validation", has the table):
   .env.example; Kubernetes: env/envFrom resolved against the rendered ConfigMaps and the Secret templates), so
   every setting a service requires in production must be provided; secret settings must come from Secrets;
   ROOT_PATH must equal the prefix the gateway / Ingress routes, and Swagger UI must load its OpenAPI from there.
-* Connection budget: at every HPA's maximum the connections fit Postgres (through the PgBouncer pooler).
+* Connection budget: at every HPA's maximum the connections fit Postgres (through the PgBouncer pooler); no code
+  in libs/ or services/ relies on session state, which transaction pooling does not keep.
 * NetworkPolicies: the flows the platform needs are allowed and some it must never have are not (deploy/netpol.py).
 * Monitoring: scrape config, dashboard queries and the PrometheusRule alerts (PromQL parsed by ``promql-parser``;
   metric and label names checked against the code; a runbook section per alert in docs/operations.md).
@@ -1384,6 +1385,54 @@ def compose_budget_inputs() -> tuple[dict[str, Any], list[str]]:
     return inputs, problems
 
 
+# What breaks when a server connection is shared between clients transaction by transaction (PgBouncer in
+# transaction mode): state that outlives the transaction which made it.
+SESSION_STATE = [
+    (
+        re.compile(r"pg_(try_)?advisory_lock(_shared)?\s*\(", re.I),
+        "a session-level advisory lock (use "
+        "pg_advisory_xact_lock / pg_try_advisory_xact_lock inside the transaction, or a row lease)",
+    ),
+    (re.compile(r"\bLISTEN\s+\w|\.add_listener\s*\(", re.I), "LISTEN / NOTIFY listeners (session-bound)"),
+    (
+        re.compile(r"[\"']\s*SET\s+(?!LOCAL\b)(SESSION\s+)?[a-z_.]+\s*(=|TO\b)", re.I),
+        "a session-level SET (use SET LOCAL)",
+    ),
+    (re.compile(r"\bWITH\s+HOLD\b", re.I), "a WITH HOLD cursor"),
+    (re.compile(r"\bserver_settings\s*=", re.I), "asyncpg server_settings (startup parameters PgBouncer refuses)"),
+]
+
+
+TEMP_TABLE = re.compile(r"create\s+(temp|temporary)\s+table", re.I)
+ON_COMMIT = re.compile(r"on\s+commit\s+(drop|delete\s+rows)", re.I)
+
+
+def session_state_uses(text: str) -> list[tuple[int, str]]:
+    """(line, what) for every use of session state in Python source; a line marked ``# pooler-safe: <why>`` is
+    accepted (say why it holds under transaction pooling)."""
+    lines = text.splitlines()
+    found = []
+    for number, line in enumerate(lines, 1):
+        if "pooler-safe:" in line:
+            continue
+        for pattern, what in SESSION_STATE:
+            if pattern.search(line):
+                found.append((number, what))
+    for m in TEMP_TABLE.finditer(text):  # the statement may span lines: look at what follows it
+        number = text.count("\n", 0, m.start()) + 1
+        if "pooler-safe:" not in lines[number - 1] and not ON_COMMIT.search(text[m.end() : m.end() + 400]):
+            found.append((number, "a temp table that outlives its transaction (add ON COMMIT DROP / DELETE ROWS)"))
+    return found
+
+
+def check_pooling_safety(r: Report) -> None:
+    """The services reach Postgres through PgBouncer in transaction mode (Kubernetes): no code may rely on state
+    kept in the server session between transactions."""
+    for path in sorted([*ROOT.glob("libs/*/src/**/*.py"), *ROOT.glob("services/*/src/**/*.py")]):
+        for line, what in session_state_uses(path.read_text()):
+            r.fail(f"{rel(path)}:{line}: {what} breaks behind PgBouncer in transaction mode")
+
+
 def check_budget(r: Report) -> None:
     for where in ("compose", *SETTINGS_OVERLAYS):
         inputs, problems = compose_budget_inputs() if where == "compose" else k8s_budget_inputs(where)
@@ -1890,6 +1939,7 @@ def check_canaries(r: Report) -> None:
     r.check(image_pinned("nginx:1.28.0-alpine3.21") and image_pinned("a/b@sha256:" + "0" * 64), "canary: pins refused")
     # connection budget: prod with every service's pool ten times larger must not fit
     inputs, _ = k8s_budget_inputs("overlays/prod")
+    r.check(bool(inputs["pooled_pods"]), "canary: no pooled services in prod to test the budget with (settings?)")
     inflated = {**inputs, "pooled_pods": {s: (p, c * 10) for s, (p, c) in inputs["pooled_pods"].items()}}
     r.check(bool(connection_budget(**inflated)[0]), "canary: the budget accepted 10x the client connections")
     direct = {**inputs, "direct_pods": inputs["pooled_pods"], "pooled_pods": {}, "pooler": None}
@@ -1919,6 +1969,22 @@ def check_canaries(r: Report) -> None:
     broken = [json.loads(json.dumps(p).replace("cnpg.io/poolerName", "cnpg.io/poolername")) for p in policies]
     check_policy_labels(typo, "canary", broken, pods)
     r.check(bool(typo.problems), "canary: a NetworkPolicy selecting no pod (label typo) went unnoticed")
+    # transaction pooling: session state in code
+    for bad in (
+        "await conn.execute(text('select pg_advisory_lock(1)'))",
+        'await raw.execute("SET statement_timeout = 5")',
+        'await pg.add_listener("ch", cb)',
+        '"create temp table x (a int)"',
+        "connect(url, server_settings={})",
+    ):
+        r.check(bool(session_state_uses(bad)), f"canary: session state went unnoticed: {bad}")
+    for fine in (
+        "select pg_advisory_xact_lock(1)",
+        '"update t set a = 1"',
+        '"SET LOCAL lock_timeout = 1"',
+        '"create temp table if not exists s (a int) on commit delete rows"',
+    ):
+        r.check(not session_state_uses(fine), f"canary: transaction-scoped statement taken for session state: {fine}")
     # alert rules: unknown metric, label the metric lacks, invalid PromQL, a value the code never uses
     known, strings = known_metrics(), code_string_literals()
     for bad_expr in (
@@ -1951,6 +2017,7 @@ def run_all() -> int:
     report.section("pinned operator versions (deploy/versions.yaml)", check_versions)
     report.section("service Settings from each deployment's env", check_settings)
     report.section("connection budget at maximum scale", check_budget)
+    report.section("code safe behind a transaction-mode pooler", check_pooling_safety)
     report.section("NetworkPolicies (flows and labels)", check_network)
     report.section("Prometheus scrape, dashboard, alert rules", check_monitoring)
     report.section("canaries (each validator rejects a bad input)", check_canaries)
