@@ -26,7 +26,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-SECRET_FIELD = re.compile(r"secret|password|passwd|token|credential|private|(^|_)key($|_)", re.I)
+SECRET_FIELD = re.compile(r"secret|password|passwd|token|credential|private_key|seed|nkey|(^|_)keys?$", re.I)
 
 
 def describe(settings: Any) -> dict[str, Any]:

@@ -90,7 +90,7 @@ TWO_PART_VERSIONS = {"postgres", "ghcr.io/cloudnative-pg/postgresql"}
 SETTINGS_OVERLAYS = ("overlays/dev", "overlays/prod")
 # Image ENV the Dockerfile's final stage sets (read from it) is the start of every container's environment.
 BASE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
-SECRET_NAME = re.compile(r"secret|password|passwd|token|credential|private|(^|_)key($|_)", re.I)
+SECRET_NAME = re.compile(r"secret|password|passwd|token|credential|private_key|seed|nkey|(^|_)keys?$", re.I)
 PLACEHOLDER = re.compile(r"change-?me|replace|example|placeholder|dev-only|dev-overlay", re.I)
 
 # Connection budget (docs/operations.md, "Connections"): what else holds Postgres connections

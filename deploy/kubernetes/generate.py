@@ -6,6 +6,10 @@
 Each file holds: a Deployment (an init container that waits for this image's migrations, probes, resources,
 non-root, read-only root filesystem), its Service, a HorizontalPodAutoscaler, a PodDisruptionBudget and the
 migration Job. Overlays change replicas, resources, images and autoscaling bounds with patches.
+
+The pods reach Postgres through the PgBouncer Pooler (transaction mode, prepared-statement caches off); the
+migration Job connects to the primary directly. Secrets come from Secret references only (SERVICE_SECRETS for keys
+one service reads). The YAML is written without anchors or aliases.
 """
 
 from __future__ import annotations
