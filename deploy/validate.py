@@ -499,6 +499,9 @@ def check_compose(r: Report) -> None:
     gateway = services.get("gateway") or {}
     ports = [str(p) for p in gateway.get("ports") or []]
     r.check(any(p.endswith(":1883") for p in ports), "compose gateway: MQTT port 1883 not published")
+    docs = (ROOT / "docs" / "operations.md").read_text()
+    for key in env:  # every variable an operator sets is explained where the deployment steps are
+        r.check(f"`{key}`" in docs, f".env.example sets {key}, which docs/operations.md does not explain")
     for key, value in env.items():  # .env.example: secrets are obvious placeholders the docs say to replace
         if SECRET_NAME.search(key) and value:
             r.check(bool(PLACEHOLDER.search(value)), f".env.example: {key} must be an obvious placeholder (change-me…)")
@@ -914,9 +917,15 @@ def check_kubernetes(r: Report) -> None:
     version = kustomize_version()
     r.check(version.startswith("5."), f"kustomize {version}: the manifests are written for kustomize v5")
     r.note(f"rendered with `{' '.join(kustomize_command())}` (kustomize {version})")
+    docs = (ROOT / "docs" / "operations.md").read_text()
     for name, data in secret_templates().items():
         if name in OPERATOR_SECRETS:
             continue
+        for key in data:
+            r.check(
+                f"`{key}`" in docs and f"--from-literal={key}=" in docs,
+                f"secrets.example.yaml {name}/{key}: docs/operations.md must explain it and create it",
+            )
         for key, value in data.items():
             r.check(
                 not value or bool(PLACEHOLDER.search(value)),
