@@ -9,8 +9,9 @@
   produces), through the DEVICES stream, the service's batching ingestor (parse, COPY + dedup insert, rules,
   last-seen) until all are rows in Postgres. Rate = events / wall time from first publish to last row.
 * Alarm latency: ``--probes`` gas detectors in homes of elderly residents living alone, each with its own MQTT
-  credentials, publish one gas alarm over MQTT (QoS 1) while the background load runs, and once idle; latency is
-  MQTT publish → ``smart_community.alarm.raised.v1`` received from NATS.
+  credentials (issued through the API: the broker's auth callout, answered by the service, lets each in as itself),
+  publish one gas alarm over MQTT over TLS (QoS 1) while the background load runs, and once idle; latency is
+  MQTT publish → ``smart_community.alarm.raised.v1`` received from NATS (login not included).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import asyncio
 import json
 import os
 import platform
+import ssl
 import sys
 import tempfile
 import time
@@ -140,10 +142,16 @@ async def main() -> None:
             token = issue_dev_token(
                 secret=DEV_JWT_SECRET, role="community_worker", district_id=DISTRICT, community_id=COMMUNITY
             )
+            from smart_community.entrypoints.broker_workers import RESPONDER_READY
+
+            while not app.state.runtime.extras.get(RESPONDER_READY):  # the auth callout responder starts in background
+                await asyncio.sleep(0.1)
             creds = {}
             for p in probes:
                 r = await client.post(f"/v1/devices/{p}/credentials", headers={"Authorization": f"Bearer {token}"})
+                assert r.status_code == 201, r.text  # 201 = the broker was shown to enforce it
                 creds[p] = r.json()
+            tls = ssl.create_default_context(cafile=stack.env()["MQTT_CA_FILE"])
             nc = await nats.connect(stack.nats_url)
             raised_at: dict[str, float] = {}
 
@@ -151,13 +159,17 @@ async def main() -> None:
                 raised_at[json.loads(msg.data)["data"]["device_id"]] = time.perf_counter()
 
             await nc.subscribe("renovation.smart_community.alarm.raised.v1", cb=on_raised)
-            await asyncio.sleep(1.0)  # broker reload
 
             async def probe(device: str) -> float:
                 c = creds[device]
                 body = json.dumps({"type": "alarm", "time": datetime.now(UTC).isoformat(), "readings": {}}).encode()
                 async with aiomqtt.Client(
-                    "127.0.0.1", stack.mqtt_port, username=c["username"], password=c["password"], identifier=device
+                    "127.0.0.1",
+                    stack.mqtt_port,
+                    username=c["username"],
+                    password=c["password"],
+                    identifier=c["mqtt_client_id"],
+                    tls_context=tls,
                 ) as m:
                     sent = time.perf_counter()
                     await m.publish(c["mqtt_topic"], body, qos=1)

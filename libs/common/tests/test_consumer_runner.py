@@ -221,3 +221,72 @@ async def test_events_a_handler_publishes_commit_with_its_inbox_row_or_not_at_al
     assert await probe_db.count(probe_db.applied) == 1
     assert await probe_db.count(probe_db.infra.outbox) == 1  # only the event of the handler that succeeded
     assert await probe_db.count(probe_db.infra.inbox) == 1
+
+
+async def test_one_refused_event_in_a_batch_leaves_the_rest_applied_in_the_same_fetch(
+    probe_db, jetstream, unique_producer
+):
+    """Per-message isolation inside a batch: a handler refusing one event (or the database refusing its content)
+    rolls back only that event's savepoint."""
+    await ensure_event_stream(jetstream, unique_producer)
+    events = [_event(unique_producer, n, poison=n in (7, 23)) for n in range(40)]
+    await _publish(jetstream, unique_producer, events)
+
+    async def apply(session, event, data):
+        if event.data["n"] == 7:
+            raise PoisonMessage("refused by the rules")
+        name = "\x00" if event.data["n"] == 23 else f"thing-{event.data['n']}"  # Postgres text refuses NUL
+        await session.execute(sa.insert(probe_db.things).values(id=uuid.uuid4(), name=name))
+        await session.execute(sa.insert(probe_db.applied).values(event_id=event.id))
+
+    runner = ConsumerRunner(
+        _spec(unique_producer, apply, batch_size=50), probe_db.sessionmaker, probe_db.infra, jetstream, service="probe"
+    )
+    sub = await runner._subscribe(runner.spec.subscriptions[0])
+    msgs = await sub.fetch(50, timeout=5)
+    assert len(msgs) == 40
+    outcomes = await runner.process(msgs)
+    assert outcomes.count("applied") == 38 and outcomes.count("dead_letter") == 2
+    assert await probe_db.count(probe_db.applied) == 38
+    assert await probe_db.count(probe_db.infra.inbox) == 38  # the refused ones can be replayed once fixed
+    async with probe_db.sessionmaker() as s:
+        reasons = sorted((await s.scalars(sa.select(probe_db.infra.dead_letters.c.reason))).all())
+    assert len(reasons) == 2 and any("PoisonMessage" in r for r in reasons)
+
+
+async def test_a_raw_batch_the_database_refuses_is_bisected_down_to_the_bad_message(probe_db, jetstream):
+    """A raw batch handler (one statement per batch, like device ingestion): one message whose content the database
+    refuses makes the batch fail; the runner retries halves until only that message is left, and dead-letters it."""
+    stream = f"RAW{uuid.uuid4().hex[:8].upper()}"
+    subject = f"raw{stream.lower()}"
+    from renovation_common.messaging import ensure_stream
+
+    await ensure_stream(jetstream, stream, [f"{subject}.>"])
+    payloads = [f"ok-{n}".encode() for n in range(64)]
+    payloads[41] = b"bad\x00byte"
+    for n, payload in enumerate(payloads):
+        await jetstream.publish(f"{subject}.d{n}", payload)
+    batches: list[int] = []
+
+    async def store(uow, deliveries):
+        batches.append(len(deliveries))
+        names = [d.data.decode() for d in deliveries]
+        await uow.session.execute(sa.insert(probe_db.things), [{"id": uuid.uuid4(), "name": n} for n in names])
+
+    spec = ConsumerSpec(
+        name="raw-probe",
+        subscriptions=[Subscription(stream=stream, filter_subjects=[f"{subject}.>"])],
+        batch_handler=store,
+        batch_size=64,
+    )
+    runner = ConsumerRunner(spec, probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    sub = await runner._subscribe(spec.subscriptions[0])
+    msgs = await sub.fetch(64, timeout=5)
+    outcomes = await runner.process(msgs)
+    assert outcomes.count("stored") == 63 and outcomes.count("dead_letter") == 1
+    assert await probe_db.count(probe_db.things) == 63
+    assert len(batches) <= 2 * 7 + 1  # log2(64) levels of halves, not 64 single retries
+    async with probe_db.sessionmaker() as s:
+        dead = (await s.execute(sa.select(probe_db.infra.dead_letters))).one()
+    assert dead.payload == "bad\\x00byte" and dead.subject == f"{subject}.d41"
+    assert "CharacterNotInRepertoire" in dead.reason or "0x00" in dead.reason or "NUL" in dead.reason.upper()

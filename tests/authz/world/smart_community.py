@@ -18,6 +18,7 @@ smart-community  metrics                          Y   Y   Y   Y   Y   Y   Y   Y 
 smart-community  registerDevice                   .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  getDevice                        .   Y   Y   Y   .   .   Y   Y   Y   .
 smart-community  issueDeviceCredentials           .   Y   Y   Y   .   .   Y   .   .   .
+smart-community  revokeDeviceCredentials          .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  listDeviceEvents                 .   Y   Y   Y   .   .   Y   Y   .   .
 smart-community  ingestDeviceEventBatch           .   .   .   .   .   .   .   .   Y   .
 smart-community  listAlarms                       Y   Y   Y   Y   .   .   Y   Y   .   .
@@ -33,8 +34,15 @@ APP_SETTINGS: dict[str, Any] = {}
 
 
 async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
+    from renovation_common.testing.plugin import eventually
     from smart_community.domain.model import HouseholdFlags
+    from smart_community.entrypoints.broker_workers import RESPONDER_READY
     from smart_community.service_layer import use_cases
+
+    async def answering() -> bool:  # issueDeviceCredentials proves enforcement through this app's responder
+        return bool(app.state.runtime.extras.get(RESPONDER_READY))
+
+    await eventually(answering, timeout_s=30)
 
     district, street, cid, hid = HOME["district_id"], HOME["street_id"], HOME["community_id"], HOME["household_id"]
     async with app.state.sessionmaker() as session, session.begin():

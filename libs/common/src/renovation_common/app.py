@@ -1,8 +1,15 @@
 """The app factory: one FastAPI skeleton for every service.
 
-Nothing is created at import time. :func:`create_app` returns an app whose lifespan builds the engine, the NATS
-connection, the outbox relay, the consumers and any background workers of the service, and tears them down in
-reverse order. Routes get a :class:`Runtime` (``Depends(get_runtime)``) and open a unit of work from it.
+Nothing is created at import time. :func:`create_app` returns an app whose lifespan builds the engine, starts the
+service's periodic jobs and workers, and connects to NATS **in the background**: the service serves HTTP (and
+accepts writes into its outbox) while the broker is away; the relay and the consumers start once the connection is
+up. ``/readyz`` depends on the database only; the broker's state is in ``/readyz``'s details and in the
+``nats_connected`` metric. Routes get a :class:`Runtime` (``Depends(get_runtime)``) and open a unit of work
+(``runtime.uow()``) or a read-only one (``runtime.read()``) from it.
+
+Middleware, outermost first: request context (ids, trace, metrics) → body size limit (413 before anything is
+buffered beyond the limit; a route may raise its own limit with ``openapi_extra={"x-max-body-bytes": N}``) →
+``Idempotency-Key``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -28,8 +34,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from renovation_common import metrics
 from renovation_common.auth import TokenVerifier
-from renovation_common.db import InfrastructureTables, UnitOfWork, create_engine
-from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers
+from renovation_common.clock import Clock, system_clock
+from renovation_common.crypto import KeyRing
+from renovation_common.db import InfrastructureTables, ReadOnlyUnitOfWork, UnitOfWork, create_engine
+from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from renovation_common.idempotency import IdempotencyMiddleware
 from renovation_common.logs import configure_logging
 from renovation_common.messaging import (
@@ -39,8 +47,9 @@ from renovation_common.messaging import (
     connect_nats,
     ensure_event_stream,
 )
-from renovation_common.settings import ServiceSettings
+from renovation_common.settings import ServiceSettings, load_settings
 from renovation_common.tracing import child_traceparent, set_trace
+from renovation_common.workers import PeriodicJob
 
 log = structlog.get_logger("renovation.app")
 
@@ -59,11 +68,15 @@ class Runtime:
     relay: OutboxRelay | None = None
     consumers: list[ConsumerRunner] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Clock = system_clock
     """The service's clock: the wall clock, or the one a test injected through ``ServiceDefinition.clock``."""
+    messaging_ready: asyncio.Event = field(default_factory=asyncio.Event)
 
     def uow(self) -> UnitOfWork:
         return self.uow_class(self.sessionmaker, self.infra, on_commit_events=self.wake_relay)
+
+    def read(self) -> ReadOnlyUnitOfWork:
+        return ReadOnlyUnitOfWork(self.sessionmaker)
 
     def wake_relay(self) -> None:
         if self.relay is not None:
@@ -85,9 +98,10 @@ class ServiceDefinition:
     uow_class: type[UnitOfWork] = UnitOfWork
     consumers: Callable[[Runtime], list[ConsumerSpec]] | None = None
     workers: Callable[[Runtime], list[Worker]] | None = None
-    on_startup: Callable[[Runtime], Awaitable[None]] | None = None
+    on_startup: Callable[[Runtime], Awaitable[None]] | None = None  # after the database, before NATS
+    on_messaging_ready: Callable[[Runtime], Awaitable[None]] | None = None  # once NATS is connected
     produces_events: bool = True
-    clock: Callable[[], datetime] | None = None  # tests inject a controllable clock; None = the wall clock
+    clock: Clock | None = None  # tests inject a controllable clock; None = the wall clock
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -147,6 +161,81 @@ class RequestContextMiddleware:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
+class BodyLimitMiddleware:
+    """Refuse request bodies above the route's limit with 413 problem+json, before buffering more than the limit.
+
+    The limit is ``default_limit`` unless the matched route declares ``openapi_extra={"x-max-body-bytes": N}``
+    (file imports). A declared ``Content-Length`` above the limit is refused without reading the body; a streamed
+    body is counted as it arrives.
+    """
+
+    def __init__(self, app: ASGIApp, *, service: str, default_limit: int) -> None:
+        self.app = app
+        self.service = service
+        self.default_limit = default_limit
+        self._limits: dict[tuple[str, str], int] = {}
+
+    def _limit_for(self, scope: Scope) -> int:
+        from starlette.routing import Match
+
+        key = (scope["method"], scope["path"])
+        cached = self._limits.get(key)
+        if cached is not None:
+            return cached
+        limit = self.default_limit
+        for route in scope["app"].router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                extra = getattr(route, "openapi_extra", None) or {}
+                limit = int(extra.get("x-max-body-bytes", self.default_limit))
+                break
+        if len(self._limits) < 10_000:
+            self._limits[key] = limit
+        return limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self._limit_for(scope)
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(scope, receive, send, limit)
+            return
+        body = bytearray()
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if len(body) > limit:
+                await self._refuse(scope, receive, send, limit)
+                return
+            more = message.get("more_body", False)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": bytes(body), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        metrics.REQUESTS_TOO_LARGE.labels(self.service).inc()
+        response = problem_response(
+            413,
+            "payload_too_large",
+            "The request body is too large",
+            f"this operation accepts at most {limit} bytes",
+            headers={"Connection": "close"},
+        )
+        await response(scope, receive, send)
+
+
 async def _build_runtime(defn: ServiceDefinition) -> Runtime:
     settings = defn.settings
     engine = create_engine(
@@ -164,31 +253,73 @@ async def _build_runtime(defn: ServiceDefinition) -> Runtime:
     return runtime
 
 
-async def _start_messaging(defn: ServiceDefinition, runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:
+async def _connect_messaging(defn: ServiceDefinition, runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:
+    """Connect to NATS (retrying while it is away), then start what needs it: streams, relay, consumers."""
     settings = runtime.settings
-    runtime.nats = await connect_nats(settings.nats_url, name=settings.service_name)
+    service = settings.service_name
+    metrics.NATS_CONNECTED.labels(service).set(0)
+    delay = 0.5
+    while runtime.nats is None:
+        try:
+            runtime.nats = await connect_nats(settings.nats_url, name=service)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("nats_connect_failed", error=type(exc).__name__, retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    metrics.NATS_CONNECTED.labels(service).set(1)
     runtime.js = runtime.nats.jetstream()
-    if defn.produces_events:
-        await ensure_event_stream(runtime.js, settings.database_name, replicas=settings.stream_replicas)
-        if settings.relay_enabled:
-            runtime.relay = OutboxRelay(
-                runtime.sessionmaker,
-                runtime.infra,
-                runtime.js,
-                service=settings.service_name,
-                batch_size=settings.outbox_batch_size,
-                poll_interval_s=settings.outbox_poll_interval_s,
-            )
-            tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
+    while True:
+        try:
+            if defn.produces_events:
+                await ensure_event_stream(
+                    runtime.js,
+                    settings.database_name,
+                    replicas=settings.stream_replicas,
+                    max_age_s=settings.stream_max_age_days * 86400,
+                    max_bytes=settings.stream_max_bytes,
+                )
+            if defn.on_messaging_ready is not None:
+                await defn.on_messaging_ready(runtime)
+            break
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # JetStream not ready yet (a cluster electing its leader, a restart)
+            log.warning("streams_not_ready", error=str(exc)[:200], retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+    if defn.produces_events and settings.relay_enabled:
+        runtime.relay = OutboxRelay(
+            runtime.sessionmaker,
+            runtime.infra,
+            runtime.js,
+            service=service,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        tasks.append(asyncio.create_task(runtime.relay.run(), name="outbox-relay"))
     if defn.consumers is not None and settings.consumers_enabled:
         for spec in defn.consumers(runtime):
             if spec.after_commit is None:
                 spec.after_commit = runtime.wake_relay
-            runner = ConsumerRunner(
-                spec, runtime.sessionmaker, runtime.infra, runtime.js, service=settings.service_name
-            )
+            runner = ConsumerRunner(spec, runtime.sessionmaker, runtime.infra, runtime.js, service=service)
             runtime.consumers.append(runner)
             tasks.append(asyncio.create_task(runner.run(), name=f"consumer-{spec.name}"))
+    runtime.messaging_ready.set()
+    log.info("messaging_ready")
+
+
+def infrastructure_retention(runtime: Runtime) -> PeriodicJob:
+    """Purge sent outbox rows, inbox rows, idempotency records and dead letters older than ``RETENTION_DAYS``."""
+    from renovation_common.db import purge_infrastructure
+
+    settings = runtime.settings
+
+    async def purge(rt: Runtime) -> None:
+        await purge_infrastructure(rt.sessionmaker, rt.infra, older_than_days=settings.retention_days)
+
+    return PeriodicJob("infrastructure-retention", settings.retention_interval_s, purge)
 
 
 async def _bounded(step: str, awaitable: Awaitable[Any], timeout_s: float) -> None:
@@ -216,6 +347,7 @@ async def _shutdown(runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:
         await _bounded("nats drain", runtime.nats.drain(), 5)
         if not runtime.nats.is_closed:
             await _bounded("nats close", runtime.nats.close(), 3)
+        metrics.NATS_CONNECTED.labels(runtime.settings.service_name).set(0)
     await _bounded("database pool", runtime.engine.dispose(), 10)
 
 
@@ -231,11 +363,14 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         app.state.infra = runtime.infra
         tasks: list[asyncio.Task[Any]] = []
         try:
-            await _start_messaging(defn, runtime, tasks)
             if defn.on_startup is not None:
                 await defn.on_startup(runtime)
-            if defn.workers is not None:
-                for worker in defn.workers(runtime):
+            tasks.append(asyncio.create_task(_connect_messaging(defn, runtime, tasks), name="messaging"))
+            if settings.workers_enabled:
+                workers: list[Worker] = [infrastructure_retention(runtime)]
+                if defn.workers is not None:
+                    workers += defn.workers(runtime)
+                for worker in workers:
                     tasks.append(asyncio.create_task(worker(runtime), name=getattr(worker, "__name__", "worker")))
             log.info("service_started", port=settings.port)
             yield
@@ -264,8 +399,10 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         issuer=settings.jwt_issuer,
         audience=settings.jwt_audience,
     )
+    app.state.idempotency_keys = KeyRing(settings.data_encryption_keys, purpose="idempotency")
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
+    app.add_middleware(BodyLimitMiddleware, service=settings.service_name, default_limit=settings.max_body_bytes)
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router())
     for router in defn.routers:
@@ -302,8 +439,11 @@ def health_router() -> APIRouter:
     @router.get(
         "/readyz",
         operation_id="readyz",
-        summary="Readiness: database and NATS reachable",
-        responses={503: {"description": "A dependency is not reachable"}},
+        summary="Readiness: the database is reachable (what accepting writes needs)",
+        description="200 while the database answers, 503 otherwise. The broker is reported in `checks.nats` but "
+        "does not decide readiness: while NATS is away the service keeps accepting writes into its outbox and the "
+        "relay publishes them once the broker is back.",
+        responses={503: {"description": "The database is not reachable"}},
     )
     async def readyz(request: Request) -> JSONResponse:
         runtime: Runtime | None = getattr(request.app.state, "runtime", None)
@@ -317,7 +457,7 @@ def health_router() -> APIRouter:
                 log.warning("readiness_database_down", error=type(exc).__name__)
             if runtime.nats is not None and runtime.nats.is_connected:
                 checks["nats"] = "ok"
-        ok = all(v == "ok" for v in checks.values())
+        ok = checks["database"] == "ok"
         return JSONResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status_code=200 if ok else 503)
 
     @router.get(
@@ -346,9 +486,14 @@ def health_router() -> APIRouter:
     return router
 
 
-def serve(factory: str, settings: ServiceSettings) -> None:
-    """Run a service under uvicorn (``python -m <package>``); ``factory`` is ``module:create_app``."""
+def serve(factory: str, settings_class: type[ServiceSettings]) -> None:
+    """Run a service under uvicorn (``python -m <package>``); ``factory`` is ``module:create_app``.
+
+    The settings are validated first: a bad or unsafe configuration exits at once with one clear message, before
+    any connection is attempted."""
     import uvicorn
+
+    settings = load_settings(settings_class)
 
     uvicorn.run(
         factory,

@@ -36,6 +36,24 @@ class Role(StrEnum):
 STAFF_ROLES = frozenset({Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN})
 ALL_ROLES = frozenset(Role)
 
+# The scope claims a token of each role must carry, or it is refused outright (403 ``scope_claim_missing``) instead
+# of being silently given a wider or an empty scope: a resident is bound to their household, a community worker (grid
+# worker, 网格员) to the community of their grid, a street officer to their street, the district roles to their
+# district, a device gateway to its community.
+REQUIRED_CLAIMS: dict[Role, tuple[str, ...]] = {
+    Role.RESIDENT: ("household_id",),
+    Role.COMMUNITY_WORKER: ("community_id",),
+    Role.STREET_OFFICER: ("street_id",),
+    Role.DISTRICT_ADMIN: ("district_id",),
+    Role.CONTRACTOR: ("district_id",),
+    Role.QUALITY_SUPERVISOR: ("district_id",),
+    Role.OPERATOR: ("district_id",),
+    Role.GOV_SYSTEM: (),  # a city-level system may hold no district: it then covers no district's records, and only
+    # the webhooks service gives it a city-wide subscription of its own (services/webhooks/README.md)
+    Role.DEVICE_GATEWAY: ("community_id",),
+    Role.FINANCE_OFFICER: ("district_id",),
+}
+
 
 @dataclass(frozen=True)
 class Scope:
@@ -83,9 +101,22 @@ class Principal:
             return False
         return all(mine == theirs for mine, theirs in checks)
 
+    def covers_community(self, scope: Scope) -> bool:
+        """True when the caller may read community-level records of ``scope`` (a resident: their own community)."""
+        if self.role is Role.RESIDENT:
+            return self.community_id is not None and self.community_id == scope.community_id
+        return self.covers(Scope(scope.district_id, scope.street_id, scope.community_id))
+
     def ensure_covers(self, scope: Scope, what: str = "resource") -> None:
         if not self.covers(scope):
             raise Forbidden(f"this {what} is outside your scope", code="out_of_scope")
+
+    def ensure_covers_community(self, scope: Scope, what: str = "community") -> None:
+        if not self.covers_community(scope):
+            raise Forbidden(f"this {what} is outside your scope", code="out_of_scope")
+
+    def missing_claims(self) -> list[str]:
+        return [c for c in REQUIRED_CLAIMS.get(self.role, ()) if getattr(self, c) is None]
 
 
 class TokenVerifier:
@@ -171,16 +202,27 @@ def current_principal(request: Request) -> Principal:
 
 
 def require_roles(*roles: Role | str) -> Callable[..., Principal]:
-    """Dependency: authenticate and admit only ``roles``; returns the :class:`Principal`."""
+    """Dependency: authenticate and admit only ``roles`` holding their role's scope claims; returns the
+    :class:`Principal`. Routes spell it one way: ``principal: Annotated[Principal, authorize(*ROLES)]``."""
     allowed = frozenset(Role(r) for r in roles)
 
     def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"role {principal.role.value} may not do this", code="role_not_allowed")
+        missing = principal.missing_claims()
+        if missing:
+            raise Forbidden(
+                f"a {principal.role.value} token needs the claim(s) {', '.join(missing)}", code="scope_claim_missing"
+            )
         return principal
 
     dependency.allowed_roles = allowed  # type: ignore[attr-defined]
     return dependency
+
+
+def authorize(*roles: Role | str) -> Any:
+    """The one spelling of a route's role dependency: ``principal: Annotated[Principal, authorize(*ROLES)]``."""
+    return Depends(require_roles(*roles))
 
 
 def roles(*names: Iterable[Role] | Role) -> tuple[Role, ...]:

@@ -1,21 +1,27 @@
-"""Database plumbing: naming convention, engine, infrastructure tables, unit of work, repository base.
+"""Database plumbing: naming convention, engine, infrastructure tables, units of work.
 
 Each service has its own ``MetaData`` (its own database); :func:`define_infrastructure_tables` adds the outbox,
-inbox, dead-letter and idempotency tables to it, so the relay and the consumer runner work the same everywhere.
+inbox, dead-letter, idempotency and periodic-job tables to it, so the relay, the consumer runner, the idempotency
+store and the periodic jobs work the same everywhere.
+
+* :class:`UnitOfWork` — one read-write transaction per use case; events go to the outbox in it, and so does the
+  ``Idempotency-Key`` record of the HTTP request that runs it (see :mod:`renovation_common.idempotency`).
+* :class:`ReadOnlyUnitOfWork` — a read-only transaction for queries; what it loaded stays usable after it ends
+  (objects are detached, never expired), so no use case writes ``expunge_all()`` itself.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any, Generic, Self, TypeVar
+from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from renovation_common import idempotency
 from renovation_common.events import CloudEvent
 
 NAMING_CONVENTION = {
@@ -65,6 +71,7 @@ class InfrastructureTables:
     inbox: sa.Table
     dead_letters: sa.Table
     idempotency_keys: sa.Table
+    periodic_jobs: sa.Table
 
 
 def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
@@ -84,6 +91,7 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
         sa.Column("last_error", sa.Text),
     )
     sa.Index("ix_outbox_pending", outbox.c.seq, postgresql_where=outbox.c.published_at.is_(None))
+    sa.Index("ix_outbox_published_at", outbox.c.published_at, postgresql_where=outbox.c.published_at.is_not(None))
     inbox = sa.Table(
         "inbox",
         metadata,
@@ -92,6 +100,7 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
         sa.Column("event_type", sa.String(200), nullable=False),
         sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     )
+    sa.Index("ix_inbox_processed_at", inbox.c.processed_at)
     dead_letters = sa.Table(
         "dead_letters",
         metadata,
@@ -107,6 +116,7 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.UniqueConstraint("consumer", "stream_seq"),
     )
+    sa.Index("ix_dead_letters_created_at", dead_letters.c.created_at)
     idempotency_keys = sa.Table(
         "idempotency_keys",
         metadata,
@@ -114,12 +124,28 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
         sa.Column("key", sa.String(200), primary_key=True),
         sa.Column("request_hash", sa.String(64), nullable=False),
         sa.Column("status_code", sa.Integer),
+        # the response, encrypted (DATA_ENCRYPTION_KEYS): it may hold a once-shown secret or personal data
         sa.Column("response_body", sa.LargeBinary),
         sa.Column("response_headers", JSONB),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
         sa.Column("completed_at", sa.DateTime(timezone=True)),
+        # the request that claimed the key (several units of work of one request share it)
+        sa.Column("request_nonce", UUID(as_uuid=True)),
     )
-    return InfrastructureTables(outbox, inbox, dead_letters, idempotency_keys)
+    sa.Index("ix_idempotency_keys_created_at", idempotency_keys.c.created_at)
+    periodic_jobs = sa.Table(
+        "periodic_jobs",
+        metadata,
+        sa.Column("name", sa.String(120), primary_key=True),
+        sa.Column("lease_owner", sa.String(200)),
+        sa.Column("lease_until", sa.DateTime(timezone=True)),
+        sa.Column("next_run_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
+        sa.Column("last_started_at", sa.DateTime(timezone=True)),
+        sa.Column("last_finished_at", sa.DateTime(timezone=True)),
+        sa.Column("last_error", sa.Text),
+        sa.Column("runs", sa.BigInteger, nullable=False, server_default="0"),
+    )
+    return InfrastructureTables(outbox, inbox, dead_letters, idempotency_keys, periodic_jobs)
 
 
 def outbox_row(event: CloudEvent, subject: str) -> dict[str, Any]:
@@ -181,6 +207,7 @@ class UnitOfWork:
     async def commit(self) -> None:
         had_events = bool(self._pending_events)
         await self.flush_events()
+        await idempotency.claim_in_transaction(self.session, self.infra.idempotency_keys)
         await self.session.commit()
         if had_events and self._on_commit_events is not None:
             self._on_commit_events()
@@ -215,36 +242,66 @@ class ConsumerUnitOfWork(UnitOfWork):
         self._pending_events = []
 
 
-ModelT = TypeVar("ModelT")
+class ReadOnlyUnitOfWork:
+    """A read-only transaction for a query use case: ``async with runtime.read() as uow: ... uow.session``.
+
+    The transaction is ``READ ONLY`` (a write is an error, not a surprise). What was loaded is detached when the
+    block ends, so it stays readable after it (no expired attributes, no lazy loads).
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+        self.session: AsyncSession
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessionmaker()
+        await self.session.begin()
+        await self.session.execute(sa.text("SET TRANSACTION READ ONLY"))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        try:
+            self.session.expunge_all()
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
 
 
-class SqlRepository(Generic[ModelT]):
-    """Repository base for one ORM class. SQL lives in repositories (adapters), never in domain code."""
-
-    model: type[ModelT]
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def get(self, ident: Any, *, for_update: bool = False) -> ModelT | None:
-        return await self.session.get(self.model, ident, with_for_update=for_update)
-
-    def add(self, obj: ModelT) -> None:
-        self.session.add(obj)
-
-    async def list_after(
-        self,
-        *,
-        order_column: Any,
-        after: Any | None,
-        limit: int,
-        filters: Sequence[Any] = (),
-    ) -> list[ModelT]:
-        stmt = sa.select(self.model).where(*filters).order_by(order_column).limit(limit)
-        if after is not None:
-            stmt = stmt.where(order_column > after)
-        return list((await self.session.scalars(stmt)).all())
+UowFactory = Callable[[], UnitOfWork]
+ReaderFactory = Callable[[], ReadOnlyUnitOfWork]
 
 
-def utc_now_sql() -> sa.ColumnElement[datetime]:
-    return sa.func.now()
+async def purge_infrastructure(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    infra: InfrastructureTables,
+    *,
+    older_than_days: float,
+    chunk: int = 5000,
+    max_chunks: int = 200,
+) -> int:
+    """Delete, in chunks of ``chunk`` rows (each its own short transaction), sent outbox rows, inbox rows,
+    idempotency records and dead letters older than ``older_than_days``; return how many rows went."""
+    cutoff = sa.func.now() - sa.func.make_interval(0, 0, 0, 0, 0, 0, older_than_days * 86400.0)
+    targets = (
+        (infra.outbox, infra.outbox.c.seq, infra.outbox.c.published_at),
+        (infra.inbox, None, infra.inbox.c.processed_at),
+        (infra.idempotency_keys, None, infra.idempotency_keys.c.created_at),
+        (infra.dead_letters, infra.dead_letters.c.id, infra.dead_letters.c.created_at),
+    )
+    total = 0
+    for table, key, when in targets:
+        for _ in range(max_chunks):
+            async with sessionmaker() as session, session.begin():
+                if key is not None:
+                    ids = sa.select(key).where(when < cutoff).limit(chunk).scalar_subquery()
+                    result = await session.execute(sa.delete(table).where(key.in_(ids)))
+                else:
+                    ctid: sa.ColumnElement[Any] = sa.literal_column("ctid")
+                    ids = sa.select(ctid).select_from(table).where(when < cutoff).limit(chunk).scalar_subquery()
+                    result = await session.execute(sa.delete(table).where(ctid.in_(ids)))
+            deleted = int(getattr(result, "rowcount", 0) or 0)
+            total += deleted
+            if deleted < chunk:
+                break
+    return total

@@ -18,3 +18,6 @@ EVENTS_CONSUMED = Counter("events_consumed_total", "Events handled by consumers"
 CONSUMER_PENDING = Gauge(
     "consumer_pending_messages", "Messages not yet delivered to a durable consumer", ["service", "consumer", "stream"]
 )
+DEAD_LETTERS = Counter("dead_letters_total", "Messages dead-lettered by consumers", ["service", "consumer"])
+NATS_CONNECTED = Gauge("nats_connected", "1 while the service's NATS connection is up", ["service"])
+REQUESTS_TOO_LARGE = Counter("http_requests_too_large_total", "Requests refused for their body size", ["service"])

@@ -4,18 +4,32 @@ Shared infrastructure variables are read without a prefix (``DATABASE_URL``, ``N
 a service may override any of them with its own prefix (``SURVEY_DATABASE_URL``). ``DATABASE_URL`` names a
 *server*: each service connects to its own database on it, named after the service, unless the service's own
 ``<PREFIX>DATABASE_URL`` is given in full.
+
+``ENVIRONMENT`` is ``development``, ``test`` or ``production`` (anything else fails at start). Production refuses what
+is only safe on a developer's machine, before any connection is attempted (:func:`load_settings` turns the refusal
+into one clear message and exit code 2):
+
+* HS256 tokens and the development JWT secret: production verifies RS256/ES256 against ``JWT_JWKS_URL`` (https);
+* a secret shorter than 32 bytes (every field a class lists in ``secret_fields``, and the passwords inside
+  ``NATS_URL`` and ``DATABASE_URL``), or a development default;
+* missing data encryption keys (``DATA_ENCRYPTION_KEYS``: what the idempotency store and other at-rest secrets are
+  encrypted with).
 """
 
 from __future__ import annotations
 
 import os
-from typing import ClassVar
+import sys
+from enum import StrEnum
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - development only
+DEV_DATA_ENCRYPTION_KEY = "dev-only-data-encryption-key-change-me-0123456789"
+MIN_SECRET_BYTES = 32
 
 SHARED_FIELDS = (
     "nats_url",
@@ -27,7 +41,15 @@ SHARED_FIELDS = (
     "log_json",
     "environment",
     "stream_replicas",
+    "data_encryption_keys",
+    "retention_days",
 )
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
 
 
 def database_url_for(server_url: str, database: str) -> str:
@@ -39,6 +61,10 @@ def database_url_for(server_url: str, database: str) -> str:
     return urlunsplit((scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
 
 
+class UnsafeSettings(ValueError):
+    """A production setting that would be unsafe; the message says which and what to do."""
+
+
 class ServiceSettings(BaseSettings):
     """Base class: a service subclasses it, sets ``service_name`` and ``model_config`` with its env prefix."""
 
@@ -46,8 +72,12 @@ class ServiceSettings(BaseSettings):
 
     service_name: ClassVar[str] = "service"
     default_port: ClassVar[int] = 8000
+    # Fields holding secrets: in production each must be at least MIN_SECRET_BYTES long when set (a subclass adds
+    # its own, e.g. ``("secret_encryption_key",)``); ``required_in_production`` must also be set there.
+    secret_fields: ClassVar[tuple[str, ...]] = ()
+    required_in_production: ClassVar[tuple[str, ...]] = ()
 
-    environment: str = Field(default="development", description="development | test | production")
+    environment: Environment = Field(default=Environment.DEVELOPMENT, description="development | test | production")
     host: str = "127.0.0.1"
     port: int = 0
     database_url: str = ""
@@ -63,30 +93,50 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str = ""
     jwt_issuer: str = "renovation-platform"
     jwt_audience: str = "renovation-api"
+    data_encryption_keys: str = Field(
+        default="",
+        description="Comma-separated keys (≥ 32 bytes each) for data encrypted at rest; the first encrypts, all "
+        "decrypt (rotation: put the new key first, keep the old ones until re-encrypted or expired)",
+    )
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
     outbox_batch_size: int = Field(default=200, ge=1, le=5000)
     consumers_enabled: bool = True
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas of the streams it creates")
+    stream_max_age_days: float = Field(default=30, gt=0, le=3650, description="Event streams keep messages this long")
+    stream_max_bytes: int = Field(
+        default=1024**3, ge=1024**2, description="Event streams keep at most this much (reserved in JetStream storage)"
+    )
+    retention_days: float = Field(
+        default=14, gt=0, le=3650, description="Sent outbox rows, inbox rows, idempotency records and dead letters"
+    )
+    retention_interval_s: float = Field(default=3600, gt=0, le=86400)
     metrics_through_proxy: bool = Field(
         default=False, description="Serve /metrics to requests that came through a proxy (X-Forwarded-For)"
     )
     root_path: str = Field(default="", description="Path prefix when served behind a gateway, e.g. /survey")
     relay_enabled: bool = True
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Request body limit")
+    workers_enabled: bool = Field(default=True, description="Periodic jobs and background workers of the service")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shared_environment(cls, data: Any) -> Any:
+        """Unprefixed shared variables fill the fields the service's own prefix and the caller left unset."""
+        if not isinstance(data, dict):
+            return data
+        prefix = (cls.model_config.get("env_prefix") or "").upper()
+        for name in SHARED_FIELDS:
+            if name in data or name not in cls.model_fields or (prefix + name.upper()) in os.environ:
+                continue
+            shared = os.environ.get(name.upper())
+            if shared is not None:
+                data[name] = shared
+        return data
 
     @model_validator(mode="after")
-    def _fill_from_shared_environment(self) -> ServiceSettings:
-        prefix = (self.model_config.get("env_prefix") or "").upper()
-        for name in SHARED_FIELDS:
-            own = os.environ.get(prefix + name.upper())
-            shared = os.environ.get(name.upper())
-            if own is None and shared is not None and name in type(self).model_fields:
-                field = type(self).model_fields[name]
-                value = field.annotation(shared) if field.annotation in (int, str, float) else shared
-                if field.annotation is bool:
-                    value = shared.strip().lower() in ("1", "true", "yes", "on")
-                object.__setattr__(self, name, value)
+    def _derive_and_check(self) -> ServiceSettings:
         if not self.database_url:
             server = os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
             object.__setattr__(self, "database_url", database_url_for(server, self.database_name))
@@ -97,11 +147,52 @@ class ServiceSettings(BaseSettings):
             )
         if not self.port:
             object.__setattr__(self, "port", self.default_port)
-        if not self.jwt_secret and not self.jwt_jwks_url:
-            if self.environment == "production":
-                raise ValueError("production needs JWT_JWKS_URL or JWT_SECRET")
-            object.__setattr__(self, "jwt_secret", DEV_JWT_SECRET)
+        if self.environment is Environment.PRODUCTION:
+            problems = self.production_problems()
+            if problems:
+                raise UnsafeSettings("; ".join(problems))
+        else:
+            if not self.jwt_secret and not self.jwt_jwks_url:
+                object.__setattr__(self, "jwt_secret", DEV_JWT_SECRET)
+            if not self.data_encryption_keys:
+                object.__setattr__(self, "data_encryption_keys", DEV_DATA_ENCRYPTION_KEY)
         return self
+
+    def production_problems(self) -> list[str]:
+        """What production refuses in these settings (empty: safe to start). Subclasses extend it."""
+        problems: list[str] = []
+        if not self.jwt_jwks_url:
+            problems.append("JWT_JWKS_URL is required: production verifies RS256/ES256 tokens of the identity provider")
+        elif not self.jwt_jwks_url.startswith("https://"):
+            problems.append("JWT_JWKS_URL must be an https:// URL")
+        if self.jwt_secret:
+            problems.append("JWT_SECRET must be empty in production: HS256 shared-secret tokens are for development")
+        keys = [k for k in self.data_encryption_keys.split(",") if k.strip()]
+        if not keys:
+            problems.append("DATA_ENCRYPTION_KEYS is required (one or more keys of at least 32 bytes)")
+        for key in keys:
+            if len(key.strip().encode()) < MIN_SECRET_BYTES or key.strip() == DEV_DATA_ENCRYPTION_KEY:
+                problems.append("every DATA_ENCRYPTION_KEYS key must be a random secret of at least 32 bytes")
+                break
+        for name in self.required_in_production:
+            if not getattr(self, name):
+                problems.append(f"{self.env_name(name)} is required in production")
+        for name in self.secret_fields:
+            for value in _secret_values(getattr(self, name)):
+                if len(value.encode()) < MIN_SECRET_BYTES or value.startswith("dev-only"):
+                    problems.append(f"{self.env_name(name)} holds a secret shorter than 32 bytes or a development one")
+                    break
+        for label, url in (("NATS_URL", self.nats_url), ("DATABASE_URL", self.database_url)):
+            for server in url.split(","):
+                password = urlsplit(server.strip()).password
+                if password is not None and len(password.encode()) < MIN_SECRET_BYTES:
+                    problems.append(f"the password in {label} is shorter than 32 bytes")
+                    break
+        return problems
+
+    def env_name(self, field: str) -> str:
+        prefix = "" if field in SHARED_FIELDS else (self.model_config.get("env_prefix") or "")
+        return (prefix + field).upper()
 
     @property
     def database_name(self) -> str:
@@ -110,3 +201,38 @@ class ServiceSettings(BaseSettings):
     @property
     def event_source(self) -> str:
         return f"/renovation/{self.service_name}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+
+def _secret_values(value: Any) -> list[str]:
+    if not value:
+        return []
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _secret_values(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in _secret_values(v)]
+    return [str(value)]
+
+
+SettingsT = TypeVar("SettingsT", bound=ServiceSettings)
+
+
+def load_settings(cls: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build a service's settings at process start; on a bad or unsafe value print one clear message and exit 2
+    (before any connection is attempted)."""
+    try:
+        return cls(**overrides)
+    except ValidationError as exc:
+        lines = [f"{cls.service_name}: refusing to start, the configuration is not valid:"]
+        for error in exc.errors():
+            where = ".".join(str(p) for p in error.get("loc", ())) or "settings"
+            message = str(error.get("msg", "")).removeprefix("Value error, ")
+            for part in message.split("; "):
+                lines.append(f"  - {where}: {part}" if where != "settings" else f"  - {part}")
+        print("\n".join(lines), file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

@@ -59,6 +59,7 @@ class World:
         return bearer(self.make_token(role, **claims))
 
     async def register(self, households: dict[str, dict[str, bool]]) -> None:
+        await auth_callout_answering(self.client)
         await publish(
             self.js,
             CommunityRegistered(
@@ -105,6 +106,18 @@ class World:
 
         await eventually(registered, timeout_s=15)
         return result
+
+
+async def auth_callout_answering(client: Any, timeout_s: float = 30) -> None:
+    """Wait until the app's auth callout responder (it starts in the background) answers the broker."""
+    from smart_community.entrypoints.broker_workers import RESPONDER_READY
+
+    app = client._transport.app
+
+    async def ready() -> bool:
+        return not app.state.settings.broker_auth_enabled or bool(app.state.runtime.extras.get(RESPONDER_READY))
+
+    await eventually(ready, timeout_s=timeout_s)
 
 
 async def rows(app: Any, sql: str, **params: Any) -> list[Any]:

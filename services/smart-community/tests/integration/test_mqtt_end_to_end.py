@@ -1,7 +1,8 @@
 """A real MQTT client publishes through NATS's MQTT listener; the alarm event comes out on JetStream.
 
-Also: a device publishing to another device's topic is refused by the broker, and a malformed payload is kept
-as a reject without stopping the ingestor.
+The broker is configured from deploy/nats/auth.conf: MQTT over TLS (the test stack's throwaway CA), every device
+logs in as itself through the auth callout this service answers. Also: a device publishing to another device's
+topic is refused by the broker, and a malformed payload is kept as a reject without stopping the ingestor.
 """
 
 from __future__ import annotations
@@ -9,7 +10,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import ssl
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import aiomqtt
 import pytest
@@ -21,14 +24,21 @@ from smart_community.entrypoints.app import create_app
 from .conftest import World, new_id, rows
 
 
-async def mqtt_publish(username: str, password: str, topic: str, payload: bytes, *, attempts: int = 40) -> None:
-    """Connect with the device's credentials (retrying while the broker reloads its users) and publish QoS 1."""
+def mqtt_client(username: str | None = None, password: str | None = None, **kw: object) -> aiomqtt.Client:
+    """An MQTT client of the test broker's TLS listener, verifying its certificate against the stack's CA."""
+    url = urlsplit(os.environ["MQTT_URL"])
+    tls = ssl.create_default_context(cafile=os.environ["MQTT_CA_FILE"])
+    return aiomqtt.Client(
+        url.hostname or "127.0.0.1", url.port or 8883, username=username, password=password, tls_context=tls, **kw
+    )
+
+
+async def mqtt_publish(username: str, password: str, topic: str, payload: bytes, *, attempts: int = 3) -> None:
+    """Connect with the device's credentials (client id = device id) and publish QoS 1."""
     last: Exception | None = None
     for _ in range(attempts):
         try:
-            async with aiomqtt.Client(
-                "127.0.0.1", int(os.environ["MQTT_PORT"]), username=username, password=password, identifier=username
-            ) as client:
+            async with mqtt_client(username, password, identifier=username) as client:
                 await client.publish(topic, payload, qos=1)
                 return
         except aiomqtt.MqttError as exc:
@@ -53,7 +63,7 @@ async def test_mqtt_gas_alarm_becomes_a_critical_alarm_event(service_client, jet
     creds = await client.post(f"/v1/devices/{gas['id']}/credentials", headers=world.token())
     assert creds.status_code == 201, creds.text
     body = creds.json()
-    assert body["applied_to_broker"] is True
+    assert body["mqtt_client_id"] == gas["id"] == body["username"]
     assert body["publish_subjects"] == [f"devices.{world.community}.{gas['id']}.>"]
     stored = await rows(app, "select credential_hash from devices where id = :i", i=gas["id"])
     assert stored[0].credential_hash.startswith("$2") and body["password"] not in stored[0].credential_hash
@@ -112,5 +122,5 @@ async def test_wrong_password_and_unauthenticated_mqtt_clients_are_refused(servi
     with pytest.raises(AssertionError):
         await mqtt_publish(creds["username"], "not-the-password", creds["mqtt_topic"], payload("door_open"), attempts=2)
     with pytest.raises(aiomqtt.MqttError):
-        async with aiomqtt.Client("127.0.0.1", int(os.environ["MQTT_PORT"])) as anonymous:
+        async with mqtt_client() as anonymous:
             await anonymous.publish(creds["mqtt_topic"], payload("door_open"), qos=1)

@@ -66,3 +66,30 @@ def test_arbitrary_bytes_never_raise(raw):
     assert isinstance(
         parse_payload(raw, device_id="d", kind=DeviceKind.DOOR_SENSOR, received_at=NOW), DeviceEvent | Rejected
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b'{"type": "alarm", "time": "T", "readings": {"note": "a\x00b"}}', "NUL byte"),
+        (b'{"type": "alarm", "time": "T", "readings": {"note": "a\\u0000b"}}', "NUL character"),
+        (b'{"type": "alarm", "time": "T", "readings": {"note": "\\ud800"}}', "surrogate"),
+        (b'{"type": "alarm", "time": "T", "readings": {"\\udc80": 1}}', "lower_snake_case"),
+        (b'{"type": "al\\u0000arm", "time": "T"}', "is not an event"),
+        (b'{"type": "alarm", "time": "2026-12-02T10:00:00\\u0000+08:00"}', "RFC 3339"),
+        (b'{"type": "alarm", "time": "2026-12-02T10:00:00+08:00\\n"}', "RFC 3339"),
+        (b'{"type": "alarm", "readings": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nests deeper"),
+        (b'{"type": "alarm", "readings": {"a": {"b": {"c": {"d": 1}}}}}', "nests deeper"),
+    ],
+)
+def test_poison_payloads_are_rejected_before_they_reach_the_database(raw, reason):
+    now = datetime.now(UTC)
+    raw = raw.replace(b'"T"', json.dumps((now - timedelta(seconds=5)).isoformat()).encode())
+    result = parse_payload(raw, device_id="d-1", kind=DeviceKind.GAS_DETECTOR, received_at=now)
+    assert isinstance(result, Rejected) and reason in result.reason, result
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting():
+    now = datetime.now(UTC)
+    raw = json.dumps({"type": "alarm", "time": now.isoformat(), "readings": {"note": "[[[[[[{{{{{{"}}).encode()
+    assert isinstance(parse_payload(raw, device_id="d-1", kind=DeviceKind.GAS_DETECTOR, received_at=now), DeviceEvent)

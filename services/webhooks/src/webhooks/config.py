@@ -15,7 +15,11 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "webhooks"
     default_port: ClassVar[int] = 8005
 
-    # Key that encrypts the stored signing secrets (Fernet, key derived with SHA-256). Required in production.
+    secret_fields: ClassVar[tuple[str, ...]] = ("secret_encryption_key",)
+    required_in_production: ClassVar[tuple[str, ...]] = ("secret_encryption_key",)
+
+    # Keys that encrypt the stored signing secrets: comma-separated, the first encrypts, all decrypt (rotation).
+    # Required in production (each ≥ 32 bytes).
     secret_encryption_key: str = ""
     # SSRF: targets resolving to private/loopback/link-local/reserved addresses are refused unless allowed here.
     allow_private_targets: bool = False
@@ -32,8 +36,6 @@ class Settings(ServiceSettings):
 
     @model_validator(mode="after")
     def _secret_key(self) -> Settings:
-        if not self.secret_encryption_key:
-            if self.environment == "production":
-                raise ValueError("production needs WEBHOOKS_SECRET_ENCRYPTION_KEY")
+        if not self.secret_encryption_key and not self.is_production:
             object.__setattr__(self, "secret_encryption_key", DEV_SECRET_KEY)
         return self

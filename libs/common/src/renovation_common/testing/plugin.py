@@ -30,25 +30,28 @@ from renovation_common.settings import DEV_JWT_SECRET, database_url_for
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The servers of ``DATABASE_URL``/``NATS_URL`` (with the broker variables ``make test`` sets: auth callout and
+    system users, the device account seed, ``MQTT_URL``/``MQTT_CA_FILE``), or embedded ones for this session, whose
+    environment is exported so that apps under test find the broker exactly as deployed (TLS MQTT, auth callout)."""
     if os.environ.get("DATABASE_URL") and os.environ.get("NATS_URL"):
         external = Stack(Path("."))
         external.database_url = os.environ["DATABASE_URL"]
-        external.nats_url = os.environ["NATS_URL"]
-        external.mqtt_port = int(os.environ.get("MQTT_PORT", "1883"))
+        external.use_external_nats(os.environ)
         yield external
         return
     embedded = Stack(tmp_path_factory.mktemp("stack"), fast=True)
     embedded.start()
-    os.environ["DATABASE_URL"] = embedded.database_url
-    os.environ["NATS_URL"] = embedded.nats_url
-    os.environ["MQTT_PORT"] = str(embedded.mqtt_port)
-    if embedded.nats is not None:
-        os.environ["NATS_DATA_DIR"] = str(embedded.nats.data_dir)
-        os.environ["NATS_MONITOR_URL"] = f"http://127.0.0.1:{embedded.nats_monitor_port}"
+    saved = {k: os.environ.get(k) for k in embedded.env()}
+    os.environ.update(embedded.env())
     try:
         yield embedded
     finally:
         embedded.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 async def _drop_database(server_url: str, name: str) -> None:

@@ -151,14 +151,56 @@ async def set_credential(session: AsyncSession, device_id: str, password_hash: s
     )
 
 
-async def all_credentials(session: AsyncSession) -> list[tuple[str, str, str]]:
-    """(device id, community id, bcrypt hash) of every device holding MQTT credentials."""
+async def device_credential(session: AsyncSession, device_id: str) -> tuple[str, str | None] | None:
+    """(community id, bcrypt hash or ``None``) of a device, or ``None`` when there is no such device."""
+    row = (
+        await session.execute(
+            sa.select(devices.c.community_id, devices.c.credential_hash).where(devices.c.id == device_id)
+        )
+    ).first()
+    return (row.community_id, row.credential_hash) if row else None
+
+
+async def credential_hashes(session: AsyncSession, device_ids: Sequence[str]) -> dict[str, str | None]:
+    """Current bcrypt hash (``None``: revoked or never issued) of each of these devices that exists."""
+    if not device_ids:
+        return {}
     rows = await session.execute(
-        sa.select(devices.c.id, devices.c.community_id, devices.c.credential_hash)
-        .where(devices.c.credential_hash.is_not(None))
-        .order_by(devices.c.id)
+        sa.select(devices.c.id, devices.c.credential_hash).where(devices.c.id.in_(list(device_ids)))
     )
-    return [(r.id, r.community_id, r.credential_hash) for r in rows]
+    return {r.id: r.credential_hash for r in rows}
+
+
+async def credential_of(session: AsyncSession, device_id: str) -> tuple[str | None, datetime | None]:
+    row = (
+        await session.execute(
+            sa.select(devices.c.credential_hash, devices.c.credential_issued_at).where(devices.c.id == device_id)
+        )
+    ).first()
+    return (row.credential_hash, row.credential_issued_at) if row else (None, None)
+
+
+async def clear_credential(session: AsyncSession, device_id: str) -> None:
+    await session.execute(
+        sa.update(devices).where(devices.c.id == device_id).values(credential_hash=None, credential_issued_at=None)
+    )
+
+
+async def restore_credential(
+    session: AsyncSession,
+    device_id: str,
+    *,
+    replaced_hash: str,
+    previous_hash: str | None,
+    previous_at: datetime | None,
+) -> bool:
+    """Put the previous credential back, only while ``replaced_hash`` is still the current one (compare and set)."""
+    result = await session.execute(
+        sa.update(devices)
+        .where(devices.c.id == device_id, devices.c.credential_hash == replaced_hash)
+        .values(credential_hash=previous_hash, credential_issued_at=previous_at)
+    )
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def touch_devices(session: AsyncSession, last_seen: dict[str, datetime]) -> None:

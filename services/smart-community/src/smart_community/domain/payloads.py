@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from smart_community.domain.model import DeviceEvent, DeviceKind
 
 MAX_PAYLOAD_BYTES = 16 * 1024
+MAX_NESTING = 4  # {"readings": {...}} is two levels deep; anything deeper is refused before it is parsed
 MAX_READINGS = 50
 MAX_READING_TEXT = 256
 MAX_CLOCK_SKEW = timedelta(minutes=10)  # device time this far in the future is refused
@@ -32,6 +33,7 @@ TYPES_BY_KIND: dict[DeviceKind, frozenset[str]] = {
     DeviceKind.INFO_SCREEN: frozenset({"displayed"}),
 }
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 
 
 @dataclass(frozen=True)
@@ -45,13 +47,48 @@ def allowed_types(kind: DeviceKind) -> frozenset[str]:
 
 def parse_time(value: object) -> datetime | None:
     """An RFC 3339 timestamp with an offset; anything else is ``None``."""
-    if not isinstance(value, str) or len(value) > 40:
+    if not isinstance(value, str) or len(value) > 40 or not _RFC3339.fullmatch(value):
         return None
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
+
+
+def clean_text(value: str) -> bool:
+    """Text we can store and show: no NUL character, no lone surrogate (it must encode as UTF-8)."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def nesting_depth_exceeds(raw: bytes, limit: int = MAX_NESTING) -> bool:
+    """True when the JSON text nests objects/arrays deeper than ``limit`` (scanned before parsing: a deeply nested
+    payload would make the parser recurse until it fails)."""
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x7B, 0x5B):  # { [
+            depth += 1
+            if depth > limit:
+                return True
+        elif byte in (0x7D, 0x5D):
+            depth -= 1
+    return False
 
 
 def check_readings(readings: object) -> str | None:
@@ -65,6 +102,8 @@ def check_readings(readings: object) -> str | None:
         if isinstance(value, str):
             if len(value) > MAX_READING_TEXT:
                 return f"reading {key} is longer than {MAX_READING_TEXT} characters"
+            if not clean_text(value):
+                return f"reading {key} holds a NUL character or an invalid (surrogate) code point"
         elif isinstance(value, float):
             if not math.isfinite(value):
                 return f"reading {key} is not a finite number"
@@ -84,7 +123,7 @@ def validate_event(
 ) -> DeviceEvent | Rejected:
     """Check one event's fields against its device kind and the receiving clock."""
     if not isinstance(event_type, str) or event_type not in allowed_types(kind):
-        return Rejected(f"type {str(event_type)[:40]!r} is not an event of a {kind.value}")
+        return Rejected(f"type {str(event_type)[:40]!a} is not an event of a {kind.value}")
     when = device_time if isinstance(device_time, datetime) else parse_time(device_time)
     if when is None or when.tzinfo is None:
         return Rejected("time must be RFC 3339 with an offset")
@@ -107,9 +146,13 @@ def parse_payload(raw: bytes, *, device_id: str, kind: DeviceKind, received_at: 
     """An MQTT payload: ``{"type": "...", "time": "RFC 3339", "readings": {...}}`` (UTF-8 JSON)."""
     if len(raw) > MAX_PAYLOAD_BYTES:
         return Rejected(f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
+    if b"\x00" in raw:
+        return Rejected("payload holds a NUL byte")
+    if nesting_depth_exceeds(raw):
+        return Rejected(f"payload nests deeper than {MAX_NESTING} levels")
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return Rejected("payload is not UTF-8 JSON")
     if not isinstance(body, dict):
         return Rejected("payload must be a JSON object")

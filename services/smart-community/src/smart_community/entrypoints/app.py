@@ -9,14 +9,14 @@ from typing import Any
 import structlog
 from fastapi import FastAPI
 
-from renovation_common.app import Runtime, ServiceDefinition
+from renovation_common.app import Runtime, ServiceDefinition, Worker
 from renovation_common.app import create_app as build_app
 from smart_community.adapters.orm import infra
 from smart_community.config import Settings
 from smart_community.entrypoints.api import routers
+from smart_community.entrypoints.broker_workers import broker_workers, device_broker
 from smart_community.entrypoints.consumers import consumers
 from smart_community.entrypoints.workers import ensure_devices_stream, workers
-from smart_community.service_layer.use_cases import sync_broker_users
 
 log = structlog.get_logger("smart_community")
 
@@ -33,12 +33,10 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
     settings = Settings(**overrides)
 
     async def on_startup(runtime: Runtime) -> None:
-        if runtime.js is not None:
-            await ensure_devices_stream(runtime)
-        try:
-            await sync_broker_users(runtime.uow(), settings.nats_data_dir)
-        except Exception as exc:  # the broker keeps its last users file; credentials stay in the database
-            log.warning("broker_users_sync_failed", error=str(exc)[:200])
+        runtime.extras["device_broker"] = device_broker(settings)
+
+    def all_workers(runtime: Runtime) -> list[Worker]:
+        return [*workers(runtime), *broker_workers(runtime)]
 
     return build_app(
         ServiceDefinition(
@@ -49,8 +47,9 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
             routers=routers,
             openapi_tags=TAGS,
             consumers=consumers,
-            workers=workers,
+            workers=all_workers,
             on_startup=on_startup,
+            on_messaging_ready=ensure_devices_stream,
             clock=clock,
         )
     )

@@ -1,4 +1,6 @@
-"""Inbound events -> use cases: the household care-flag read model from the survey service (no names)."""
+"""Inbound messages -> use cases: the household care-flag read model from the survey service (no names), and the
+device events of the DEVICES stream (an alarm consumer for the alarm-bearing kinds, a telemetry consumer for the
+rest: a gas alarm never waits behind telemetry)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.app import Runtime
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered
+from renovation_common.db import ConsumerUnitOfWork
 from renovation_common.events import CloudEvent, EventData
-from renovation_common.messaging import ConsumerSpec, PoisonMessage, subscription_for
+from renovation_common.messaging import ConsumerSpec, Delivery, PoisonMessage, Subscription, subscription_for
+from smart_community.config import Settings
 from smart_community.domain.model import HouseholdFlags
 from smart_community.service_layer import use_cases
+from smart_community.service_layer.ingestion import ALARM_SUBJECTS, ingest_deliveries
+
+DEVICES_STREAM = "DEVICES"
+DEVICES_SUBJECTS = ["devices.>"]
 
 COMMUNITY_EVENTS = ["survey.community.registered.v1"]
 HOUSEHOLD_EVENTS = ["survey.household.registered.v1", "survey.household.updated.v1"]
@@ -35,8 +43,43 @@ async def on_household(session: AsyncSession, event: CloudEvent, data: EventData
     await use_cases.apply_household(session, flags, data.district_id, at=event.time)
 
 
-def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+def device_consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+
+    def batch_handler(skip_alarm_path: bool) -> object:
+        async def handle(uow: ConsumerUnitOfWork, deliveries: list[Delivery]) -> None:
+            await ingest_deliveries(
+                uow, deliveries, source_uri=settings.event_source, now=runtime.clock(), skip_alarm_path=skip_alarm_path
+            )
+
+        return handle
+
+    common = {
+        "batch_size": settings.ingest_batch_size,
+        "fetch_timeout_s": settings.ingest_fetch_timeout_s,
+        "max_ack_pending": max(10_000, settings.ingest_batch_size * 4),
+    }
     return [
+        ConsumerSpec(
+            name="device-alarms",
+            subscriptions=[Subscription(stream=DEVICES_STREAM, filter_subjects=ALARM_SUBJECTS)],
+            batch_handler=batch_handler(False),  # type: ignore[arg-type]
+            **common,  # type: ignore[arg-type]
+        ),
+        ConsumerSpec(
+            name="device-telemetry",
+            subscriptions=[Subscription(stream=DEVICES_STREAM, filter_subjects=DEVICES_SUBJECTS)],
+            batch_handler=batch_handler(True),  # type: ignore[arg-type]
+            **common,  # type: ignore[arg-type]
+        ),
+    ]
+
+
+def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+    settings = runtime.settings
+    assert isinstance(settings, Settings)
+    specs = [
         ConsumerSpec(
             name="survey-read-model",
             handlers={
@@ -46,3 +89,6 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
             subscriptions=subscription_for(COMMUNITY_EVENTS + HOUSEHOLD_EVENTS),
         )
     ]
+    if settings.ingest_enabled:
+        specs += device_consumers(runtime)
+    return specs

@@ -2,6 +2,13 @@
 
 One transaction per batch: bulk insert of the new events, rejects with their reason, last-seen times, and the
 effects of the alarm rules (alarms + outbox events, welfare deadlines, parking counts).
+
+From the DEVICES stream, two consumers of the common runner share the work (``ingest_deliveries``): one takes the
+alarm-bearing kinds only (``ALARM_KINDS``: gas, smoke, water leak, door sensors, access gates, elevators, e-bike
+chargers), so a gas alarm never waits behind a telemetry backlog; the other takes everything else. A payload that
+fails validation (not UTF-8 JSON, NUL bytes, lone surrogates, too large, nested too deep, unknown device, wrong topic
+or kind, a clock too far ahead) is a reject with its reason, counted — never a stop; a message the database still
+refuses is isolated by the runner and dead-lettered.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from typing import Any
 from prometheus_client import Counter
 
 from renovation_common.db import UnitOfWork
+from renovation_common.messaging import Delivery
 from smart_community.adapters import repository as repo
 from smart_community.domain.model import DeviceEvent, DeviceKind, parse_device_subject
 from smart_community.domain.payloads import Rejected, parse_payload, validate_event
@@ -30,6 +38,26 @@ DEVICE_EVENTS = Counter(
     "smart_community_device_events_total", "Device events received, by source and outcome", ["source", "outcome"]
 )
 MAX_REJECT_PAYLOAD = 4000
+
+# Kinds whose events can raise a safety alarm or arm a welfare timer: their own consumer, ahead of telemetry.
+ALARM_KINDS = frozenset(
+    {
+        DeviceKind.GAS_DETECTOR,
+        DeviceKind.SMOKE_ALARM,
+        DeviceKind.WATER_LEAK_SENSOR,
+        DeviceKind.DOOR_SENSOR,
+        DeviceKind.ACCESS_GATE,
+        DeviceKind.ELEVATOR_MONITOR,
+        DeviceKind.EBIKE_CHARGER,
+    }
+)
+ALARM_SUBJECTS = sorted(f"devices.*.*.{kind.value}" for kind in ALARM_KINDS)
+
+
+def on_alarm_path(subject: str) -> bool:
+    """Whether the alarm consumer's filter (``ALARM_SUBJECTS``) takes this subject."""
+    parts = subject.split(".")
+    return len(parts) == 4 and parts[0] == "devices" and parts[3] in {k.value for k in ALARM_KINDS}
 
 
 @dataclass(frozen=True)
@@ -54,18 +82,23 @@ class IngestResult:
     alarms_raised: int = 0
 
 
+def _storable(text: str) -> str:
+    """Any text as Postgres can store it: NUL and lone surrogates escaped."""
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
 def _reject_row(item: Incoming, device_id: str | None, reason: str) -> dict[str, Any]:
     if item.raw is not None:
-        payload = item.raw[:MAX_REJECT_PAYLOAD].decode("utf-8", errors="replace")
+        payload = item.raw[:MAX_REJECT_PAYLOAD].decode("utf-8", errors="backslashreplace")
     else:
-        payload = repr(item.fields)[:MAX_REJECT_PAYLOAD]
+        payload = ascii(item.fields)[:MAX_REJECT_PAYLOAD]
     return {
         "received_at": item.received_at,
-        "subject": (item.subject or f"http:{device_id}")[:255],
-        "device_id": device_id[:64] if device_id else None,
+        "subject": _storable(item.subject or f"http:{device_id}")[:255],
+        "device_id": _storable(device_id)[:64] if device_id else None,
         "source": item.source,
-        "reason": reason[:500],
-        "payload": payload,
+        "reason": _storable(reason)[:500],
+        "payload": _storable(payload),
         "stream_seq": item.stream_seq,
     }
 
@@ -167,6 +200,32 @@ async def ingest(
         DEVICE_EVENTS.labels(items[0].source, "accepted").inc(result.accepted)
         DEVICE_EVENTS.labels(items[0].source, "duplicate").inc(result.duplicates)
     return result
+
+
+async def ingest_deliveries(
+    uow: UnitOfWork,
+    deliveries: list[Delivery],
+    *,
+    source_uri: str,
+    now: datetime,
+    skip_alarm_path: bool = False,
+) -> IngestResult:
+    """A batch from the DEVICES stream (the consumer runner's batch handler). ``skip_alarm_path``: the telemetry
+    consumer leaves what the alarm consumer takes."""
+    items = [
+        Incoming(
+            source="mqtt",
+            received_at=d.received_at or now,
+            subject=d.subject,
+            raw=d.data,
+            stream_seq=d.stream_seq,
+        )
+        for d in deliveries
+        if not (skip_alarm_path and on_alarm_path(d.subject))
+    ]
+    if not items:
+        return IngestResult()
+    return await ingest(uow, items, source_uri=source_uri, now=now)
 
 
 _RULE_KINDS = {

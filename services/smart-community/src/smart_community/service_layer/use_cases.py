@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import bcrypt
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from renovation_common import devstack
 from renovation_common.auth import Principal, Scope
 from renovation_common.contracts.smart_community import (
     AlarmAcknowledged,
@@ -36,8 +31,6 @@ from smart_community.domain.model import (
     RuleSettings,
     Severity,
     check_device_placement,
-    device_publish_permissions,
-    device_topic,
 )
 from smart_community.service_layer.alarming import raise_alarm
 
@@ -111,68 +104,6 @@ async def get_device(session: AsyncSession, device_id: str, principal: Principal
         raise NotFound("no such device", code="device_not_found")
     principal.ensure_covers(device_scope(record), "device")
     return record
-
-
-@dataclass(frozen=True)
-class IssuedCredentials:
-    device_id: str
-    username: str
-    password: str
-    topic: str
-    publish_subjects: list[str]
-    issued_at: datetime
-    applied_to_broker: bool
-
-
-async def issue_credentials(
-    uow: UnitOfWork, device_id: str, principal: Principal, *, now: datetime, nats_data_dir: str
-) -> IssuedCredentials:
-    """New MQTT credentials (the clear password is returned once; a bcrypt hash is kept and given to NATS)."""
-    password = secrets.token_urlsafe(24)
-    hashed = (await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds=10))).decode()
-    async with uow:
-        record = await repo.get_device(uow.session, device_id, for_update=True)
-        if record is None:
-            raise NotFound("no such device", code="device_not_found")
-        principal.ensure_covers(device_scope(record), "device")
-        await repo.set_credential(uow.session, device_id, hashed, now)
-        await uow.commit()
-    applied = await sync_broker_users(uow, nats_data_dir)
-    d = record.device
-    return IssuedCredentials(
-        device_id=device_id,
-        username=device_id,
-        password=password,
-        topic=device_topic(d.community_id, d.id, d.kind.value),
-        publish_subjects=device_publish_permissions(d.community_id, d.id),
-        issued_at=now,
-        applied_to_broker=applied,
-    )
-
-
-_sync_lock = asyncio.Lock()
-
-
-async def sync_broker_users(uow: UnitOfWork, nats_data_dir: str) -> bool:
-    """Development broker: rewrite the NATS users file from the database and ask the server to reload.
-
-    Production does not write files: see the README (NATS auth callout backed by this table, or operator JWTs).
-    """
-    if not nats_data_dir:
-        return False
-    async with _sync_lock:
-        async with uow:
-            creds = await repo.all_credentials(uow.session)
-        users = [
-            (device_id, hashed, device_publish_permissions(community_id, device_id),
-             device_publish_permissions(community_id, device_id))
-            for device_id, community_id, hashed in creds
-        ]  # fmt: skip
-        data_dir = Path(nats_data_dir)
-        await asyncio.to_thread(devstack.write_device_users, data_dir, users)
-        reloaded = await asyncio.to_thread(devstack.reload_nats, data_dir)
-    log.info("broker_users_synced", devices=len(users), reloaded=reloaded)
-    return reloaded
 
 
 # ------------------------------------------------------------------------------------------ read model

@@ -6,14 +6,13 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Response
 
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal, Role, require_roles
 from renovation_common.errors import BadRequest, Forbidden
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 from smart_community.adapters import repository as repo
-from smart_community.config import Settings
 from smart_community.domain import rules
 from smart_community.domain.model import RuleSettings, Severity, device_topic
 from smart_community.entrypoints.api.schemas import (
@@ -28,7 +27,7 @@ from smart_community.entrypoints.api.schemas import (
     RejectedItem,
     RuleSettingsBody,
 )
-from smart_community.service_layer import use_cases
+from smart_community.service_layer import credentials, use_cases
 from smart_community.service_layer.ingestion import Incoming, ingest
 
 router = APIRouter()
@@ -104,33 +103,59 @@ async def get_device(
         return _device_read(await use_cases.get_device(session, device_id, principal))
 
 
+CREDENTIAL_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The broker was not shown to enforce the credential (`broker_not_enforcing`); nothing changed"}
+}
+
+
 @router.post(
     "/v1/devices/{device_id}/credentials",
     operation_id="issueDeviceCredentials",
     response_model=CredentialsRead,
     status_code=201,
     tags=["devices"],
-    summary="Issue (or rotate) MQTT credentials allowed to publish only to the device's own topics",
+    summary="Issue (or rotate) the device's MQTT credentials: allowed to publish only to its own topics",
+    description=(
+        "The password is shown once; only a bcrypt hash is kept. Success means the broker was just shown to enforce "
+        "it (a login with it accepted, one with a wrong password refused); connections made with the previous "
+        "credential are closed. Otherwise 503 `broker_not_enforcing` and the previous credential stays."
+    ),
+    responses=CREDENTIAL_PROBLEMS,
 )
 async def issue_credentials(
     device_id: DevicePath,
     principal: Principal = Depends(require_roles(*STAFF, Role.OPERATOR)),
     runtime: Runtime = Depends(get_runtime),
 ) -> CredentialsRead:
-    settings = runtime.settings
-    assert isinstance(settings, Settings)
-    issued = await use_cases.issue_credentials(
-        runtime.uow(), device_id, principal, now=_now(runtime), nats_data_dir=settings.nats_data_dir
+    issued = await credentials.issue_credentials(
+        runtime.uow(), device_id, principal, now=_now(runtime), broker=runtime.extras["device_broker"]
     )
     return CredentialsRead(
         device_id=issued.device_id,
         username=issued.username,
         password=issued.password,
+        mqtt_client_id=issued.username,
         mqtt_topic=issued.topic,
         publish_subjects=issued.publish_subjects,
         issued_at=issued.issued_at,
-        applied_to_broker=issued.applied_to_broker,
     )
+
+
+@router.delete(
+    "/v1/devices/{device_id}/credentials",
+    operation_id="revokeDeviceCredentials",
+    status_code=204,
+    response_class=Response,
+    tags=["devices"],
+    summary="Revoke the device's MQTT credentials: no new login, open connections closed",
+)
+async def revoke_credentials(
+    device_id: DevicePath,
+    principal: Principal = Depends(require_roles(*STAFF, Role.OPERATOR)),
+    runtime: Runtime = Depends(get_runtime),
+) -> Response:
+    await credentials.revoke_credentials(runtime.uow(), device_id, principal, broker=runtime.extras["device_broker"])
+    return Response(status_code=204)
 
 
 @router.get(

@@ -55,10 +55,10 @@ class CredentialsRead(BaseModel):
     device_id: str
     username: str
     password: str = Field(description="Shown once; only a bcrypt hash is kept")
+    mqtt_client_id: str = Field(description="The MQTT client id the device must use: its id")
     mqtt_topic: str
     publish_subjects: list[str]
     issued_at: datetime
-    applied_to_broker: bool = Field(description="False when no development broker is configured")
 
 
 class GatewayEvent(BaseModel):

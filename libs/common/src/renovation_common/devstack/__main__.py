@@ -1,0 +1,3 @@
+from renovation_common.devstack.cli import main
+
+raise SystemExit(main())

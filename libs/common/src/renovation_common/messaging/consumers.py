@@ -1,0 +1,431 @@
+"""Durable pull consumers: the one runner every stream consumer uses — CloudEvent consumers with their inbox, and
+raw-message consumers such as device ingestion.
+
+A runner fetches a batch and applies it **in one transaction**:
+
+* CloudEvent consumers (``ConsumerSpec.handlers``): messages that are not CloudEvents or break their contract are
+  dead-lettered; ``(consumer, event id)`` of the rest goes into ``inbox`` in one statement (a repeat is acked and
+  skipped); each new event's handler runs inside its own savepoint, so a handler that refuses an event
+  (:class:`PoisonMessage`, ``ValueError``) or fails for now (:class:`TransientError`, anything else) leaves the other
+  events of the batch applied. The refused one is dead-lettered in the same transaction; the failing one gets its
+  inbox row back out and is ``nak``-ed with a growing delay, until ``max_deliver`` deliveries dead-letter it.
+* Raw consumers (``ConsumerSpec.batch_handler``): the handler takes the whole batch (e.g. one COPY for a batch of
+  device events) and isolates bad *content* itself (rejects with a reason).
+
+If the batch transaction fails as a whole, the batch is split in halves and each half retried in its own
+transaction, down to single messages: one message the database refuses (a data error such as a NUL byte in text)
+cannot hold up the others, and is dead-lettered with the reason; a transient failure (the database away) is
+``nak``-ed and redelivered with backoff. Dead letters record the consumer, subject, stream sequence, deliveries, the
+payload (escaped so any bytes can be stored) and the reason. Events a handler publishes (through
+``db.ConsumerUnitOfWork``) commit with the inbox rows or not at all.
+
+Replicas of a service share each durable consumer, so JetStream spreads the work between them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext, api
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from renovation_common import metrics
+from renovation_common.db import ConsumerUnitOfWork, InfrastructureTables
+from renovation_common.events import SUBJECT_PREFIX, CloudEvent, EventData, InvalidEvent, parse_event
+from renovation_common.messaging.streams import ensure_stream, stream_name, stream_subject
+from renovation_common.tracing import child_traceparent, set_trace
+
+log = structlog.get_logger("renovation.consumers")
+
+MAX_DEAD_LETTER_PAYLOAD = 16 * 1024
+
+
+class PoisonMessage(Exception):
+    """Raised by a handler when an event can never be applied (retrying will not help)."""
+
+
+class TransientError(Exception):
+    """Raised by a handler to ask for a redelivery later."""
+
+
+Handler = Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message of a batch, as a raw batch handler sees it."""
+
+    msg: Msg
+    subject: str
+    data: bytes
+    stream_seq: int | None
+    deliveries: int
+    received_at: datetime | None = None  # when the stream stored it
+
+
+BatchHandler = Callable[[ConsumerUnitOfWork, list[Delivery]], Awaitable[None]]
+
+
+@dataclass
+class Subscription:
+    """A durable pull consumer on one stream, with the subjects it filters on."""
+
+    stream: str
+    filter_subjects: list[str]
+    ensure_stream_subjects: list[str] | None = None
+
+
+@dataclass
+class ConsumerSpec:
+    """What one logical consumer (one inbox identity, one durable per stream) handles, and where from."""
+
+    name: str
+    subscriptions: list[Subscription]
+    handlers: dict[str, Handler] = field(default_factory=dict)
+    default_handler: Handler | None = None
+    batch_handler: BatchHandler | None = None  # raw messages: the handler takes the batch (no CloudEvent, no inbox)
+    max_deliver: int = 20
+    ack_wait_s: float = 30.0
+    backoff_s: list[float] = field(default_factory=lambda: [0.5, 1, 2, 5, 10, 30, 60])
+    batch_size: int = 100
+    fetch_timeout_s: float = 1.0
+    max_ack_pending: int | None = None
+    # Called after a transaction that applied messages committed (e.g. to wake the outbox relay).
+    after_commit: Callable[[], None] | None = None
+
+
+@dataclass
+class _Verdict:
+    action: str  # ack | term | nak
+    outcome: str  # applied | duplicate | dead_letter | retry | stored
+    delay_s: float = 0.0
+
+
+def _escaped(data: bytes) -> str:
+    """Any bytes as storable text: invalid UTF-8 as \\x.. escapes, NUL as \\x00 (Postgres text refuses NUL)."""
+    text = data[:MAX_DEAD_LETTER_PAYLOAD].decode("utf-8", errors="backslashreplace").replace("\x00", "\\x00")
+    return text if len(data) <= MAX_DEAD_LETTER_PAYLOAD else text + f"… ({len(data)} bytes)"
+
+
+def _storable(text: str | None, limit: int) -> str | None:
+    if text is None:
+        return None
+    return text.encode("utf-8", errors="backslashreplace").decode("utf-8").replace("\x00", "\\x00")[:limit]
+
+
+TRANSIENT_SQLSTATE_CLASSES = ("08", "40", "53", "55", "57", "58")
+
+
+def is_data_error(exc: BaseException) -> bool:
+    """True when the database refused the *content* (retrying the same message cannot succeed)."""
+    if isinstance(exc, UnicodeError):  # the driver could not even encode it (a lone surrogate)
+        return True
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return False
+        cause = getattr(exc.orig, "__cause__", None)  # asyncpg's own exception, behind SQLAlchemy's adapter
+        sqlstate = getattr(exc.orig, "sqlstate", None) or getattr(cause, "sqlstate", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return not sqlstate.startswith(TRANSIENT_SQLSTATE_CLASSES)
+        return isinstance(cause, UnicodeError)
+    return False
+
+
+class ConsumerRunner:
+    """Runs a :class:`ConsumerSpec`: fetch a batch, apply it in one transaction, ack / nak / term each message."""
+
+    def __init__(
+        self,
+        spec: ConsumerSpec,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        infra: InfrastructureTables,
+        js: JetStreamContext,
+        *,
+        service: str,
+    ) -> None:
+        self.spec = spec
+        self._sessionmaker = sessionmaker
+        self._infra = infra
+        self._js = js
+        self.service = service
+        self._stopping = False
+        self._subs: list[Any] = []
+
+    def durable_name(self, sub: Subscription) -> str:
+        return f"{self.service}__{self.spec.name}__{sub.stream}".replace(".", "_").replace("-", "_")
+
+    async def _subscribe(self, sub: Subscription) -> Any:
+        if sub.ensure_stream_subjects:
+            await ensure_stream(self._js, sub.stream, sub.ensure_stream_subjects)
+        config = api.ConsumerConfig(
+            ack_policy=api.AckPolicy.EXPLICIT,
+            ack_wait=self.spec.ack_wait_s,
+            max_deliver=self.spec.max_deliver + 1,  # the runner dead-letters at max_deliver itself
+            filter_subjects=sub.filter_subjects if len(sub.filter_subjects) > 1 else None,
+            filter_subject=sub.filter_subjects[0] if len(sub.filter_subjects) == 1 else None,
+            max_ack_pending=self.spec.max_ack_pending or max(1000, self.spec.batch_size * 4),
+        )
+        return await self._js.pull_subscribe(
+            sub.filter_subjects[0], durable=self.durable_name(sub), stream=sub.stream, config=config
+        )
+
+    # ------------------------------------------------------------------------------------------------ one batch
+
+    async def process(self, msgs: Sequence[Msg]) -> list[str]:
+        """Apply ``msgs`` and settle each with the broker; return each message's outcome (tests, metrics)."""
+        verdicts = await self._settled(list(msgs))
+        for outcome in verdicts:
+            metrics.EVENTS_CONSUMED.labels(self.service, self.spec.name, outcome).inc()
+            if outcome == "dead_letter":
+                metrics.DEAD_LETTERS.labels(self.service, self.spec.name).inc()
+        return verdicts
+
+    async def handle(self, msg: Msg) -> str:
+        """One message on its own (kept for tests and callers that have a single message)."""
+        return (await self.process([msg]))[0]
+
+    async def _settled(self, msgs: list[Msg]) -> list[str]:
+        try:
+            verdicts = await self._apply_in_transaction(msgs)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if len(msgs) > 1 and is_data_error(exc):
+                mid = len(msgs) // 2  # isolate the message the database refuses: halves, then quarters, ...
+                return [*(await self._settled(msgs[:mid])), *(await self._settled(msgs[mid:]))]
+            return await self._failed(msgs, exc)
+        if any(v.outcome in ("applied", "stored", "dead_letter") for v in verdicts) and self.spec.after_commit:
+            self.spec.after_commit()
+        for msg, verdict in zip(msgs, verdicts, strict=True):
+            await self._settle(msg, verdict)
+        return [v.outcome for v in verdicts]
+
+    async def _failed(self, msgs: list[Msg], exc: Exception) -> list[str]:
+        """The transaction of ``msgs`` failed: a single message the database refuses is dead-lettered; otherwise
+        (the database away, a lock timeout) every message is retried later, or dead-lettered at max_deliver."""
+        outcomes: list[str] = []
+        poison = len(msgs) == 1 and is_data_error(exc)
+        for msg in msgs:
+            deliveries = _deliveries(msg)
+            if poison or deliveries >= self.spec.max_deliver:
+                reason = f"{type(exc).__name__}: {exc}" if poison else f"gave up after {deliveries}: {exc}"
+                try:
+                    async with self._sessionmaker() as session, session.begin():
+                        await self._dead_letter(session, msg, None, None, reason)
+                except Exception as dl_exc:  # the database is away: let the broker redeliver
+                    log.warning("dead_letter_failed", consumer=self.spec.name, error=str(dl_exc)[:200])
+                    await self._settle(msg, _Verdict("nak", "retry", self._delay(deliveries)))
+                    outcomes.append("retry")
+                    continue
+                await self._settle(msg, _Verdict("term", "dead_letter"))
+                outcomes.append("dead_letter")
+            else:
+                log.warning(
+                    "consumer_batch_retry", consumer=self.spec.name, deliveries=deliveries, error=str(exc)[:300]
+                )
+                await self._settle(msg, _Verdict("nak", "retry", self._delay(deliveries)))
+                outcomes.append("retry")
+        return outcomes
+
+    async def _apply_in_transaction(self, msgs: list[Msg]) -> list[_Verdict]:
+        async with self._sessionmaker() as session, session.begin():
+            if self.spec.batch_handler is not None:
+                deliveries = [Delivery(m, m.subject, m.data, _stream_seq(m), _deliveries(m)) for m in msgs]
+                uow = ConsumerUnitOfWork(session, self._infra)
+                await self.spec.batch_handler(uow, deliveries)
+                await uow.flush_events()
+                return [_Verdict("ack", "stored") for _ in msgs]
+            return await self._apply_events(session, msgs)
+
+    async def _apply_events(self, session: AsyncSession, msgs: list[Msg]) -> list[_Verdict]:
+        verdicts: list[_Verdict | None] = [None] * len(msgs)
+        parsed: list[tuple[int, CloudEvent, EventData | None]] = []
+        for i, msg in enumerate(msgs):
+            try:
+                event, data = parse_event(msg.data)
+                uuid.UUID(event.id)
+            except (InvalidEvent, ValueError) as exc:
+                await self._dead_letter(session, msg, None, None, str(exc))
+                verdicts[i] = _Verdict("term", "dead_letter")
+                continue
+            parsed.append((i, event, data))
+        new_ids: set[str] = set()
+        if parsed:
+            inbox = self._infra.inbox
+            rows = {
+                e.id: {"consumer": self.spec.name, "event_id": uuid.UUID(e.id), "event_type": e.type}
+                for _, e, _ in parsed
+            }
+            inserted = await session.execute(
+                pg_insert(inbox).values(list(rows.values())).on_conflict_do_nothing().returning(inbox.c.event_id)
+            )
+            new_ids = {str(r) for r in inserted.scalars()}
+        seen: set[str] = set()
+        for i, event, data in parsed:
+            msg = msgs[i]
+            if event.id not in new_ids or event.id in seen:
+                verdicts[i] = _Verdict("ack", "duplicate")
+                continue
+            seen.add(event.id)
+            set_trace(child_traceparent(event.traceparent), request_id=event.id)
+            handler = self.spec.handlers.get(event.type, self.spec.default_handler)
+            if handler is None:
+                verdicts[i] = _Verdict("ack", "applied")
+                continue
+            try:
+                async with session.begin_nested():
+                    await handler(session, event, data)
+                verdicts[i] = _Verdict("ack", "applied")
+            except Exception as exc:
+                if not session.in_transaction() or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                    raise  # the transaction itself is gone: the whole batch goes again
+                # not applied: its inbox row goes (a redelivery, or a replay of the dead letter once the cause is
+                # fixed, will apply it)
+                await session.execute(
+                    sa.delete(self._infra.inbox).where(
+                        self._infra.inbox.c.consumer == self.spec.name,
+                        self._infra.inbox.c.event_id == uuid.UUID(event.id),
+                    )
+                )
+                if isinstance(exc, PoisonMessage | ValueError) or is_data_error(exc):
+                    await self._dead_letter(session, msg, event.id, event.type, f"{type(exc).__name__}: {exc}")
+                    verdicts[i] = _Verdict("term", "dead_letter")
+                    continue
+                deliveries = _deliveries(msg)
+                if deliveries >= self.spec.max_deliver:
+                    await self._dead_letter(
+                        session, msg, event.id, event.type, f"gave up after {deliveries}: {type(exc).__name__}: {exc}"
+                    )
+                    verdicts[i] = _Verdict("term", "dead_letter")
+                else:
+                    delay = self._delay(deliveries)
+                    log.warning(
+                        "event_retry", event_type=event.type, deliveries=deliveries, delay_s=delay, error=str(exc)[:300]
+                    )
+                    verdicts[i] = _Verdict("nak", "retry", delay)
+        return [v if v is not None else _Verdict("ack", "applied") for v in verdicts]
+
+    def _delay(self, deliveries: int) -> float:
+        return self.spec.backoff_s[min(max(deliveries, 1) - 1, len(self.spec.backoff_s) - 1)]
+
+    async def _settle(self, msg: Msg, verdict: _Verdict) -> None:
+        try:
+            if verdict.action == "ack":
+                await msg.ack()
+            elif verdict.action == "term":
+                await msg.term()
+            else:
+                await msg.nak(delay=verdict.delay_s)
+        except Exception as exc:  # the connection dropped: the broker redelivers after ack_wait; the inbox skips it
+            log.warning("settle_failed", consumer=self.spec.name, action=verdict.action, error=str(exc)[:200])
+
+    async def _dead_letter(
+        self, session: AsyncSession, msg: Msg, event_id: str | None, event_type: str | None, reason: str
+    ) -> None:
+        log.error("message_dead_lettered", consumer=self.spec.name, event_type=event_type, reason=reason[:200])
+        await session.execute(
+            pg_insert(self._infra.dead_letters)
+            .values(
+                consumer=self.spec.name,
+                subject=_storable(msg.subject, 255) or "",
+                event_id=_storable(event_id, 200),
+                event_type=_storable(event_type, 200),
+                stream_seq=_stream_seq(msg),
+                deliveries=_deliveries(msg),
+                payload=_escaped(msg.data),
+                reason=_storable(reason, 2000) or "",
+            )
+            .on_conflict_do_nothing()
+        )
+
+    # ------------------------------------------------------------------------------------------------ the loop
+
+    async def _run_subscription(self, sub: Subscription) -> None:
+        psub = None
+        failures = 0
+        while not self._stopping:
+            try:
+                if psub is None:
+                    psub = await self._subscribe(sub)
+                    self._subs.append(psub)
+                try:
+                    msgs = await psub.fetch(self.spec.batch_size, timeout=self.spec.fetch_timeout_s)
+                except TimeoutError:
+                    continue
+                if self._stopping:
+                    break  # unacked messages are redelivered after ack_wait
+                await self.process(msgs)
+                failures = 0
+                with contextlib.suppress(Exception):
+                    info = await psub.consumer_info()
+                    metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(info.num_pending or 0)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                failures += 1
+                log.warning("consumer_loop_error", consumer=self.spec.name, stream=sub.stream, error=str(exc)[:300])
+                old, psub = psub, None
+                if old is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(old.unsubscribe(), timeout=2)
+                await asyncio.sleep(min(10.0, 0.5 * failures))
+
+    async def run(self) -> None:
+        await asyncio.gather(*(self._run_subscription(s) for s in self.spec.subscriptions))
+
+    def stop(self) -> None:
+        self._stopping = True
+
+    async def close(self) -> None:
+        """Drop the pull subscriptions (after :meth:`stop`): a fetch cancelled mid-flight leaves messages in their
+        queues that nobody will read, and the connection's ``drain()`` would wait its whole timeout for them."""
+        subs, self._subs = self._subs, []
+        for psub in subs:
+            with contextlib.suppress(Exception):
+                await psub.unsubscribe()
+
+
+def _deliveries(msg: Msg) -> int:
+    try:
+        return msg.metadata.num_delivered or 1
+    except Exception:
+        return 1
+
+
+def _stored_at(msg: Msg) -> datetime | None:
+    try:
+        return msg.metadata.timestamp
+    except Exception:
+        return None
+
+
+def _stream_seq(msg: Msg) -> int | None:
+    try:
+        return msg.metadata.sequence.stream
+    except Exception:
+        return None
+
+
+def subscription_for(event_types: Sequence[str]) -> list[Subscription]:
+    """Group event types by producing stream into subscriptions (one durable consumer per stream)."""
+    by_producer: dict[str, list[str]] = {}
+    for event_type in event_types:
+        producer = event_type.split(".", 1)[0]
+        by_producer.setdefault(producer, []).append(f"{SUBJECT_PREFIX}.{event_type}")
+    return [
+        Subscription(
+            stream=stream_name(p), filter_subjects=sorted(subjects), ensure_stream_subjects=[stream_subject(p)]
+        )
+        for p, subjects in sorted(by_producer.items())
+    ]
