@@ -1581,6 +1581,10 @@ def required_flows(pods: dict[str, netpol.Endpoint]) -> tuple[list[tuple[Any, ..
         deny += [(DEVICE, ep, port), (TENANT, ep, port), (ep, pods["postgres"], 5432)]
         if svc != "webhooks":  # webhooks delivers to any public address and port
             deny.append((ep, PUBLIC_HTTPS, 25))
+        if svc == "smart-community":  # the credential probe logs in over MQTT (Service nats-mqtt), like a device
+            allow.append((ep, pods["nats"], 8883))
+        else:
+            deny.append((ep, pods["nats"], 8883))
         for other, oep in api.items():
             if other != svc:
                 deny.append((ep, oep, SERVICES[other][2]))
@@ -1594,7 +1598,7 @@ def required_flows(pods: dict[str, netpol.Endpoint]) -> tuple[list[tuple[Any, ..
     allow += [
         (pods["nats-streams"], nats, 4222),
         (nats, nats, 6222),
-        (DEVICE, nats, 8883),
+        (DEVICE, nats, 8883),  # MQTT over TLS, the only way in for devices
         (PROMETHEUS, nats, 8222),
         (PROMETHEUS, pg, 9187),
         (PROMETHEUS, pooler, 9127),
@@ -1609,6 +1613,13 @@ def required_flows(pods: dict[str, netpol.Endpoint]) -> tuple[list[tuple[Any, ..
         (pods["postgres-join"], pg, 5432),
     ]
     deny += [
+        (DEVICE, nats, 1883),  # no plain MQTT
+        (DEVICE, nats, 4222),  # devices speak MQTT only: the NATS client port is for the services
+        (TENANT, nats, 4222),
+        (DEVICE, nats, 8222),
+        (TENANT, nats, 8222),
+        (TENANT, nats, 6222),  # cluster routes: NATS pods only
+        (DEVICE, nats, 6222),
         (DEVICE, pg, 5432),
         (DEVICE, pooler, 5432),
         (TENANT, pg, 5432),
