@@ -131,7 +131,7 @@ REQUIRED_ALERTS = {
     "OutboxBacklogHigh": "outbox_backlog",
     "OutboxRelayLagHigh": "outbox_relay_lag_seconds",
     "ConsumerLagHigh": "consumer_pending_messages",
-    "DeadLettersStored": "events_consumed_total",
+    "DeadLettersStored": "dead_letters_total",
     "WebhookFailureRatioHigh": "webhook_deliveries_total",
     "DeviceIngestionRejects": "smart_community_device_events_total",
     "AlarmLatencyHigh": "smart_community_alarm_latency_seconds",
