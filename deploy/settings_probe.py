@@ -12,7 +12,8 @@ and its Swagger UI page and OpenAPI document are fetched, to show where they poi
 
 Output: a JSON list of ``{"id", "ok", "errors", "settings", "docs"}``. Errors carry pydantic's location and
 message only, never the input values (they may hold secrets). ``settings`` holds the fields the validation
-reasons about (no secret values: only whether each secret-like field is set).
+reasons about (no secret values: only whether each secret-like field is set, and the length and first character
+class of every password inside a URL setting).
 """
 
 from __future__ import annotations
@@ -45,8 +46,37 @@ def describe(settings: Any) -> dict[str, Any]:
         "db_max_overflow": overflow,
         "db_transaction_pooler": bool(getattr(settings, "db_transaction_pooler", False)),
         "secret_fields": {name: bool(getattr(settings, name, None)) for name in fields if SECRET_FIELD.search(name)},
+        "url_passwords": url_passwords(settings),
         "env_prefix": (type(settings).model_config.get("env_prefix") or "").upper(),
     }
+
+
+def url_passwords(settings: Any) -> dict[str, dict[str, Any]]:
+    """Every setting holding a URL with a password (``nats://user:pw@host``, also inside a SecretStr or a
+    comma-separated server list): its scheme, the password's length in bytes and whether it starts with a letter.
+    Never the password itself."""
+    out: dict[str, dict[str, Any]] = {}
+    for name in type(settings).model_fields:
+        value = getattr(settings, name, None)
+        if hasattr(value, "get_secret_value"):
+            value = value.get_secret_value()
+        if not isinstance(value, str) or "://" not in value:
+            continue
+        for i, server in enumerate(value.split(",")):
+            try:
+                parts = urlsplit(server.strip())
+                password = parts.password
+            except ValueError:
+                continue
+            if password is None:
+                continue
+            key = name if i == 0 else f"{name}[{i}]"
+            out[key] = {
+                "scheme": parts.scheme,
+                "bytes": len(password.encode()),
+                "letter_first": password[:1].isalpha(),
+            }
+    return out
 
 
 async def fetch_docs(package: str) -> dict[str, Any]:

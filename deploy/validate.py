@@ -100,6 +100,8 @@ BASE_PATH = "/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin"
 SECRET_NAME = re.compile(r"secret|password|passwd|token|credential|private_key|seed|nkey|(^|_)keys?$", re.I)
 PLACEHOLDER = re.compile(r"change-?me|replace|example|placeholder|dev-only|dev-overlay", re.I)
 
+MIN_SECRET_BYTES = 32  # renovation_common.settings.MIN_SECRET_BYTES: production's floor for every secret
+
 # Connection budget (docs/operations.md, "Connections"): what else holds Postgres connections
 MIGRATION_CONNECTIONS_PER_JOB = 1  # renovation_common.devstack migrate: one connection at a time (asyncpg, Alembic)
 POOLER_AUTH_CONNECTIONS = 1  # per PgBouncer pod: the auth_query connection to the postgres database
@@ -1244,9 +1246,38 @@ def deployment_cases() -> tuple[list[Obj], dict[str, Obj]]:
                 "removed": removed is not None,
             }
         )
+    prod_smart = meta.get("overlays/prod/Deployment/smart-community/app")
+    if prod_smart is not None:  # accepted by its Settings, refused by url_password_problems
+        env = dict(prod_smart["env"])
+        had = "SMART_COMMUNITY_NATS_AUTH_URL" in env
+        env["SMART_COMMUNITY_NATS_AUTH_URL"] = "nats://device-auth:1short@nats:4222"
+        cases.append(
+            {
+                "id": "canary/prod-smart-community-short-broker-password",
+                "package": "smart_community",
+                "env": env,
+                "removed": had,
+                "expect": "url_password",
+            }
+        )
     for svc, (pkg, _, _) in SERVICES.items():  # the image alone (ENVIRONMENT=production, nothing else)
         cases.append({"id": f"canary/bare-image/{svc}", "package": pkg, "env": image_env(svc), "removed": True})
     return cases, meta
+
+
+def url_password_problems(passwords: dict[str, dict[str, Any]]) -> list[str]:
+    """The passwords inside URL settings (what settings_probe.py reports of them): 32+ bytes each, as production
+    requires of NATS_URL and DATABASE_URL (renovation_common.settings.MIN_SECRET_BYTES) — here for every URL
+    setting, e.g. smart-community's SMART_COMMUNITY_NATS_AUTH_URL and _NATS_SYSTEM_URL, which its Settings class
+    does not measure; a NATS password must start with a letter (nats-server reads a $VARIABLE's value as
+    configuration text: a leading digit or '-' makes it a number and the server refuses to start)."""
+    problems = []
+    for field, p in sorted(passwords.items()):
+        if p["bytes"] < MIN_SECRET_BYTES:
+            problems.append(f"the password in {field} has {p['bytes']} bytes, fewer than {MIN_SECRET_BYTES}")
+        if p["scheme"].startswith("nats") and not p["letter_first"]:
+            problems.append(f"the NATS password in {field} must start with a letter (nats-server parses it)")
+    return problems
 
 
 def check_settings(r: Report) -> None:
@@ -1260,6 +1291,12 @@ def check_settings(r: Report) -> None:
         cid, res = case["id"], results[case["id"]]
         if cid.startswith("canary/"):
             r.check(case.get("removed", False), f"{cid}: the variable to remove is not in that environment any more")
+            if case.get("expect") == "url_password":
+                r.check(
+                    res["ok"] and bool(url_password_problems(res["settings"].get("url_passwords") or {})),
+                    f"{cid}: a short broker password in a URL setting went unnoticed",
+                )
+                continue
             r.check(not res["ok"], f"{cid}: Settings accepted an environment without a required secret")
             continue
         m = meta[cid]
@@ -1290,6 +1327,8 @@ def check_settings(r: Report) -> None:
                     sources <= {"secret"},
                     f"{label}: {field} comes from {sorted(x or '?' for x in sources)}, not from a Secret",
                 )
+        for problem in url_password_problems(s.get("url_passwords") or {}):
+            r.fail(f"{label}: {problem}")
         docs = res.get("docs")
         if docs is not None:
             ok = (
@@ -2004,6 +2043,15 @@ def check_canaries(r: Report) -> None:
     for floating in ("postgres:18-alpine", "nginx:1.28-alpine", "ghcr.io/cloudnative-pg/postgresql:18", "x:latest"):
         r.check(not image_pinned(floating), f"canary: {floating} passed as pinned")
     r.check(image_pinned("nginx:1.28.0-alpine3.21") and image_pinned("a/b@sha256:" + "0" * 64), "canary: pins refused")
+    # passwords inside URL settings: short, and a NATS one starting with a digit
+    r.check(
+        len(url_password_problems({"broker_auth_url": {"scheme": "nats", "bytes": 9, "letter_first": False}})) == 2,
+        "canary: a 9-byte NATS password starting with a digit went unnoticed",
+    )
+    r.check(
+        not url_password_problems({"database_url": {"scheme": "postgresql", "bytes": 40, "letter_first": False}}),
+        "canary: a 40-byte database password refused",
+    )
     # connection budget: prod with every service's pool ten times larger must not fit
     inputs, _ = k8s_budget_inputs("overlays/prod")
     r.check(bool(inputs["pooled_pods"]), "canary: no pooled services in prod to test the budget with (settings?)")
