@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 .PHONY: help install run test lint typecheck unit token up bench clean
 
 help:
-	@echo "make run      - embedded (or configured) Postgres + NATS, migrations, all five services"
+	@echo "make run      - embedded (or configured) Postgres + NATS, migrations, all five services [REPLICAS=2]"
 	@echo "make test     - isolated stack, lint, type checks, architecture contracts, the whole test suite"
 	@echo "make token ROLE=district_admin DISTRICT=510105 [STREET= COMMUNITY= HOUSEHOLD= SUB=]"
 	@echo "make bench    - benchmarks (long; BENCH_ARGS=--quick for a short pass); table in docs/benchmarks.md"
@@ -24,7 +24,7 @@ $(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml $(fore
 install: $(STAMP)
 
 run: $(STAMP)
-	$(PY) -m renovation_common.devstack run
+	$(PY) -m renovation_common.devstack run --replicas $(or $(REPLICAS),1)
 
 up: $(STAMP)
 	$(PY) -m renovation_common.devstack up

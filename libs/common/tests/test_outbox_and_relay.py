@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -112,3 +114,41 @@ async def test_a_commit_during_a_batch_is_published_without_waiting_for_the_poll
         relay.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+async def test_two_relays_keep_the_order_of_successive_events_of_one_aggregate(probe_db, jetstream, unique_producer):
+    """Issue 14's reproduction: with two relays (two replicas) 60 successive events of one aggregate came out with
+    13 inversions. One batch at a time per service database keeps them in commit order."""
+    import asyncio
+
+    await ensure_event_stream(jetstream, unique_producer)
+    relays = [
+        OutboxRelay(
+            probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=7, poll_interval_s=0.05
+        )
+        for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        for n in range(60):
+            async with UnitOfWork(probe_db.sessionmaker, probe_db.infra, on_commit_events=relays[n % 2].wake) as uow:
+                uow.publish(_event(unique_producer, n))
+                await uow.commit()
+        deadline = asyncio.get_running_loop().time() + 60
+        while await relays[0].backlog() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert await relays[0].backlog() == 0
+    finally:
+        for r in relays:
+            r.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    order = []
+    while len(order) < 60:
+        for msg in await sub.fetch(60, timeout=5):
+            order.append(json.loads(msg.data)["data"]["n"])
+            await msg.ack()
+    inversions = sum(1 for a, b in itertools.pairwise(order) if b < a)
+    assert inversions == 0 and order == list(range(60)), order

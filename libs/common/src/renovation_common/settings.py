@@ -101,7 +101,7 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     outbox_poll_interval_s: float = Field(default=0.5, gt=0, le=60)
-    outbox_batch_size: int = Field(default=200, ge=1, le=5000)
+    outbox_batch_size: int = Field(default=500, ge=1, le=4000)
     consumers_enabled: bool = True
     stream_replicas: int = Field(default=1, ge=1, le=5, description="JetStream replicas of the streams it creates")
     stream_max_age_days: float = Field(default=30, gt=0, le=3650, description="Event streams keep messages this long")

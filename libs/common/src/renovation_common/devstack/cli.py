@@ -22,7 +22,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         mqtt = f"{stack.broker_env.get('MQTT_URL', stack.mqtt_port)} (CA {stack.broker_env.get('MQTT_CA_FILE', '-')})"
         print(f"[devstack] nats {redact_url(stack.nats_url)} · mqtt over TLS {mqtt}", flush=True)
         migrate_all(stack.database_url)
-        return run_services(stack)
+        return run_services(stack, replicas=args.replicas)
     finally:
         stack.stop()
         print("[devstack] stopped", flush=True)
@@ -96,7 +96,9 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="devstack")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("run", help="Postgres + NATS + migrations + all services").set_defaults(fn=_cmd_run)
+    run = sub.add_parser("run", help="Postgres + NATS + migrations + all services")
+    run.add_argument("--replicas", type=int, default=int(os.environ.get("REPLICAS") or 1), choices=range(1, 6))
+    run.set_defaults(fn=_cmd_run)
     sub.add_parser("up", help="Postgres + NATS + migrations only").set_defaults(fn=_cmd_up)
     migrate = sub.add_parser("migrate", help="create databases and apply migrations on DATABASE_URL")
     migrate.add_argument("--service", default=None)
