@@ -59,7 +59,9 @@ def _head_revisions(svc: ServiceInfo) -> set[str]:
 async def _current_revisions(url: str) -> set[str]:
     import asyncpg
 
-    conn = await asyncpg.connect(url, timeout=5)
+    # no statement cache: in Kubernetes this goes through PgBouncer in transaction mode, where a named prepared
+    # statement may not be there for the next round trip
+    conn = await asyncpg.connect(url, timeout=5, statement_cache_size=0)
     try:
         rows = await conn.fetch("select version_num from alembic_version")
     finally:

@@ -242,7 +242,7 @@ async def _build_runtime(defn: ServiceDefinition) -> Runtime:
         settings.database_url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
-        pooler_mode=settings.db_pooler_mode,
+        transaction_pooler=settings.db_transaction_pooler,
     )
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     runtime = Runtime(

@@ -42,13 +42,18 @@ def create_engine(
     *,
     pool_size: int = 10,
     max_overflow: int | None = None,
-    pooler_mode: str = "session",
+    transaction_pooler: bool = False,
     echo: bool = False,
 ) -> AsyncEngine:
-    """The service's engine. ``pooler_mode="transaction"``: behind PgBouncer in transaction mode, where a server
-    connection changes between transactions, so no prepared statement may be cached on it."""
+    """An asyncpg engine holding at most ``pool_size + max_overflow`` connections (overflow defaults to the pool size).
+
+    ``transaction_pooler``: the URL is a PgBouncer in transaction mode, where consecutive transactions of one client
+    connection may run on different server connections, so no named prepared statement may outlive a transaction:
+    asyncpg's statement cache and SQLAlchemy's prepared-statement cache are turned off (both then use unnamed
+    statements, re-parsed per execution).
+    """
     connect_args: dict[str, Any] = {}
-    if pooler_mode == "transaction":
+    if transaction_pooler:
         connect_args = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
     return create_async_engine(
         url,

@@ -42,7 +42,6 @@ SHARED_FIELDS = (
     "environment",
     "stream_replicas",
     "data_encryption_keys",
-    "db_pooler_mode",
     "retention_days",
 )
 
@@ -83,11 +82,11 @@ class ServiceSettings(BaseSettings):
     port: int = 0
     database_url: str = ""
     db_pool_size: int = Field(default=10, ge=1, le=200)
-    db_max_overflow: int = Field(default=10, ge=0, le=200)
-    db_pooler_mode: str = Field(
-        default="session",
-        pattern="^(session|transaction)$",
-        description="transaction: behind PgBouncer in transaction mode (no server-side prepared statement cache)",
+    db_max_overflow: int | None = Field(
+        default=None, ge=0, le=200, description="Connections above db_pool_size under load (default: db_pool_size)"
+    )
+    db_transaction_pooler: bool = Field(
+        default=False, description="DATABASE_URL is PgBouncer in transaction mode: no prepared-statement caches"
     )
     nats_url: str = "nats://127.0.0.1:4222"
     jwt_secret: str = ""

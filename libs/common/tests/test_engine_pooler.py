@@ -1,0 +1,143 @@
+"""The engine under a transaction-mode pooler (PgBouncer): no named prepared statement may outlive a transaction,
+because the next transaction of the same client connection may run on another server connection."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import sqlalchemy as sa
+from pydantic_settings import SettingsConfigDict
+
+from renovation_common.db import create_engine
+from renovation_common.settings import ServiceSettings
+
+NAMED_STATEMENTS = sa.text("select count(*) from pg_prepared_statements where name <> ''")
+
+
+async def _named_statements_after_queries(url: str, *, transaction_pooler: bool) -> int:
+    engine = create_engine(url, pool_size=1, max_overflow=0, transaction_pooler=transaction_pooler)
+    try:
+        async with engine.connect() as conn:
+            for i in range(3):  # each in its own transaction, like the services' units of work
+                await conn.execute(sa.text("select cast(:i as integer) + 1"), {"i": i})
+                await conn.commit()
+            count = await conn.scalar(NAMED_STATEMENTS)
+            return int(count or 0)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.integration
+async def test_transaction_pooler_leaves_no_named_prepared_statement(database_factory) -> None:
+    url = await database_factory(None, migrate=False)
+    # canary: the probe sees the named statements of the default (cached) engine
+    assert await _named_statements_after_queries(url, transaction_pooler=False) > 0
+    assert await _named_statements_after_queries(url, transaction_pooler=True) == 0
+
+
+@pytest.mark.integration
+async def test_pool_bounds_follow_the_settings(database_factory) -> None:
+    url = await database_factory(None, migrate=False)
+    engine = create_engine(url, pool_size=3, max_overflow=2)
+    try:
+        assert engine.pool.size() == 3
+        assert engine.pool._max_overflow == 2  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()
+    default = create_engine(url, pool_size=4)
+    try:
+        assert default.pool._max_overflow == 4  # type: ignore[attr-defined]  # overflow defaults to the pool size
+    finally:
+        await default.dispose()
+
+
+def test_settings_carry_the_pool_and_pooler_options(monkeypatch: pytest.MonkeyPatch) -> None:
+    class Probe(ServiceSettings):
+        model_config = SettingsConfigDict(env_prefix="PROBE_", extra="ignore")
+        service_name: ClassVar[str] = "probe"
+
+    monkeypatch.setenv("PROBE_DB_POOL_SIZE", "4")
+    monkeypatch.setenv("PROBE_DB_MAX_OVERFLOW", "1")
+    monkeypatch.setenv("PROBE_DB_TRANSACTION_POOLER", "true")
+    s = Probe()
+    assert (s.db_pool_size, s.db_max_overflow, s.db_transaction_pooler) == (4, 1, True)
+    monkeypatch.delenv("PROBE_DB_MAX_OVERFLOW")
+    assert Probe().db_max_overflow is None
+
+
+def _start_pgbouncer(directory: Path, server_url: str) -> tuple[subprocess.Popen[bytes], int]:
+    """PgBouncer in transaction mode in front of the test Postgres, few server connections so that consecutive
+    transactions of one client connection land on different ones (what production's Pooler does under load)."""
+    from renovation_common.devstack import pick_port, wait_for_port
+
+    server = urlsplit(server_url)
+    port = pick_port(6432)
+    directory.chmod(0o755)  # PgBouncer drops root to nobody (it refuses to run as root)
+    users = directory / "users.txt"
+    users.write_text(f'"{server.username or "postgres"}" "{server.password or ""}"\n')
+    conf = directory / "pgbouncer.ini"
+    conf.write_text(
+        f"[databases]\n* = host={server.hostname} port={server.port or 5432}\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\nauth_file = {users}\n"
+        "pool_mode = transaction\ndefault_pool_size = 3\nmax_client_conn = 200\nunix_socket_dir =\n"
+        "ignore_startup_parameters = extra_float_digits\n"
+    )
+    for f in (users, conf):
+        f.chmod(0o644)
+    binary = shutil.which("pgbouncer")
+    assert binary is not None
+    cmd = [binary, *(["-u", "nobody"] if os.geteuid() == 0 else []), str(conf)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for_port(port, proc=proc)
+    return proc, port
+
+
+async def _transactions_through(url: str, *, transaction_pooler: bool) -> list[str]:
+    """300 concurrent transactions shaped like the services' (ORM statements with parameters, then a raw asyncpg
+    temp table + COPY + query, as smart-community's bulk insert does); returns the errors."""
+    engine = create_engine(url, pool_size=8, max_overflow=0, transaction_pooler=transaction_pooler)
+    errors: list[str] = []
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("create table if not exists pooled (id serial primary key, v integer)"))
+
+    async def one(i: int) -> None:
+        try:
+            async with engine.begin() as conn:
+                await conn.execute(sa.text("insert into pooled (v) values (:v)"), {"v": i})
+                await conn.execute(sa.text("select count(*) from pooled where v > :v"), {"v": i % 7})
+                raw = (await conn.get_raw_connection()).driver_connection
+                await raw.execute("create temp table if not exists stage (a integer, b text) on commit delete rows")
+                await raw.copy_records_to_table("stage", records=[(i, "x"), (i + 1, "y")], columns=["a", "b"])
+                assert await raw.fetchval("select count(*) from stage where a >= $1", i) == 2
+        except Exception as exc:
+            errors.append(f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    try:
+        for _ in range(5):
+            await asyncio.gather(*(one(i) for i in range(60)))
+    finally:
+        await engine.dispose()
+    return errors
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="pgbouncer not installed (apt-get install pgbouncer)")
+async def test_engine_works_through_pgbouncer_in_transaction_mode(database_factory, tmp_path: Path) -> None:
+    url = await database_factory(None, migrate=False)
+    proc, port = _start_pgbouncer(tmp_path, url)
+    try:
+        parts = urlsplit(url)
+        pooled = urlunsplit((parts.scheme, f"{parts.username or 'postgres'}@127.0.0.1:{port}", parts.path, "", ""))
+        # canary: with the caches on, prepared statements go missing between server connections
+        assert await _transactions_through(pooled, transaction_pooler=False)
+        assert await _transactions_through(pooled, transaction_pooler=True) == []
+    finally:
+        proc.terminate()
+        proc.wait(10)
