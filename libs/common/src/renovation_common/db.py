@@ -19,6 +19,7 @@ from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from renovation_common import idempotency
@@ -240,6 +241,34 @@ class ConsumerUnitOfWork(UnitOfWork):
 
     async def rollback(self) -> None:
         self._pending_events = []
+
+
+async def upsert_newest(
+    session: AsyncSession,
+    table: sa.Table,
+    key: str | tuple[str, ...],
+    values: dict[str, Any],
+    *,
+    version_column: str = "source_version",
+) -> bool:
+    """Write a read-model row from an event unless the stored row is newer.
+
+    Events of one aggregate carry its version (``version`` in the contract); ``values[version_column]`` is it. An
+    event older than what the read model holds (replicas of a consumer, a redelivery, a replay) is ignored, so read
+    models keep the newest state whatever the arrival order. Equal versions apply (events of producers that do not
+    count versions carry 0). Returns whether the row was written.
+    """
+    keys = (key,) if isinstance(key, str) else key
+    insert = pg_insert(table).values(**values)
+    updates: dict[str, Any] = {k: insert.excluded[k] for k in values if k not in keys}
+    if "updated_at" in table.c and "updated_at" not in values:
+        updates["updated_at"] = sa.func.now()
+    stmt = insert.on_conflict_do_update(
+        index_elements=[table.c[k] for k in keys],
+        set_=updates,
+        where=table.c[version_column] <= insert.excluded[version_column],
+    ).returning(sa.literal(1))
+    return (await session.execute(stmt)).first() is not None
 
 
 class ReadOnlyUnitOfWork:

@@ -160,3 +160,47 @@ async def test_payment_fails_whole_when_government_fund_is_short(finance, make_t
     assert r.status_code == 422 and r.json()["code"] == "insufficient_funds"
     stored = (await client.get(f"/v1/emergency-repairs/{request_id}", headers=admin)).json()
     assert stored["status"] == "approved" and stored["transfer_group_id"] is None
+
+
+async def test_a_stale_floor_area_never_wins_in_the_repair_split(finance, make_token):
+    """Issue 14: with replicas, an older household update can arrive after a newer one. The read model keeps the
+    newest version, so the owners' share is apportioned on the current floor areas."""
+    from decimal import Decimal
+
+    from finance.service_layer import readmodels
+    from renovation_common.contracts.survey import HouseholdUpdated
+
+    app, client = finance
+    await seed_community(app, "c-vers", delivered=1992, homes=[("h1", "b1", "50.00"), ("h2", "b1", "50.00")])
+
+    def update(version: int, area: str) -> HouseholdUpdated:
+        return HouseholdUpdated(
+            household_id="h1", community_id="c-vers", district_id="D1", street_id="S1", building_id="b1",
+            building_code="1", floor_area_m2=Decimal(area), delivered_year=1992,
+            maintenance_fund_established=False, version=version,
+        )  # fmt: skip
+
+    for version, area in ((3, "150.00"), (2, "10.00")):  # the newer update arrives first
+        async with app.state.sessionmaker() as session, session.begin():
+            await readmodels.record_household(session, update(version, area))
+    admin = auth(make_token, "district_admin", district_id="D1")
+    worker = auth(make_token, "community_worker", district_id="D1", street_id="S1", community_id="c-vers")
+    r = await client.post(
+        "/v1/emergency-repairs",
+        headers=worker,
+        json={
+            "request_id": new_id(),
+            "community_id": "c-vers",
+            "description": "屋面渗漏",
+            "estimated_cost_fen": 100_000,
+        },
+    )
+    assert r.status_code == 201, r.text
+    approved = await client.post(
+        f"/v1/emergency-repairs/{r.json()['id']}/approve",
+        headers=admin,
+        json={"approved_cost_fen": 100_000, "use_public_income": False},
+    )
+    assert approved.status_code == 200, approved.text
+    shares = {s["household_id"]: s["amount_fen"] for s in approved.json()["household_shares"]}
+    assert shares == {"h1": 15_000, "h2": 5_000}  # 20,000 fen of owners' share on 150 + 50 m², not on 10 + 50

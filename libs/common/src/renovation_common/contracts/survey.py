@@ -24,6 +24,9 @@ class CommunityRegistered(EventData):
     delivered_year: int | None = None
     maintenance_fund_established: bool
     household_count: int = 0
+    version: int = Field(
+        default=0, ge=0, description="The aggregate's version: it grows with every change; consumers keep the newest"
+    )
 
 
 @event_contract("survey.household.registered.v1", "A household was added to a community's registry.")
@@ -41,6 +44,9 @@ class HouseholdRegistered(EventData):
     elderly_living_alone: bool = False
     needs_accompaniment: bool = False
     resident_count: int = 0
+    version: int = Field(
+        default=0, ge=0, description="The aggregate's version: it grows with every change; consumers keep the newest"
+    )
 
 
 @event_contract("survey.household.updated.v1", "A household's registry data changed; the full current state.")

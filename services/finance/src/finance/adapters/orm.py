@@ -128,6 +128,8 @@ communities = sa.Table(
     sa.Column("name", sa.String(200), nullable=False, server_default=""),
     sa.Column("delivered_year", sa.Integer),
     sa.Column("maintenance_fund_established", sa.Boolean, nullable=False),
+    # the survey community's version this row reflects: an older event never overwrites it
+    sa.Column("source_version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
 )
 
@@ -143,6 +145,8 @@ households = sa.Table(
     sa.Column("floor_area_m2", sa.Numeric(10, 2), nullable=False),
     sa.Column("delivered_year", sa.Integer),
     sa.Column("maintenance_fund_established", sa.Boolean, nullable=False),
+    # the survey household's version this row reflects: a stale floor area never wins over a newer one
+    sa.Column("source_version", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()),
     sa.CheckConstraint("floor_area_m2 > 0", name="area_positive"),
 )

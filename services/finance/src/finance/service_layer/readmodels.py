@@ -9,10 +9,12 @@ from finance.adapters.orm import communities, households, projects
 from finance.service_layer import accounts
 from renovation_common.contracts.projects import ProjectCreated
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered
+from renovation_common.db import upsert_newest
 
 
 async def record_community(session: AsyncSession, data: CommunityRegistered) -> None:
-    await repos.upsert(
+    """Keep the newest community state (an older event arriving late is ignored)."""
+    await upsert_newest(
         session,
         communities,
         "community_id",
@@ -23,12 +25,14 @@ async def record_community(session: AsyncSession, data: CommunityRegistered) -> 
             "name": data.name[:200],
             "delivered_year": data.delivered_year,
             "maintenance_fund_established": data.maintenance_fund_established,
+            "source_version": data.version,
         },
     )
 
 
 async def record_household(session: AsyncSession, data: HouseholdRegistered) -> None:
-    await repos.upsert(
+    """Keep the newest household state: a stale floor area never wins in the repair split."""
+    await upsert_newest(
         session,
         households,
         "household_id",
@@ -42,6 +46,7 @@ async def record_household(session: AsyncSession, data: HouseholdRegistered) -> 
             "floor_area_m2": data.floor_area_m2,
             "delivered_year": data.delivered_year,
             "maintenance_fund_established": data.maintenance_fund_established,
+            "source_version": data.version,
         },
     )
 

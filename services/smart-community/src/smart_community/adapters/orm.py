@@ -46,6 +46,7 @@ communities = sa.Table(
     sa.Column("id", ID, primary_key=True),
     sa.Column("district_id", ID, nullable=False),
     sa.Column("street_id", ID, nullable=False),
+    sa.Column("source_version", sa.BigInteger, nullable=False, server_default="0"),  # survey's version of it
     sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
 )
 
@@ -58,6 +59,7 @@ households = sa.Table(
     sa.Column("building_id", ID),
     sa.Column("elderly_living_alone", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("needs_accompaniment", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("source_version", sa.BigInteger, nullable=False, server_default="0"),  # survey's version of it
     sa.Column("updated_at", TS, nullable=False, server_default=sa.func.now()),
 )
 

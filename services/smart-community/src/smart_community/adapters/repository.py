@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from renovation_common.db import upsert_newest
 from smart_community.adapters.orm import (
     alarms,
     communities,
@@ -64,33 +65,41 @@ def _device(row: Any) -> DeviceRecord:
 # ------------------------------------------------------------------------------------------ read model
 
 
-async def upsert_community(session: AsyncSession, community_id: str, district_id: str, street_id: str) -> None:
-    stmt = pg_insert(communities).values(id=community_id, district_id=district_id, street_id=street_id)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[communities.c.id],
-            set_={"district_id": district_id, "street_id": street_id, "updated_at": sa.func.now()},
-        )
-    )
+async def upsert_community(
+    session: AsyncSession, community_id: str, district_id: str, street_id: str, *, version: int | None = None
+) -> None:
+    """The community's scope. ``version``: from a community event, kept unless the stored row is newer; ``None``:
+    learnt from a household event, only written when the community is not known yet."""
+    values = {"id": community_id, "district_id": district_id, "street_id": street_id}
+    if version is None:
+        await session.execute(pg_insert(communities).values(**values).on_conflict_do_nothing())
+        return
+    await upsert_newest(session, communities, "id", {**values, "source_version": version})
 
 
-async def upsert_household(session: AsyncSession, flags: HouseholdFlags, district_id: str) -> bool | None:
-    """Write the flags; return the previous ``elderly_living_alone`` (``None`` when the household is new)."""
+async def upsert_household(
+    session: AsyncSession, flags: HouseholdFlags, district_id: str, *, version: int = 0
+) -> tuple[bool, bool | None]:
+    """Write the flags unless the stored row is newer; return (written, the previous ``elderly_living_alone`` —
+    ``None`` when the household is new)."""
     previous = await session.scalar(
         sa.select(households.c.elderly_living_alone).where(households.c.id == flags.household_id).with_for_update()
     )
-    values = {
-        "community_id": flags.community_id,
-        "district_id": district_id,
-        "building_id": flags.building_id,
-        "elderly_living_alone": flags.elderly_living_alone,
-        "needs_accompaniment": flags.needs_accompaniment,
-    }
-    stmt = pg_insert(households).values(id=flags.household_id, **values)
-    await session.execute(
-        stmt.on_conflict_do_update(index_elements=[households.c.id], set_={**values, "updated_at": sa.func.now()})
+    written = await upsert_newest(
+        session,
+        households,
+        "id",
+        {
+            "id": flags.household_id,
+            "community_id": flags.community_id,
+            "district_id": district_id,
+            "building_id": flags.building_id,
+            "elderly_living_alone": flags.elderly_living_alone,
+            "needs_accompaniment": flags.needs_accompaniment,
+            "source_version": version,
+        },
     )
-    return previous
+    return written, previous
 
 
 async def community_scope(session: AsyncSession, community_id: str) -> tuple[str, str] | None:

@@ -26,7 +26,7 @@ HOUSEHOLD_EVENTS = ["survey.household.registered.v1", "survey.household.updated.
 async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
     if not isinstance(data, CommunityRegistered):
         raise PoisonMessage("not a community event")
-    await use_cases.apply_community(session, data.community_id, data.district_id, data.street_id)
+    await use_cases.apply_community(session, data.community_id, data.district_id, data.street_id, version=data.version)
 
 
 async def on_household(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
@@ -40,7 +40,7 @@ async def on_household(session: AsyncSession, event: CloudEvent, data: EventData
         needs_accompaniment=data.needs_accompaniment,
     )
     await use_cases.apply_community(session, data.community_id, data.district_id, data.street_id)
-    await use_cases.apply_household(session, flags, data.district_id, at=event.time)
+    await use_cases.apply_household(session, flags, data.district_id, at=event.time, version=data.version)
 
 
 def device_consumers(runtime: Runtime) -> list[ConsumerSpec]:

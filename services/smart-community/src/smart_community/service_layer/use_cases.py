@@ -109,13 +109,21 @@ async def get_device(session: AsyncSession, device_id: str, principal: Principal
 # ------------------------------------------------------------------------------------------ read model
 
 
-async def apply_community(session: AsyncSession, community_id: str, district_id: str, street_id: str) -> None:
-    await repo.upsert_community(session, community_id, district_id, street_id)
+async def apply_community(
+    session: AsyncSession, community_id: str, district_id: str, street_id: str, *, version: int | None = None
+) -> None:
+    """A community's scope, from its own events (``version``) or learnt from a household event (``None``)."""
+    await repo.upsert_community(session, community_id, district_id, street_id, version=version)
 
 
-async def apply_household(session: AsyncSession, flags: HouseholdFlags, district_id: str, *, at: datetime) -> None:
-    """Keep the flags; a household newly flagged as elderly living alone gets a welfare deadline from ``at``."""
-    previous = await repo.upsert_household(session, flags, district_id)
+async def apply_household(
+    session: AsyncSession, flags: HouseholdFlags, district_id: str, *, at: datetime, version: int = 0
+) -> None:
+    """Keep the newest flags (an older event arriving late changes nothing); a household newly flagged as elderly
+    living alone gets a welfare deadline from ``at``, one no longer flagged loses it."""
+    written, previous = await repo.upsert_household(session, flags, district_id, version=version)
+    if not written:
+        return
     if flags.elderly_living_alone and not previous:
         settings = (await repo.settings_for(session, [flags.community_id]))[flags.community_id]
         if settings.welfare_check_enabled:
