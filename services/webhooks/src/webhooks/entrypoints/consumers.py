@@ -1,24 +1,27 @@
-"""Inbound events -> fan-out into deliveries.
+"""Inbound events -> use cases: the fan-out into deliveries, and the communities read model.
 
 One consumer identity (``event-fanout``) with a durable pull consumer on every producer's stream and a
 ``default_handler`` for every event type. The streams are ensured here too, so start-up order does not matter.
 The service's own stream (WEBHOOKS) is consumed as well, but ``webhooks.*`` events are matched only by patterns
 that name ``webhooks`` explicitly (a catch-all ``*`` never feeds them back to receivers).
+``survey.community.registered.v1`` also updates the communities read model, in the same inbox transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.app import Runtime
+from renovation_common.contracts.survey import CommunityRegistered
+from renovation_common.db import ConsumerUnitOfWork
 from renovation_common.events import CloudEvent, EventData
 from renovation_common.messaging import PRODUCERS, ConsumerSpec, Subscription, stream_name, stream_subject
-from webhooks.service_layer.context import Clock, system_clock
+from webhooks.service_layer.communities import record_community
+from webhooks.service_layer.context import Context
 from webhooks.service_layer.fanout import fan_out
 
 CONSUMER_NAME = "event-fanout"
+COMMUNITY_REGISTERED = "survey.community.registered.v1"
 
 
 def event_subscriptions() -> list[Subscription]:
@@ -32,30 +35,26 @@ def event_subscriptions() -> list[Subscription]:
     ]
 
 
-def build_consumers(runtime: Runtime, clock: Clock = system_clock) -> list[ConsumerSpec]:
+def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
     async def on_event(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-        await fan_out(session, event, now=clock())
+        await fan_out(ConsumerUnitOfWork(session, runtime.infra), event, now=ctx.clock())
+
+    async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        uow = ConsumerUnitOfWork(session, runtime.infra)
+        if isinstance(data, CommunityRegistered):  # parsed against its contract by the consumer runner
+            await record_community(uow, data, at=event.time)
+        await fan_out(uow, event, now=ctx.clock())
 
     def after_commit() -> None:
         runtime.wake_relay()
-        dispatcher = runtime.extras.get("dispatcher")
-        if dispatcher is not None:
-            dispatcher.wake()
+        ctx.deliveries_due()
 
     return [
         ConsumerSpec(
             name=CONSUMER_NAME,
-            handlers={},
+            handlers={COMMUNITY_REGISTERED: on_community},
             default_handler=on_event,
             subscriptions=event_subscriptions(),
             after_commit=after_commit,
         )
     ]
-
-
-def consumers(runtime: Runtime) -> list[ConsumerSpec]:
-    return build_consumers(runtime)
-
-
-def consumers_with_clock(clock: Clock) -> Callable[[Runtime], list[ConsumerSpec]]:
-    return lambda runtime: build_consumers(runtime, clock)
