@@ -25,7 +25,8 @@ async def test_delivery_logs_name_the_receiver_never_its_query_token_or_secret(
     live_token, dead_token = f"tok-live-{uuid.uuid4().hex}", f"tok-dead-{uuid.uuid4().hex}"
     live_path = f"/gov/hook?token={live_token}&v=1"
     receiver.routes[live_path] = (503, {}, 0.0)  # refused first: the failure is logged with its error
-    async with webhooks_on(await database_factory("webhooks"), "k" * 40) as (app, client):
+    # DEBUG: successful attempts are logged at debug level; every line the process writes is searched
+    async with webhooks_on(await database_factory("webhooks"), "k" * 40, log_level="DEBUG") as (app, client):
         await _deliver_and_check(app, client, receiver, gov, publish, capfd, live_token, dead_token, live_path)
 
 

@@ -42,11 +42,6 @@ class Subscription:
     def event_filter(self) -> EventFilter:
         return EventFilter(self.event_types, self.district_id, self.community_id)
 
-    @property
-    def receiver(self) -> str:
-        """Scheme, host and port of the endpoint: what logs show of it."""
-        return receiver_of(self.url)
-
 
 @dataclass(frozen=True)
 class Delivery:
@@ -98,6 +93,7 @@ class ClaimedDelivery:
 
     @property
     def receiver(self) -> str:
+        """Scheme, host and port of the endpoint: all that logs show of it."""
         return receiver_of(self.url)
 
 

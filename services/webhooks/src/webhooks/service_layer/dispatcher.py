@@ -106,12 +106,6 @@ class Dispatcher:
             task.add_done_callback(self._done)
         return len(claimed) == free
 
-    async def run_once(self) -> int:
-        """Claim what is due now and deliver it; returns the number of attempts made (tests, benchmarks)."""
-        claimed = await self.claim(self.max_in_flight)
-        await asyncio.gather(*(self.deliver(c) for c in claimed))
-        return len(claimed)
-
     async def run(self) -> None:
         try:
             await self.loop.run()
@@ -224,7 +218,7 @@ class Dispatcher:
             "latency_ms": result.latency_ms,
         }
         if outcome == Outcome.SUCCEEDED.value:
-            log.info("webhook_attempt", **fields)
+            log.debug("webhook_attempt", **fields)  # every attempt is in the attempt log; failures are warnings
         else:
             log.warning("webhook_attempt", **fields, error=error)
         if disabled_reason is not None:
