@@ -33,6 +33,7 @@ from renovation_common.contracts.finance import ContributionPaid
 from renovation_common.db import ConsumerUnitOfWork, UnitOfWork
 from renovation_common.devstack import SERVICES, create_databases, embedded_stack
 from renovation_common.events import new_event
+from renovation_common.logs import configure_logging
 from renovation_common.migrations import upgrade_head
 from renovation_common.settings import database_url_for
 from webhooks.adapters.http import TargetPolicy, WebhookSender, check_target
@@ -171,6 +172,7 @@ async def baseline(receiver: Receiver, n: int, concurrency: int) -> float:
 
 
 async def bench(server_url: str, events: int, concurrency: int) -> None:
+    configure_logging("webhooks", level="WARNING")  # as a service runs it: no debug line per attempt
     receiver = Receiver()
     await receiver.start()
     url = await setup_db(server_url)
