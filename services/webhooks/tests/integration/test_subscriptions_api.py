@@ -213,7 +213,10 @@ async def test_the_newest_registration_of_a_community_decides_where_it_lies(
 
 async def _consumed(app, event_id: str) -> bool:
     async with app.state.sessionmaker() as s:
-        row = await s.execute(sa.text("select 1 from inbox where event_id = :e"), {"e": uuid.UUID(event_id)})
+        row = await s.execute(
+            sa.text("select 1 from inbox where consumer = 'community-registry' and event_id = :e"),
+            {"e": uuid.UUID(event_id)},
+        )
         return row.first() is not None
 
 
