@@ -46,7 +46,10 @@ def create_engine(
     echo: bool = False,
 ) -> AsyncEngine:
     """The service's engine. ``pooler_mode="transaction"``: behind PgBouncer in transaction mode, where a server
-    connection changes between transactions, so no prepared statement may be cached on it."""
+    connection changes between transactions, so no prepared statement may be cached on it.
+
+    Errors never quote the statement's parameters (``hide_parameters``): they end up in logs, and a parameter may
+    be a secret, a personal field or a URL carrying a token."""
     connect_args: dict[str, Any] = {}
     if pooler_mode == "transaction":
         connect_args = {"statement_cache_size": 0, "prepared_statement_cache_size": 0}
@@ -56,6 +59,7 @@ def create_engine(
         max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         echo=echo,
+        hide_parameters=True,
         connect_args=connect_args,
     )
 
