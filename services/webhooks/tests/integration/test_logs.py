@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import socket
 import uuid
+from datetime import UTC, datetime
 
+import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import DBAPIError
 
 from renovation_common.testing.plugin import eventually
+from webhooks.adapters.repositories import SubscriptionRepository
+from webhooks.domain.model import Subscription
 
 from .conftest import subscribe
 
@@ -82,3 +87,36 @@ async def _deliver_and_check(app, client, receiver, gov, publish, capfd, live_to
     assert rows and not [row for row in rows if live_token in row or f"token={dead_token}" in row]
     attempts = (await client.get(f"/v1/deliveries/{delivery['id']}/attempts", headers=h)).json()
     assert {a["url"] for a in attempts} == {receiver.url("/gov/hook")}
+
+
+async def test_database_errors_never_quote_a_statements_parameters(start_app):
+    """An unexpected database error is logged with its traceback (``unhandled_error``, ``event_retry``,
+    ``work_loop_error``): it must not carry the values written, such as a URL with a token."""
+    app, _ = await start_app(dispatcher_enabled=False)
+    token = f"tok-{uuid.uuid4().hex}"
+    now = datetime.now(UTC)
+    too_long = Subscription(
+        id=uuid.uuid4(),
+        owner_sub="gov",
+        owner_role="gov_system",
+        url=f"https://gov.example.cn/hook?token={token}",
+        event_types=("*",),
+        district_id="d" * 65,  # longer than the column: Postgres refuses the row
+        community_id=None,
+        description="",
+        enabled=True,
+        disabled_reason=None,
+        disabled_at=None,
+        max_concurrency=4,
+        failing_since=None,
+        previous_secret_expires_at=None,
+        created_at=now,
+        updated_at=now,
+        secret_encrypted="sealed",
+        previous_secret_encrypted=None,
+    )
+    with pytest.raises(DBAPIError) as refused:
+        async with app.state.runtime.uow() as uow:
+            await SubscriptionRepository(uow.session).add(too_long)
+    assert "subscriptions" in str(refused.value)  # the statement is named ...
+    assert token not in str(refused.value) and "gov.example.cn" not in str(refused.value)  # ... its values are not
