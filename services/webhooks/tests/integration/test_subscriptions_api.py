@@ -82,6 +82,10 @@ async def test_validation_errors(start_app, receiver, gov):
     assert await code(surprise=1) == (422, "validation_error")
     assert (await client.get(f"/v1/subscriptions/{uuid.uuid4()}", headers=h)).status_code == 404
     assert (await client.get("/v1/subscriptions?cursor=@@", headers=h)).json()["code"] == "invalid_cursor"
+    # the token's subject becomes the owner: bounded like any input (not a database error)
+    long_sub = gov("g" * 201)
+    r = await client.post("/v1/subscriptions", json={"url": receiver.url(), "event_types": ["*"]}, headers=long_sub)
+    assert (r.status_code, r.json()["code"]) == (403, "subject_too_long")
 
 
 async def test_private_targets_refused_unless_allowed(start_app, receiver, gov):

@@ -13,8 +13,12 @@ from webhooks.adapters.repositories import DeliveryRepository, SubscriptionRepos
 from webhooks.domain.model import Delivery, Subscription
 from webhooks.domain.subscriptions import AccessDenied, Manager, can_manage
 
+MAX_SUBJECT_LENGTH = 200  # subscriptions.owner_sub
+
 
 def manager_of(principal: Principal) -> Manager:
+    if len(principal.sub) > MAX_SUBJECT_LENGTH:  # it is recorded as the owner: bounded like any input
+        raise Forbidden(f"the token's subject is longer than {MAX_SUBJECT_LENGTH} characters", code="subject_too_long")
     return Manager(sub=principal.sub, role=principal.role.value, district_id=principal.district_id)
 
 
