@@ -30,12 +30,13 @@ from common import record  # bench/common.py: machine-readable figures for bench
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from renovation_common.contracts.finance import ContributionPaid
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ConsumerUnitOfWork, UnitOfWork
 from renovation_common.devstack import SERVICES, create_databases, embedded_stack
 from renovation_common.events import new_event
+from renovation_common.logs import configure_logging
 from renovation_common.migrations import upgrade_head
 from renovation_common.settings import database_url_for
-from webhooks.adapters.http import TargetPolicy, WebhookSender
+from webhooks.adapters.http import TargetPolicy, WebhookSender, check_target
 from webhooks.adapters.orm import deliveries, infra, subscriptions
 from webhooks.adapters.secrets import SecretBox
 from webhooks.domain.signing import format_secret
@@ -91,7 +92,7 @@ async def run_dispatch(url: str, receiver: Receiver, plan: list[tuple[str, int, 
     sm = async_sessionmaker(engine, expire_on_commit=False)
     box = SecretBox("bench")
     policy = TargetPolicy(allow_private=False, allowed_networks=parse_networks(["127.0.0.0/8"]))
-    ctx = Context(box=box, policy=policy)
+    ctx = Context(box=box, check_target=lambda url: check_target(url, policy))
     now = datetime.now(UTC)
     async with sm() as s, s.begin():
         await s.execute(sa.delete(deliveries))
@@ -108,7 +109,8 @@ async def run_dispatch(url: str, receiver: Receiver, plan: list[tuple[str, int, 
                 sa.insert(subscriptions).values(
                     id=sid, owner_sub="bench", owner_role="gov_system", url=f"http://127.0.0.1:{receiver.port}{path}",
                     event_types=["finance.*"], district_id=district, enabled=True,
-                    secret_encrypted=box.seal(format_secret(os.urandom(32))), max_concurrency=conc,
+                    secret_encrypted=box.seal(format_secret(os.urandom(32))), secret_key_id=box.key_id,
+                    max_concurrency=conc,
                     created_at=now, updated_at=now,
                 )
             )  # fmt: skip
@@ -124,11 +126,11 @@ async def run_dispatch(url: str, receiver: Receiver, plan: list[tuple[str, int, 
                                          household_id="h", amount_fen=i),
                         source="/renovation/finance",
                     )  # fmt: skip
-                    await fan_out(s, event, now=now)
+                    await fan_out(ConsumerUnitOfWork(s, infra), event, now=now)
     fan_s = time.perf_counter() - fan_t
     sender = WebhookSender(policy, timeout_s=15)
     dispatcher = Dispatcher(
-        sm, lambda: UnitOfWork(sm, infra), ctx, sender, max_in_flight=concurrency_total, poll_interval_s=0.05
+        lambda: UnitOfWork(sm, infra), ctx, sender, max_in_flight=concurrency_total, poll_interval_s=0.05
     )
     receiver.count.clear()
     started = time.perf_counter()
@@ -170,6 +172,7 @@ async def baseline(receiver: Receiver, n: int, concurrency: int) -> float:
 
 
 async def bench(server_url: str, events: int, concurrency: int) -> None:
+    configure_logging("webhooks", level="WARNING")  # as a service runs it: no debug line per attempt
     receiver = Receiver()
     await receiver.start()
     url = await setup_db(server_url)

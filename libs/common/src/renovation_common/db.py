@@ -52,6 +52,9 @@ def create_engine(
     connection may run on different server connections, so no named prepared statement may outlive a transaction:
     asyncpg's statement cache and SQLAlchemy's prepared-statement cache are turned off (both then use unnamed
     statements, re-parsed per execution).
+
+    Errors never quote the statement's parameters (``hide_parameters``): they end up in logs, and a parameter may be
+    a secret, a personal field or a URL carrying a token.
     """
     connect_args: dict[str, Any] = {}
     if transaction_pooler:
@@ -62,6 +65,7 @@ def create_engine(
         max_overflow=pool_size if max_overflow is None else max_overflow,
         pool_pre_ping=True,
         echo=echo,
+        hide_parameters=True,
         connect_args=connect_args,
     )
 

@@ -19,8 +19,11 @@ class Settings(ServiceSettings):
     required_in_production: ClassVar[tuple[str, ...]] = ("secret_encryption_key",)
 
     # Keys that encrypt the stored signing secrets: comma-separated, the first encrypts, all decrypt (rotation).
-    # Required in production (each ≥ 32 bytes).
+    # Required in production (each ≥ 32 bytes). After a rotation the re-seal job moves every stored secret under the
+    # first key (README: "Rotating the encryption key").
     secret_encryption_key: str = ""
+    secret_reseal_interval_s: float = Field(default=600.0, gt=0, le=86400)
+    secret_reseal_chunk: int = Field(default=100, ge=1, le=1000)
     # SSRF: targets resolving to private/loopback/link-local/reserved addresses are refused unless allowed here.
     allow_private_targets: bool = False
     allowed_target_networks: list[str] = Field(default_factory=list, description="CIDRs allowed despite being private")

@@ -7,6 +7,7 @@ import socket
 import threading
 import time
 import uuid
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,9 +18,10 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from renovation_common.contracts.finance import ContributionPaid
+from renovation_common.contracts.survey import CommunityRegistered
 from renovation_common.events import new_event
 from renovation_common.messaging import ensure_event_stream
-from renovation_common.testing.plugin import bearer
+from renovation_common.testing.plugin import bearer, running_app
 from webhooks.entrypoints.app import create_app
 
 
@@ -154,6 +156,27 @@ def start_app(service_client):
 
 
 @pytest.fixture
+def webhooks_on(stack):
+    """``async with webhooks_on(url, keys, **settings) as (app, client)``: the app on a given database (restart it
+    with other settings), JSON logs unless ``log_json=False``."""
+
+    @asynccontextmanager
+    async def start(url: str, keys: str, **overrides):
+        settings = {
+            "log_json": True,
+            "allowed_target_networks": ["127.0.0.0/8"],
+            "dispatcher_poll_interval_s": 0.2,
+            "secret_reseal_interval_s": 0.3,  # the re-seal job polls often
+            **overrides,
+        }
+        app = create_app(database_url=url, nats_url=stack.nats_url, secret_encryption_key=keys, **settings)
+        async with running_app(app) as client:
+            yield app, client
+
+    return start
+
+
+@pytest.fixture
 def gov(make_token):
     def make(sub: str | None = None, **claims: str) -> dict[str, str]:
         return bearer(make_token("gov_system", sub=sub or f"gov-{uuid.uuid4().hex[:6]}", **claims))
@@ -182,6 +205,33 @@ def publish(jetstream):
         return event.id
 
     return pub
+
+
+@pytest.fixture
+def register_community(jetstream):
+    """Publish ``survey.community.registered.v1`` as the survey service would (the webhooks consumer keeps where
+    each community lies)."""
+
+    async def register(community_id: str, district_id: str, *, time: datetime | None = None) -> str:
+        await ensure_event_stream(jetstream, "survey")
+        event = new_event(
+            CommunityRegistered(
+                community_id=community_id,
+                district_id=district_id,
+                street_id=f"{district_id}-01",
+                name="劲松北社区",
+                maintenance_fund_established=False,
+            ),
+            source="/renovation/survey",
+            subject=community_id,
+            time=time,
+        )
+        await jetstream.publish(
+            event.nats_subject, event.model_dump_json(exclude_none=True).encode(), headers={"Nats-Msg-Id": event.id}
+        )
+        return event.id
+
+    return register
 
 
 async def subscribe(client, headers, receiver: Receiver, district: str, path: str = "/hook", **extra: Any) -> dict:

@@ -12,7 +12,7 @@ import httpx
 import sqlalchemy as sa
 
 from renovation_common.testing.plugin import eventually
-from webhooks.adapters.orm import deliveries
+from webhooks.adapters.orm import deliveries, delivery_attempts
 from webhooks.domain.signing import webhook_headers
 
 from .conftest import dispatcher_of, subscribe
@@ -121,17 +121,25 @@ async def test_receiver_down_then_back_every_event_once(start_app, receiver, gov
             rows = (await s.execute(sa.select(deliveries.c.round_failures, deliveries.c.lease_expires_at))).all()
         return len(rows) == 5 and all(r.round_failures >= n and r.lease_expires_at is None for r in rows)
 
+    async def delays_after(n: int) -> list[timedelta]:
+        """Per delivery: how long after its n-th attempt the next one is scheduled (both from the injected clock)."""
+        a = delivery_attempts.c
+        async with sessionmaker() as s:
+            rows = await s.execute(
+                sa.select(deliveries.c.next_attempt_at, a.attempted_at)
+                .join(delivery_attempts, a.delivery_id == deliveries.c.id)
+                .where(a.attempt_no == n, deliveries.c.round_failures == n)
+            )
+            return [r.next_attempt_at - r.attempted_at for r in rows]
+
     await eventually(lambda: rounds_failed(1))
-    async with sessionmaker() as s:
-        first_retry = (await s.execute(sa.select(deliveries.c.next_attempt_at))).scalars().all()
-    now = clock()
-    assert all(timedelta(seconds=4) < t - now < timedelta(seconds=6) for t in first_retry), first_retry
+    first_retry = await delays_after(1)
+    assert len(first_retry) == 5 and all(timedelta(seconds=4.5) <= t <= timedelta(seconds=5.5) for t in first_retry)
     clock.advance(timedelta(seconds=6))  # the 5 s retry: still down
     dispatcher.wake()
     await eventually(lambda: rounds_failed(2))
-    async with sessionmaker() as s:
-        second = (await s.execute(sa.select(deliveries.c.next_attempt_at))).scalars().all()
-    assert all(timedelta(minutes=4) < t - clock() < timedelta(minutes=6) for t in second)
+    second = await delays_after(2)
+    assert len(second) == 5 and all(timedelta(minutes=4.5) <= t <= timedelta(minutes=5.5) for t in second), second
     await asyncio.sleep(0.5)
     assert receiver.received == []
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
-from renovation_common.testing.plugin import bearer
+import sqlalchemy as sa
+
+from renovation_common.testing.plugin import bearer, eventually
 
 
 async def test_crud_secret_once_and_ownership(start_app, receiver, gov, make_token):
@@ -79,6 +82,10 @@ async def test_validation_errors(start_app, receiver, gov):
     assert await code(surprise=1) == (422, "validation_error")
     assert (await client.get(f"/v1/subscriptions/{uuid.uuid4()}", headers=h)).status_code == 404
     assert (await client.get("/v1/subscriptions?cursor=@@", headers=h)).json()["code"] == "invalid_cursor"
+    # the token's subject becomes the owner: bounded like any input (not a database error)
+    long_sub = gov("g" * 201)
+    r = await client.post("/v1/subscriptions", json={"url": receiver.url(), "event_types": ["*"]}, headers=long_sub)
+    assert (r.status_code, r.json()["code"]) == (403, "subject_too_long")
 
 
 async def test_private_targets_refused_unless_allowed(start_app, receiver, gov):
@@ -110,3 +117,125 @@ async def test_private_targets_refused_unless_allowed(start_app, receiver, gov):
     sid = (await allowed.get("/v1/subscriptions", headers=h)).json()["items"][0]["id"]
     patched = await allowed.patch(f"/v1/subscriptions/{sid}", json={"url": "http://192.168.0.1/"}, headers=h)
     assert patched.json()["code"] == "target_not_allowed"
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+async def test_filters_lie_in_the_callers_scope_by_the_platforms_records(
+    start_app, receiver, gov, make_token, register_community
+):
+    """District and community filters are bounded by the caller's scope; where a community lies is the platform's
+    record of it (survey.community.registered.v1), never the caller's word: a body naming another scope is a 403."""
+    app, client = await start_app(dispatcher_enabled=False)
+    d7, d8 = _unique("d7"), _unique("d8")
+    c7, c8, unknown = _unique("c7"), _unique("c8"), _unique("c-unknown")
+    await register_community(c7, d7)
+    await register_community(c8, d8)
+
+    assert await _district_of(app, c7) == d7 and await _district_of(app, c8) == d8  # the consumer recorded them
+
+    def body(**filters: str | None) -> dict:
+        return {"url": receiver.url(), "event_types": ["*"], **filters}
+
+    async def create(headers: dict, **filters: str | None):
+        return await client.post("/v1/subscriptions", json=body(**filters), headers=headers)
+
+    admin7 = bearer(make_token("district_admin", district_id=d7))
+    gov7 = gov("gov-7", district_id=d7)
+    city = gov("gov-city")
+    for caller in (admin7, gov7):
+        # a body naming another district, or a community of another district: 403
+        r = await create(caller, district_id=d8)
+        assert (r.status_code, r.json()["code"]) == (403, "out_of_scope"), r.text
+        r = await create(caller, community_id=c8)
+        assert (r.status_code, r.json()["code"]) == (403, "out_of_scope"), r.text
+        r = await create(caller, district_id=d7, community_id=c8)
+        assert (r.status_code, r.json()["code"]) == (403, "out_of_scope"), r.text
+        # a community nobody registered is refused, not trusted
+        r = await create(caller, community_id=unknown)
+        assert (r.status_code, r.json()["code"]) == (400, "unknown_community"), r.text
+        # their own community: bound to their district
+        r = await create(caller, community_id=c7)
+        assert r.status_code == 201, r.text
+        assert (r.json()["district_id"], r.json()["community_id"]) == (d7, c7)
+
+    # a city-level system (gov_system without a district claim): any district, any registered community ...
+    r = await create(city, community_id=c8)
+    assert r.status_code == 201 and (r.json()["district_id"], r.json()["community_id"]) == (None, c8), r.text
+    assert (await create(city, district_id=d7)).status_code == 201
+    # ... but not a community outside the district it filters on, nor one nobody registered
+    r = await create(city, district_id=d7, community_id=c8)
+    assert (r.status_code, r.json()["code"]) == (400, "community_outside_district"), r.text
+    assert (await create(city, community_id=unknown)).json()["code"] == "unknown_community"
+
+    # changing the community filter is checked the same way
+    own = (await create(admin7)).json()
+    patch = f"/v1/subscriptions/{own['id']}"
+    r = await client.patch(patch, json={"community_id": c8}, headers=admin7)
+    assert (r.status_code, r.json()["code"]) == (403, "out_of_scope"), r.text
+    r = await client.patch(patch, json={"community_id": unknown}, headers=admin7)
+    assert (r.status_code, r.json()["code"]) == (400, "unknown_community"), r.text
+    r = await client.patch(patch, json={"community_id": c7}, headers=admin7)
+    assert r.status_code == 200 and r.json()["community_id"] == c7
+    r = await client.patch(patch, json={"community_id": None}, headers=admin7)
+    assert r.status_code == 200 and r.json()["community_id"] is None
+    got = (await client.get(patch, headers=admin7)).json()
+    assert (got["district_id"], got["community_id"]) == (d7, None)
+
+    # a gov_system token naming a district manages only its subscriptions bound to that district
+    city_sub = (await create(gov("gov-moved"), district_id=d8)).json()
+    assert (
+        await client.get(f"/v1/subscriptions/{city_sub['id']}", headers=gov("gov-moved", district_id=d7))
+    ).status_code == 404
+    listed = (await client.get("/v1/subscriptions", headers=gov("gov-moved", district_id=d7))).json()["items"]
+    assert listed == []
+    assert (
+        await client.get(f"/v1/subscriptions/{city_sub['id']}", headers=gov("gov-moved", district_id=d8))
+    ).status_code == 200
+
+
+async def test_the_newest_registration_of_a_community_decides_where_it_lies(
+    start_app, register_community, make_token, receiver
+):
+    app, client = await start_app(dispatcher_enabled=False)
+    d_new, d_old, community = _unique("d-new"), _unique("d-old"), _unique("c")
+    now = datetime.now(UTC)
+    await register_community(community, d_new, time=now)
+    first_seen = await _district_of(app, community)
+    assert first_seen == d_new
+    # a registration older than the one kept (arriving late) changes nothing
+    late = await register_community(community, d_old, time=now - timedelta(minutes=5))
+    await eventually(lambda: _consumed(app, late))
+    assert await _district_of(app, community, wait=False) == d_new
+    old_admin = bearer(make_token("district_admin", district_id=d_old))
+    body = {"url": receiver.url(), "event_types": ["*"], "community_id": community}
+    r = await client.post("/v1/subscriptions", json=body, headers=old_admin)
+    assert (r.status_code, r.json()["code"]) == (403, "out_of_scope")
+
+
+async def _consumed(app, event_id: str) -> bool:
+    async with app.state.sessionmaker() as s:
+        row = await s.execute(
+            sa.text("select 1 from inbox where consumer = 'community-registry' and event_id = :e"),
+            {"e": uuid.UUID(event_id)},
+        )
+        return row.first() is not None
+
+
+async def _district_of(app, community_id: str, *, wait: bool = True) -> str | None:
+    found: list[str | None] = [None]
+
+    async def check() -> bool:
+        async with app.state.sessionmaker() as s:
+            found[0] = await s.scalar(
+                sa.text("select district_id from communities where community_id = :c"), {"c": community_id}
+            )
+        return found[0] is not None
+
+    if wait:
+        await eventually(check)
+    else:
+        await check()
+    return found[0]

@@ -8,8 +8,10 @@ from webhooks.domain.signing import format_secret, webhook_headers
 from webhooks.domain.subscriptions import (
     AccessDenied,
     EventFilter,
+    InconsistentFilter,
     Manager,
     can_manage,
+    check_community_filter,
     district_for_new_subscription,
     rotation_grace,
     signing_secrets,
@@ -77,3 +79,26 @@ def test_access_rules():
     with pytest.raises(AccessDenied):
         district_for_new_subscription(Manager("a", "district_admin", None), None)
     assert district_for_new_subscription(Manager("g", "gov_system", "d5"), None) == "d5"
+
+
+def test_a_gov_system_naming_a_district_manages_only_what_is_bound_to_it():
+    bound = Manager("gov-1", "gov_system", "d1")
+    assert can_manage(bound, owner_sub="gov-1", district_id="d1")
+    assert not can_manage(bound, owner_sub="gov-1", district_id="d2")
+    assert not can_manage(bound, owner_sub="gov-1", district_id=None)  # a city-wide one needs a city-level token
+    assert can_manage(Manager("gov-1", "gov_system", None), owner_sub="gov-1", district_id="d2")
+
+
+def test_a_community_filter_lies_in_the_callers_district_and_the_subscriptions():
+    admin = Manager("adm", "district_admin", "d1")
+    city = Manager("gov", "gov_system", None)
+    check_community_filter(admin, "d1", "d1")
+    with pytest.raises(AccessDenied) as denied:
+        check_community_filter(admin, "d1", "d2")
+    assert denied.value.code == "out_of_scope"
+    with pytest.raises(AccessDenied):
+        check_community_filter(Manager("g", "gov_system", "d1"), None, "d2")
+    check_community_filter(city, None, "d2")  # a city-level system: any registered community
+    with pytest.raises(InconsistentFilter) as inconsistent:
+        check_community_filter(city, "d1", "d2")
+    assert inconsistent.value.code == "community_outside_district"

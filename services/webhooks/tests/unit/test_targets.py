@@ -2,7 +2,15 @@ import ipaddress
 
 import pytest
 
-from webhooks.domain.targets import TargetRefused, check_addresses, parse_networks, parse_target
+from webhooks.domain.targets import (
+    TargetRefused,
+    check_addresses,
+    parse_networks,
+    parse_target,
+    receiver_of,
+    scrub_url,
+    without_query,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +84,31 @@ def test_unresolvable():
     with pytest.raises(TargetRefused) as err:
         check_addresses([], allow_private=True, allowed_networks=[])
     assert err.value.code == "target_unresolvable"
+
+
+@pytest.mark.parametrize(
+    ("url", "receiver"),
+    [
+        ("https://gov.example.cn/hooks/renovation?token=s3cr3t", "https://gov.example.cn"),
+        ("http://127.0.0.1:8080/a/b?x=1#frag", "http://127.0.0.1:8080"),
+        ("HTTPS://Gov.Example.cn:8443/t0ken-in-path", "https://gov.example.cn:8443"),
+        ("http://[::1]:9000/x?token=1", "http://[::1]:9000"),
+        ("http://example.com:99999/x", "invalid-url"),
+    ],
+)
+def test_a_receiver_is_named_by_scheme_host_and_port_only(url, receiver):
+    assert receiver_of(url) == receiver
+
+
+def test_attempts_keep_the_url_without_its_query_string():
+    assert without_query("https://gov.example.cn/hooks/r?token=s3cr3t&v=1#x") == "https://gov.example.cn/hooks/r"
+    assert without_query("http://127.0.0.1:8080/") == "http://127.0.0.1:8080/"
+
+
+def test_errors_quoting_the_url_are_scrubbed_of_its_path_and_query():
+    url = "https://gov.example.cn/hooks/r?token=s3cr3t"
+    pinned = "https://93.184.216.34:443/hooks/r?token=s3cr3t"
+    message = f"ReadError for url '{pinned}' (original {url}; token=s3cr3t)"
+    scrubbed = scrub_url(scrub_url(message, pinned), url)
+    assert "s3cr3t" not in scrubbed and "/hooks/r" not in scrubbed
+    assert scrub_url("All connection attempts failed", url) == "All connection attempts failed"

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import httpx
 
-from webhooks.domain.targets import IPNetwork, TargetRefused, check_addresses, literal_address, parse_target
+from webhooks.domain.targets import (
+    IPNetwork,
+    TargetRefused,
+    check_addresses,
+    literal_address,
+    parse_target,
+    scrub_url,
+)
 
 Resolver = Callable[[str, int], Awaitable[list[str]]]
 
@@ -57,7 +64,9 @@ class SendResult:
 
 
 class WebhookSender:
-    """POSTs one signed body; redirects are never followed (a 3xx is a failed attempt)."""
+    """POSTs one signed body; redirects are never followed (a 3xx is a failed attempt).
+
+    ``SendResult.error`` never quotes the URL's path or query string (they may carry a receiver's token)."""
 
     def __init__(
         self,
@@ -135,4 +144,5 @@ class WebhookSender:
         except TimeoutError:
             return SendResult(None, elapsed(), b"", None, f"timeout after {self.timeout_s:g} s")
         except httpx.HTTPError as exc:
-            return SendResult(None, elapsed(), b"", None, f"{type(exc).__name__}: {str(exc)[:200]}")
+            message = scrub_url(scrub_url(str(exc), pinned), url)
+            return SendResult(None, elapsed(), b"", None, f"{type(exc).__name__}: {message[:200]}")

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase
 
 from renovation_common.db import define_infrastructure_tables, new_metadata
 
 metadata = new_metadata()
 infra = define_infrastructure_tables(metadata)
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
 
 
 TS = sa.DateTime(timezone=True)
@@ -32,9 +27,13 @@ subscriptions = sa.Table(
     sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
     sa.Column("disabled_reason", sa.String(40)),
     sa.Column("disabled_at", TS),
-    # Secrets are stored encrypted (Fernet); the clear text is returned once, on creation or rotation.
+    # Secrets are stored encrypted (WEBHOOKS_SECRET_ENCRYPTION_KEY); the clear text is returned once, on creation
+    # or rotation. *_key_id names the key each was sealed under (SecretBox.key_id; NULL = sealed before key ids were
+    # kept), so the re-seal job finds what an older key still holds.
     sa.Column("secret_encrypted", sa.Text, nullable=False),
+    sa.Column("secret_key_id", sa.String(16)),
     sa.Column("previous_secret_encrypted", sa.Text),
+    sa.Column("previous_secret_key_id", sa.String(16)),
     sa.Column("previous_secret_expires_at", TS),
     sa.Column("max_concurrency", sa.SmallInteger, nullable=False, server_default="4"),
     sa.Column("failing_since", TS),
@@ -106,7 +105,7 @@ delivery_attempts = sa.Table(
     sa.Column("delivery_id", UUID(as_uuid=True), sa.ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
     sa.Column("attempt_no", sa.Integer, nullable=False),
     sa.Column("attempted_at", TS, nullable=False),
-    sa.Column("url", sa.String(2048), nullable=False),
+    sa.Column("url", sa.String(2048), nullable=False),  # without its query string (it may carry a token)
     sa.Column("status_code", sa.Integer),
     sa.Column("latency_ms", sa.Integer, nullable=False),
     sa.Column("outcome", sa.String(20), nullable=False),
@@ -116,3 +115,15 @@ delivery_attempts = sa.Table(
     sa.CheckConstraint("latency_ms >= 0", name="latency_non_negative"),
 )
 sa.Index("ix_delivery_attempts_delivery_id", delivery_attempts.c.delivery_id, delivery_attempts.c.attempt_no)
+
+# Where each community lies (read model of survey.community.registered.v1): community filters are checked against
+# it, so a subscription's scope comes from the platform's records, never from the request body.
+communities = sa.Table(
+    "communities",
+    metadata,
+    sa.Column("community_id", sa.String(64), primary_key=True),
+    sa.Column("district_id", sa.String(64), nullable=False),
+    sa.Column("street_id", sa.String(64)),
+    sa.Column("updated_at", TS, nullable=False),  # time of the registry event this state comes from
+)
+sa.Index("ix_communities_district_id", communities.c.district_id)

@@ -60,6 +60,47 @@ def parse_target(url: str) -> Target:
     return Target(url=url, scheme=scheme, host=host, port=port or default_port, path_and_query=path)
 
 
+def receiver_of(url: str) -> str:
+    """``scheme://host[:port]`` of a URL: all that a log line may show of a receiver.
+
+    The path and the query string are left out: a government endpoint often carries an access token in them.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return "invalid-url"
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    scheme = parts.scheme.lower()
+    return f"{scheme}://{host}" if port is None else f"{scheme}://{host}:{port}"
+
+
+def without_query(url: str) -> str:
+    """The URL without its query string and fragment (what an attempt record keeps of the URL it called)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "invalid-url"
+    return parts._replace(query="", fragment="").geturl()
+
+
+def scrub_url(text: str, url: str) -> str:
+    """``text`` (an error message) with every trace of ``url`` beyond its receiver replaced by ``[url]``.
+
+    Library errors sometimes quote the request URL; the path and query string of a webhook URL may carry a token.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text
+    fragments = [url, parts.path + ("?" + parts.query if parts.query else ""), parts.query, parts.path]
+    for fragment in sorted({f for f in fragments if len(f) > 1}, key=len, reverse=True):
+        text = text.replace(fragment, "[url]")
+    return text
+
+
 def parse_networks(cidrs: Iterable[str]) -> list[IPNetwork]:
     return [ipaddress.ip_network(c.strip(), strict=False) for c in cidrs if c.strip()]
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from webhooks.domain.model import Attempt, Delivery, Subscription
 
 Pattern = Annotated[str, Field(min_length=1, max_length=200, examples=["finance.*"])]
 ScopeId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -23,8 +25,16 @@ class SubscriptionCreate(BaseModel):
         description="Exact event types or wildcards: `*`, `finance.*`, `finance.emergency_repair.*`",
         examples=[["finance.*", "projects.project.completed.v1"]],
     )
-    district_id: ScopeId | None = Field(default=None, description="Only events of this district")
-    community_id: ScopeId | None = Field(default=None, description="Only events of this community")
+    district_id: ScopeId | None = Field(
+        default=None,
+        description="Only events of this district. A caller bound to a district (district_admin, gov_system with a "
+        "district claim) may only name its own, which is also the default; a city-level gov_system may name any.",
+    )
+    community_id: ScopeId | None = Field(
+        default=None,
+        description="Only events of this community: one the platform has registered, lying in your district and in "
+        "the district filter (checked against the platform's records; 403 `out_of_scope`, 400 `unknown_community`)",
+    )
     description: str = Field(default="", max_length=500)
     max_concurrency: int | None = Field(default=None, ge=1, le=50, description="Requests in flight to this endpoint")
 
@@ -60,12 +70,16 @@ class SubscriptionRead(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> SubscriptionRead:
-        return cls.model_validate(dict(row._mapping))
+    def of(cls, subscription: Subscription) -> SubscriptionRead:
+        return cls.model_validate(subscription, from_attributes=True)
 
 
 class SubscriptionWithSecret(SubscriptionRead):
     secret: str = Field(description="Standard Webhooks secret (`whsec_...`). Shown only this once.")
+
+    @classmethod
+    def of(cls, subscription: Subscription, secret: str = "") -> SubscriptionWithSecret:  # type: ignore[override]
+        return cls(**SubscriptionRead.of(subscription).model_dump(), secret=secret)
 
 
 class RotateSecret(BaseModel):
@@ -106,14 +120,14 @@ class DeliveryRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, row: Any) -> DeliveryRead:
-        return cls.model_validate(dict(row._mapping))
+    def of(cls, delivery: Delivery) -> DeliveryRead:
+        return cls.model_validate(delivery, from_attributes=True)
 
 
 class AttemptRead(BaseModel):
     attempt_no: int
     attempted_at: datetime
-    url: str
+    url: str = Field(description="The URL called, without its query string")
     status_code: int | None
     latency_ms: int
     outcome: str = Field(description="succeeded | retry | failed | gone")
@@ -121,5 +135,5 @@ class AttemptRead(BaseModel):
     error: str | None
 
     @classmethod
-    def of(cls, row: Any) -> AttemptRead:
-        return cls.model_validate(dict(row._mapping))
+    def of(cls, attempt: Attempt) -> AttemptRead:
+        return cls.model_validate(attempt, from_attributes=True)

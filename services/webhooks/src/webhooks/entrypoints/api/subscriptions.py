@@ -1,13 +1,16 @@
+"""Routes of subscriptions: parse, authenticate, call one use case, render."""
+
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response, status
 
 from renovation_common.app import Runtime, get_runtime
+from renovation_common.auth import Principal, Role, authorize
 from renovation_common.pagination import Page, PageParams, encode_cursor, page_params
-from webhooks.domain.subscriptions import Manager
-from webhooks.entrypoints.api.dependencies import context, current_manager, wake_dispatcher
+from webhooks.entrypoints.api.dependencies import context
 from webhooks.entrypoints.api.schemas import (
     DeliveryRead,
     ReplayRead,
@@ -23,6 +26,9 @@ from webhooks.service_layer.context import Context
 
 router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+ContextDep = Annotated[Context, Depends(context)]
+
 
 @router.post(
     "",
@@ -33,14 +39,14 @@ router = APIRouter(prefix="/v1/subscriptions", tags=["subscriptions"])
 )
 async def create_subscription(
     body: SubscriptionCreate,
-    manager: Manager = Depends(current_manager),
-    runtime: Runtime = Depends(get_runtime),
-    ctx: Context = Depends(context),
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
+    ctx: ContextDep,
 ) -> SubscriptionWithSecret:
-    row, secret = await uc.create_subscription(
+    subscription, secret = await uc.create_subscription(
         runtime.uow(),
         ctx,
-        manager,
+        principal,
         uc.CreateSubscription(
             url=body.url,
             event_types=body.event_types,
@@ -50,26 +56,28 @@ async def create_subscription(
             max_concurrency=body.max_concurrency,
         ),
     )
-    return SubscriptionWithSecret(**SubscriptionRead.of(row).model_dump(), secret=secret)
+    return SubscriptionWithSecret.of(subscription, secret)
 
 
 @router.get("", operation_id="listSubscriptions", response_model=Page[SubscriptionRead])
 async def list_subscriptions(
-    page: PageParams = Depends(page_params),
-    manager: Manager = Depends(current_manager),
-    runtime: Runtime = Depends(get_runtime),
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
 ) -> Page[SubscriptionRead]:
-    rows = await uc.list_subscriptions(runtime.uow(), manager, page.after_time_and_id(uuid.UUID), page.limit)
-    items = [SubscriptionRead.of(r) for r in rows[: page.limit]]
-    cursor = encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)]) if len(rows) > page.limit else None
+    found = await uc.list_subscriptions(runtime.read(), principal, page.after_time_and_id(uuid.UUID), page.limit)
+    items = [SubscriptionRead.of(s) for s in found[: page.limit]]
+    cursor = encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)]) if len(found) > page.limit else None
     return Page[SubscriptionRead](items=items, next_cursor=cursor)
 
 
 @router.get("/{subscription_id}", operation_id="getSubscription", response_model=SubscriptionRead)
 async def get_subscription(
-    subscription_id: uuid.UUID, manager: Manager = Depends(current_manager), runtime: Runtime = Depends(get_runtime)
+    subscription_id: uuid.UUID,
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
 ) -> SubscriptionRead:
-    return SubscriptionRead.of(await uc.get_subscription(runtime.uow(), manager, subscription_id))
+    return SubscriptionRead.of(await uc.get_subscription(runtime.read(), principal, subscription_id))
 
 
 @router.patch(
@@ -81,24 +89,27 @@ async def get_subscription(
 async def update_subscription(
     subscription_id: uuid.UUID,
     body: SubscriptionUpdate,
-    manager: Manager = Depends(current_manager),
-    runtime: Runtime = Depends(get_runtime),
-    ctx: Context = Depends(context),
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
+    ctx: ContextDep,
 ) -> SubscriptionRead:
     changes = body.model_dump(exclude_unset=True)
     for key in ("url", "event_types", "description", "enabled", "max_concurrency"):
         if key in changes and changes[key] is None:
             del changes[key]  # null means "leave as is" except for the community filter
-    row = await uc.update_subscription(runtime.uow(), ctx, manager, subscription_id, uc.UpdateSubscription(changes))
-    wake_dispatcher(runtime)
-    return SubscriptionRead.of(row)
+    subscription = await uc.update_subscription(
+        runtime.uow(), ctx, principal, subscription_id, uc.UpdateSubscription(changes)
+    )
+    return SubscriptionRead.of(subscription)
 
 
 @router.delete("/{subscription_id}", operation_id="deleteSubscription", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_subscription(
-    subscription_id: uuid.UUID, manager: Manager = Depends(current_manager), runtime: Runtime = Depends(get_runtime)
+    subscription_id: uuid.UUID,
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
 ) -> Response:
-    await uc.delete_subscription(runtime.uow(), manager, subscription_id)
+    await uc.delete_subscription(runtime.uow(), principal, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -110,15 +121,15 @@ async def delete_subscription(
 )
 async def rotate_secret(
     subscription_id: uuid.UUID,
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
+    ctx: ContextDep,
     body: RotateSecret | None = None,
-    manager: Manager = Depends(current_manager),
-    runtime: Runtime = Depends(get_runtime),
-    ctx: Context = Depends(context),
 ) -> SubscriptionWithSecret:
-    row, secret = await uc.rotate_secret(
-        runtime.uow(), ctx, manager, subscription_id, body.grace_period_s if body else None
+    subscription, secret = await uc.rotate_secret(
+        runtime.uow(), ctx, principal, subscription_id, body.grace_period_s if body else None
     )
-    return SubscriptionWithSecret(**SubscriptionRead.of(row).model_dump(), secret=secret)
+    return SubscriptionWithSecret.of(subscription, secret)
 
 
 @router.post(
@@ -130,13 +141,11 @@ async def rotate_secret(
 )
 async def send_test(
     subscription_id: uuid.UUID,
-    manager: Manager = Depends(current_manager),
-    runtime: Runtime = Depends(get_runtime),
-    ctx: Context = Depends(context),
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
+    ctx: ContextDep,
 ) -> DeliveryRead:
-    row = await uc.send_test(runtime.uow(), ctx, manager, subscription_id)
-    wake_dispatcher(runtime)
-    return DeliveryRead.of(row)
+    return DeliveryRead.of(await uc.send_test(runtime.uow(), ctx, principal, subscription_id))
 
 
 @router.post(
@@ -149,10 +158,9 @@ async def send_test(
 async def replay(
     subscription_id: uuid.UUID,
     body: ReplayRequest,
-    manager: Manager = Depends(current_manager),
-    runtime: Runtime = Depends(get_runtime),
-    ctx: Context = Depends(context),
+    principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
+    runtime: RuntimeDep,
+    ctx: ContextDep,
 ) -> ReplayRead:
-    result = await uc.replay(runtime.uow(), ctx, manager, subscription_id, body.since, body.until)
-    wake_dispatcher(runtime)
+    result = await uc.replay(runtime.uow(), ctx, principal, subscription_id, body.since, body.until)
     return ReplayRead(matched_events=result.matched_events, scheduled=result.scheduled, truncated=result.truncated)

@@ -1,0 +1,236 @@
+"""Deliveries (one per subscription and event), their attempts, and the dispatcher's lease on due ones."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from webhooks.adapters.orm import deliveries, delivery_attempts, events, subscriptions
+from webhooks.adapters.repositories.subscriptions import access_clause
+from webhooks.domain.model import Attempt, ClaimedDelivery, Delivery
+from webhooks.domain.subscriptions import Manager
+
+S = subscriptions.c
+D = deliveries.c
+E = events.c
+A = delivery_attempts.c
+ATTEMPT_FIELDS = [f.name for f in dataclasses.fields(Attempt)]
+UNIQUE = "uq_deliveries_subscription_id_event_id"
+
+
+def new_delivery(
+    delivery_id: uuid.UUID, subscription_id: uuid.UUID, event_id: uuid.UUID, event_type: str, now: datetime
+) -> dict[str, Any]:
+    """Values of a delivery due now (insert them with :meth:`DeliveryRepository.add_new` or ``replay``)."""
+    return {
+        "id": delivery_id,
+        "subscription_id": subscription_id,
+        "event_id": event_id,
+        "event_type": event_type,
+        "status": "pending",
+        "attempts": 0,
+        "round_failures": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _with_subscription() -> sa.Select[Any]:
+    return sa.select(
+        deliveries,
+        S.owner_sub,
+        S.district_id.label("subscription_district_id"),
+        S.enabled.label("subscription_enabled"),
+    ).join(subscriptions, S.id == D.subscription_id)
+
+
+def _delivery(row: Any) -> Delivery:
+    return Delivery(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Delivery)})
+
+
+def _due(now: datetime) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        D.status == "pending",
+        D.next_attempt_at <= now,
+        sa.or_(D.lease_expires_at.is_(None), D.lease_expires_at <= now),
+    )
+
+
+class DeliveryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_new(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Insert new deliveries; a (subscription, event) pair that already has one is left alone. Returns how many
+        were inserted."""
+        if not rows:
+            return 0
+        result = await self.session.execute(
+            pg_insert(deliveries).values(list(rows)).on_conflict_do_nothing(constraint=UNIQUE).returning(D.id)
+        )
+        return len(result.all())
+
+    async def replay(self, rows: Sequence[dict[str, Any]], now: datetime) -> int:
+        """Create missing deliveries and reschedule terminally failed ones; delivered ones stay delivered."""
+        if not rows:
+            return 0
+        stmt = (
+            pg_insert(deliveries)
+            .values(list(rows))
+            .on_conflict_do_update(
+                constraint=UNIQUE,
+                set_={
+                    "status": "pending",
+                    "next_attempt_at": now,
+                    "round_failures": 0,
+                    "lease_expires_at": None,
+                    "updated_at": now,
+                },
+                where=D.status == "failed",
+            )
+            .returning(D.id)
+        )
+        return len((await self.session.execute(stmt)).all())
+
+    async def get(self, delivery_id: uuid.UUID, *, for_update: bool = False) -> Delivery | None:
+        stmt = _with_subscription().where(D.id == delivery_id)
+        if for_update:
+            stmt = stmt.with_for_update(of=deliveries)
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else _delivery(row)
+
+    async def list(
+        self,
+        manager: Manager,
+        *,
+        status: str | None,
+        subscription_id: uuid.UUID | None,
+        after: tuple[datetime, uuid.UUID] | None,
+        limit: int,
+    ) -> list[Delivery]:
+        """Up to ``limit + 1`` deliveries the caller may see, newest first. ``failing``: pending after failures."""
+        stmt = _with_subscription().where(access_clause(manager)).order_by(D.created_at.desc(), D.id.desc())
+        stmt = stmt.limit(limit + 1)
+        if status == "failing":
+            stmt = stmt.where(D.status == "pending", D.round_failures > 0)
+        elif status is not None:
+            stmt = stmt.where(D.status == status)
+        if subscription_id is not None:
+            stmt = stmt.where(D.subscription_id == subscription_id)
+        if after is not None:
+            stmt = stmt.where(sa.tuple_(D.created_at, D.id) < sa.tuple_(*after))
+        return [_delivery(r) for r in (await self.session.execute(stmt)).all()]
+
+    async def update(self, delivery_id: uuid.UUID, **values: Any) -> None:
+        await self.session.execute(sa.update(deliveries).where(D.id == delivery_id).values(**values))
+
+    async def attempts(self, delivery_id: uuid.UUID) -> list[Attempt]:
+        rows = await self.session.execute(
+            sa.select(*(A[name] for name in ATTEMPT_FIELDS)).where(A.delivery_id == delivery_id).order_by(A.attempt_no)
+        )
+        return [Attempt(**r._asdict()) for r in rows]
+
+    async def add_attempt(self, delivery_id: uuid.UUID, attempt: Attempt) -> None:
+        await self.session.execute(
+            sa.insert(delivery_attempts).values(delivery_id=delivery_id, **dataclasses.asdict(attempt))
+        )
+
+    async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedDelivery]:
+        """Lease up to ``limit`` due deliveries, never more per endpoint than its concurrency limit allows.
+
+        Each endpoint's subscription row is locked (``FOR UPDATE SKIP LOCKED``) while its deliveries are leased, so
+        replicas claiming at the same time never exceed an endpoint's limit together and never claim the same row.
+        """
+        if limit <= 0:
+            return []
+        session = self.session
+        due_exists = sa.exists().where(D.subscription_id == S.id, _due(now))
+        locked = (
+            await session.execute(
+                sa.select(S.id, S.max_concurrency)
+                .where(S.enabled.is_(True), due_exists)
+                .limit(max(limit, 20))
+                .with_for_update(of=subscriptions, skip_locked=True)
+            )
+        ).all()
+        if not locked:
+            return []
+        sub_ids = [r.id for r in locked]
+        in_flight = dict(
+            (
+                await session.execute(
+                    sa.select(D.subscription_id, sa.func.count())
+                    .where(D.subscription_id.in_(sub_ids), D.status == "pending", D.lease_expires_at > now)
+                    .group_by(D.subscription_id)
+                )
+            ).all()
+        )
+        quota = {r.id: r.max_concurrency - int(in_flight.get(r.id, 0)) for r in locked}
+        ranked = (
+            sa.select(
+                D.id,
+                D.subscription_id,
+                D.next_attempt_at,
+                sa.func.row_number()
+                .over(partition_by=D.subscription_id, order_by=(D.next_attempt_at, D.id))
+                .label("rn"),
+            )
+            .where(D.subscription_id.in_([s for s, q in quota.items() if q > 0]), _due(now))
+            .subquery()
+        )
+        max_quota = max([*quota.values(), 0])
+        candidates = (
+            await session.execute(
+                sa.select(ranked.c.id, ranked.c.subscription_id, ranked.c.rn, ranked.c.next_attempt_at)
+                .where(ranked.c.rn <= max_quota)
+                .order_by(ranked.c.next_attempt_at)
+            )
+        ).all()
+        chosen = [c.id for c in candidates if c.rn <= quota[c.subscription_id]][:limit]
+        if not chosen:
+            return []
+        await session.execute(
+            sa.update(deliveries)
+            .where(D.id.in_(chosen))
+            .values(lease_expires_at=lease_until, attempts=D.attempts + 1, updated_at=now)
+        )
+        rows = (
+            await session.execute(
+                sa.select(
+                    D.id,
+                    D.subscription_id,
+                    D.event_id,
+                    D.attempts,
+                    S.url,
+                    S.secret_encrypted,
+                    S.previous_secret_encrypted,
+                    S.previous_secret_expires_at,
+                    E.payload,
+                )
+                .join(subscriptions, S.id == D.subscription_id)
+                .join(events, E.id == D.event_id)
+                .where(D.id.in_(chosen))
+            )
+        ).all()
+        return [
+            ClaimedDelivery(
+                delivery_id=r.id,
+                subscription_id=r.subscription_id,
+                event_id=r.event_id,
+                attempt_no=r.attempts,
+                url=r.url,
+                secret_encrypted=r.secret_encrypted,
+                previous_secret_encrypted=r.previous_secret_encrypted,
+                previous_secret_expires_at=r.previous_secret_expires_at,
+                payload=r.payload,
+            )
+            for r in rows
+        ]
