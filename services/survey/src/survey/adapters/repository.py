@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -107,10 +108,6 @@ class Repository:
     async def household(self, household_id: uuid.UUID, *, for_update: bool = False) -> HouseholdRow | None:
         return await self.session.get(HouseholdRow, household_id, with_for_update=for_update)
 
-    async def household_community(self, household_id: uuid.UUID) -> uuid.UUID | None:
-        stmt = sa.select(HouseholdRow.community_id).where(HouseholdRow.id == household_id)
-        return (await self.session.execute(stmt)).scalar_one_or_none()
-
     async def building_code(self, building_id: uuid.UUID) -> str:
         return str(
             (await self.session.execute(sa.select(BuildingRow.code).where(BuildingRow.id == building_id))).scalar_one()
@@ -189,37 +186,63 @@ class Repository:
             stmt = stmt.where(ConsultationRow.batch == batch)
         return list((await self.session.scalars(stmt)).all())
 
-    # -- responses -------------------------------------------------------------------------------------------
-    async def claim_submission(self, submission_id: uuid.UUID, consultation_id: uuid.UUID, body_hash: str) -> bool:
+    # -- responses (set-based: a batch of 500 offline submissions is a handful of statements) ----------------
+    async def household_communities(self, household_ids: set[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        if not household_ids:
+            return {}
+        stmt = sa.select(HouseholdRow.id, HouseholdRow.community_id).where(HouseholdRow.id.in_(household_ids))
+        return {hid: cid for hid, cid in (await self.session.execute(stmt)).all()}
+
+    async def resident_pairs(self, household_ids: set[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
+        """(household id, resident id) of every resident of these households."""
+        if not household_ids:
+            return set()
+        stmt = sa.select(ResidentRow.household_id, ResidentRow.id).where(ResidentRow.household_id.in_(household_ids))
+        return {(hid, rid) for hid, rid in (await self.session.execute(stmt)).all()}
+
+    async def submissions(self, submission_ids: set[uuid.UUID]) -> dict[uuid.UUID, SubmissionRow]:
+        if not submission_ids:
+            return {}
+        stmt = sa.select(SubmissionRow).where(SubmissionRow.submission_id.in_(submission_ids))
+        return {s.submission_id: s for s in (await self.session.scalars(stmt)).all()}
+
+    async def claim_submissions(self, consultation_id: uuid.UUID, hashes: dict[uuid.UUID, str]) -> set[uuid.UUID]:
+        """Claim these submission ids (sorted, so concurrent batches lock them in one order); returns the ids
+        this transaction now owns — an id claimed by a concurrent transaction waits for it, then is skipped."""
+        if not hashes:
+            return set()
+        rows = [
+            {"submission_id": sid, "consultation_id": consultation_id, "body_hash": h, "status_code": 0, "result": {}}
+            for sid, h in sorted(hashes.items())
+        ]
         result = await self.session.execute(
             pg_insert(SubmissionRow)
-            .values(
-                submission_id=submission_id,
-                consultation_id=consultation_id,
-                body_hash=body_hash,
-                status_code=0,
-                result={},
-            )
+            .values(rows)
             .on_conflict_do_nothing(index_elements=["submission_id"])
             .returning(SubmissionRow.submission_id)
         )
-        return result.first() is not None
+        return set(result.scalars().all())
 
-    async def submission(self, submission_id: uuid.UUID) -> SubmissionRow | None:
-        stmt = sa.select(SubmissionRow).where(SubmissionRow.submission_id == submission_id)
-        return (await self.session.scalars(stmt)).one_or_none()
-
-    async def complete_submission(self, submission_id: uuid.UUID, status_code: int, result: dict[str, Any]) -> None:
+    async def complete_submissions(self, results: list[tuple[uuid.UUID, int, dict[str, Any]]]) -> None:
+        if not results:
+            return
+        table = SubmissionRow.__table__
+        stmt = (
+            sa.update(table)
+            .where(table.c.submission_id == sa.bindparam("b_id"))
+            .values(status_code=sa.bindparam("b_code"), result=sa.bindparam("b_result", type_=JSONB))
+        )
         await self.session.execute(
-            sa.update(SubmissionRow)
-            .where(SubmissionRow.submission_id == submission_id)
-            .values(status_code=status_code, result=result)
+            stmt, [{"b_id": sid, "b_code": code, "b_result": body} for sid, code, body in results]
         )
 
-    async def upsert_response(self, values: dict[str, Any]) -> tuple[uuid.UUID, int, bool] | None:
-        """Insert or overwrite the respondent's answer unless a later-answered one is stored (offline sync may
-        deliver out of order). Returns (id, version, inserted) or None when the stored answer is newer."""
-        stmt = pg_insert(ResponseRow).values(**values)
+    async def upsert_responses(self, rows: list[dict[str, Any]]) -> dict[uuid.UUID, tuple[uuid.UUID, int, bool]]:
+        """Insert or overwrite each respondent's answer unless a later-answered one is stored (offline sync may
+        deliver out of order). ``rows`` name each respondent key at most once. Returns, per respondent key
+        written, (id, version, inserted); a key missing from the result keeps its newer stored answer."""
+        if not rows:
+            return {}
+        stmt = pg_insert(ResponseRow).values(sorted(rows, key=lambda r: r["respondent_key"]))
         excluded = stmt.excluded
         stmt = stmt.on_conflict_do_update(
             index_elements=["consultation_id", "respondent_key"],
@@ -234,15 +257,27 @@ class Repository:
                 "updated_at": sa.func.now(),
             },
             where=ResponseRow.answered_at <= excluded.answered_at,
-        ).returning(ResponseRow.id, ResponseRow.version, sa.literal_column("xmax = 0").label("inserted"))
-        row = (await self.session.execute(stmt)).first()
-        return None if row is None else (row[0], row[1], bool(row[2]))
-
-    async def response_by_key(self, consultation_id: uuid.UUID, respondent_key: uuid.UUID) -> ResponseRow | None:
-        stmt = sa.select(ResponseRow).where(
-            ResponseRow.consultation_id == consultation_id, ResponseRow.respondent_key == respondent_key
+        ).returning(
+            ResponseRow.respondent_key,
+            ResponseRow.id,
+            ResponseRow.version,
+            sa.literal_column("xmax = 0").label("inserted"),
         )
-        return (await self.session.scalars(stmt)).one_or_none()
+        return {key: (rid, version, bool(ins)) for key, rid, version, ins in (await self.session.execute(stmt)).all()}
+
+    async def responses_by_keys(
+        self, consultation_id: uuid.UUID, keys: set[uuid.UUID]
+    ) -> dict[uuid.UUID, tuple[uuid.UUID, int]]:
+        if not keys:
+            return {}
+        stmt = sa.select(ResponseRow.respondent_key, ResponseRow.id, ResponseRow.version).where(
+            ResponseRow.consultation_id == consultation_id, ResponseRow.respondent_key.in_(keys)
+        )
+        return {key: (rid, version) for key, rid, version in (await self.session.execute(stmt)).all()}
+
+    async def audit_responses(self, rows: list[dict[str, Any]]) -> None:
+        for chunk in _chunks(rows, 2000):
+            await self.session.execute(sa.insert(ResponseAuditRow), chunk)
 
     async def responses_of_household(self, consultation_id: uuid.UUID, household_id: uuid.UUID) -> list[ResponseRow]:
         stmt = (
@@ -251,9 +286,6 @@ class Repository:
             .order_by(ResponseRow.created_at)
         )
         return list((await self.session.scalars(stmt)).all())
-
-    async def audit_response(self, values: dict[str, Any]) -> None:
-        await self.session.execute(sa.insert(ResponseAuditRow).values(**values))
 
     async def audit_trail(self, consultation_id: uuid.UUID, household_id: uuid.UUID) -> list[ResponseAuditRow]:
         stmt = (

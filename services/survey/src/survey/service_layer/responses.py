@@ -88,6 +88,28 @@ def _respondent(principal: Principal, cmd: SubmitResponse) -> tuple[uuid.UUID, s
     raise Forbidden(f"role {principal.role.value} may not answer consultations", code="role_not_allowed")
 
 
+@dataclass
+class _Item:
+    """One submission on its way through a batch: what the caller may answer for, then its outcome."""
+
+    index: int
+    cmd: SubmitResponse
+    household_id: uuid.UUID = field(default_factory=uuid.uuid4)
+    channel: str = ""
+    interviewer: str | None = None
+    answered_at: datetime | None = None
+    body_hash: str = ""
+    answers: dict[str, Any] = field(default_factory=dict)
+    resident_id: uuid.UUID | None = None
+    key: uuid.UUID | None = None  # the respondent: the household, or the resident on a demand survey
+    error: DomainError | None = None
+    result: SubmissionResult | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or self.result is not None
+
+
 async def submit_response(
     uow: UnitOfWork,
     principal: Principal,
@@ -97,161 +119,269 @@ async def submit_response(
     now: datetime,
     source: str,
 ) -> SubmissionResult:
-    household_id, channel, interviewer = _respondent(principal, cmd)
-    answered_at = cmd.answered_at or now
-    if answered_at > now + CLOCK_SKEW:
-        raise BadRequest("answered_at is in the future", code="answered_at_in_future")
-    body_hash = cmd.body_hash(consultation_id)
-    async with uow:
-        repo = Repository(uow.session)
-        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones
-        await repo.lock_answers(consultation_id, exclusive=False)
-        row = await load_consultation(repo, consultation_id)
-        household_community = await repo.household_community(household_id)
-        if household_community is None or household_community != row.community_id:
-            raise NotFound("household not found in this consultation's community", code="household_not_found")
-        if principal.role is Role.COMMUNITY_WORKER:
-            ensure_staff_covers_consultation(principal, row)
-        if not await repo.claim_submission(cmd.submission_id, consultation_id, body_hash):
-            return await _replay(repo, cmd.submission_id, body_hash)
-        try:
-            ensure_accepts_answers(State(row.state), Window(row.opens_at, row.closes_at), now)
-            if answered_at < (row.opened_at or answered_at):
-                raise ConsultationError("answered before the consultation opened", code="outside_answer_window")
-        except ConsultationError as exc:
-            raise domain_error(exc) from None
-        setup = setup_of(row)
-        try:
-            answers = setup.questionnaire.validate_answers(cmd.answers)
-        except AnswerError as exc:
-            raise DomainError(str(exc), code=exc.code, question_id=exc.question_id) from None
-        resident_id = await _check_resident(repo, setup.per_resident, household_id, cmd.resident_id)
-        respondent_key = resident_id if setup.per_resident and resident_id else household_id
-        upserted = await repo.upsert_response(
-            {
-                "id": uuid.uuid4(),
-                "consultation_id": consultation_id,
-                "household_id": household_id,
-                "resident_id": resident_id,
-                "respondent_key": respondent_key,
-                "answers": answers,
-                "suggestion": (cmd.suggestion or "").strip() or None,
-                "channel": channel,
-                "interviewer": interviewer,
-                "answered_at": answered_at,
-                "last_submission_id": cmd.submission_id,
-            }
-        )
-        if upserted is None:
-            current = await repo.response_by_key(consultation_id, respondent_key)
-            assert current is not None
-            response_id, version, status, code = current.id, current.version, "superseded", 200
-        else:
-            response_id, version, inserted = upserted
-            status, code = ("created", 201) if inserted else ("updated", 200)
-        await repo.audit_response(
-            {
-                "response_id": response_id,
-                "consultation_id": consultation_id,
-                "household_id": household_id,
-                "resident_id": resident_id,
-                "submission_id": cmd.submission_id,
-                "action": status,
-                "version": version,
-                "answers": answers,
-                "suggestion": cmd.suggestion,
-                "channel": channel,
-                "interviewer": interviewer,
-                "actor_sub": principal.sub,
-                "actor_role": principal.role.value,
-                "answered_at": answered_at,
-            }
-        )
-        body = {
-            "submission_id": str(cmd.submission_id),
-            "response_id": str(response_id),
-            "consultation_id": str(consultation_id),
-            "household_id": str(household_id),
-            "resident_id": str(resident_id) if resident_id else None,
-            "status": status,
-            "version": version,
-            "channel": channel,
-            "answered_at": answered_at.isoformat(),
-        }
-        await repo.complete_submission(cmd.submission_id, code, body)
-        if status != "superseded":
-            uow.publish(
-                new_event(
-                    ResponseRecorded(
-                        consultation_id=str(consultation_id),
-                        community_id=str(row.community_id),
-                        district_id=row.district_id,
-                        street_id=row.street_id,
-                        kind=row.kind,
-                        responses_count=await repo.response_count(consultation_id),
-                        households_total=await repo.household_count(row.community_id),
-                    ),
-                    source=source,
-                    subject=str(consultation_id),
-                )
-            )
-        await uow.commit()
-    return SubmissionResult(code, body)
-
-
-async def _replay(repo: Repository, submission_id: uuid.UUID, body_hash: str) -> SubmissionResult:
-    stored = await repo.submission(submission_id)
-    if stored is None or stored.body_hash != body_hash:
-        raise Conflict("this submission_id was already used with a different body", code="submission_id_reused")
-    return SubmissionResult(stored.status_code, stored.result, replayed=True)
-
-
-async def _check_resident(
-    repo: Repository, per_resident: bool, household_id: uuid.UUID, resident_id: uuid.UUID | None
-) -> uuid.UUID | None:
-    if resident_id is None:
-        if per_resident:
-            raise BadRequest("a demand survey is answered per resident: give resident_id", code="resident_required")
-        return None
-    residents = await repo.residents([household_id])
-    if not any(r.id == resident_id for r in residents):
-        raise NotFound("resident not found in this household", code="resident_not_found")
-    return resident_id
+    """One submission: the batch path with one item; its refusal is raised."""
+    (item,) = await _submit(uow, principal, consultation_id, [cmd], now=now, source=source)
+    if item.error is not None:
+        raise item.error
+    assert item.result is not None
+    return item.result
 
 
 async def submit_batch(
-    uow_factory: Any,
+    uow: UnitOfWork,
     principal: Principal,
     consultation_id: uuid.UUID,
-    items: list[SubmitResponse],
+    cmds: list[SubmitResponse],
     *,
     now: datetime,
     source: str,
 ) -> list[dict[str, Any]]:
-    """Each item in its own transaction, answered on its own (one bad item does not sink the others)."""
+    """Up to 500 offline submissions in one transaction, each answered on its own: a refused item writes
+    nothing and sinks none of the others."""
     out: list[dict[str, Any]] = []
-    for index, item in enumerate(items):
-        try:
-            result = await submit_response(uow_factory(), principal, consultation_id, item, now=now, source=source)
-            out.append(
-                {
-                    "index": index,
-                    "submission_id": str(item.submission_id),
-                    "status": result.status_code,
-                    "replayed": result.replayed,
-                    "result": result.body,
-                }
-            )
-        except DomainError as exc:
-            out.append(
-                {
-                    "index": index,
-                    "submission_id": str(item.submission_id),
-                    "status": exc.status,
-                    "problem": {"code": exc.code, "title": exc.title, "detail": exc.detail},
-                }
-            )
+    for item in await _submit(uow, principal, consultation_id, cmds, now=now, source=source):
+        entry: dict[str, Any] = {"index": item.index, "submission_id": str(item.cmd.submission_id)}
+        if item.error is not None:
+            exc = item.error
+            entry |= {"status": exc.status, "problem": {"code": exc.code, "title": exc.title, "detail": exc.detail}}
+        else:
+            assert item.result is not None
+            entry |= {"status": item.result.status_code, "replayed": item.result.replayed, "result": item.result.body}
+        out.append(entry)
     return out
+
+
+async def _submit(
+    uow: UnitOfWork,
+    principal: Principal,
+    consultation_id: uuid.UUID,
+    cmds: list[SubmitResponse],
+    *,
+    now: datetime,
+    source: str,
+) -> list[_Item]:
+    """The checks and writes of every submission, set-based: each step is one statement for the whole batch.
+
+    Order of the checks for each item (as a single submission has always seen them): who may answer for whom,
+    the household belongs to the consultation's community, the caller's scope, a known submission id replays
+    its first result, the answer window, the answers themselves, the resident. A submission id repeated inside
+    the batch is handled in a later round, where it meets its first occurrence as a replay."""
+    items = [_Item(i, c) for i, c in enumerate(cmds)]
+    for item in items:
+        try:
+            item.household_id, item.channel, item.interviewer = _respondent(principal, item.cmd)
+            item.answered_at = item.cmd.answered_at or now
+            if item.answered_at > now + CLOCK_SKEW:
+                raise BadRequest("answered_at is in the future", code="answered_at_in_future")
+            item.body_hash = item.cmd.body_hash(consultation_id)
+        except DomainError as exc:
+            item.error = exc
+    async with uow:
+        repo = Repository(uow.session)
+        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones
+        await repo.lock_answers(consultation_id, exclusive=False)
+        try:
+            row = await load_consultation(repo, consultation_id)
+        except DomainError as exc:
+            for item in items:
+                item.error = item.error or exc
+            return items
+        rounds: list[list[_Item]] = []
+        seen: dict[uuid.UUID, int] = {}
+        for item in items:
+            if not item.done:
+                k = seen.get(item.cmd.submission_id, 0)
+                seen[item.cmd.submission_id] = k + 1
+                if k == len(rounds):
+                    rounds.append([])
+                rounds[k].append(item)
+        households_total: int | None = None
+        for batch in rounds:
+            recorded = await _submit_round(repo, principal, row, batch, now=now)
+            if recorded:
+                if households_total is None:
+                    households_total = await repo.household_count(row.community_id)
+                count = await repo.response_count(consultation_id)
+                created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
+                for item in recorded:
+                    assert item.result is not None
+                    # the count as it stood right after this item (the ones created later in the batch excluded)
+                    if item.result.body["status"] == "created":
+                        created_after -= 1
+                    uow.publish(
+                        new_event(
+                            ResponseRecorded(
+                                consultation_id=str(consultation_id),
+                                community_id=str(row.community_id),
+                                district_id=row.district_id,
+                                street_id=row.street_id,
+                                kind=row.kind,
+                                responses_count=count - created_after,
+                                households_total=households_total,
+                            ),
+                            source=source,
+                            subject=str(consultation_id),
+                        )
+                    )
+        await uow.commit()
+    return items
+
+
+async def _submit_round(
+    repo: Repository, principal: Principal, row: ConsultationRow, items: list[_Item], *, now: datetime
+) -> list[_Item]:
+    """Items with distinct submission ids. Returns those that changed a response (created or updated)."""
+    communities = await repo.household_communities({i.household_id for i in items})
+    scope_error: DomainError | None = None
+    if principal.role is Role.COMMUNITY_WORKER:
+        try:
+            ensure_staff_covers_consultation(principal, row)
+        except DomainError as exc:
+            scope_error = exc
+    for item in items:
+        if communities.get(item.household_id) != row.community_id:
+            item.error = NotFound("household not found in this consultation's community", code="household_not_found")
+        elif scope_error is not None:
+            item.error = scope_error
+    known = await repo.submissions({i.cmd.submission_id for i in items if not i.done})
+    for item in items:
+        if not item.done and item.cmd.submission_id in known:
+            _replay(item, known[item.cmd.submission_id])
+    window_error: DomainError | None = None
+    try:
+        ensure_accepts_answers(State(row.state), Window(row.opens_at, row.closes_at), now)
+    except ConsultationError as exc:
+        window_error = domain_error(exc)
+    setup = setup_of(row)
+    for item in items:
+        if item.done:
+            continue
+        assert item.answered_at is not None
+        if window_error is not None:
+            item.error = window_error
+        elif item.answered_at < (row.opened_at or item.answered_at):
+            item.error = domain_error(
+                ConsultationError("answered before the consultation opened", code="outside_answer_window")
+            )
+        else:
+            try:
+                item.answers = setup.questionnaire.validate_answers(item.cmd.answers)
+            except AnswerError as exc:
+                item.error = DomainError(str(exc), code=exc.code, question_id=exc.question_id)
+    pending = [i for i in items if not i.done]
+    named = {i.household_id for i in pending if i.cmd.resident_id is not None}
+    residents = await repo.resident_pairs(named)
+    for item in pending:
+        if item.cmd.resident_id is None:
+            if setup.per_resident:
+                item.error = BadRequest(
+                    "a demand survey is answered per resident: give resident_id", code="resident_required"
+                )
+        elif (item.household_id, item.cmd.resident_id) not in residents:
+            item.error = NotFound("resident not found in this household", code="resident_not_found")
+        else:
+            item.resident_id = item.cmd.resident_id
+    for item in pending:
+        # a resident named on a household survey is recorded, but the household stays the respondent
+        item.key = item.resident_id if setup.per_resident and item.resident_id else item.household_id
+    pending = [i for i in pending if not i.done]
+    claimed = await repo.claim_submissions(row.id, {i.cmd.submission_id: i.body_hash for i in pending})
+    raced = {i.cmd.submission_id for i in pending} - claimed
+    if raced:  # claimed and committed by a concurrent submission of the same id since we looked
+        stored = await repo.submissions(raced)
+        for item in pending:
+            if item.cmd.submission_id in raced:
+                _replay(item, stored[item.cmd.submission_id])
+    pending = [i for i in pending if not i.done]
+    return await _write(repo, principal, row, pending)
+
+
+def _replay(item: _Item, stored: Any) -> None:
+    if stored.body_hash != item.body_hash:
+        item.error = Conflict("this submission_id was already used with a different body", code="submission_id_reused")
+    else:
+        item.result = SubmissionResult(stored.status_code, stored.result, replayed=True)
+
+
+async def _write(repo: Repository, principal: Principal, row: ConsultationRow, items: list[_Item]) -> list[_Item]:
+    """Upsert the answers (in waves when a respondent appears more than once, later items after earlier ones),
+    audit every item, store each result under its submission id. Returns the items that changed a response."""
+    waves: list[list[_Item]] = []
+    depth: dict[uuid.UUID, int] = {}
+    for item in items:
+        assert item.key is not None
+        k = depth.get(item.key, 0)
+        depth[item.key] = k + 1
+        if k == len(waves):
+            waves.append([])
+        waves[k].append(item)
+    audits: list[dict[str, Any]] = []
+    completed: list[tuple[uuid.UUID, int, dict[str, Any]]] = []
+    changed: list[_Item] = []
+    for wave in waves:
+        written = await repo.upsert_responses(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "consultation_id": row.id,
+                    "household_id": i.household_id,
+                    "resident_id": i.resident_id,
+                    "respondent_key": i.key,
+                    "answers": i.answers,
+                    "suggestion": (i.cmd.suggestion or "").strip() or None,
+                    "channel": i.channel,
+                    "interviewer": i.interviewer,
+                    "answered_at": i.answered_at,
+                    "last_submission_id": i.cmd.submission_id,
+                }
+                for i in wave
+            ]
+        )
+        kept = {i.key for i in wave if i.key is not None and i.key not in written}
+        newer = await repo.responses_by_keys(row.id, kept)
+        for item in wave:
+            assert item.key is not None and item.answered_at is not None
+            if item.key in written:
+                response_id, version, inserted = written[item.key]
+                status, code = ("created", 201) if inserted else ("updated", 200)
+                changed.append(item)
+            else:
+                response_id, version = newer[item.key]
+                status, code = "superseded", 200
+            audits.append(
+                {
+                    "response_id": response_id,
+                    "consultation_id": row.id,
+                    "household_id": item.household_id,
+                    "resident_id": item.resident_id,
+                    "submission_id": item.cmd.submission_id,
+                    "action": status,
+                    "version": version,
+                    "answers": item.answers,
+                    "suggestion": item.cmd.suggestion,
+                    "channel": item.channel,
+                    "interviewer": item.interviewer,
+                    "actor_sub": principal.sub,
+                    "actor_role": principal.role.value,
+                    "answered_at": item.answered_at,
+                }
+            )
+            body = {
+                "submission_id": str(item.cmd.submission_id),
+                "response_id": str(response_id),
+                "consultation_id": str(row.id),
+                "household_id": str(item.household_id),
+                "resident_id": str(item.resident_id) if item.resident_id else None,
+                "status": status,
+                "version": version,
+                "channel": item.channel,
+                "answered_at": item.answered_at.isoformat(),
+            }
+            item.result = SubmissionResult(code, body)
+            completed.append((item.cmd.submission_id, code, body))
+    await repo.audit_responses(audits)
+    await repo.complete_submissions(completed)
+    return changed
 
 
 async def household_responses(

@@ -149,7 +149,7 @@ async def sync_responses(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> BatchRead:
     items = await ruc.submit_batch(
-        runtime.uow,
+        runtime.uow(),
         principal,
         consultation_id,
         [_cmd(i) for i in body.items],
