@@ -1,7 +1,8 @@
 """Cross-service tests (``tests/e2e``, ``tests/fault``): the whole system as real processes.
 
 * ``system`` (session): its own embedded Postgres and NATS (so tests can restart them), every service's migrations,
-  and the five services started with ``python -m <package>`` on free ports. Helpers: ``url``, ``kill``, ``start``,
+  and the five services started with ``python -m <package>`` on free ports, ``E2E_REPLICAS`` (default 2) of each,
+  as production runs them. Helpers: ``url`` (the live replicas in turn), ``kill``/``start`` (one replica),
   ``wait_ready``, ``restart_nats``, ``restart_postgres``, ``sql`` (read-only reconciliation queries).
 * ``receiver``: a government system's webhook endpoint, a real HTTP server on 127.0.0.1 that verifies every request
   with the official ``standardwebhooks`` package.
@@ -54,24 +55,39 @@ SERVICE_ENV: dict[str, dict[str, str]] = {
 PAYMENT_PROVIDER_SECRETS: dict[str, list[str]] = json.loads(SERVICE_ENV["finance"]["FINANCE_PAYMENT_PROVIDER_SECRETS"])
 
 
+REPLICAS = int(os.environ.get("E2E_REPLICAS", "2"))  # production runs two or more of every service
+
+
 @dataclass
 class System:
+    """The five services as real processes, ``replicas`` of each on the same databases and broker (replica 0 ..
+    n − 1, each on its own port); requests go to the live replicas in turn, as a load balancer would send them."""
+
     stack: Stack
     log_dir: Path
-    ports: dict[str, int] = field(default_factory=dict)
-    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    replicas: int = REPLICAS
+    ports: dict[tuple[str, int], int] = field(default_factory=dict)
+    procs: dict[tuple[str, int], subprocess.Popen[bytes]] = field(default_factory=dict)
+    _turn: Counter[str] = field(default_factory=Counter)
 
     def info(self, name: str) -> ServiceInfo:
         return next(s for s in SERVICES if name in (s.name, s.package))
 
-    def url(self, name: str) -> str:
-        return f"http://127.0.0.1:{self.ports[self.info(name).name]}"
+    def url(self, name: str, replica: int | None = None) -> str:
+        """A replica's base URL; without ``replica``, the next live one in turn."""
+        svc = self.info(name).name
+        if replica is None:
+            live = [i for i in range(self.replicas) if (p := self.procs.get((svc, i))) is not None and p.poll() is None]
+            choices = live or list(range(self.replicas))
+            replica = choices[self._turn[svc] % len(choices)]
+            self._turn[svc] += 1
+        return f"http://127.0.0.1:{self.ports[(svc, replica)]}"
 
-    def env(self, svc: ServiceInfo) -> dict[str, str]:
+    def env(self, svc: ServiceInfo, replica: int) -> dict[str, str]:
         return {
             **os.environ,
             **self.stack.env(),
-            f"{svc.env_prefix}PORT": str(self.ports[svc.name]),
+            f"{svc.env_prefix}PORT": str(self.ports[(svc.name, replica)]),
             f"{svc.env_prefix}DATABASE_URL": "",
             "ENVIRONMENT": "test",
             "LOG_LEVEL": "WARNING",
@@ -79,38 +95,53 @@ class System:
             **SERVICE_ENV.get(svc.name, {}),
         }
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, replica: int = 0) -> None:
         svc = self.info(name)
-        self.ports.setdefault(svc.name, pick_port())
-        log = open(self.log_dir / f"{svc.name}.log", "ab")  # noqa: SIM115 - closed with the process
-        self.procs[svc.name] = subprocess.Popen(
-            [sys.executable, "-m", svc.package], env=self.env(svc), stdout=log, stderr=log, start_new_session=True
+        self.ports.setdefault((svc.name, replica), pick_port())
+        log = open(self.log_dir / f"{svc.name}-{replica}.log", "ab")  # noqa: SIM115 - closed with the process
+        self.procs[(svc.name, replica)] = subprocess.Popen(
+            [sys.executable, "-m", svc.package],
+            env=self.env(svc, replica),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
         )
 
-    def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
-        proc = self.procs[self.info(name).name]
+    def start_all(self) -> None:
+        for svc in SERVICES:
+            for replica in range(self.replicas):
+                self.start(svc.name, replica)
+
+    def kill(self, name: str, replica: int = 0, sig: int = signal.SIGKILL) -> None:
+        proc = self.procs[(self.info(name).name, replica)]
         proc.send_signal(sig)
         proc.wait(30)
 
-    def log(self, name: str) -> str:
-        return (self.log_dir / f"{self.info(name).name}.log").read_text(errors="replace")
+    def log(self, name: str, replica: int = 0) -> str:
+        return (self.log_dir / f"{self.info(name).name}-{replica}.log").read_text(errors="replace")
 
     async def wait_ready(self, *names: str, timeout_s: float = 60) -> None:
+        """Every replica of ``names`` (default: all services) is ready and connected to NATS (a service is ready with
+        the database alone, but these tests need its events to flow)."""
         deadline = time.monotonic() + timeout_s
         async with httpx.AsyncClient(timeout=2) as client:
             for name in names or [s.name for s in SERVICES]:
-                while True:
-                    proc = self.procs[self.info(name).name]
-                    if proc.poll() is not None:
-                        raise AssertionError(f"{name} exited with {proc.returncode}:\n{self.log(name)[-3000:]}")
-                    try:
-                        if (await client.get(self.url(name) + "/readyz")).status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        pass
-                    if time.monotonic() > deadline:
-                        raise AssertionError(f"{name} not ready within {timeout_s}s")
-                    await asyncio.sleep(0.2)
+                for replica in range(self.replicas):
+                    while True:
+                        proc = self.procs[(self.info(name).name, replica)]
+                        if proc.poll() is not None:
+                            raise AssertionError(
+                                f"{name}#{replica} exited with {proc.returncode}:\n{self.log(name, replica)[-3000:]}"
+                            )
+                        try:
+                            ready = await client.get(self.url(name, replica) + "/readyz")
+                            if ready.status_code == 200 and ready.json()["checks"].get("nats") == "ok":
+                                break
+                        except (httpx.HTTPError, ValueError, KeyError):
+                            pass
+                        if time.monotonic() > deadline:
+                            raise AssertionError(f"{name}#{replica} not ready within {timeout_s}s")
+                        await asyncio.sleep(0.2)
 
     def restart_nats(self) -> None:
         assert self.stack.nats is not None
@@ -163,8 +194,7 @@ def system_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 @pytest.fixture(scope="session")
 async def system(system_stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
     sys_ = System(system_stack, tmp_path_factory.mktemp("e2e-logs"))
-    for svc in SERVICES:
-        sys_.start(svc.name)
+    sys_.start_all()
     try:
         await sys_.wait_ready()
         yield sys_

@@ -1,4 +1,5 @@
-"""Fault tests: every service is killed with SIGKILL in turn, then NATS and then Postgres are restarted, all while a
+"""Fault tests: with two replicas of every service (the ``system`` fixture), one replica of every service is killed
+with SIGKILL in turn, then every replica of survey at once, then NATS and then Postgres are restarted, all while a
 load of more than 20,000 events runs through the event paths. Afterwards every count reconciles exactly.
 
 The load (community "FC" in district "fault-d"):
@@ -386,15 +387,25 @@ async def close_menu_rounds(api: Any, tokens: Any, w: World, log: Log) -> None:
 
 
 async def chaos(system: Any, log: Log) -> None:
+    """kill -9 one replica of each service in turn (the others keep serving, as behind a load balancer), then every
+    replica of survey at once, then restart NATS and Postgres."""
     await asyncio.sleep(3)
-    for name in KILL_ORDER:
-        system.kill(name)  # SIGKILL
-        log(f"kill -9 {name}")
+    for turn, name in enumerate(KILL_ORDER):
+        replica = turn % system.replicas
+        system.kill(name, replica)  # SIGKILL
+        log(f"kill -9 {name}#{replica}")
         await asyncio.sleep(0.5)
-        system.start(name)
-        await system.wait_ready(name, timeout_s=90)
-        log(f"{name} ready again")
+        system.start(name, replica)
+        await system.wait_ready(name, timeout_s=120)
+        log(f"{name}#{replica} ready again")
         await asyncio.sleep(2.5)
+    for replica in range(system.replicas):
+        system.kill("survey", replica)
+    log("kill -9 every survey replica")
+    for replica in range(system.replicas):
+        system.start("survey", replica)
+    await system.wait_ready("survey", timeout_s=120)
+    log("survey ready again")
     await asyncio.to_thread(system.restart_nats)
     log("nats restarted")
     await asyncio.sleep(3)
