@@ -180,10 +180,16 @@ async def prepare(api: Any, tokens: Any, make_receiver: Any) -> World:
         return str(r.json()["id"])
 
     # the offline rule would add alarms of its own for devices whose last event is older than their heartbeat
-    r = await api.call(
-        "PUT", "smart-community", f"/v1/communities/{w.fc}/rule-settings", worker, json={"offline_enabled": False}
+    # (smart-community learns FC from its own consumer, on its own schedule: wait for it as for webhooks)
+    await api.until(
+        "PUT",
+        "smart-community",
+        f"/v1/communities/{w.fc}/rule-settings",
+        worker,
+        ok=(200,),
+        timeout_s=180,
+        json={"offline_enabled": False},
     )
-    assert r.status_code == 200, r.text
     w.lpr = await device("lpr_camera", "north gate plates")
     w.gas = [await device("gas_detector", f"boiler room {k}") for k in range(GAS_DETECTORS)]
     w.gates = [await device("access_gate", f"gate {k}") for k in range(GATES)]
