@@ -13,7 +13,7 @@ store and the periodic jobs work the same everywhere.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -262,17 +262,47 @@ async def upsert_newest(
     models keep the newest state whatever the arrival order. Equal versions apply (events of producers that do not
     count versions carry 0). Returns whether the row was written.
     """
+    return await upsert_newest_many(session, table, key, [values], version_column=version_column) > 0
+
+
+async def upsert_newest_many(
+    session: AsyncSession,
+    table: sa.Table,
+    key: str | tuple[str, ...],
+    rows: Sequence[dict[str, Any]],
+    *,
+    version_column: str = "source_version",
+    tiebreak_column: str | None = None,
+) -> int:
+    """:func:`upsert_newest` for many rows in one statement (a consumer's batch of events); returns how many rows
+    were written.
+
+    The rows are taken in order, as if written one after the other: of several rows with one key, the newest
+    version wins (the later one on equal versions), and a stored row newer than it is kept. Every row has the same
+    columns. ``tiebreak_column`` (e.g. the event's time) decides between equal versions, for producers that do not
+    count versions yet (they send 0): the row with the greater value wins, equal values apply.
+    """
     keys = (key,) if isinstance(key, str) else key
-    insert = pg_insert(table).values(**values)
-    updates: dict[str, Any] = {k: insert.excluded[k] for k in values if k not in keys}
-    if "updated_at" in table.c and "updated_at" not in values:
+    order = (version_column,) if tiebreak_column is None else (version_column, tiebreak_column)
+    newest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for values in rows:
+        k = tuple(values[c] for c in keys)
+        kept = newest.get(k)
+        if kept is None or tuple(kept[c] for c in order) <= tuple(values[c] for c in order):
+            newest[k] = values
+    if not newest:
+        return 0
+    chosen = list(newest.values())
+    insert = pg_insert(table)  # executed with many parameter sets: one cached statement, sent as one multi-row INSERT
+    updates: dict[str, Any] = {k: insert.excluded[k] for k in chosen[0] if k not in keys}
+    if "updated_at" in table.c and "updated_at" not in chosen[0]:
         updates["updated_at"] = sa.func.now()
     stmt = insert.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
         set_=updates,
-        where=table.c[version_column] <= insert.excluded[version_column],
-    ).returning(sa.literal(1))
-    return (await session.execute(stmt)).first() is not None
+        where=sa.tuple_(*(table.c[c] for c in order)) <= sa.tuple_(*(insert.excluded[c] for c in order)),
+    ).returning(table.c[keys[0]])
+    return len((await session.execute(stmt, chosen)).all())
 
 
 class ReadOnlyUnitOfWork:

@@ -125,5 +125,7 @@ communities = sa.Table(
     sa.Column("district_id", sa.String(64), nullable=False),
     sa.Column("street_id", sa.String(64)),
     sa.Column("updated_at", TS, nullable=False),  # time of the registry event this state comes from
+    # the survey community's version in that event: the newest wins (then the event time, between equal versions)
+    sa.Column("source_version", sa.BigInteger, nullable=False, server_default="0"),
 )
 sa.Index("ix_communities_district_id", communities.c.district_id)

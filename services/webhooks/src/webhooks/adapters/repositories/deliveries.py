@@ -73,8 +73,8 @@ class DeliveryRepository:
         were inserted."""
         if not rows:
             return 0
-        result = await self.session.execute(
-            pg_insert(deliveries).values(list(rows)).on_conflict_do_nothing(constraint=UNIQUE).returning(D.id)
+        result = await self.session.execute(  # one multi-row INSERT of a cached statement
+            pg_insert(deliveries).on_conflict_do_nothing(constraint=UNIQUE).returning(D.id), list(rows)
         )
         return len(result.all())
 
