@@ -153,3 +153,88 @@ async def test_two_relays_keep_the_order_of_successive_events_of_one_aggregate(p
             await msg.ack()
     inversions = sum(1 for a, b in itertools.pairwise(order) if b < a)
     assert inversions == 0 and order == list(range(60)), order
+
+
+async def test_a_pipelined_run_keeps_outbox_order_across_chunks_and_runs(probe_db, jetstream, unique_producer):
+    """Chunks of 100 rows, 3 awaiting their acks at once, runs of at most 700 rows: 2,000 events reach the stream
+    once each, in outbox order, and every row is marked sent."""
+    await ensure_event_stream(jetstream, unique_producer)
+    events = [_event(unique_producer, n) for n in range(2000)]
+    for start in range(0, 2000, 250):
+        async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+            for e in events[start : start + 250]:
+                uow.publish(e)
+            await uow.commit()
+    relay = OutboxRelay(
+        probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=100, window=3,
+        max_rows_per_run=700,
+    )  # fmt: skip
+    runs = []
+    while (sent := await relay.publish_batch()) > 0:
+        runs.append(sent)
+    assert runs == [700, 700, 600]
+    assert await relay.backlog() == 0
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 2000
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    order: list[int] = []
+    while len(order) < 2000:
+        for msg in await sub.fetch(500, timeout=5):
+            order.append(json.loads(msg.data)["data"]["n"])
+            await msg.ack()
+    assert order == list(range(2000))
+
+
+async def test_a_row_jetstream_does_not_acknowledge_stays_pending_and_the_rest_is_sent(
+    probe_db, jetstream, unique_producer
+):
+    """A publish nobody acknowledges (no stream takes its subject: a no-responders answer) is unmarked in the run's
+    transaction, counted and kept with its error; the rows around it are sent and marked."""
+    await ensure_event_stream(jetstream, unique_producer)
+    good = [_event(unique_producer, n) for n in range(5)]
+    stray = _event(f"nostream{uuid.uuid4().hex[:8]}", 99)
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        for e in [*good[:2], stray, *good[2:]]:
+            uow.publish(e)
+        await uow.commit()
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", ack_timeout_s=5)
+    assert await relay.publish_batch() == 5
+    t = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        pending = (
+            await s.execute(sa.select(t.c.event_id, t.c.attempts, t.c.last_error).where(t.c.published_at.is_(None)))
+        ).all()
+    assert [(str(p.event_id), p.attempts) for p in pending] == [(stray.id, 1)]
+    assert pending[0].last_error
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 5
+
+
+async def test_a_relay_woken_while_another_publishes_waits_for_it_instead_of_the_poll(
+    probe_db, jetstream, unique_producer
+):
+    """Replicas: while one relay holds the run lock, another woken by its own commit waits for the lock (not for
+    its poll interval, 120 s here) and then publishes what the holder did not see."""
+    import asyncio
+
+    from renovation_common.messaging.outbox import RELAY_LOCK
+
+    await ensure_event_stream(jetstream, unique_producer)
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", poll_interval_s=120.0)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with probe_db.sessionmaker() as holder, holder.begin():  # "another replica" in the middle of its run
+            await holder.execute(sa.select(sa.func.pg_advisory_xact_lock(RELAY_LOCK)))
+            async with UnitOfWork(probe_db.sessionmaker, probe_db.infra, on_commit_events=relay.wake) as uow:
+                uow.publish(_event(unique_producer, 1))
+                await uow.commit()
+            await asyncio.sleep(0.3)  # the woken relay is now waiting for the lock
+            assert await relay.backlog() == 1
+        deadline = asyncio.get_running_loop().time() + 60  # a loaded machine needs seconds, never the 120 s poll
+        while await relay.backlog() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert await relay.backlog() == 0
+    finally:
+        relay.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
