@@ -25,6 +25,15 @@ ATTEMPT_FIELDS = [f.name for f in dataclasses.fields(Attempt)]
 UNIQUE = "uq_deliveries_subscription_id_event_id"
 
 
+@dataclasses.dataclass(frozen=True)
+class Success:
+    """A delivery its receiver accepted, with the attempt to log."""
+
+    delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    attempt: Attempt
+
+
 def new_delivery(
     delivery_id: uuid.UUID, subscription_id: uuid.UUID, event_id: uuid.UUID, event_type: str, now: datetime
 ) -> dict[str, Any]:
@@ -143,6 +152,59 @@ class DeliveryRepository:
             sa.insert(delivery_attempts).values(delivery_id=delivery_id, **dataclasses.asdict(attempt))
         )
 
+    async def record_successes(
+        self, successes: Sequence[Success], *, now: datetime, lease_until: datetime, lease_limit: int
+    ) -> tuple[set[uuid.UUID], list[ClaimedDelivery]]:
+        """Mark deliveries delivered and log their attempts, clear their endpoints' failure streaks, and lease the
+        next due deliveries of those endpoints into the slots just freed — a handful of statements whatever the
+        number. Returns the deliveries recorded (one deleted meanwhile, with its subscription, is not) and the ones
+        leased (up to ``lease_limit``).
+
+        The endpoints' rows are locked first (in id order: the claim's lock order), so the endpoint's limit holds
+        across replicas exactly as in :meth:`claim_due`."""
+        if not successes:
+            return set(), []
+        locked = (
+            await self.session.execute(
+                sa.select(S.id, S.max_concurrency, S.enabled, S.failing_since)
+                .where(S.id.in_(sorted({s.subscription_id for s in successes})))
+                .order_by(S.id)
+                .with_for_update(of=subscriptions)
+            )
+        ).all()
+        streaks = [r.id for r in locked if r.failing_since is not None]
+        if streaks:
+            await self.session.execute(sa.update(subscriptions).where(S.id.in_(streaks)).values(failing_since=None))
+        by_id = {s.delivery_id: s for s in successes}
+        codes = {s.delivery_id: s.attempt.status_code for s in successes}
+        times = {s.delivery_id: s.attempt.attempted_at for s in successes}
+        recorded = set(
+            (
+                await self.session.execute(
+                    sa.update(deliveries)
+                    .where(D.id.in_(sorted(by_id)))
+                    .values(
+                        status="succeeded",
+                        delivered_at=sa.case(times, value=D.id),
+                        lease_expires_at=None,
+                        last_status_code=sa.case(codes, value=D.id),
+                        last_error=None,
+                        updated_at=sa.case(times, value=D.id),
+                    )
+                    .returning(D.id)
+                )
+            ).scalars()
+        )
+        if recorded:
+            await self.session.execute(
+                sa.insert(delivery_attempts),
+                [{"delivery_id": d, **dataclasses.asdict(by_id[d].attempt)} for d in sorted(recorded)],
+            )
+        leased = await self._lease(
+            [r for r in locked if r.enabled], now=now, lease_until=lease_until, limit=lease_limit
+        )
+        return recorded, leased
+
     async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries, never more per endpoint than its concurrency limit allows.
 
@@ -161,8 +223,16 @@ class DeliveryRepository:
                 .with_for_update(of=subscriptions, skip_locked=True)
             )
         ).all()
-        if not locked:
+        return await self._lease(locked, now=now, lease_until=lease_until, limit=limit)
+
+    async def _lease(
+        self, locked: Sequence[Any], *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries of endpoints whose rows this transaction has locked (``locked``: their ids and
+        concurrency limits), up to each endpoint's free slots and ``limit`` in all."""
+        if not locked or limit <= 0:
             return []
+        session = self.session
         sub_ids = [r.id for r in locked]
         in_flight = dict(
             (
