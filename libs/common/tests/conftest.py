@@ -3,6 +3,7 @@ tables the tests write to."""
 
 from __future__ import annotations
 
+import inspect
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -59,3 +60,10 @@ async def probe_db(database_factory) -> AsyncIterator[ProbeDb]:
 def unique_producer() -> str:
     """A producer name of its own per test, so its stream and subjects start empty."""
     return f"probe{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_tasks(request: pytest.FixtureRequest) -> None:
+    """Every async test of the common library: no background task outlives it (see the plugin's fixture)."""
+    if inspect.iscoroutinefunction(getattr(request.node, "function", None)):
+        request.getfixturevalue("no_leftover_tasks")
