@@ -126,8 +126,8 @@ class OutboxRelay:
             # pending. The payload comes as the database's JSON text: sent as it is, never decoded and encoded again.
             take = (
                 f"UPDATE {table} SET published_at = now() WHERE seq IN (SELECT seq FROM {table} "
-                f"WHERE published_at IS NULL ORDER BY seq LIMIT $1) RETURNING seq, event_id, subject, "
-                f"payload::text AS body, payload->>'traceparent' AS traceparent, created_at"
+                f"WHERE published_at IS NULL ORDER BY seq LIMIT $1) RETURNING seq, event_id::text AS event_id, "
+                f"subject, payload::text AS body, payload->>'traceparent' AS traceparent, created_at"
             )
             window: deque[_Chunk] = deque()
             sent_total = taken = 0
@@ -187,7 +187,7 @@ class OutboxRelay:
         publish = self._nc.publish
         try:
             for row in rows:
-                headers = {"Nats-Msg-Id": str(row["event_id"]), "Content-Type": "application/cloudevents+json"}
+                headers = {"Nats-Msg-Id": row["event_id"], "Content-Type": "application/cloudevents+json"}
                 if row["traceparent"]:
                     headers["traceparent"] = row["traceparent"]
                 self._acks_sent += 1
