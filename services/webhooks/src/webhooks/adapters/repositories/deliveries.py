@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -59,6 +61,66 @@ def _with_subscription() -> sa.Select[Any]:
         S.district_id.label("subscription_district_id"),
         S.enabled.label("subscription_enabled"),
     ).join(subscriptions, S.id == D.subscription_id)
+
+
+# Each endpoint's free slots (its limit less its leased deliveries), filled with its oldest due deliveries, the
+# oldest of all first, up to :limit; leased and returned with what sending them needs.
+LEASE = (
+    sa.text(
+        """
+WITH endpoint AS (
+    SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:limits AS integer[])) AS e(id, max_concurrency)
+), free AS (
+    SELECT e.id, e.max_concurrency - (
+        SELECT count(*) FROM deliveries b
+        WHERE b.subscription_id = e.id AND b.status = 'pending' AND b.lease_expires_at > CAST(:now AS timestamptz)
+    ) AS slots
+    FROM endpoint e
+), chosen AS (
+    SELECT c.id FROM free f
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM deliveries d
+        WHERE d.subscription_id = f.id AND d.status = 'pending' AND d.next_attempt_at <= CAST(:now AS timestamptz)
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= CAST(:now AS timestamptz))
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT greatest(f.slots, 0)
+    ) c
+    ORDER BY c.next_attempt_at, c.id
+    LIMIT CAST(:limit AS integer)
+)
+UPDATE deliveries d
+SET lease_expires_at = CAST(:lease_until AS timestamptz), attempts = d.attempts + 1,
+    updated_at = CAST(:now AS timestamptz)
+FROM chosen, subscriptions s, events e
+WHERE d.id = chosen.id AND s.id = d.subscription_id AND e.id = d.event_id
+RETURNING d.id, d.subscription_id, d.event_id, d.attempts, s.url, s.secret_encrypted, s.previous_secret_encrypted,
+    s.previous_secret_expires_at, e.payload
+"""
+    )
+    .bindparams(
+        sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+        sa.bindparam("limits", type_=ARRAY(sa.Integer)),
+        sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("lease_until", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("limit", type_=sa.Integer),
+    )
+    .columns(
+        id=PG_UUID(as_uuid=True),
+        subscription_id=PG_UUID(as_uuid=True),
+        event_id=PG_UUID(as_uuid=True),
+        attempts=sa.Integer,
+        url=sa.String,
+        secret_encrypted=sa.Text,
+        previous_secret_encrypted=sa.Text,
+        previous_secret_expires_at=sa.DateTime(timezone=True),
+        payload=JSONB,
+    )
+)
+
+
+def _values(attempt: Attempt) -> dict[str, Any]:
+    """The attempt's fields (``dataclasses.asdict`` would deep-copy every value)."""
+    return {name: getattr(attempt, name) for name in ATTEMPT_FIELDS}
 
 
 def _delivery(row: Any) -> Delivery:
@@ -198,7 +260,7 @@ class DeliveryRepository:
         if recorded:
             await self.session.execute(
                 sa.insert(delivery_attempts),
-                [{"delivery_id": d, **dataclasses.asdict(by_id[d].attempt)} for d in sorted(recorded)],
+                [{"delivery_id": d, **_values(by_id[d].attempt)} for d in sorted(recorded)],
             )
         leased = await self._lease(
             [r for r in locked if r.enabled], now=now, lease_until=lease_until, limit=lease_limit
@@ -229,65 +291,20 @@ class DeliveryRepository:
         self, locked: Sequence[Any], *, now: datetime, lease_until: datetime, limit: int
     ) -> list[ClaimedDelivery]:
         """Lease due deliveries of endpoints whose rows this transaction has locked (``locked``: their ids and
-        concurrency limits), up to each endpoint's free slots and ``limit`` in all."""
+        concurrency limits), up to each endpoint's free slots and ``limit`` in all — one statement, which reads only
+        each endpoint's leased rows and its oldest due ones (partial indexes of migration 0005), never its backlog."""
         if not locked or limit <= 0:
             return []
-        session = self.session
-        sub_ids = [r.id for r in locked]
-        in_flight = dict(
-            (
-                await session.execute(
-                    sa.select(D.subscription_id, sa.func.count())
-                    .where(D.subscription_id.in_(sub_ids), D.status == "pending", D.lease_expires_at > now)
-                    .group_by(D.subscription_id)
-                )
-            ).all()
-        )
-        quota = {r.id: r.max_concurrency - int(in_flight.get(r.id, 0)) for r in locked}
-        ranked = (
-            sa.select(
-                D.id,
-                D.subscription_id,
-                D.next_attempt_at,
-                sa.func.row_number()
-                .over(partition_by=D.subscription_id, order_by=(D.next_attempt_at, D.id))
-                .label("rn"),
-            )
-            .where(D.subscription_id.in_([s for s, q in quota.items() if q > 0]), _due(now))
-            .subquery()
-        )
-        max_quota = max([*quota.values(), 0])
-        candidates = (
-            await session.execute(
-                sa.select(ranked.c.id, ranked.c.subscription_id, ranked.c.rn, ranked.c.next_attempt_at)
-                .where(ranked.c.rn <= max_quota)
-                .order_by(ranked.c.next_attempt_at)
-            )
-        ).all()
-        chosen = [c.id for c in candidates if c.rn <= quota[c.subscription_id]][:limit]
-        if not chosen:
-            return []
-        await session.execute(
-            sa.update(deliveries)
-            .where(D.id.in_(chosen))
-            .values(lease_expires_at=lease_until, attempts=D.attempts + 1, updated_at=now)
-        )
         rows = (
-            await session.execute(
-                sa.select(
-                    D.id,
-                    D.subscription_id,
-                    D.event_id,
-                    D.attempts,
-                    S.url,
-                    S.secret_encrypted,
-                    S.previous_secret_encrypted,
-                    S.previous_secret_expires_at,
-                    E.payload,
-                )
-                .join(subscriptions, S.id == D.subscription_id)
-                .join(events, E.id == D.event_id)
-                .where(D.id.in_(chosen))
+            await self.session.execute(
+                LEASE,
+                {
+                    "ids": [r.id for r in locked],
+                    "limits": [int(r.max_concurrency) for r in locked],
+                    "now": now,
+                    "lease_until": lease_until,
+                    "limit": limit,
+                },
             )
         ).all()
         return [

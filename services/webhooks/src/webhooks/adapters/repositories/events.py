@@ -33,6 +33,9 @@ class NewEvent:
     received_at: datetime
 
 
+NEW_EVENT_FIELDS = [f.name for f in dataclasses.fields(NewEvent)]
+
+
 @dataclass(frozen=True)
 class KeptEvent:
     id: uuid.UUID
@@ -80,7 +83,7 @@ class EventRepository:
         if new:
             await self.session.execute(
                 pg_insert(events).on_conflict_do_nothing(index_elements=["id"]),
-                [dataclasses.asdict(e) for e in new],
+                [{f: getattr(e, f) for f in NEW_EVENT_FIELDS} for e in new],  # asdict would deep-copy payloads
             )
 
     async def since(
