@@ -35,16 +35,20 @@ from common import RESULTS_ENV, goal_met, machine, read_results  # noqa: E402
 
 # name -> (script, quick arguments); the full run uses each script's defaults.
 PLAN: dict[str, tuple[str, list[str]]] = {
-    # the same concurrency as the quick survey run, so latencies under load compare like with like
+    # the same concurrency as the survey run (16 in flight), so latencies under load compare like with like
     "baselines": (
         "bench_baselines.py",
         ["--requests", "1000", "--concurrency", "16", "--rows", "20000", "--messages", "1000"],
     ),
-    "survey": ("bench_survey.py", ["--households", "1000", "--concurrency", "16", "--reads", "10"]),
+    "survey": (
+        "bench_survey.py",
+        ["--sizes", "1000,3605,14420", "--submits", "800", "--syncs", "1000", "--reads", "10"],
+    ),
     "smart_community": ("bench_smart_community.py", ["--events", "5000", "--devices", "50", "--probes", "6"]),
     "alarm_webhook": ("bench_alarm_webhook.py", ["--alarms", "10"]),
-    "webhooks": ("bench_webhooks.py", ["--events", "300", "--concurrency", "16"]),
-    "outbox": ("bench_outbox.py", ["--single", "100", "--burst", "1000"]),
+    "webhooks": ("bench_webhooks.py", ["--events", "1000", "--sizes", "300,1000", "--concurrency", "16"]),
+    "outbox": ("bench_outbox.py", ["--single", "200", "--bursts", "2500,10000"]),
+    "consumers": ("bench_consumers.py", ["--sizes", "1000,3605,7210"]),
     "projects": (
         "bench_projects.py",
         ["--limit", "0.5", "--j30-every", "24", "--j60-every", "48", "--communities", "40", "--district-limit", "5"],

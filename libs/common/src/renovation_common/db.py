@@ -12,6 +12,7 @@ store and the periodic jobs work the same everywhere.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -163,6 +164,18 @@ def outbox_row(event: CloudEvent, subject: str) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _outbox_insert(outbox: sa.Table) -> sa.Insert:
+    """The outbox INSERT of :meth:`UnitOfWork.flush_events`: the payload arrives as JSON text (pydantic's own
+    serializer, once) and the database parses it, instead of a Python dict serialized again by the driver."""
+    return sa.insert(outbox).values(
+        event_id=sa.bindparam("event_id", type_=UUID(as_uuid=False)),
+        subject=sa.bindparam("subject"),
+        event_type=sa.bindparam("event_type"),
+        payload=sa.cast(sa.bindparam("payload_json", type_=sa.Text), JSONB),
+    )
+
+
 class UnitOfWork:
     """One transaction per use case: load, change, record events, commit.
 
@@ -205,8 +218,17 @@ class UnitOfWork:
     async def flush_events(self) -> None:
         if not self._pending_events:
             return
-        rows = [outbox_row(e, f"{self.subject_prefix}.{e.type}") for e in self._pending_events]
-        await self.session.execute(sa.insert(self.infra.outbox), rows)
+        prefix = self.subject_prefix
+        rows = [
+            {
+                "event_id": e.id,
+                "subject": f"{prefix}.{e.type}",
+                "event_type": e.type,
+                "payload_json": e.model_dump_json(exclude_none=True),
+            }
+            for e in self._pending_events
+        ]
+        await self.session.execute(_outbox_insert(self.infra.outbox), rows)
         self._pending_events = []
 
     async def commit(self) -> None:
