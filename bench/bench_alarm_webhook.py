@@ -132,6 +132,7 @@ async def bench(args: argparse.Namespace, db: str, nats_url: str) -> None:
         await nc.close()
 
     latencies = [receiver.arrived[d] - sent[d] for d in devices if d in receiver.arrived]
+    print("per alarm (ms):", [round(x * 1000) for x in latencies])
     lost = len(devices) - len(latencies)
     print(f"\nalarm → webhook — {args.alarms} gas alarms one after another, dispatcher poll {args.poll} s")
     print(f"received and verified: {len(latencies)}, missing after 30 s: {lost}, rejected signatures: "
