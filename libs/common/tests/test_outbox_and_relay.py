@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import uuid
 from datetime import UTC, datetime
 
@@ -238,3 +239,58 @@ async def test_a_relay_woken_while_another_publishes_waits_for_it_instead_of_the
         relay.stop()
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="pgbouncer not installed (apt-get install pgbouncer)")
+async def test_two_relays_behind_pgbouncer_in_transaction_mode_publish_everything_once_in_order(
+    probe_db, jetstream, unique_producer, pgbouncer
+):
+    """Production runs the relays behind a transaction-mode pooler: the run lock is transaction-level, the lock wait
+    is set per transaction, the raw chunk statements are unnamed. Two relays and three writers through PgBouncer
+    (3 server connections): 300 events reach the stream once each, in outbox order."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from renovation_common.db import create_engine
+
+    await ensure_event_stream(jetstream, unique_producer)
+    engine = create_engine(pgbouncer(probe_db.url), pool_size=6, max_overflow=0, transaction_pooler=True)
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    relays = [
+        OutboxRelay(sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=20, poll_interval_s=0.05)
+        for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        counter = itertools.count()
+
+        async def writer(k: int) -> None:
+            for _ in range(20):
+                async with UnitOfWork(sessionmaker, probe_db.infra, on_commit_events=relays[k % 2].wake) as uow:
+                    for _ in range(5):
+                        uow.publish(_event(unique_producer, next(counter)))
+                    await uow.commit()
+
+        await asyncio.gather(*(writer(k) for k in range(3)))
+        deadline = asyncio.get_running_loop().time() + 60
+        while await relays[0].backlog() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert await relays[0].backlog() == 0
+    finally:
+        for r in relays:
+            r.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.dispose()
+    t = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        in_outbox = [p["data"]["n"] for p in (await s.scalars(sa.select(t.c.payload).order_by(t.c.seq)))]
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    order: list[int] = []
+    while len(order) < 300:
+        for msg in await sub.fetch(300, timeout=5):
+            order.append(json.loads(msg.data)["data"]["n"])
+            await msg.ack()
+    assert order == in_outbox and sorted(order) == list(range(300))
