@@ -274,7 +274,7 @@ async def bench(args: argparse.Namespace, server_url: str, nats_url: str) -> Non
     for key, points in results.items():
         curve(SCRIPT, "consumers", "Inbox consumers: a backlog of registrations applied", short[key],
               [(float(n), v) for n, v in points.items()], x_label="events in the backlog", y_label="events/s",
-              log_x=True)  # fmt: skip
+              log_x=True, baseline="base.insert_rps" if key == "one" else None)  # fmt: skip
 
 
 def main() -> None:

@@ -191,7 +191,7 @@ async def bench(args: argparse.Namespace, db: str, nats_url: str) -> None:
            "ev/s", baseline="base.js_rate_256")  # fmt: skip
     curve(SCRIPT, "outbox_burst", "Outbox relay: burst, first commit → last event on the stream", "relay (1 replica)",
           [(float(k), v) for k, v in rates.items()], x_label="events in the burst", y_label="events/s",
-          log_x=True)  # fmt: skip
+          log_x=True, baseline="base.js_rate_256")  # fmt: skip
     if missing:
         raise SystemExit(1)
 

@@ -293,13 +293,13 @@ async def bench(server_url: str, nats_url: str, args: argparse.Namespace) -> Non
     sized = sorted(runs.items())
     curve("survey", "survey_writes", "Survey writes by community size", "response writes (req/s)",
           [(float(n), m["n_submit"] / m["submit_wall"]) for n, m in sized], x_label="households in the community",
-          y_label="per second", log_x=True)  # fmt: skip
+          y_label="per second", log_x=True, baseline="base.insert_rps")  # fmt: skip
     curve("survey", "survey_writes", "Survey writes by community size", "offline sync (items/s)",
           [(float(n), m["n_sync"] / m["sync_s"]) for n, m in sized], x_label="households in the community",
           y_label="per second", log_x=True)  # fmt: skip
     curve("survey", "survey_result", "Survey: live consultation result by community size", "result p50 (ms)",
           [(float(n), pct(m["result_lat"], 50)) for n, m in sized], x_label="households in the community",
-          y_label="ms", log_x=True)  # fmt: skip
+          y_label="ms", log_x=True, baseline="base.read_p50")  # fmt: skip
     for n, m in sized:
         print(f"{n:>6,}: seed {n} households (JSON batches of 1000) {m['seed_s']:.2f} s; close {m['close_ms']:.0f} ms "
               f"-> {m['outcome'][0]} ({m['outcome'][1]})")  # fmt: skip

@@ -6,8 +6,8 @@ from __future__ import annotations
 import math
 from html import escape
 
-WIDTH, HEIGHT = 640, 380
-LEFT, RIGHT, TOP, BOTTOM = 78, 170, 48, 70
+WIDTH, HEIGHT = 680, 380
+LEFT, RIGHT, TOP, BOTTOM = 78, 190, 48, 70
 COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#17becf"]
 
 
@@ -99,7 +99,7 @@ def svg_chart(
         ly = TOP + 10 + i * 20
         lx = LEFT + plot_w + 14
         out.append(f'<line x1="{lx}" y1="{ly}" x2="{lx + 18}" y2="{ly}" stroke="{color}" stroke-width="2"/>')
-        out.append(f'<text x="{lx + 24}" y="{ly + 4}">{escape(name[:22])}</text>')
+        out.append(f'<text x="{lx + 24}" y="{ly + 4}">{escape(name[:26])}</text>')
     if caption:
         out.append(f'<text x="{LEFT}" y="{HEIGHT - 10}" font-size="10" fill="#666">{escape(caption[:110])}</text>')
     out.append("</svg>")

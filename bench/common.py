@@ -67,9 +67,10 @@ def curve(
     x_label: str,
     y_label: str,
     log_x: bool = False,
+    baseline: str | None = None,
 ) -> None:
     """One series of a growth curve: ``points`` = (size, figure). Series of one ``chart`` key are drawn together
-    (e.g. the service and its baseline) by ``bench/run.py --write-docs``."""
+    by ``bench/run.py --write-docs``; ``baseline`` (a figure's key of the same run) is drawn as a flat line."""
     _append(
         {
             "type": "curve",
@@ -81,6 +82,7 @@ def curve(
             "x_label": x_label,
             "y_label": y_label,
             "log_x": log_x,
+            "baseline": baseline,
         }
     )
 

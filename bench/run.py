@@ -57,6 +57,13 @@ PLAN: dict[str, tuple[str, list[str]]] = {
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CHARTS_BEGIN, CHARTS_END = "<!-- bench:charts:begin -->", "<!-- bench:charts:end -->"
 CHARTS_DIR = ROOT / "docs" / "benchmarks" / "charts"
+# short names of baselines drawn as flat lines in the charts (legends are narrow)
+BASELINE_NAMES = {
+    "base.js_rate_256": "JetStream, 256 in flight",
+    "base.insert_rps": "bare insert (req/s)",
+    "base.read_p50": "bare read p50",
+    "base.copy": "asyncpg COPY",
+}
 
 
 def fmt(value: float) -> str:
@@ -123,12 +130,20 @@ def charts(results: list[dict], caption: str) -> list[tuple[str, str, str]]:
     for r in results:
         if r.get("type") == "curve":
             by_chart.setdefault(r["chart"], []).append(r)
+    figures = {r["key"]: r for r in results if r.get("type") != "curve"}
     out = []
     for key, series in by_chart.items():
         first = series[0]
+        lines = {s["series"]: [tuple(p) for p in s["points"]] for s in series}
+        xs = sorted({p[0] for s in series for p in s["points"]})
+        for s in series:
+            base = figures.get(s.get("baseline") or "")
+            if base is not None and xs:
+                name = BASELINE_NAMES.get(base["key"], base["key"])
+                lines[name] = [(xs[0], base["value"]), (xs[-1], base["value"])]
         svg = svg_chart(
             first["title"],
-            {s["series"]: [tuple(p) for p in s["points"]] for s in series},
+            lines,
             x_label=first["x_label"],
             y_label=first["y_label"],
             log_x=first.get("log_x", False),
