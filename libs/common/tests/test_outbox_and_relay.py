@@ -294,3 +294,35 @@ async def test_two_relays_behind_pgbouncer_in_transaction_mode_publish_everythin
             order.append(json.loads(msg.data)["data"]["n"])
             await msg.ack()
     assert order == in_outbox and sorted(order) == list(range(300))
+
+
+async def test_rows_whose_acks_never_come_stay_pending(probe_db, jetstream, unique_producer):
+    """The run marks rows as it sends them but commits only acknowledged ones: when no ack comes back (the broker
+    unreachable after the publish), every row of the run is left pending for the next run, none lost."""
+    await ensure_event_stream(jetstream, unique_producer)
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        for n in range(60):
+            uow.publish(_event(unique_producer, n))
+        await uow.commit()
+    relay = OutboxRelay(
+        probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=20, ack_timeout_s=0.5
+    )
+
+    async def lost(msg) -> None:
+        return None  # the acks never reach the relay
+
+    relay._on_ack = lost  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        await relay.publish_batch()
+    assert await relay.backlog() == 60
+    t = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        attempts = (await s.scalars(sa.select(t.c.attempts).order_by(t.c.seq))).all()
+    assert attempts[0] == 1 and sum(attempts) >= 1
+    relay2 = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    sent = 0
+    while (n := await relay2.publish_batch()) > 0:
+        sent += n
+    assert sent == 60 and await relay2.backlog() == 0  # published again: JetStream's duplicate window drops repeats
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 60

@@ -62,6 +62,7 @@ class _Chunk:
     rows: list[Any]
     acks: list[asyncio.Future[Any]] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)
+    sent_at: float = 0.0  # loop time: each ack is due within ack_timeout_s of its chunk's sending
     error: BaseException | None = None  # the publishing itself failed after len(acks) rows
 
 
@@ -152,9 +153,10 @@ class OutboxRelay:
                 sent, error = await self._settle(session, window.popleft())
                 sent_total += sent
                 failure = failure or error
-            if failure is not None and not sent_total:
-                raise failure
-            return sent_total
+        # committed first (the failed rows unmarked, their attempt counted), then reported: the work loop backs off
+        if failure is not None and not sent_total:
+            raise failure
+        return sent_total
 
     async def _ack_inbox(self) -> str:
         """The subject prefix JetStream answers this relay's publishes on (subscribed once; the client renews the
@@ -181,7 +183,7 @@ class OutboxRelay:
     async def _publish(self, rows: list[Any]) -> _Chunk:
         """Send a chunk without waiting for its acks: every message goes to the client's write buffer and the chunk
         reaches the socket in a few writes, not one per message."""
-        chunk = _Chunk(rows)
+        chunk = _Chunk(rows, sent_at=asyncio.get_running_loop().time())
         prefix = await self._ack_inbox()
         loop = asyncio.get_running_loop()
         publish = self._nc.publish
@@ -207,7 +209,8 @@ class OutboxRelay:
     async def _settle(self, session: AsyncSession, chunk: _Chunk) -> tuple[int, BaseException | None]:
         """Wait for a chunk's acks; unmark the rows JetStream did not acknowledge. Returns (sent, first error)."""
         if chunk.acks:
-            _, late = await asyncio.wait(chunk.acks, timeout=self.ack_timeout_s)
+            remaining = chunk.sent_at + self.ack_timeout_s - asyncio.get_running_loop().time()
+            _, late = await asyncio.wait(chunk.acks, timeout=max(remaining, 0.0))
             for ack in late:
                 ack.cancel()
             for reply in chunk.replies:
