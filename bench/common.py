@@ -1,9 +1,13 @@
 """Shared helpers for the benchmark scripts: machine description, percentiles, concurrent load, the Postgres/NATS
 to run against, and machine-readable results for ``bench/run.py``'s combined table.
 
-A script calls :func:`record` for each figure it wants in the combined table. When ``BENCH_RESULTS`` names a file
-(``bench/run.py`` sets it), each record is appended to it as one JSON line; otherwise :func:`record` does nothing
-and the script only prints its own table, as before.
+A script calls :func:`record` for each figure it wants in the combined table (with the goal it is held to, if any)
+and :func:`curve` for each growth curve (a figure measured at several sizes). When ``BENCH_RESULTS`` names a file
+(``bench/run.py`` sets it), each record is appended to it as one JSON line; otherwise they do nothing and the
+script only prints its own table.
+
+Goals are written ``"ratio >= 0.5"`` (the figure divided by its baseline), ``"ratio <= 3"``, ``"value <= 20"`` (the
+figure itself, in its unit): :func:`goal_met` evaluates them.
 """
 
 from __future__ import annotations
@@ -34,22 +38,69 @@ def record(
     baseline: str | None = None,
     better: str = "higher",
     note: str = "",
+    goal: str | None = None,
 ) -> None:
     """One figure. ``key`` is unique in the run; ``baseline`` names the key of the figure it is compared with;
-    ``better`` is ``higher`` (throughputs) or ``lower`` (latencies, gaps)."""
+    ``better`` is ``higher`` (throughputs) or ``lower`` (latencies, gaps); ``goal`` as in the module doc."""
+    _append(
+        {
+            "script": script,
+            "key": key,
+            "label": label,
+            "value": value,
+            "unit": unit,
+            "baseline": baseline,
+            "better": better,
+            "note": note,
+            "goal": goal,
+        }
+    )
+
+
+def curve(
+    script: str,
+    chart: str,
+    title: str,
+    series: str,
+    points: list[tuple[float, float]],
+    *,
+    x_label: str,
+    y_label: str,
+    log_x: bool = False,
+    baseline: str | None = None,
+) -> None:
+    """One series of a growth curve: ``points`` = (size, figure). Series of one ``chart`` key are drawn together
+    by ``bench/run.py --write-docs``; ``baseline`` (a figure's key of the same run) is drawn as a flat line."""
+    _append(
+        {
+            "type": "curve",
+            "script": script,
+            "chart": chart,
+            "title": title,
+            "series": series,
+            "points": points,
+            "x_label": x_label,
+            "y_label": y_label,
+            "log_x": log_x,
+            "baseline": baseline,
+        }
+    )
+
+
+def goal_met(goal: str, value: float, ratio: float | None) -> bool | None:
+    """Whether ``goal`` holds for ``value`` (and ``ratio`` = value / baseline); ``None`` when it cannot be told."""
+    subject, op, threshold = goal.split()
+    x = ratio if subject == "ratio" else value
+    if x is None or x != x:
+        return None
+    limit = float(threshold)
+    return x >= limit if op == ">=" else x <= limit
+
+
+def _append(line: dict[str, Any]) -> None:
     path = os.environ.get(RESULTS_ENV)
     if not path:
         return
-    line = {
-        "script": script,
-        "key": key,
-        "label": label,
-        "value": value,
-        "unit": unit,
-        "baseline": baseline,
-        "better": better,
-        "note": note,
-    }
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(line, ensure_ascii=False) + "\n")
 

@@ -10,7 +10,10 @@ as ratios to them.
   (``BENCH_RESULTS``, see ``bench/common.py``); this script then prints the combined table.
 * ``--quick`` bounds every script (fewer households, events, PSPLIB instances — see ``PLAN``), for a shared
   machine; without it each script runs with its own defaults (the PSPLIB part alone takes ~10 minutes).
-* ``--write-docs`` replaces the results section of ``docs/benchmarks.md`` with this run's table and machine.
+* Every figure held to a goal of issue 13 shows it beside its value with ``met`` / ``not met``.
+* Growth curves (figures measured at several sizes, ``common.curve``) are drawn as SVG charts.
+* ``--write-docs`` replaces the results section of ``docs/benchmarks.md`` with this run's table, machine and date,
+  and its charts section with the charts (written to ``docs/benchmarks/charts/``).
 """
 
 from __future__ import annotations
@@ -27,26 +30,40 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
-from common import RESULTS_ENV, machine, read_results  # noqa: E402
+from charts import svg_chart  # noqa: E402
+from common import RESULTS_ENV, goal_met, machine, read_results  # noqa: E402
 
 # name -> (script, quick arguments); the full run uses each script's defaults.
 PLAN: dict[str, tuple[str, list[str]]] = {
-    # the same concurrency as the quick survey run, so latencies under load compare like with like
+    # the same concurrency as the survey run (16 in flight), so latencies under load compare like with like
     "baselines": (
         "bench_baselines.py",
         ["--requests", "1000", "--concurrency", "16", "--rows", "20000", "--messages", "1000"],
     ),
-    "survey": ("bench_survey.py", ["--households", "1000", "--concurrency", "16", "--reads", "10"]),
+    "survey": (
+        "bench_survey.py",
+        ["--sizes", "1000,3605,14420", "--submits", "800", "--syncs", "1000", "--reads", "10"],
+    ),
     "smart_community": ("bench_smart_community.py", ["--events", "5000", "--devices", "50", "--probes", "6"]),
     "alarm_webhook": ("bench_alarm_webhook.py", ["--alarms", "10"]),
-    "webhooks": ("bench_webhooks.py", ["--events", "300", "--concurrency", "16"]),
-    "outbox": ("bench_outbox.py", ["--single", "100", "--burst", "1000"]),
+    "webhooks": ("bench_webhooks.py", ["--events", "1000", "--sizes", "300,1000", "--concurrency", "16"]),
+    "outbox": ("bench_outbox.py", ["--single", "200", "--bursts", "2500,10000"]),
+    "consumers": ("bench_consumers.py", ["--sizes", "1000,3605,7210"]),
     "projects": (
         "bench_projects.py",
         ["--limit", "0.5", "--j30-every", "24", "--j60-every", "48", "--communities", "40", "--district-limit", "5"],
     ),
 }
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
+CHARTS_BEGIN, CHARTS_END = "<!-- bench:charts:begin -->", "<!-- bench:charts:end -->"
+CHARTS_DIR = ROOT / "docs" / "benchmarks" / "charts"
+# short names of baselines drawn as flat lines in the charts (legends are narrow)
+BASELINE_NAMES = {
+    "base.js_rate_256": "JetStream, 256 in flight",
+    "base.insert_rps": "bare insert (req/s)",
+    "base.read_p50": "bare read p50",
+    "base.copy": "asyncpg COPY",
+}
 
 
 def fmt(value: float) -> str:
@@ -60,25 +77,33 @@ def fmt(value: float) -> str:
 
 
 def table(results: list[dict], statuses: dict[str, str]) -> str:
-    by_key = {r["key"]: r for r in results}
+    figures = [r for r in results if r.get("type") != "curve"]
+    by_key = {r["key"]: r for r in figures}
     lines = [
-        "| figure | value | baseline (same run) | ratio | |",
-        "|---|---:|---|---:|---|",
+        "| figure | value | baseline (same run) | ratio | goal | |",
+        "|---|---:|---|---:|---|---|",
     ]
-    baselines = [r for r in results if r["script"] == "baselines"]
-    others = [r for r in results if r["script"] != "baselines"]
+    baselines = [r for r in figures if r["script"] == "baselines"]
+    others = [r for r in figures if r["script"] != "baselines"]
     for r in baselines:
-        lines.append(f"| **baseline:** {r['label']} | {fmt(r['value'])} {r['unit']} | — | 1.00 | |")
+        lines.append(f"| **baseline:** {r['label']} | {fmt(r['value'])} {r['unit']} | — | 1.00 | | |")
     for r in others:
         base = by_key.get(r["baseline"] or "")
+        ratio = None
+        if base is not None:
+            ratio = r["value"] / base["value"] if base["value"] else float("nan")
+        goal = ""
+        if r.get("goal"):
+            met = goal_met(r["goal"], r["value"], ratio)
+            verdict = "**met**" if met else ("not measured" if met is None else "**not met**")
+            goal = f"{r['goal'].replace('>=', '≥').replace('<=', '≤')}: {verdict}"
         if base is None:
-            lines.append(f"| {r['label']} | {fmt(r['value'])} {r['unit']} | — | | {r['note']} |")
+            lines.append(f"| {r['label']} | {fmt(r['value'])} {r['unit']} | — | | {goal} | {r['note']} |")
             continue
-        ratio = r["value"] / base["value"] if base["value"] else float("nan")
         how = "× (higher is better)" if r["better"] == "higher" else "× (lower is better)"
         lines.append(
             f"| {r['label']} | {fmt(r['value'])} {r['unit']} | {base['label']}: {fmt(base['value'])} {base['unit']} "
-            f"| {fmt(ratio)} {how} | {r['note']} |"
+            f"| {fmt(ratio if ratio is not None else float('nan'))} {how} | {goal} | {r['note']} |"
         )
     failed = [f"{name} ({status})" for name, status in statuses.items() if status != "ok"]
     if failed:
@@ -87,15 +112,66 @@ def table(results: list[dict], statuses: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
-def write_docs(text: str) -> None:
+def goals_summary(results: list[dict]) -> str:
+    figures = [r for r in results if r.get("type") != "curve"]
+    by_key = {r["key"]: r for r in figures}
+    held = [r for r in figures if r.get("goal")]
+    met = 0
+    for r in held:
+        base = by_key.get(r["baseline"] or "")
+        ratio = r["value"] / base["value"] if base is not None and base["value"] else None
+        met += bool(goal_met(r["goal"], r["value"], ratio))
+    return f"Goals met: {met} of {len(held)}."
+
+
+def charts(results: list[dict], caption: str) -> list[tuple[str, str, str]]:
+    """(chart key, title, SVG text) for every growth curve of the run."""
+    by_chart: dict[str, list[dict]] = {}
+    for r in results:
+        if r.get("type") == "curve":
+            by_chart.setdefault(r["chart"], []).append(r)
+    figures = {r["key"]: r for r in results if r.get("type") != "curve"}
+    out = []
+    for key, series in by_chart.items():
+        first = series[0]
+        lines = {s["series"]: [tuple(p) for p in s["points"]] for s in series}
+        xs = sorted({p[0] for s in series for p in s["points"]})
+        for s in series:
+            base = figures.get(s.get("baseline") or "")
+            if base is not None and xs:
+                name = BASELINE_NAMES.get(base["key"], base["key"])
+                lines[name] = [(xs[0], base["value"]), (xs[-1], base["value"])]
+        svg = svg_chart(
+            first["title"],
+            lines,
+            x_label=first["x_label"],
+            y_label=first["y_label"],
+            log_x=first.get("log_x", False),
+            caption=caption,
+        )
+        out.append((key, first["title"], svg))
+    return out
+
+
+def _replace_section(doc: str, begin: str, end: str, text: str) -> str:
+    if begin in doc and end in doc:
+        head, rest = doc.split(begin, 1)
+        _, tail = rest.split(end, 1)
+        return f"{head}{begin}\n{text}\n{end}{tail}"
+    return f"{doc.rstrip()}\n\n{begin}\n{text}\n{end}\n"
+
+
+def write_docs(text: str, drawn: list[tuple[str, str, str]], caption: str) -> None:
     path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text(encoding="utf-8")
-    if BEGIN in doc and END in doc:
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        doc = f"{head}{BEGIN}\n{text}\n{END}{tail}"
-    else:
-        doc = f"{doc.rstrip()}\n\n{BEGIN}\n{text}\n{END}\n"
+    doc = _replace_section(path.read_text(encoding="utf-8"), BEGIN, END, text)
+    if drawn:
+        CHARTS_DIR.mkdir(parents=True, exist_ok=True)
+        parts = [caption, ""]
+        for key, title, svg in drawn:
+            (CHARTS_DIR / f"{key}.svg").write_text(svg, encoding="utf-8")
+            parts.append(f"![{title}](benchmarks/charts/{key}.svg)")
+            parts.append("")
+        doc = _replace_section(doc, CHARTS_BEGIN, CHARTS_END, "\n".join(parts).rstrip())
     path.write_text(doc, encoding="utf-8")
 
 
@@ -135,15 +211,24 @@ def main() -> int:
             stack.stop()
 
     m = machine()
+    took = time.perf_counter() - started
     header = (
-        f"Run: {m['date']}, `bench/run.py{' --quick' if args.quick else ''}`, {time.perf_counter() - started:.0f} s. "
+        f"Run: {m['date']}, `bench/run.py{' --quick' if args.quick else ''}`, {took:.0f} s. "
         f"Machine: {m['nproc']} CPUs ({m['cpu']}), {m['ram']} RAM, {m['os']}, Python {m['python']}."
     )
-    text = f"{header}\n\n{table(read_results(results_file), statuses)}"
+    results = read_results(results_file)
+    text = f"{header}\n\n{table(results, statuses)}\n\n{goals_summary(results)}"
     print("\n" + "=" * 100 + "\n" + text)
+    budget = 300 if args.quick else 1500
+    if not (args.only or args.skip) and took > budget:
+        print(f"\nthe run took {took:.0f} s, over its budget of {budget} s")
+    caption = (
+        f"Measured {m['date']} on {m['nproc']} CPUs ({m['cpu']}), `bench/run.py{' --quick' if args.quick else ''}`."
+    )
+    drawn = charts(results, caption)
     if args.write_docs:
-        write_docs(text)
-        print("\ndocs/benchmarks.md updated")
+        write_docs(text, drawn, caption)
+        print(f"\ndocs/benchmarks.md updated ({len(drawn)} charts in docs/benchmarks/charts/)")
     return 0 if all(s == "ok" for s in statuses.values()) else 1
 
 

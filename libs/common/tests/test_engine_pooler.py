@@ -4,12 +4,8 @@ because the next transaction of the same client connection may run on another se
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
-from pathlib import Path
 from typing import ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import sqlalchemy as sa
@@ -72,33 +68,6 @@ def test_settings_carry_the_pool_and_pooler_options(monkeypatch: pytest.MonkeyPa
     assert Probe().db_max_overflow is None
 
 
-def _start_pgbouncer(directory: Path, server_url: str) -> tuple[subprocess.Popen[bytes], int]:
-    """PgBouncer in transaction mode in front of the test Postgres, few server connections so that consecutive
-    transactions of one client connection land on different ones (what production's Pooler does under load)."""
-    from renovation_common.devstack import pick_port, wait_for_port
-
-    server = urlsplit(server_url)
-    port = pick_port(6432)
-    directory.chmod(0o755)  # PgBouncer drops root to nobody (it refuses to run as root)
-    users = directory / "users.txt"
-    users.write_text(f'"{server.username or "postgres"}" "{server.password or ""}"\n')
-    conf = directory / "pgbouncer.ini"
-    conf.write_text(
-        f"[databases]\n* = host={server.hostname} port={server.port or 5432}\n"
-        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nauth_type = trust\nauth_file = {users}\n"
-        "pool_mode = transaction\ndefault_pool_size = 3\nmax_client_conn = 200\nunix_socket_dir =\n"
-        "ignore_startup_parameters = extra_float_digits\n"
-    )
-    for f in (users, conf):
-        f.chmod(0o644)
-    binary = shutil.which("pgbouncer")
-    assert binary is not None
-    cmd = [binary, *(["-u", "nobody"] if os.geteuid() == 0 else []), str(conf)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for_port(port, proc=proc)
-    return proc, port
-
-
 async def _transactions_through(url: str, *, transaction_pooler: bool) -> list[str]:
     """300 concurrent transactions shaped like the services' (ORM statements with parameters, then a raw asyncpg
     temp table + COPY + query, as smart-community's bulk insert does); returns the errors."""
@@ -129,15 +98,9 @@ async def _transactions_through(url: str, *, transaction_pooler: bool) -> list[s
 
 @pytest.mark.integration
 @pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="pgbouncer not installed (apt-get install pgbouncer)")
-async def test_engine_works_through_pgbouncer_in_transaction_mode(database_factory, tmp_path: Path) -> None:
+async def test_engine_works_through_pgbouncer_in_transaction_mode(database_factory, pgbouncer) -> None:
     url = await database_factory(None, migrate=False)
-    proc, port = _start_pgbouncer(tmp_path, url)
-    try:
-        parts = urlsplit(url)
-        pooled = urlunsplit((parts.scheme, f"{parts.username or 'postgres'}@127.0.0.1:{port}", parts.path, "", ""))
-        # canary: with the caches on, prepared statements go missing between server connections
-        assert await _transactions_through(pooled, transaction_pooler=False)
-        assert await _transactions_through(pooled, transaction_pooler=True) == []
-    finally:
-        proc.terminate()
-        proc.wait(10)
+    pooled = pgbouncer(url)
+    # canary: with the caches on, prepared statements go missing between server connections
+    assert await _transactions_through(pooled, transaction_pooler=False)
+    assert await _transactions_through(pooled, transaction_pooler=True) == []

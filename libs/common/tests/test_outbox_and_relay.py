@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import shutil
 import uuid
 from datetime import UTC, datetime
 
@@ -153,3 +154,175 @@ async def test_two_relays_keep_the_order_of_successive_events_of_one_aggregate(p
             await msg.ack()
     inversions = sum(1 for a, b in itertools.pairwise(order) if b < a)
     assert inversions == 0 and order == list(range(60)), order
+
+
+async def test_a_pipelined_run_keeps_outbox_order_across_chunks_and_runs(probe_db, jetstream, unique_producer):
+    """Chunks of 100 rows, 3 awaiting their acks at once, runs of at most 700 rows: 2,000 events reach the stream
+    once each, in outbox order, and every row is marked sent."""
+    await ensure_event_stream(jetstream, unique_producer)
+    events = [_event(unique_producer, n) for n in range(2000)]
+    for start in range(0, 2000, 250):
+        async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+            for e in events[start : start + 250]:
+                uow.publish(e)
+            await uow.commit()
+    relay = OutboxRelay(
+        probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=100, window=3,
+        max_rows_per_run=700,
+    )  # fmt: skip
+    runs = []
+    while (sent := await relay.publish_batch()) > 0:
+        runs.append(sent)
+    assert runs == [700, 700, 600]
+    assert await relay.backlog() == 0
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 2000
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    order: list[int] = []
+    while len(order) < 2000:
+        for msg in await sub.fetch(500, timeout=5):
+            order.append(json.loads(msg.data)["data"]["n"])
+            await msg.ack()
+    assert order == list(range(2000))
+
+
+async def test_a_row_jetstream_does_not_acknowledge_stays_pending_and_the_rest_is_sent(
+    probe_db, jetstream, unique_producer
+):
+    """A publish nobody acknowledges (no stream takes its subject: a no-responders answer) is unmarked in the run's
+    transaction, counted and kept with its error; the rows around it are sent and marked."""
+    await ensure_event_stream(jetstream, unique_producer)
+    good = [_event(unique_producer, n) for n in range(5)]
+    stray = _event(f"nostream{uuid.uuid4().hex[:8]}", 99)
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        for e in [*good[:2], stray, *good[2:]]:
+            uow.publish(e)
+        await uow.commit()
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", ack_timeout_s=5)
+    assert await relay.publish_batch() == 5
+    t = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        pending = (
+            await s.execute(sa.select(t.c.event_id, t.c.attempts, t.c.last_error).where(t.c.published_at.is_(None)))
+        ).all()
+    assert [(str(p.event_id), p.attempts) for p in pending] == [(stray.id, 1)]
+    assert pending[0].last_error
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 5
+
+
+async def test_a_relay_woken_while_another_publishes_waits_for_it_instead_of_the_poll(
+    probe_db, jetstream, unique_producer
+):
+    """Replicas: while one relay holds the run lock, another woken by its own commit waits for the lock (not for
+    its poll interval, 120 s here) and then publishes what the holder did not see."""
+    import asyncio
+
+    from renovation_common.messaging.outbox import RELAY_LOCK
+
+    await ensure_event_stream(jetstream, unique_producer)
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", poll_interval_s=120.0)
+    task = asyncio.create_task(relay.run())
+    try:
+        async with probe_db.sessionmaker() as holder, holder.begin():  # "another replica" in the middle of its run
+            await holder.execute(sa.select(sa.func.pg_advisory_xact_lock(RELAY_LOCK)))
+            async with UnitOfWork(probe_db.sessionmaker, probe_db.infra, on_commit_events=relay.wake) as uow:
+                uow.publish(_event(unique_producer, 1))
+                await uow.commit()
+            await asyncio.sleep(0.3)  # the woken relay is now waiting for the lock
+            assert await relay.backlog() == 1
+        deadline = asyncio.get_running_loop().time() + 60  # a loaded machine needs seconds, never the 120 s poll
+        while await relay.backlog() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.02)
+        assert await relay.backlog() == 0
+    finally:
+        relay.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+@pytest.mark.skipif(shutil.which("pgbouncer") is None, reason="pgbouncer not installed (apt-get install pgbouncer)")
+async def test_two_relays_behind_pgbouncer_in_transaction_mode_publish_everything_once_in_order(
+    probe_db, jetstream, unique_producer, pgbouncer
+):
+    """Production runs the relays behind a transaction-mode pooler: the run lock is transaction-level, the lock wait
+    is set per transaction, the raw chunk statements are unnamed. Two relays and three writers through PgBouncer
+    (3 server connections): 300 events reach the stream once each, in outbox order."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from renovation_common.db import create_engine
+
+    await ensure_event_stream(jetstream, unique_producer)
+    engine = create_engine(pgbouncer(probe_db.url), pool_size=6, max_overflow=0, transaction_pooler=True)
+    sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
+    relays = [
+        OutboxRelay(sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=20, poll_interval_s=0.05)
+        for _ in range(2)
+    ]
+    tasks = [asyncio.create_task(r.run()) for r in relays]
+    try:
+        counter = itertools.count()
+
+        async def writer(k: int) -> None:
+            for _ in range(20):
+                async with UnitOfWork(sessionmaker, probe_db.infra, on_commit_events=relays[k % 2].wake) as uow:
+                    for _ in range(5):
+                        uow.publish(_event(unique_producer, next(counter)))
+                    await uow.commit()
+
+        await asyncio.gather(*(writer(k) for k in range(3)))
+        deadline = asyncio.get_running_loop().time() + 60
+        while await relays[0].backlog() and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        assert await relays[0].backlog() == 0
+    finally:
+        for r in relays:
+            r.stop()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await engine.dispose()
+    t = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        in_outbox = [p["data"]["n"] for p in (await s.scalars(sa.select(t.c.payload).order_by(t.c.seq)))]
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    order: list[int] = []
+    while len(order) < 300:
+        for msg in await sub.fetch(300, timeout=5):
+            order.append(json.loads(msg.data)["data"]["n"])
+            await msg.ack()
+    assert order == in_outbox and sorted(order) == list(range(300))
+
+
+async def test_rows_whose_acks_never_come_stay_pending(probe_db, jetstream, unique_producer):
+    """The run marks rows as it sends them but commits only acknowledged ones: when no ack comes back (the broker
+    unreachable after the publish), every row of the run is left pending for the next run, none lost."""
+    await ensure_event_stream(jetstream, unique_producer)
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:
+        for n in range(60):
+            uow.publish(_event(unique_producer, n))
+        await uow.commit()
+    relay = OutboxRelay(
+        probe_db.sessionmaker, probe_db.infra, jetstream, service="probe", batch_size=20, ack_timeout_s=0.5
+    )
+
+    async def lost(msg) -> None:
+        return None  # the acks never reach the relay
+
+    relay._on_ack = lost  # type: ignore[method-assign]
+    with pytest.raises(TimeoutError):
+        await relay.publish_batch()
+    assert await relay.backlog() == 60
+    t = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        attempts = (await s.scalars(sa.select(t.c.attempts).order_by(t.c.seq))).all()
+    assert attempts[0] == 1 and sum(attempts) >= 1
+    relay2 = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    sent = 0
+    while (n := await relay2.publish_batch()) > 0:
+        sent += n
+    assert sent == 60 and await relay2.backlog() == 0  # published again: JetStream's duplicate window drops repeats
+    info = await jetstream.stream_info(stream_name(unique_producer))
+    assert info.state.messages == 60

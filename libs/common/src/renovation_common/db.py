@@ -12,8 +12,9 @@ store and the periodic jobs work the same everywhere.
 
 from __future__ import annotations
 
+import functools
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -163,6 +164,18 @@ def outbox_row(event: CloudEvent, subject: str) -> dict[str, Any]:
     }
 
 
+@functools.cache
+def _outbox_insert(outbox: sa.Table) -> sa.Insert:
+    """The outbox INSERT of :meth:`UnitOfWork.flush_events`: the payload arrives as JSON text (pydantic's own
+    serializer, once) and the database parses it, instead of a Python dict serialized again by the driver."""
+    return sa.insert(outbox).values(
+        event_id=sa.bindparam("event_id", type_=UUID(as_uuid=False)),
+        subject=sa.bindparam("subject"),
+        event_type=sa.bindparam("event_type"),
+        payload=sa.cast(sa.bindparam("payload_json", type_=sa.Text), JSONB),
+    )
+
+
 class UnitOfWork:
     """One transaction per use case: load, change, record events, commit.
 
@@ -205,8 +218,17 @@ class UnitOfWork:
     async def flush_events(self) -> None:
         if not self._pending_events:
             return
-        rows = [outbox_row(e, f"{self.subject_prefix}.{e.type}") for e in self._pending_events]
-        await self.session.execute(sa.insert(self.infra.outbox), rows)
+        prefix = self.subject_prefix
+        rows = [
+            {
+                "event_id": e.id,
+                "subject": f"{prefix}.{e.type}",
+                "event_type": e.type,
+                "payload_json": e.model_dump_json(exclude_none=True),
+            }
+            for e in self._pending_events
+        ]
+        await self.session.execute(_outbox_insert(self.infra.outbox), rows)
         self._pending_events = []
 
     async def commit(self) -> None:
@@ -262,17 +284,47 @@ async def upsert_newest(
     models keep the newest state whatever the arrival order. Equal versions apply (events of producers that do not
     count versions carry 0). Returns whether the row was written.
     """
+    return await upsert_newest_many(session, table, key, [values], version_column=version_column) > 0
+
+
+async def upsert_newest_many(
+    session: AsyncSession,
+    table: sa.Table,
+    key: str | tuple[str, ...],
+    rows: Sequence[dict[str, Any]],
+    *,
+    version_column: str = "source_version",
+    tiebreak_column: str | None = None,
+) -> int:
+    """:func:`upsert_newest` for many rows in one statement (a consumer's batch of events); returns how many rows
+    were written.
+
+    The rows are taken in order, as if written one after the other: of several rows with one key, the newest
+    version wins (the later one on equal versions), and a stored row newer than it is kept. Every row has the same
+    columns. ``tiebreak_column`` (e.g. the event's time) decides between equal versions, for producers that do not
+    count versions yet (they send 0): the row with the greater value wins, equal values apply.
+    """
     keys = (key,) if isinstance(key, str) else key
-    insert = pg_insert(table).values(**values)
-    updates: dict[str, Any] = {k: insert.excluded[k] for k in values if k not in keys}
-    if "updated_at" in table.c and "updated_at" not in values:
+    order = (version_column,) if tiebreak_column is None else (version_column, tiebreak_column)
+    newest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for values in rows:
+        k = tuple(values[c] for c in keys)
+        kept = newest.get(k)
+        if kept is None or tuple(kept[c] for c in order) <= tuple(values[c] for c in order):
+            newest[k] = values
+    if not newest:
+        return 0
+    chosen = list(newest.values())
+    insert = pg_insert(table)  # executed with many parameter sets: one cached statement, sent as one multi-row INSERT
+    updates: dict[str, Any] = {k: insert.excluded[k] for k in chosen[0] if k not in keys}
+    if "updated_at" in table.c and "updated_at" not in chosen[0]:
         updates["updated_at"] = sa.func.now()
     stmt = insert.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
         set_=updates,
-        where=table.c[version_column] <= insert.excluded[version_column],
-    ).returning(sa.literal(1))
-    return (await session.execute(stmt)).first() is not None
+        where=sa.tuple_(*(table.c[c] for c in order)) <= sa.tuple_(*(insert.excluded[c] for c in order)),
+    ).returning(table.c[keys[0]])
+    return len((await session.execute(stmt, chosen)).all())
 
 
 class ReadOnlyUnitOfWork:

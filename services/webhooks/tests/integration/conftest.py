@@ -212,7 +212,7 @@ def register_community(jetstream):
     """Publish ``survey.community.registered.v1`` as the survey service would (the webhooks consumer keeps where
     each community lies)."""
 
-    async def register(community_id: str, district_id: str, *, time: datetime | None = None) -> str:
+    async def register(community_id: str, district_id: str, *, time: datetime | None = None, version: int = 0) -> str:
         await ensure_event_stream(jetstream, "survey")
         event = new_event(
             CommunityRegistered(
@@ -221,6 +221,7 @@ def register_community(jetstream):
                 street_id=f"{district_id}-01",
                 name="劲松北社区",
                 maintenance_fund_established=False,
+                version=version,
             ),
             source="/renovation/survey",
             subject=community_id,

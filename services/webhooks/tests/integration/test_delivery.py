@@ -201,7 +201,7 @@ async def _disabled(client, h, sid) -> bool:
 
 
 async def test_replay_after_disable_and_enable_delivers_what_was_missed(start_app, receiver, gov, publish):
-    _, client = await start_app()
+    app, client = await start_app()
     h, d = gov(), district()
     sub = await subscribe(client, h, receiver, d)
     since = datetime.now(UTC) - timedelta(seconds=1)
@@ -210,8 +210,18 @@ async def test_replay_after_disable_and_enable_delivers_what_was_missed(start_ap
     patched = await client.patch(f"/v1/subscriptions/{sub['id']}", json={"enabled": False}, headers=h)
     assert patched.json()["enabled"] is False and patched.json()["disabled_reason"] == "manual"
     missed = [await publish(d) for _ in range(3)]
-    await publish(district())  # other district: never replayed to this subscription
-    await asyncio.sleep(1.5)  # the consumer saw them while the endpoint was disabled
+    elsewhere = await publish(district())  # other district: never replayed to this subscription
+
+    async def consumed() -> bool:  # the consumer saw them while the endpoint was disabled
+        async with app.state.sessionmaker() as s:
+            inbox = app.state.infra.inbox.c
+            ids = [uuid.UUID(e) for e in (*missed, elsewhere)]
+            n = await s.scalar(
+                sa.select(sa.func.count()).where(inbox.consumer == "event-fanout", inbox.event_id.in_(ids))
+            )
+        return n == 4
+
+    await eventually(consumed)
     assert receiver.ids() == [first]
     refused = await client.post(f"/v1/subscriptions/{sub['id']}/replay", json={"since": since.isoformat()}, headers=h)
     assert refused.status_code == 409

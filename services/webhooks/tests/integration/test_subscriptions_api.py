@@ -199,20 +199,29 @@ async def test_filters_lie_in_the_callers_scope_by_the_platforms_records(
 async def test_the_newest_registration_of_a_community_decides_where_it_lies(
     start_app, register_community, make_token, receiver
 ):
+    """Issue 14: the communities read model keeps the newest state by the community's version (another relay
+    replica, a redelivery or a replay may deliver an older event last); between equal versions — a producer that
+    does not count them yet sends 0 — the newer event time wins."""
     app, client = await start_app(dispatcher_enabled=False)
-    d_new, d_old, community = _unique("d-new"), _unique("d-old"), _unique("c")
+    d_new, d_old, d_v0, community = _unique("d-new"), _unique("d-old"), _unique("d-v0"), _unique("c")
     now = datetime.now(UTC)
-    await register_community(community, d_new, time=now)
-    first_seen = await _district_of(app, community)
-    assert first_seen == d_new
-    # a registration older than the one kept (arriving late) changes nothing
-    late = await register_community(community, d_old, time=now - timedelta(minutes=5))
+    await register_community(community, d_new, time=now - timedelta(minutes=10), version=3)
+    assert await _district_of(app, community) == d_new
+    # version 2 arriving late, with a *newer* event time: the version decides, nothing changes
+    late = await register_community(community, d_old, time=now, version=2)
     await eventually(lambda: _consumed(app, late))
     assert await _district_of(app, community, wait=False) == d_new
     old_admin = bearer(make_token("district_admin", district_id=d_old))
     body = {"url": receiver.url(), "event_types": ["*"], "community_id": community}
     r = await client.post("/v1/subscriptions", json=body, headers=old_admin)
     assert (r.status_code, r.json()["code"]) == (403, "out_of_scope")
+    # the same version: the newer event time wins, an older one changes nothing
+    same_newer = await register_community(community, d_v0, time=now - timedelta(minutes=5), version=3)
+    await eventually(lambda: _consumed(app, same_newer))
+    assert await _district_of(app, community, wait=False) == d_v0
+    same_older = await register_community(community, d_new, time=now - timedelta(minutes=20), version=3)
+    await eventually(lambda: _consumed(app, same_older))
+    assert await _district_of(app, community, wait=False) == d_v0
 
 
 async def _consumed(app, event_id: str) -> bool:

@@ -3,12 +3,15 @@ raw-message consumers such as device ingestion.
 
 A runner fetches a batch and applies it **in one transaction**:
 
-* CloudEvent consumers (``ConsumerSpec.handlers``): messages that are not CloudEvents or break their contract are
-  dead-lettered; ``(consumer, event id)`` of the rest goes into ``inbox`` in one statement (a repeat is acked and
-  skipped); each new event's handler runs inside its own savepoint, so a handler that refuses an event
-  (:class:`PoisonMessage`, ``ValueError``) or fails for now (:class:`TransientError`, anything else) leaves the other
-  events of the batch applied. The refused one is dead-lettered in the same transaction; the failing one gets its
-  inbox row back out and is ``nak``-ed with a growing delay, until ``max_deliver`` deliveries dead-letter it.
+* CloudEvent consumers (``ConsumerSpec.handlers`` — one event at a time — and ``ConsumerSpec.event_batch_handlers``
+  — every event of one type in a row at once, set-based): messages that are not CloudEvents or break their contract
+  are dead-lettered; ``(consumer, event id)`` of the rest goes into ``inbox`` in one statement (a repeat is acked
+  and skipped). The new events are applied in order inside **one** savepoint, consecutive events of a type with a
+  batch handler in one call. Only if that fails are they applied again one at a time, each inside its own
+  savepoint (a batch handler then gets a list of one), so a handler that refuses an event (:class:`PoisonMessage`,
+  ``ValueError``) or fails for now (:class:`TransientError`, anything else) leaves the other events of the batch
+  applied. The refused one is dead-lettered in the same transaction; the failing one gets its inbox row back out
+  and is ``nak``-ed with a growing delay, until ``max_deliver`` deliveries dead-letter it.
 * Raw consumers (``ConsumerSpec.batch_handler``): the handler takes the whole batch (e.g. one COPY for a batch of
   device events) and isolates bad *content* itself (rejects with a reason).
 
@@ -60,6 +63,8 @@ class TransientError(Exception):
 
 
 Handler = Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]
+# Several new events of one type, in stream order: applied together (one statement for all of them, say).
+EventBatchHandler = Callable[[AsyncSession, Sequence[tuple[CloudEvent, EventData | None]]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,10 @@ class ConsumerSpec:
     subscriptions: list[Subscription]
     handlers: dict[str, Handler] = field(default_factory=dict)
     default_handler: Handler | None = None
+    # set-based handlers by event type (and for every other type): take precedence over ``handlers`` for a batch;
+    # when a batch has to be applied one event at a time (a refused or failing event), they get lists of one
+    event_batch_handlers: dict[str, EventBatchHandler] = field(default_factory=dict)
+    default_event_batch_handler: EventBatchHandler | None = None
     batch_handler: BatchHandler | None = None  # raw messages: the handler takes the batch (no CloudEvent, no inbox)
     max_deliver: int = 20
     ack_wait_s: float = 30.0
@@ -161,6 +170,7 @@ class ConsumerRunner:
         self.service = service
         self._stopping = False
         self._subs: list[Any] = []
+        self._handlers: dict[str, tuple[EventBatchHandler | None, Handler | None]] = {}
 
     def durable_name(self, sub: Subscription) -> str:
         return f"{self.service}__{self.spec.name}__{sub.stream}".replace(".", "_").replace("-", "_")
@@ -267,54 +277,115 @@ class ConsumerRunner:
                 e.id: {"consumer": self.spec.name, "event_id": uuid.UUID(e.id), "event_type": e.type}
                 for _, e, _ in parsed
             }
-            inserted = await session.execute(
-                pg_insert(inbox).values(list(rows.values())).on_conflict_do_nothing().returning(inbox.c.event_id)
+            inserted = await session.execute(  # one multi-row INSERT of a cached statement
+                pg_insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id), list(rows.values())
             )
             new_ids = {str(r) for r in inserted.scalars()}
+        todo: list[tuple[int, CloudEvent, EventData | None]] = []
         seen: set[str] = set()
         for i, event, data in parsed:
-            msg = msgs[i]
             if event.id not in new_ids or event.id in seen:
                 verdicts[i] = _Verdict("ack", "duplicate")
                 continue
             seen.add(event.id)
-            set_trace(child_traceparent(event.traceparent), request_id=event.id)
-            handler = self.spec.handlers.get(event.type, self.spec.default_handler)
-            if handler is None:
+            if self._single_handler(event.type) is None:
                 verdicts[i] = _Verdict("ack", "applied")
                 continue
+            todo.append((i, event, data))
+        if len(todo) > 1:
+            # the usual case first: every new event applied in one savepoint, runs of a type with a batch handler
+            # in one call each; only if that fails, one at a time (below) to find and isolate the failing events
             try:
                 async with session.begin_nested():
-                    await handler(session, event, data)
-                verdicts[i] = _Verdict("ack", "applied")
+                    await self._apply_in_order(session, [(e, d) for _, e, d in todo])
             except Exception as exc:
                 if not session.in_transaction() or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
                     raise  # the transaction itself is gone: the whole batch goes again
-                # not applied: its inbox row goes (a redelivery, or a replay of the dead letter once the cause is
-                # fixed, will apply it)
-                await session.execute(
-                    sa.delete(self._infra.inbox).where(
-                        self._infra.inbox.c.consumer == self.spec.name,
-                        self._infra.inbox.c.event_id == uuid.UUID(event.id),
-                    )
-                )
-                if isinstance(exc, PoisonMessage | ValueError) or is_data_error(exc):
-                    await self._dead_letter(session, msg, event.id, event.type, f"{type(exc).__name__}: {exc}")
-                    verdicts[i] = _Verdict("term", "dead_letter")
-                    continue
-                deliveries = _deliveries(msg)
-                if deliveries >= self.spec.max_deliver:
-                    await self._dead_letter(
-                        session, msg, event.id, event.type, f"gave up after {deliveries}: {type(exc).__name__}: {exc}"
-                    )
-                    verdicts[i] = _Verdict("term", "dead_letter")
-                else:
-                    delay = self._delay(deliveries)
-                    log.warning(
-                        "event_retry", event_type=event.type, deliveries=deliveries, delay_s=delay, error=str(exc)[:300]
-                    )
-                    verdicts[i] = _Verdict("nak", "retry", delay)
+                log.info("consumer_batch_isolating", consumer=self.spec.name, events=len(todo), error=str(exc)[:200])
+            else:
+                for i, _, _ in todo:
+                    verdicts[i] = _Verdict("ack", "applied")
+                todo = []
+        for i, event, data in todo:
+            verdicts[i] = await self._apply_one(session, msgs[i], event, data)
         return [v if v is not None else _Verdict("ack", "applied") for v in verdicts]
+
+    def _handlers_for(self, event_type: str) -> tuple[EventBatchHandler | None, Handler | None]:
+        """(batch handler, handler of one event) for ``event_type``; the handler of one may be the batch handler
+        given a list of one. Both ``None``: the consumer does not handle the type (the event is acked)."""
+        found = self._handlers.get(event_type)
+        if found is not None:
+            return found
+        spec = self.spec
+        batch = spec.event_batch_handlers.get(event_type)
+        single = spec.handlers.get(event_type)
+        if batch is None and single is None:
+            batch, single = spec.default_event_batch_handler, spec.default_handler
+        if single is None and batch is not None:
+            single = _one_of(batch)
+        found = self._handlers[event_type] = (batch, single)
+        return found
+
+    def _batch_handler(self, event_type: str) -> EventBatchHandler | None:
+        return self._handlers_for(event_type)[0]
+
+    def _single_handler(self, event_type: str) -> Handler | None:
+        return self._handlers_for(event_type)[1]
+
+    async def _apply_in_order(self, session: AsyncSession, events: list[tuple[CloudEvent, EventData | None]]) -> None:
+        """Apply ``events`` in stream order: consecutive events with one batch handler in one call."""
+        i = 0
+        while i < len(events):
+            event, data = events[i]
+            set_trace(child_traceparent(event.traceparent), request_id=event.id)
+            batch = self._batch_handler(event.type)
+            if batch is None:
+                handler = self._single_handler(event.type)
+                if handler is not None:
+                    await handler(session, event, data)
+                i += 1
+                continue
+            j = i + 1
+            while j < len(events) and self._batch_handler(events[j][0].type) is batch:
+                j += 1
+            await batch(session, events[i:j])
+            i = j
+
+    async def _apply_one(self, session: AsyncSession, msg: Msg, event: CloudEvent, data: EventData | None) -> _Verdict:
+        """Apply one event in its own savepoint; a refused one is dead-lettered, a failing one retried later."""
+        set_trace(child_traceparent(event.traceparent), request_id=event.id)
+        handler = self._single_handler(event.type)
+        if handler is None:
+            return _Verdict("ack", "applied")
+        try:
+            async with session.begin_nested():
+                await handler(session, event, data)
+            return _Verdict("ack", "applied")
+        except Exception as exc:
+            if not session.in_transaction() or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+                raise  # the transaction itself is gone: the whole batch goes again
+            # not applied: its inbox row goes (a redelivery, or a replay of the dead letter once the cause is
+            # fixed, will apply it)
+            await session.execute(
+                sa.delete(self._infra.inbox).where(
+                    self._infra.inbox.c.consumer == self.spec.name,
+                    self._infra.inbox.c.event_id == uuid.UUID(event.id),
+                )
+            )
+            if isinstance(exc, PoisonMessage | ValueError) or is_data_error(exc):
+                await self._dead_letter(session, msg, event.id, event.type, f"{type(exc).__name__}: {exc}")
+                return _Verdict("term", "dead_letter")
+            deliveries = _deliveries(msg)
+            if deliveries >= self.spec.max_deliver:
+                await self._dead_letter(
+                    session, msg, event.id, event.type, f"gave up after {deliveries}: {type(exc).__name__}: {exc}"
+                )
+                return _Verdict("term", "dead_letter")
+            delay = self._delay(deliveries)
+            log.warning(
+                "event_retry", event_type=event.type, deliveries=deliveries, delay_s=delay, error=str(exc)[:300]
+            )
+            return _Verdict("nak", "retry", delay)
 
     def _delay(self, deliveries: int) -> float:
         return self.spec.backoff_s[min(max(deliveries, 1) - 1, len(self.spec.backoff_s) - 1)]
@@ -362,14 +433,16 @@ class ConsumerRunner:
                 try:
                     msgs = await psub.fetch(self.spec.batch_size, timeout=self.spec.fetch_timeout_s)
                 except TimeoutError:
+                    metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(0)
                     continue
                 if self._stopping:
                     break  # unacked messages are redelivered after ack_wait
                 await self.process(msgs)
                 failures = 0
+                # what is still waiting behind this batch, from the last message's metadata (no round trip)
                 with contextlib.suppress(Exception):
-                    info = await psub.consumer_info()
-                    metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(info.num_pending or 0)
+                    pending = msgs[-1].metadata.num_pending
+                    metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(pending or 0)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -394,6 +467,13 @@ class ConsumerRunner:
         for psub in subs:
             with contextlib.suppress(Exception):
                 await psub.unsubscribe()
+
+
+def _one_of(batch: EventBatchHandler) -> Handler:
+    async def one(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        await batch(session, [(event, data)])
+
+    return one
 
 
 def _deliveries(msg: Msg) -> int:

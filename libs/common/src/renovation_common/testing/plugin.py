@@ -7,6 +7,10 @@
 * ``make_token`` — signs a development JWT with the scope claims you give.
 * ``service_client`` — runs a service's app (lifespan included: relay, consumers) against a fresh database and
   yields an ``httpx.AsyncClient`` bound to it.
+* ``no_leftover_tasks`` — fails a test that leaves a background task running (the event loop is shared by the whole
+  session, so such a task — a dispatcher, a relay, a consumer — would go on working, on a dropped database or on
+  the next test's events); the task is cancelled. A test suite turns it on for all its tests with an autouse
+  fixture requesting it.
 """
 
 from __future__ import annotations
@@ -154,6 +158,24 @@ async def service_client(
             return app, client
 
         yield start
+
+
+@pytest.fixture
+async def no_leftover_tasks() -> AsyncIterator[None]:
+    """Every task the test started has ended when it ends (cancelled ones get up to 10 s to unwind)."""
+    before = set(asyncio.all_tasks())
+    yield
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 10
+    while True:
+        left = [t for t in asyncio.all_tasks() if t not in before and t is not asyncio.current_task() and not t.done()]
+        if not left or loop.time() > deadline:
+            break
+        await asyncio.sleep(0.05)
+    for task in left:
+        task.cancel()
+    await asyncio.gather(*left, return_exceptions=True)
+    assert not left, "background tasks outlived the test: " + ", ".join(sorted({t.get_name() for t in left}))
 
 
 async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float = 15.0, interval_s: float = 0.1) -> None:

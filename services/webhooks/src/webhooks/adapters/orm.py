@@ -97,6 +97,20 @@ sa.Index(
 )
 sa.Index("ix_deliveries_status_created", deliveries.c.status, deliveries.c.created_at, deliveries.c.id)
 sa.Index("ix_deliveries_subscription_status", deliveries.c.subscription_id, deliveries.c.status)
+# the dispatcher's lease: an endpoint's next due deliveries, and its leased ones (its concurrency in use)
+sa.Index(
+    "ix_deliveries_pending_by_subscription",
+    deliveries.c.subscription_id,
+    deliveries.c.next_attempt_at,
+    deliveries.c.id,
+    postgresql_where=deliveries.c.status == "pending",
+)
+sa.Index(
+    "ix_deliveries_leased_by_subscription",
+    deliveries.c.subscription_id,
+    deliveries.c.lease_expires_at,
+    postgresql_where=sa.and_(deliveries.c.status == "pending", deliveries.c.lease_expires_at.is_not(None)),
+)
 
 delivery_attempts = sa.Table(
     "delivery_attempts",
@@ -125,5 +139,7 @@ communities = sa.Table(
     sa.Column("district_id", sa.String(64), nullable=False),
     sa.Column("street_id", sa.String(64)),
     sa.Column("updated_at", TS, nullable=False),  # time of the registry event this state comes from
+    # the survey community's version in that event: the newest wins (then the event time, between equal versions)
+    sa.Column("source_version", sa.BigInteger, nullable=False, server_default="0"),
 )
 sa.Index("ix_communities_district_id", communities.c.district_id)

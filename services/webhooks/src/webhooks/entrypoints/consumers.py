@@ -1,15 +1,19 @@
 """Inbound events -> use cases: the fan-out into deliveries, and the communities read model.
 
-* ``event-fanout``: a durable pull consumer on every producer's stream with a ``default_handler`` for every event
-  type. The streams are ensured here too, so start-up order does not matter. The service's own stream (WEBHOOKS) is
-  consumed as well, but ``webhooks.*`` events are matched only by patterns that name ``webhooks`` explicitly (a
-  catch-all ``*`` never feeds them back to receivers).
+* ``event-fanout``: a durable pull consumer on every producer's stream with a set-based handler for every event
+  type (``default_event_batch_handler``: a fetched batch is kept and fanned out in three statements). The streams
+  are ensured here too, so start-up order does not matter. The service's own stream (WEBHOOKS) is consumed as well,
+  but ``webhooks.*`` events are matched only by patterns that name ``webhooks`` explicitly (a catch-all ``*`` never
+  feeds them back to receivers).
 * ``community-registry``: ``survey.community.registered.v1`` only, into the communities read model that community
-  filters are checked against. A consumer of its own, so that a backlog of the fan-out (every event of the platform)
-  never delays what the subscription API needs to accept a new community.
+  filters are checked against (a batch in one upsert; the newest version wins). A consumer of its own, so that a
+  backlog of the fan-out (every event of the platform) never delays what the subscription API needs to accept a
+  new community.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,9 +29,9 @@ from renovation_common.messaging import (
     stream_subject,
     subscription_for,
 )
-from webhooks.service_layer.communities import record_community
+from webhooks.service_layer.communities import record_communities
 from webhooks.service_layer.context import Context
-from webhooks.service_layer.fanout import fan_out
+from webhooks.service_layer.fanout import fan_out_many
 
 CONSUMER_NAME = "event-fanout"
 REGISTRY_CONSUMER = "community-registry"
@@ -46,12 +50,12 @@ def event_subscriptions() -> list[Subscription]:
 
 
 def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
-    async def on_event(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-        await fan_out(ConsumerUnitOfWork(session, runtime.infra), event, now=ctx.clock())
+    async def on_events(session: AsyncSession, events: Sequence[tuple[CloudEvent, EventData | None]]) -> None:
+        await fan_out_many(ConsumerUnitOfWork(session, runtime.infra), [e for e, _ in events], now=ctx.clock())
 
-    async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-        if isinstance(data, CommunityRegistered):  # parsed against its contract by the consumer runner
-            await record_community(ConsumerUnitOfWork(session, runtime.infra), data, at=event.time)
+    async def on_communities(session: AsyncSession, events: Sequence[tuple[CloudEvent, EventData | None]]) -> None:
+        registered = [(data, event.time) for event, data in events if isinstance(data, CommunityRegistered)]
+        await record_communities(ConsumerUnitOfWork(session, runtime.infra), registered)
 
     def after_commit() -> None:
         runtime.wake_relay()
@@ -60,14 +64,13 @@ def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
     return [
         ConsumerSpec(
             name=CONSUMER_NAME,
-            handlers={},
-            default_handler=on_event,
+            default_event_batch_handler=on_events,
             subscriptions=event_subscriptions(),
             after_commit=after_commit,
         ),
         ConsumerSpec(
             name=REGISTRY_CONSUMER,
-            handlers={COMMUNITY_REGISTERED: on_community},
+            event_batch_handlers={COMMUNITY_REGISTERED: on_communities},
             subscriptions=subscription_for([COMMUNITY_REGISTERED]),
         ),
     ]

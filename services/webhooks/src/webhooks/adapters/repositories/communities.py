@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from renovation_common.db import upsert_newest_many
 from webhooks.adapters.orm import communities
 from webhooks.domain.model import Community
 
 C = communities.c
+
+
+@dataclass(frozen=True)
+class CommunityState:
+    """A community as one registry event describes it: its version and the event's time."""
+
+    community: Community
+    version: int
+    at: datetime
 
 
 class CommunityRepository:
@@ -24,11 +35,17 @@ class CommunityRepository:
             return None
         return Community(community_id=row.community_id, district_id=row.district_id, street_id=row.street_id)
 
-    async def upsert(self, community: Community, *, at: datetime) -> None:
-        """Record where a community lies as of ``at``; a state older than the one kept is ignored."""
-        values = {"district_id": community.district_id, "street_id": community.street_id, "updated_at": at}
-        await self.session.execute(
-            pg_insert(communities)
-            .values(community_id=community.community_id, **values)
-            .on_conflict_do_update(index_elements=[C.community_id], set_=values, where=C.updated_at <= at)
-        )
+    async def upsert_newest(self, states: Sequence[CommunityState]) -> int:
+        """Record where communities lie, in one statement; a state older than the one kept (a lower version, or the
+        same version from an older event) is ignored. Returns how many rows were written."""
+        rows = [
+            {
+                "community_id": s.community.community_id,
+                "district_id": s.community.district_id,
+                "street_id": s.community.street_id,
+                "source_version": s.version,
+                "updated_at": s.at,
+            }
+            for s in states
+        ]
+        return await upsert_newest_many(self.session, communities, "community_id", rows, tiebreak_column="updated_at")

@@ -9,6 +9,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +25,15 @@ E = events.c
 A = delivery_attempts.c
 ATTEMPT_FIELDS = [f.name for f in dataclasses.fields(Attempt)]
 UNIQUE = "uq_deliveries_subscription_id_event_id"
+
+
+@dataclasses.dataclass(frozen=True)
+class Success:
+    """A delivery its receiver accepted, with the attempt to log."""
+
+    delivery_id: uuid.UUID
+    subscription_id: uuid.UUID
+    attempt: Attempt
 
 
 def new_delivery(
@@ -52,6 +63,66 @@ def _with_subscription() -> sa.Select[Any]:
     ).join(subscriptions, S.id == D.subscription_id)
 
 
+# Each endpoint's free slots (its limit less its leased deliveries), filled with its oldest due deliveries, the
+# oldest of all first, up to :limit; leased and returned with what sending them needs.
+LEASE = (
+    sa.text(
+        """
+WITH endpoint AS (
+    SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:limits AS integer[])) AS e(id, max_concurrency)
+), free AS (
+    SELECT e.id, e.max_concurrency - (
+        SELECT count(*) FROM deliveries b
+        WHERE b.subscription_id = e.id AND b.status = 'pending' AND b.lease_expires_at > CAST(:now AS timestamptz)
+    ) AS slots
+    FROM endpoint e
+), chosen AS (
+    SELECT c.id FROM free f
+    CROSS JOIN LATERAL (
+        SELECT d.id, d.next_attempt_at FROM deliveries d
+        WHERE d.subscription_id = f.id AND d.status = 'pending' AND d.next_attempt_at <= CAST(:now AS timestamptz)
+          AND (d.lease_expires_at IS NULL OR d.lease_expires_at <= CAST(:now AS timestamptz))
+        ORDER BY d.next_attempt_at, d.id
+        LIMIT greatest(f.slots, 0)
+    ) c
+    ORDER BY c.next_attempt_at, c.id
+    LIMIT CAST(:limit AS integer)
+)
+UPDATE deliveries d
+SET lease_expires_at = CAST(:lease_until AS timestamptz), attempts = d.attempts + 1,
+    updated_at = CAST(:now AS timestamptz)
+FROM chosen, subscriptions s, events e
+WHERE d.id = chosen.id AND s.id = d.subscription_id AND e.id = d.event_id
+RETURNING d.id, d.subscription_id, d.event_id, d.attempts, s.url, s.secret_encrypted, s.previous_secret_encrypted,
+    s.previous_secret_expires_at, e.payload
+"""
+    )
+    .bindparams(
+        sa.bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))),
+        sa.bindparam("limits", type_=ARRAY(sa.Integer)),
+        sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("lease_until", type_=sa.DateTime(timezone=True)),
+        sa.bindparam("limit", type_=sa.Integer),
+    )
+    .columns(
+        id=PG_UUID(as_uuid=True),
+        subscription_id=PG_UUID(as_uuid=True),
+        event_id=PG_UUID(as_uuid=True),
+        attempts=sa.Integer,
+        url=sa.String,
+        secret_encrypted=sa.Text,
+        previous_secret_encrypted=sa.Text,
+        previous_secret_expires_at=sa.DateTime(timezone=True),
+        payload=JSONB,
+    )
+)
+
+
+def _values(attempt: Attempt) -> dict[str, Any]:
+    """The attempt's fields (``dataclasses.asdict`` would deep-copy every value)."""
+    return {name: getattr(attempt, name) for name in ATTEMPT_FIELDS}
+
+
 def _delivery(row: Any) -> Delivery:
     return Delivery(**{f.name: getattr(row, f.name) for f in dataclasses.fields(Delivery)})
 
@@ -73,8 +144,8 @@ class DeliveryRepository:
         were inserted."""
         if not rows:
             return 0
-        result = await self.session.execute(
-            pg_insert(deliveries).values(list(rows)).on_conflict_do_nothing(constraint=UNIQUE).returning(D.id)
+        result = await self.session.execute(  # one multi-row INSERT of a cached statement
+            pg_insert(deliveries).on_conflict_do_nothing(constraint=UNIQUE).returning(D.id), list(rows)
         )
         return len(result.all())
 
@@ -143,6 +214,59 @@ class DeliveryRepository:
             sa.insert(delivery_attempts).values(delivery_id=delivery_id, **dataclasses.asdict(attempt))
         )
 
+    async def record_successes(
+        self, successes: Sequence[Success], *, now: datetime, lease_until: datetime, lease_limit: int
+    ) -> tuple[set[uuid.UUID], list[ClaimedDelivery]]:
+        """Mark deliveries delivered and log their attempts, clear their endpoints' failure streaks, and lease the
+        next due deliveries of those endpoints into the slots just freed — a handful of statements whatever the
+        number. Returns the deliveries recorded (one deleted meanwhile, with its subscription, is not) and the ones
+        leased (up to ``lease_limit``).
+
+        The endpoints' rows are locked first (in id order: the claim's lock order), so the endpoint's limit holds
+        across replicas exactly as in :meth:`claim_due`."""
+        if not successes:
+            return set(), []
+        locked = (
+            await self.session.execute(
+                sa.select(S.id, S.max_concurrency, S.enabled, S.failing_since)
+                .where(S.id.in_(sorted({s.subscription_id for s in successes})))
+                .order_by(S.id)
+                .with_for_update(of=subscriptions)
+            )
+        ).all()
+        streaks = [r.id for r in locked if r.failing_since is not None]
+        if streaks:
+            await self.session.execute(sa.update(subscriptions).where(S.id.in_(streaks)).values(failing_since=None))
+        by_id = {s.delivery_id: s for s in successes}
+        codes = {s.delivery_id: s.attempt.status_code for s in successes}
+        times = {s.delivery_id: s.attempt.attempted_at for s in successes}
+        recorded = set(
+            (
+                await self.session.execute(
+                    sa.update(deliveries)
+                    .where(D.id.in_(sorted(by_id)))
+                    .values(
+                        status="succeeded",
+                        delivered_at=sa.case(times, value=D.id),
+                        lease_expires_at=None,
+                        last_status_code=sa.case(codes, value=D.id),
+                        last_error=None,
+                        updated_at=sa.case(times, value=D.id),
+                    )
+                    .returning(D.id)
+                )
+            ).scalars()
+        )
+        if recorded:
+            await self.session.execute(
+                sa.insert(delivery_attempts),
+                [{"delivery_id": d, **_values(by_id[d].attempt)} for d in sorted(recorded)],
+            )
+        leased = await self._lease(
+            [r for r in locked if r.enabled], now=now, lease_until=lease_until, limit=lease_limit
+        )
+        return recorded, leased
+
     async def claim_due(self, *, now: datetime, lease_until: datetime, limit: int) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries, never more per endpoint than its concurrency limit allows.
 
@@ -161,63 +285,26 @@ class DeliveryRepository:
                 .with_for_update(of=subscriptions, skip_locked=True)
             )
         ).all()
-        if not locked:
+        return await self._lease(locked, now=now, lease_until=lease_until, limit=limit)
+
+    async def _lease(
+        self, locked: Sequence[Any], *, now: datetime, lease_until: datetime, limit: int
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries of endpoints whose rows this transaction has locked (``locked``: their ids and
+        concurrency limits), up to each endpoint's free slots and ``limit`` in all — one statement, which reads only
+        each endpoint's leased rows and its oldest due ones (partial indexes of migration 0005), never its backlog."""
+        if not locked or limit <= 0:
             return []
-        sub_ids = [r.id for r in locked]
-        in_flight = dict(
-            (
-                await session.execute(
-                    sa.select(D.subscription_id, sa.func.count())
-                    .where(D.subscription_id.in_(sub_ids), D.status == "pending", D.lease_expires_at > now)
-                    .group_by(D.subscription_id)
-                )
-            ).all()
-        )
-        quota = {r.id: r.max_concurrency - int(in_flight.get(r.id, 0)) for r in locked}
-        ranked = (
-            sa.select(
-                D.id,
-                D.subscription_id,
-                D.next_attempt_at,
-                sa.func.row_number()
-                .over(partition_by=D.subscription_id, order_by=(D.next_attempt_at, D.id))
-                .label("rn"),
-            )
-            .where(D.subscription_id.in_([s for s, q in quota.items() if q > 0]), _due(now))
-            .subquery()
-        )
-        max_quota = max([*quota.values(), 0])
-        candidates = (
-            await session.execute(
-                sa.select(ranked.c.id, ranked.c.subscription_id, ranked.c.rn, ranked.c.next_attempt_at)
-                .where(ranked.c.rn <= max_quota)
-                .order_by(ranked.c.next_attempt_at)
-            )
-        ).all()
-        chosen = [c.id for c in candidates if c.rn <= quota[c.subscription_id]][:limit]
-        if not chosen:
-            return []
-        await session.execute(
-            sa.update(deliveries)
-            .where(D.id.in_(chosen))
-            .values(lease_expires_at=lease_until, attempts=D.attempts + 1, updated_at=now)
-        )
         rows = (
-            await session.execute(
-                sa.select(
-                    D.id,
-                    D.subscription_id,
-                    D.event_id,
-                    D.attempts,
-                    S.url,
-                    S.secret_encrypted,
-                    S.previous_secret_encrypted,
-                    S.previous_secret_expires_at,
-                    E.payload,
-                )
-                .join(subscriptions, S.id == D.subscription_id)
-                .join(events, E.id == D.event_id)
-                .where(D.id.in_(chosen))
+            await self.session.execute(
+                LEASE,
+                {
+                    "ids": [r.id for r in locked],
+                    "limits": [int(r.max_concurrency) for r in locked],
+                    "now": now,
+                    "lease_until": lease_until,
+                    "limit": limit,
+                },
             )
         ).all()
         return [

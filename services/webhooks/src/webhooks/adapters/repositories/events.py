@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -14,6 +16,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from webhooks.adapters.orm import events
 
 E = events.c
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to keep (values of one ``events`` row)."""
+
+    id: uuid.UUID
+    type: str
+    source: str
+    time: datetime
+    district_id: str | None
+    community_id: str | None
+    payload: dict[str, Any]
+    is_test: bool
+    received_at: datetime
+
+
+NEW_EVENT_FIELDS = [f.name for f in dataclasses.fields(NewEvent)]
 
 
 @dataclass(frozen=True)
@@ -57,6 +77,14 @@ class EventRepository:
             )
             .on_conflict_do_nothing(index_elements=["id"])
         )
+
+    async def add_many(self, new: Sequence[NewEvent]) -> None:
+        """Keep events in one statement (a redelivered one is kept once)."""
+        if new:
+            await self.session.execute(
+                pg_insert(events).on_conflict_do_nothing(index_elements=["id"]),
+                [{f: getattr(e, f) for f in NEW_EVENT_FIELDS} for e in new],  # asdict would deep-copy payloads
+            )
 
     async def since(
         self,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -86,6 +87,22 @@ class SubscriptionRepository:
                 S.enabled.is_(True),
                 sa.or_(S.district_id.is_(None), S.district_id == district_id),
                 sa.or_(S.community_id.is_(None), S.community_id == community_id),
+            )
+        )
+        return [(r.id, EventFilter(tuple(r.event_types), r.district_id, r.community_id)) for r in rows]
+
+    async def candidates_for_any(
+        self, district_ids: Collection[str | None], community_ids: Collection[str | None]
+    ) -> list[tuple[uuid.UUID, EventFilter]]:
+        """Enabled subscriptions whose district/community filter lets through an event of at least one of these
+        districts and communities (a batch's), with their filters; ``EventFilter.accepts`` then decides per event."""
+        districts = sorted(d for d in district_ids if d is not None)
+        communities = sorted(c for c in community_ids if c is not None)
+        rows = await self.session.execute(
+            sa.select(S.id, S.event_types, S.district_id, S.community_id).where(
+                S.enabled.is_(True),
+                sa.or_(S.district_id.is_(None), S.district_id.in_(districts)),
+                sa.or_(S.community_id.is_(None), S.community_id.in_(communities)),
             )
         )
         return [(r.id, EventFilter(tuple(r.event_types), r.district_id, r.community_id)) for r in rows]
