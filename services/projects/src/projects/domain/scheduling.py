@@ -112,6 +112,9 @@ class Schedule:
     wall_time_s: float
     moved_tasks: int = 0
     total_shift_days: int = 0
+    lower_bound: float | None = None  # proven lower bound on the weighted completion (None without weights)
+    limited_by: str | None = None  # deterministic_time | wall_clock | None (optimal)
+    deterministic_time: float | None = None
 
 
 def validate(problem: Problem) -> dict[str, Task]:
