@@ -20,6 +20,6 @@ class Settings(ServiceSettings):
     max_concurrent_solves: int = Field(default=1, ge=1, le=16, description="CP-SAT solves at once per replica")
     max_time_limit_s: float = Field(default=60.0, gt=0, le=600)
     delay_check_interval_s: float = Field(
-        default=3600.0, ge=1, le=86400, description="How often the delay check compares plans with progress"
+        default=3600.0, gt=0, le=86400, description="How often the delay check compares plans with progress"
     )
     timezone: str = Field(default="Asia/Shanghai", description="Whose calendar 'today' is (reports, delay check)")

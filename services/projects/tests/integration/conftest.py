@@ -73,8 +73,10 @@ def household_events(
     return out
 
 
-def site_event(community_id: str, district_id: str, street_id: str, code: str, kind: str, *, version: int = 1,
-               length_m: int | None = None, retired: bool = False, name: str | None = None) -> SiteRegistered:  # fmt: skip
+def site_event(
+    community_id: str, district_id: str, street_id: str, code: str, kind: str, *, version: int = 1,
+    length_m: int | None = None, retired: bool = False, name: str | None = None,
+) -> SiteRegistered:  # fmt: skip
     return SiteRegistered(
         site_id=f"{community_id}-{code}",
         community_id=community_id,
