@@ -60,6 +60,11 @@ class HouseholdUpdated(HouseholdRegistered):
     "A lane (巷道) or courtyard (院落) of a community was registered, changed or retired; the full current state.",
 )
 class SiteRegistered(EventData):
+    """Work faces of the open ground for the projects service (buildings come from the households' events).
+
+    The contract is consumed by projects; the survey service does not keep a registry of lanes and courtyards yet,
+    so nothing publishes it so far (projects then treats a community's open ground as one face)."""
+
     site_id: str
     community_id: str
     district_id: str
