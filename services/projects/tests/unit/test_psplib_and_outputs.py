@@ -17,7 +17,7 @@ from projects.domain.progress import (
     status_of,
 )
 from projects.domain.psplib import parse_reference, parse_sm
-from projects.domain.scheduling import SolveParams
+from projects.domain.solver import SolveParams
 
 from .helpers import solve_checked
 

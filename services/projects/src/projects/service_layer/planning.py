@@ -28,15 +28,8 @@ from projects.adapters.repositories import (
 from projects.domain.calendar import WorkingCalendar
 from projects.domain.model import Plan, PlanKind, PlanStatus, Project, ProjectStatus, ScheduleEntry, SolverStatus
 from projects.domain.planning import PlanLink, PlanPackage, build_problem, weights_from_ranks
-from projects.domain.scheduling import (
-    Problem,
-    Schedule,
-    SchedulingError,
-    SolveParams,
-    check,
-    effective_limits,
-    solve,
-)
+from projects.domain.scheduling import Problem, SchedulingError, check, effective_limits
+from projects.domain.solver import Schedule, SolveParams, solve
 from projects.service_layer import access
 from projects.service_layer.context import Context
 from renovation_common.auth import Principal

@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 from projects.domain.scheduling import (
     Link,
     Problem,
-    Schedule,
     SchedulingError,
-    SolveParams,
     Task,
     check,
     critical_path_length,
 )
+from projects.domain.solver import Schedule, SolveParams
 from projects.service_layer.context import Context
 from projects.service_layer.planning import solve_off_loop
 from renovation_common.errors import DomainError

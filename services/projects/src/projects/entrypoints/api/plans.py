@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Response, status
 
 from projects.domain.model import Plan, PlanStatus
-from projects.domain.scheduling import SolveParams
+from projects.domain.solver import SolveParams
 from projects.entrypoints.api import render
 from projects.entrypoints.api.dependencies import PLANNERS, READERS, SOLVERS, ContextDep, RuntimeDep
 from projects.entrypoints.api.schemas import (
@@ -25,7 +25,9 @@ from renovation_common.auth import Principal, authorize
 
 router = APIRouter(tags=["plans"])
 
-ACCEPTED: dict[int | str, dict[str, Any]] = {202: {"model": PlanRead, "description": "Accepted as a job: poll the `Location` until it is done"}}
+ACCEPTED: dict[int | str, dict[str, Any]] = {
+    202: {"model": PlanRead, "description": "Accepted as a job: poll the `Location` until it is done"}
+}
 
 
 def _answer(plan: Plan, response: Response) -> PlanRead:
