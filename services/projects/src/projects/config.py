@@ -14,6 +14,9 @@ class Settings(ServiceSettings):
     default_port: ClassVar[int] = 8002
 
     plan_sync_max_packages: int = Field(default=200, ge=0, le=5000, description="Larger plans run as jobs (202)")
+    plan_sync_max_time_limit_s: float = Field(
+        default=10.0, ge=0, le=600, description="Plans with a longer deterministic budget run as jobs (202)"
+    )
     plan_worker_enabled: bool = True
     plan_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
     plan_stale_after_s: float = Field(default=900.0, ge=10, description="A running job untouched this long is retried")

@@ -26,6 +26,7 @@ site when reality overloaded them. :func:`check` applies exactly the same readin
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -392,6 +393,45 @@ def justify(problem: Problem, starts: Mapping[str, int]) -> dict[str, int]:
     return forward if max(forward[t] + by_id[t].duration for t in by_id) <= mk else dict(starts)
 
 
+def local_search(problem: Problem, plan: Mapping[str, int], schedules: int, seed: int = 0) -> dict[str, int]:
+    """Iterated local search on activity lists for a plain RCPSP: move one to three tasks of the incumbent's order
+    to another place their links allow, decode with the serial SGS, justify, keep it when no longer (now and then a
+    longer one, to wander; the best is kept). ``schedules`` decodes, seeded: the same call gives the same plan."""
+    rng = random.Random(seed)
+    preds: dict[str, set[str]] = defaultdict(set)
+    succs: dict[str, set[str]] = defaultdict(set)
+    for link in problem.links:
+        preds[link.succ].add(link.pred)
+        succs[link.pred].add(link.succ)
+
+    def span(p: Mapping[str, int]) -> int:
+        return max(p[t.id] + t.duration for t in problem.tasks)
+
+    current, current_span = dict(plan), span(plan)
+    best, best_span = dict(plan), current_span
+    for k in range(1, schedules + 1):
+        order = sorted(current, key=lambda x: (current[x], x))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(order))
+            tid = order.pop(i)
+            where = {x: j for j, x in enumerate(order)}
+            lo = max([where[q] + 1 for q in preds[tid]] + [0])
+            hi = min([where[q] for q in succs[tid]] + [len(order)])
+            order.insert(rng.randint(lo, hi) if hi >= lo else i, tid)
+        decoded = serial_sgs(problem, {tid: (j,) for j, tid in enumerate(order)})
+        if decoded is None:
+            continue
+        candidate = justify(problem, decoded)
+        length = span(candidate)
+        if length <= current_span or rng.random() < 0.05:
+            current, current_span = candidate, length
+            if length < best_span:
+                best, best_span = dict(candidate), length
+        if k % 500 == 0 and current_span > best_span:
+            current, current_span = dict(best), best_span
+    return best
+
+
 def _face_arcs(face_tasks: Sequence[Task], links: Sequence[Link]) -> dict[str, list[tuple[str, int]]]:
     """The orders a face imposes on its tasks: its links (with lags) and its rules (underground before above
     ground, special works before hardware)."""
@@ -626,6 +666,8 @@ __all__ = [
     "face_chain_bound",
     "greedy",
     "horizon",
+    "justify",
+    "local_search",
     "serial_sgs",
     "weighted_completion",
     "weighted_lower_bound",

@@ -7,7 +7,9 @@ whatever the load:
 1. a first plan: the constructive one (:func:`~projects.domain.scheduling.greedy` with face rules, or the serial
    schedule-generation scheme for a plain RCPSP);
 2. small and medium networks: CP-SAT on the whole model, hinted with it (one worker, fixed seed);
-3. then, while budget remains and optimality is not proven, large-neighbourhood search (LNS) warm-started from the
+3. a plain RCPSP not proven optimal by then: local search on activity lists
+   (:func:`~projects.domain.scheduling.local_search`, its share of the budget counted in decoded schedules);
+4. then, while budget remains and optimality is not proven, large-neighbourhood search (LNS) warm-started from the
    best plan so far, each step a CP-SAT solve of one neighbourhood with a small deterministic budget:
 
    * *order* neighbourhoods (networks up to ``FULL_MODEL_TASKS``): every task is free, but the tasks outside the
@@ -54,6 +56,7 @@ from projects.domain.scheduling import (
     greedy,
     horizon,
     justify,
+    local_search,
     ordered_sets,
     serial_sgs,
     validate,
@@ -64,7 +67,7 @@ from projects.domain.scheduling import (
 FULL_MODEL_TASKS = 400  # up to this many tasks the whole model is solved first, and LNS frees tasks by order
 LNS_STEP_DT = 0.05  # deterministic budget of one small neighbourhood step
 PINNED_STEP_DT = 0.2  # of one pinned (large-network) step
-SGS_SAMPLES = 30  # randomised SGS passes for the first plan of a plain RCPSP
+SCHEDULES_PER_SECOND = 500  # local-search decodes of a 60-task network counted as one second of budget
 PINNED_TARGET_TASKS = 40  # tasks freed by one pinned step (about three communities)
 
 
@@ -77,7 +80,8 @@ class SolveParams:
     stability_share: float = 0.3
     wall_cap_factor: float = 5.0  # the wall clock stops the search at this multiple of the budget (+ 1 s)
     lns: bool = True
-    main_share: float = 0.3  # of the budget for the whole-model solve before LNS (small and medium networks)
+    main_share: float = 0.1  # of the budget for the whole-model solve before LNS (small and medium networks)
+    search_share: float = 0.5  # of the budget for local search on activity lists (plain RCPSP only)
 
 
 @dataclass(frozen=True)
@@ -380,7 +384,7 @@ def solve(
     by_id = validate(problem)
     clock = _Clock(params)
     weights = {g: w for g, w in problem.group_weights.items() if w > 0}
-    first = _first_plan(problem, params.seed)
+    first = _first_plan(problem)
     h = horizon(problem)
     if first is not None:
         h = max(first[t.id] + t.duration for t in problem.tasks)  # a feasible plan bounds the horizon
@@ -419,6 +423,13 @@ def solve(
             best = _stabilise(problem, by_id, h, built, best, previous, clock, params)
     if best is None:
         raise NoSolutionFound("no plan found within the time limit")
+    if not proven and _plain(problem) and params.lns and len(problem.tasks) <= FULL_MODEL_TASKS:
+        # local search on activity lists; its share of the budget counted in decoded schedules (deterministic)
+        schedules = int(clock.budget * params.search_share * SCHEDULES_PER_SECOND * 60 / max(60, len(problem.tasks)))
+        clock.spent += clock.budget * params.search_share
+        searched = local_search(problem, best, schedules, params.seed)
+        if _better(problem, searched, best, weights):
+            best = searched
     steps = improvements = 0
     initial_wc = _value(problem, first, weights)[0] if first is not None else None
     if params.lns and not proven and not previous and clock.left > 0.01 and not clock.wall_stopped:
@@ -464,9 +475,9 @@ def _plain(problem: Problem) -> bool:
     return not any(t.face is not None or t.group is not None or t.frozen for t in problem.tasks)
 
 
-def _first_plan(problem: Problem, seed: int = 0) -> dict[str, int] | None:
-    """The constructive plan: with faces or groups the rule-keeping greedy; for a plain RCPSP the best of serial
-    SGS passes (latest finish time, then randomly perturbed priorities, seeded), each justified forward-backward."""
+def _first_plan(problem: Problem) -> dict[str, int] | None:
+    """The constructive plan: with faces or groups the rule-keeping greedy; for a plain RCPSP the serial SGS
+    (latest finish time) justified forward-backward, when better."""
     if any(t.frozen for t in problem.tasks):
         return None
     plans = [p for p in (greedy(problem),) if p is not None]
@@ -474,13 +485,6 @@ def _first_plan(problem: Problem, seed: int = 0) -> dict[str, int] | None:
         sgs = serial_sgs(problem)
         if sgs is not None:
             plans.append(justify(problem, sgs))
-            rng = random.Random(seed)
-            base = {tid: i for i, tid in enumerate(sorted(sgs, key=lambda x: (sgs[x], x)))}
-            for _ in range(SGS_SAMPLES if len(problem.tasks) <= FULL_MODEL_TASKS else 0):
-                noisy = {tid: (base[tid] + rng.randrange(len(base) // 4 + 1), tid) for tid in base}
-                sample = serial_sgs(problem, {tid: (k[0], 0) for tid, k in noisy.items()})
-                if sample is not None:
-                    plans.append(justify(problem, sample))
     if not plans:
         return None
     weights = {g: w for g, w in problem.group_weights.items() if w > 0}

@@ -49,6 +49,7 @@ def create_app(*, clock: Clock | None = None, **overrides: Any) -> FastAPI:
             clock=runtime.clock,
             timezone=timezone,
             plan_sync_max_packages=settings.plan_sync_max_packages,
+            plan_sync_max_time_limit_s=settings.plan_sync_max_time_limit_s,
             max_time_limit_s=settings.max_time_limit_s,
             max_concurrent_solves=settings.max_concurrent_solves,
             plan_stale_after_s=settings.plan_stale_after_s,

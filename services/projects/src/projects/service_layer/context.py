@@ -21,6 +21,7 @@ class Context:
     clock: Clock = system_clock
     timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))
     plan_sync_max_packages: int = 200
+    plan_sync_max_time_limit_s: float = 10.0
     max_time_limit_s: float = 60.0
     max_concurrent_solves: int = 1
     plan_stale_after_s: float = 900.0

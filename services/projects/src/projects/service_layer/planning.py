@@ -152,7 +152,8 @@ async def _add_plan(
     project_ids: Sequence[uuid.UUID],
 ) -> tuple[uuid.UUID, bool]:
     packages = await ProjectRepository(uow.session).count_packages(project_ids)
-    run_now = packages <= ctx.plan_sync_max_packages
+    seconds = float(request.get("time_limit_s", 5.0))
+    run_now = packages <= ctx.plan_sync_max_packages and seconds <= ctx.plan_sync_max_time_limit_s
     plan_id = uuid.uuid4()
     now = ctx.now()
     await PlanRepository(uow.session).add(
