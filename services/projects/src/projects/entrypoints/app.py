@@ -60,7 +60,7 @@ def create_app(*, clock: Clock | None = None, **overrides: Any) -> FastAPI:
 
         async def plan_jobs(rt: Runtime) -> None:
             async def step() -> bool:
-                return await run_next_plan(rt.uow, ctx)
+                return await run_next_plan(rt.uow, rt.read, ctx)
 
             await WorkLoop(
                 PLAN_LOOP, step, service=settings.service_name, poll_interval_s=settings.plan_poll_interval_s

@@ -107,7 +107,9 @@ def _check_limit(ctx: Context, seconds: float) -> None:
         raise BadRequest(f"time_limit_s is at most {ctx.max_time_limit_s}", code="time_limit_too_long")
 
 
-async def submit_plan(uow_factory: UowFactory, ctx: Context, principal: Principal, cmd: SubmitPlan) -> Plan:
+async def submit_plan(
+    uow_factory: UowFactory, read: ReaderFactory, ctx: Context, principal: Principal, cmd: SubmitPlan
+) -> Plan:
     """Plan projects of one district together (shared crews); every project must be in the caller's scope."""
     _check_limit(ctx, cmd.options.time_limit_s)
     try:
@@ -131,7 +133,7 @@ async def submit_plan(uow_factory: UowFactory, ctx: Context, principal: Principa
             uow, ctx, principal, kind, projects, cmd.options.request(), [p.id for p in projects]
         )
         await uow.commit()
-    return await _run_or_queue(uow_factory, ctx, plan_id, run_now)
+    return await _run_or_queue(uow_factory, read, ctx, plan_id, run_now)
 
 
 def _ensure_plans(principal: Principal, project: Project, community: Any) -> None:
@@ -169,18 +171,24 @@ async def _add_plan(
     return plan_id, run_now
 
 
-async def _run_or_queue(uow_factory: UowFactory, ctx: Context, plan_id: uuid.UUID, run_now: bool) -> Plan:
+async def _run_or_queue(
+    uow_factory: UowFactory, read: ReaderFactory, ctx: Context, plan_id: uuid.UUID, run_now: bool
+) -> Plan:
     if run_now:
-        await run_plan(uow_factory, ctx, plan_id)
-    uow = uow_factory()
-    async with uow:
+        await run_plan(uow_factory, read, ctx, plan_id)
+    async with read() as uow:
         plan = await PlanRepository(uow.session).get(plan_id)
     assert plan is not None
     return plan
 
 
 async def replan(
-    uow_factory: UowFactory, ctx: Context, principal: Principal, project_id: uuid.UUID, cmd: Replan
+    uow_factory: UowFactory,
+    read: ReaderFactory,
+    ctx: Context,
+    principal: Principal,
+    project_id: uuid.UUID,
+    cmd: Replan,
 ) -> Plan:
     """Plan a project again from ``data_date``: work reported by then keeps its place, the rest moves little."""
     _check_limit(ctx, cmd.time_limit_s)
@@ -216,7 +224,7 @@ async def replan(
             request["crews"] = dict(cmd.crews)
         plan_id, run_now = await _add_plan(uow, ctx, principal, PlanKind.REPLAN, [project], request, [project_id])
         await uow.commit()
-    return await _run_or_queue(uow_factory, ctx, plan_id, run_now)
+    return await _run_or_queue(uow_factory, read, ctx, plan_id, run_now)
 
 
 async def get_plan(read: ReaderFactory, principal: Principal, plan_id: uuid.UUID) -> Plan:
@@ -244,9 +252,8 @@ class _Loaded:
     package_project: dict[str, uuid.UUID]
 
 
-async def _load(uow_factory: UowFactory, plan_id: uuid.UUID) -> _Loaded:
-    uow = uow_factory()
-    async with uow:
+async def _load(read: ReaderFactory, plan_id: uuid.UUID) -> _Loaded:
+    async with read() as uow:
         plans = PlanRepository(uow.session)
         plan = await plans.get(plan_id)
         if plan is None:
@@ -325,10 +332,10 @@ def _frozen(
     return start, max(1, data_idx - start + max(1, remaining))
 
 
-async def run_plan(uow_factory: UowFactory, ctx: Context, plan_id: uuid.UUID) -> None:
+async def run_plan(uow_factory: UowFactory, read: ReaderFactory, ctx: Context, plan_id: uuid.UUID) -> None:
     """Solve a claimed plan, check every rule, store the schedule and tell the world (or record the failure)."""
     try:
-        loaded = await _load(uow_factory, plan_id)
+        loaded = await _load(read, plan_id)
         req = loaded.request
         params = SolveParams(time_limit_s=float(req.get("time_limit_s", 5.0)), seed=int(req.get("seed", 0)))
         result = await solve_off_loop(ctx, loaded.problem, params, hint=loaded.hint, previous=loaded.previous)
@@ -430,7 +437,7 @@ async def _store(uow_factory: UowFactory, ctx: Context, plan_id: uuid.UUID, load
         await uow.commit()
 
 
-async def run_next_plan(uow_factory: UowFactory, ctx: Context) -> bool:
+async def run_next_plan(uow_factory: UowFactory, read: ReaderFactory, ctx: Context) -> bool:
     """One step of the plan workers: claim the oldest queued plan and run it; whether there was one."""
     uow = uow_factory()
     async with uow:
@@ -438,5 +445,5 @@ async def run_next_plan(uow_factory: UowFactory, ctx: Context) -> bool:
         await uow.commit()
     if plan_id is None:
         return False
-    await run_plan(uow_factory, ctx, plan_id)
+    await run_plan(uow_factory, read, ctx, plan_id)
     return True

@@ -58,6 +58,7 @@ async def create_plan(
     (201); larger plans are jobs (202 + ``Location``). Deterministic: the same request gives the same plan."""
     plan = await uc.submit_plan(
         runtime.uow,
+        runtime.read,
         ctx,
         principal,
         uc.SubmitPlan(
@@ -111,6 +112,7 @@ async def replan_project(
     and a second phase minimises the moves. A data date after today is 422 ``data_date_in_future``."""
     plan = await uc.replan(
         runtime.uow,
+        runtime.read,
         ctx,
         principal,
         project_id,
