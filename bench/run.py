@@ -51,7 +51,20 @@ PLAN: dict[str, tuple[str, list[str]]] = {
     "consumers": ("bench_consumers.py", ["--sizes", "1000,3605,7210"]),
     "projects": (
         "bench_projects.py",
-        ["--limit", "0.5", "--j30-every", "24", "--j60-every", "48", "--communities", "40", "--district-limit", "5"],
+        [
+            "--j30-limit",
+            "0.5",
+            "--j30-every",
+            "24",
+            "--j60-limit",
+            "10",
+            "--j60-every",
+            "48",
+            "--communities",
+            "300",
+            "--district-limit",
+            "15",
+        ],
     ),
 }
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"

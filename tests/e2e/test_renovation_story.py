@@ -277,9 +277,15 @@ async def test_menu_round_becomes_a_planned_funded_and_completed_project(story, 
     assert detail["source_consultation_id"] == menu_id
     assert {p["type_code"] for p in detail["packages"]} == expected_codes
     assert detail["priority_rank"] == 1  # from survey.ranking.published.v1
+    # the work faces are the community's buildings as the survey registered its households (100 homes each), and
+    # its open ground (the survey lists no lane or courtyard of this community)
+    buildings = [f for f in detail["faces"] if f["source"] == "survey_building"]
+    assert len(buildings) == -(-HOUSEHOLDS // 100) and {f["size"] for f in buildings} <= {1, 2, 3, 4, 5}
+    assert [f["source"] for f in detail["faces"] if f not in buildings] == ["community_grounds"]
 
-    # plan it: underground works end before above-ground works start on every face, one dig window per face
-    start = date.today()
+    # plan it: underground works end before above-ground works start on every face, one dig window per face. The
+    # plan starts in the past so that the whole of it can be reported below (a report dated after today is refused)
+    start = date.today() - timedelta(days=2500)
     r = await api.post(
         "projects",
         "/v1/plans",
@@ -296,6 +302,7 @@ async def test_menu_round_becomes_a_planned_funded_and_completed_project(story, 
 
     await eventually_true(solved, timeout_s=120, what="plan solved")
     assert plan["status"] == "done", plan
+    assert date.fromisoformat(plan["result"]["finish_date"]) <= date.today(), plan["result"]
     schedule = (await api.get("projects", f"/v1/projects/{story.project_id}/schedule", officer)).json()
     packages = {p["id"]: p for p in detail["packages"]}
     by_face: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}

@@ -13,6 +13,8 @@ from projects.domain.catalog import Kind, Layer, package_type
 from projects.entrypoints.app import create_app
 from renovation_common.testing.plugin import bearer, eventually
 
+from .conftest import seed_community
+
 D, S, C = "d-qingyang", "s-shaoling", "c-guidong"
 START = date(2025, 3, 3)
 
@@ -54,14 +56,16 @@ def assert_face_rules(schedule: dict, project: dict) -> None:
 
 
 async def test_project_plan_views_progress_and_events(service_client, make_token, jetstream):
-    _, client = await service_client(create_app, "projects")
+    app, client = await service_client(create_app, "projects")
+    await seed_community(app, C, D, S, buildings={"1": 20, "2": 20})
     t = tokens(make_token)
     body = {
         "community_id": C, "district_id": D, "street_id": S, "name": "桂东社区综合改造",
         "menu_items": ["rain_sewage_separation", "water_pipe_renewal", "elevator_installation", "greening",
                        "road_paving", "lighting"],
-        "buildings": 2,
     }  # fmt: skip
+    unknown = await client.post("/v1/projects", json={**body, "community_id": "c-nowhere"}, headers=t["admin"])
+    assert unknown.status_code == 404 and unknown.json()["code"] == "community_not_found"
     assert (await client.post("/v1/projects", json=body, headers=t["contractor"])).status_code == 403
     assert (await client.post("/v1/projects", json=body, headers=t["other"])).json()["code"] == "out_of_scope"
     bad = await client.post("/v1/projects", json={**body, "menu_items": ["swimming_pool"]}, headers=t["admin"])
@@ -71,6 +75,9 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
     project = created.json()
     pid = project["id"]
     codes = {p["type_code"] for p in project["packages"]}
+    faces = {f["code"]: f for f in project["faces"]}
+    assert set(faces) == {"B1", "B2", "G"} and faces["B1"]["source"] == "survey_building"
+    assert faces["G"]["source"] == "community_grounds"  # the survey lists no lane: the open ground is the face
     assert {"rain_sewage_separation", "water_main_renewal", "water_riser_renewal", "elevator_pit",
             "elevator_installation", "greening", "road_paving", "lighting"} == codes  # fmt: skip
     assert (await client.get(f"/v1/projects/{pid}", headers=t["other"])).status_code == 403
@@ -147,6 +154,8 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
         f"/v1/projects/{pid}/inspections", json={**insp, "defects": []}, headers=t["supervisor"]
     )
     assert nodefects.json()["code"] == "defects_required"
+    listed = (await client.get(f"/v1/projects/{pid}/inspections?limit=1", headers=t["resident"])).json()
+    assert [i["id"] for i in listed["items"]] == [filed.json()["id"]] and listed["next_cursor"] is None
 
     # re-plan from the late day: the started package keeps its start, the rest follows with small changes
     rp = await client.post(
@@ -191,10 +200,11 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
 
 
 async def test_large_plans_run_as_jobs_and_the_stateless_solver(service_client, make_token):
-    _, client = await service_client(create_app, "projects", plan_sync_max_packages=0, plan_poll_interval_s=0.2)
+    app, client = await service_client(create_app, "projects", plan_sync_max_packages=0, plan_poll_interval_s=0.2)
     t = tokens(make_token)
     ids = []
     for k in range(3):
+        await seed_community(app, f"{C}-{k}", D, S, buildings={"1": 10})
         r = await client.post(
             "/v1/projects",
             json={"community_id": f"{C}-{k}", "district_id": D, "name": f"片区 {k}",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from projects.domain.scheduling import Problem, Schedule, SolveParams, check, solve
+from projects.domain.scheduling import Problem, check
+from projects.domain.solver import Schedule, SolveParams, solve
 
 
 def solve_checked(

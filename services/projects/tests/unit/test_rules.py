@@ -14,12 +14,12 @@ from projects.domain.scheduling import (
     InvalidNetwork,
     Link,
     Problem,
-    SolveParams,
     Task,
     check,
     critical_path_length,
     effective_limits,
 )
+from projects.domain.solver import SolveParams
 
 from .helpers import solve_checked
 

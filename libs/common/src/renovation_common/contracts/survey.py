@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import Field
 
@@ -52,6 +53,31 @@ class HouseholdRegistered(EventData):
 @event_contract("survey.household.updated.v1", "A household's registry data changed; the full current state.")
 class HouseholdUpdated(HouseholdRegistered):
     pass
+
+
+@event_contract(
+    "survey.site.registered.v1",
+    "A lane (巷道) or courtyard (院落) of a community was registered, changed or retired; the full current state.",
+)
+class SiteRegistered(EventData):
+    """Work faces of the open ground for the projects service (buildings come from the households' events).
+
+    The contract is consumed by projects; the survey service does not keep a registry of lanes and courtyards yet,
+    so nothing publishes it so far (projects then treats a community's open ground as one face)."""
+
+    site_id: str
+    community_id: str
+    district_id: str
+    street_id: str
+    code: str = Field(max_length=20, description="The site's code in the community, e.g. L2")
+    name: str = Field(max_length=100)
+    kind: Literal["lane", "courtyard"]
+    length_m: int | None = Field(default=None, ge=0, description="Length of a lane in metres")
+    area_m2: Decimal | None = Field(default=None, ge=0, description="Area of a courtyard in m², two decimals")
+    retired: bool = Field(default=False, description="The site no longer exists (merged, built over)")
+    version: int = Field(
+        default=0, ge=0, description="The aggregate's version: it grows with every change; consumers keep the newest"
+    )
 
 
 @event_contract("survey.consultation.opened.v1", "A consultation opened for answers.")

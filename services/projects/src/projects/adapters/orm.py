@@ -11,14 +11,15 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from projects.domain.model import PlanKind, PlanStatus, ProjectStatus
 from renovation_common.db import define_infrastructure_tables, new_metadata
 
 metadata = new_metadata()
 infra = define_infrastructure_tables(metadata)
 
-PROJECT_STATUSES = ("draft", "planned", "in_progress", "completed")
-PLAN_STATUSES = ("queued", "running", "done", "failed")
-PLAN_KINDS = ("project", "batch", "replan")
+PROJECT_STATUSES = tuple(s.value for s in ProjectStatus)
+PLAN_STATUSES = tuple(s.value for s in PlanStatus)
+PLAN_KINDS = tuple(k.value for k in PlanKind)
 
 
 class Base(DeclarativeBase):
@@ -30,16 +31,54 @@ def _now() -> Any:
 
 
 class CommunityRow(Base):
-    """Read model of survey communities (district, street) and their published priority."""
+    """Read model of survey communities: where each lies (``survey.community.registered.v1``, newest version)."""
 
     __tablename__ = "communities"
     community_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
     district_id: Mapped[str] = mapped_column(sa.String(64))
     street_id: Mapped[str | None] = mapped_column(sa.String(64))
     name: Mapped[str] = mapped_column(sa.String(200), server_default="")
-    priority_rank: Mapped[int | None] = mapped_column(sa.Integer)
-    ranking_id: Mapped[str | None] = mapped_column(sa.String(64))
+    household_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    source_version: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())
+
+
+class CommunityRankRow(Base):
+    """A community's place in the newest published ranking that lists it (``survey.ranking.published.v1``)."""
+
+    __tablename__ = "community_ranks"
+    community_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    district_id: Mapped[str] = mapped_column(sa.String(64))
+    priority_rank: Mapped[int] = mapped_column(sa.Integer)
+    ranking_id: Mapped[str] = mapped_column(sa.String(64))
+    published_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+
+
+class HouseholdRow(Base):
+    """Read model of survey households: only which building each home is in (buildings are work faces)."""
+
+    __tablename__ = "households"
+    household_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    community_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    building_id: Mapped[str] = mapped_column(sa.String(64))
+    building_code: Mapped[str] = mapped_column(sa.String(20))
+    source_version: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+
+
+class SiteRow(Base):
+    """Read model of survey lanes and courtyards (``survey.site.registered.v1``, newest version)."""
+
+    __tablename__ = "sites"
+    __table_args__ = (sa.CheckConstraint("kind in ('lane', 'courtyard')", name="kind"),)
+    site_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    community_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    code: Mapped[str] = mapped_column(sa.String(20))
+    name: Mapped[str] = mapped_column(sa.String(100))
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    length_m: Mapped[int | None] = mapped_column(sa.Integer)
+    area_m2: Mapped[Decimal | None] = mapped_column(sa.Numeric(12, 2))
+    retired: Mapped[bool] = mapped_column(sa.Boolean, server_default=sa.false())
+    source_version: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
 
 
 class ProjectRow(Base):
@@ -47,6 +86,7 @@ class ProjectRow(Base):
     __table_args__ = (
         sa.CheckConstraint(f"status in {PROJECT_STATUSES}", name="status"),
         sa.Index("ix_projects_district_street", "district_id", "street_id"),
+        sa.Index("ix_projects_created_at_id", "created_at", "id"),
     )
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     community_id: Mapped[str] = mapped_column(sa.String(64), index=True)
@@ -71,10 +111,12 @@ class WorkFaceRow(Base):
     )
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), index=True)
-    code: Mapped[str] = mapped_column(sa.String(20))
+    code: Mapped[str] = mapped_column(sa.String(40))
     name: Mapped[str] = mapped_column(sa.String(100))
     kind: Mapped[str] = mapped_column(sa.String(16))
     size: Mapped[int] = mapped_column(sa.Integer, server_default="1")
+    source: Mapped[str] = mapped_column(sa.String(20), server_default="request")
+    source_id: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 class WorkPackageRow(Base):

@@ -8,11 +8,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from enum import StrEnum
 
 from projects.domain.calendar import WorkingCalendar
 
 HUNDRED = Decimal(100)
 LATE_THRESHOLD = Decimal(10)  # percentage points behind plan before a package counts as late
+
+
+class ProgressStatus(StrEnum):
+    NOT_STARTED = "not_started"
+    ON_TRACK = "on_track"
+    AHEAD = "ahead"  # more than the threshold ahead of plan
+    LATE = "late"  # more than the threshold behind plan, or due and not finished
+    COMPLETED = "completed"
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ class ProgressRow:
     planned_percent: Decimal
     actual_percent: Decimal
     variance: Decimal
-    status: str  # not_started | on_track | ahead | late | completed
+    status: ProgressStatus
 
 
 def _q(value: Decimal) -> Decimal:
@@ -66,16 +75,16 @@ def planned_percent(start: int, end: int, worked: int) -> Decimal:
     return _q(Decimal(done) * HUNDRED / Decimal(end - start))
 
 
-def status_of(planned: Decimal, actual: Decimal, threshold: Decimal = LATE_THRESHOLD) -> str:
+def status_of(planned: Decimal, actual: Decimal, threshold: Decimal = LATE_THRESHOLD) -> ProgressStatus:
     if actual >= HUNDRED:
-        return "completed"
+        return ProgressStatus.COMPLETED
     if planned - actual > threshold or (planned >= HUNDRED and actual < HUNDRED):
-        return "late"
+        return ProgressStatus.LATE
     if actual - planned > threshold:
-        return "ahead"
+        return ProgressStatus.AHEAD
     if planned == 0 and actual == 0:
-        return "not_started"
-    return "on_track"
+        return ProgressStatus.NOT_STARTED
+    return ProgressStatus.ON_TRACK
 
 
 def progress_table(
@@ -150,7 +159,7 @@ def daily_report(
 ) -> DailyReport:
     """每日调度: late packages, tomorrow's starts and the handovers due by the next working day."""
     rows = progress_table(packages, actual, calendar, day)
-    late = [r for r in rows if r.status == "late"]
+    late = [r for r in rows if r.status is ProgressStatus.LATE]
     nxt = calendar.index_on_or_after(day) if not calendar.is_working(day) else calendar.worked_by(day)
     next_day = calendar.date_of(nxt)
     starting = [p for p in packages if p.start == nxt and actual.get(p.package_id, Decimal(0)) == 0]

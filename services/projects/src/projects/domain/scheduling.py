@@ -1,4 +1,6 @@
-"""Scheduling core: the task network, the CP-SAT model and the checker of every rule.
+"""Scheduling core: the task network, the checker of every rule, constructive plans and lower bounds.
+
+The CP-SAT model and the search on it are in :mod:`projects.domain.solver`.
 
 Time is in working days (index 0 = the first working day of the calendar); a task occupies ``[start, start + d)``.
 The rules (domain brief §2):
@@ -15,8 +17,7 @@ The rules (domain brief §2):
   are not counted).
 
 Objective: priority-weighted group completion, then makespan (lexicographic through exact scaling). With no
-group weights it is the makespan (plain RCPSP). Deterministic: fixed seed, fixed number of workers and a
-deterministic-time budget.
+group weights it is the makespan (plain RCPSP).
 
 Frozen tasks (re-planning: finished or started work) keep their start; rules whose *later* task is frozen are
 not enforced (the plan cannot move it; reality has decided), and capacities are raised to what is already on
@@ -25,19 +26,16 @@ site when reality overloaded them. :func:`check` applies exactly the same readin
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-from ortools.sat.python import cp_model
 
 from projects.domain.catalog import Kind, Layer
 
 MAX_TASKS = 6000
 MAX_DURATION = 3650
 MAX_WEIGHT = 1000
-GREEDY_FROM_TASKS = 150  # larger networks get a constructive plan as hint, horizon and fallback
 
 
 class SchedulingError(ValueError):
@@ -88,30 +86,6 @@ class Problem:
     capacities: Mapping[str, int] = field(default_factory=dict)
     group_weights: Mapping[str, int] = field(default_factory=dict)
     max_faces_per_group: int | None = None
-
-
-@dataclass(frozen=True)
-class SolveParams:
-    time_limit_s: float = 2.0
-    seed: int = 0
-    workers: int = 1
-    # Re-planning: keep changes small; share of the time spent minimising the moves from ``previous``.
-    stability_share: float = 0.3
-
-
-@dataclass(frozen=True)
-class Schedule:
-    starts: dict[str, int]
-    ends: dict[str, int]
-    status: str  # optimal | feasible
-    objective: int
-    bound: float
-    gap: float
-    makespan: int
-    weighted_completion: int
-    wall_time_s: float
-    moved_tasks: int = 0
-    total_shift_days: int = 0
 
 
 def validate(problem: Problem) -> dict[str, Task]:
@@ -179,7 +153,7 @@ def horizon(problem: Problem) -> int:
     return first + sum(t.duration for t in problem.tasks) + sum(link.lag for link in problem.links) + 1
 
 
-def _faces(tasks: Iterable[Task]) -> dict[str, list[Task]]:
+def faces_of(tasks: Iterable[Task]) -> dict[str, list[Task]]:
     faces: dict[str, list[Task]] = defaultdict(list)
     for t in tasks:
         if t.face is not None:
@@ -187,7 +161,7 @@ def _faces(tasks: Iterable[Task]) -> dict[str, list[Task]]:
     return faces
 
 
-def _ordered_pairs_sets(face_tasks: list[Task]) -> list[tuple[str, list[Task], list[Task]]]:
+def ordered_sets(face_tasks: list[Task]) -> list[tuple[str, list[Task], list[Task]]]:
     under = [t for t in face_tasks if t.layer is Layer.UNDERGROUND]
     above = [t for t in face_tasks if t.layer is Layer.ABOVE_GROUND]
     out = [("underground_first", under, above)]
@@ -201,173 +175,13 @@ def _ordered_pairs_sets(face_tasks: list[Task]) -> list[tuple[str, list[Task], l
     return out
 
 
-def _face_group(face_tasks: list[Task]) -> str | None:
+def face_group(face_tasks: list[Task]) -> str | None:
     return face_tasks[0].group
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Solver
+# Constructive plans (the baseline, the first incumbent of the solver, its fallback)
 # ----------------------------------------------------------------------------------------------------------------
-
-
-def solve(
-    problem: Problem,
-    params: SolveParams = SolveParams(),
-    *,
-    hint: Mapping[str, int] | None = None,
-    previous: Mapping[str, int] | None = None,
-) -> Schedule:
-    """Solve ``problem`` with CP-SAT. ``hint``: starts to try first; ``previous``: keep moves from it small."""
-    by_id = validate(problem)
-    h = horizon(problem)
-    constructive = greedy(problem) if len(problem.tasks) > GREEDY_FROM_TASKS else None
-    if constructive is not None:
-        h = max(constructive[t.id] + t.duration for t in problem.tasks)  # a feasible plan bounds the horizon
-        if hint is None:
-            hint = constructive
-    weights = {g: w for g, w in problem.group_weights.items() if w > 0}
-    if weights and sum(weights.values()) * h * (h + 1) > 2**62:
-        raise InvalidNetwork("the network is too large for the weighted objective")
-    model = cp_model.CpModel()
-    start: dict[str, Any] = {}
-    end: dict[str, Any] = {}
-    interval: dict[str, Any] = {}
-    for t in problem.tasks:
-        if t.fixed_start is not None:
-            s: Any = model.new_constant(t.fixed_start)
-        else:
-            s = model.new_int_var(t.earliest_start, h, f"s_{t.id}")
-        start[t.id] = s
-        end[t.id] = s + t.duration
-        interval[t.id] = model.new_fixed_size_interval_var(s, t.duration, f"i_{t.id}")
-
-    for link in problem.links:
-        if not by_id[link.succ].frozen:
-            model.add(start[link.succ] >= end[link.pred] + link.lag)
-
-    for res, cap in sorted(problem.capacities.items()):
-        users = [t for t in problem.tasks if t.demands.get(res, 0) > 0 and t.duration > 0]
-        if not users:
-            continue
-        if cap == 1 or all(2 * t.demands[res] > cap for t in users):
-            model.add_no_overlap([interval[t.id] for t in users])
-        else:
-            model.add_cumulative([interval[t.id] for t in users], [t.demands[res] for t in users], cap)
-
-    faces = _faces(problem.tasks)
-    for face_id, face_tasks in sorted(faces.items()):
-        for rule, first, later in _ordered_pairs_sets(face_tasks):
-            live_later = [t for t in later if not t.frozen]
-            if not first or not live_later:
-                continue
-            switch = model.new_int_var(0, h, f"sw_{rule.replace(':', '_')}_{face_id}")
-            for t in first:
-                model.add(end[t.id] <= switch)
-            for t in live_later:
-                model.add(start[t.id] >= switch)
-        digging = [t for t in face_tasks if t.excavates]
-        others = [t for t in face_tasks if not t.excavates and not t.frozen and t.duration > 0]
-        if digging and others:
-            ws = model.new_int_var(0, h, f"ws_{face_id}")
-            we = model.new_int_var(0, h, f"we_{face_id}")
-            model.add_min_equality(ws, [start[t.id] for t in digging])
-            model.add_max_equality(we, [end[t.id] for t in digging])
-            window = model.new_interval_var(ws, model.new_int_var(0, h, f"wl_{face_id}"), we, f"dig_{face_id}")
-            for t in others:
-                model.add_no_overlap([window, interval[t.id]])
-
-    if problem.max_faces_per_group is not None:
-        spans_by_group: dict[str, list[Any]] = defaultdict(list)
-        for face_id, face_tasks in sorted(faces.items()):
-            group = _face_group(face_tasks)
-            if group is None or all(t.frozen for t in face_tasks):
-                continue  # frozen-only faces are history, not the plan's choice
-            fs = model.new_int_var(0, h, f"fs_{face_id}")
-            fe = model.new_int_var(0, h, f"fe_{face_id}")
-            for t in face_tasks:
-                model.add(fs <= start[t.id])
-                model.add(fe >= end[t.id])
-            spans_by_group[group].append(
-                model.new_interval_var(fs, model.new_int_var(0, h, f"fl_{face_id}"), fe, f"span_{face_id}")
-            )
-        for _group, spans in sorted(spans_by_group.items()):
-            if len(spans) > problem.max_faces_per_group:
-                model.add_cumulative(spans, [1] * len(spans), problem.max_faces_per_group)
-
-    makespan = model.new_int_var(0, h, "makespan")
-    model.add_max_equality(makespan, [end[t.id] for t in problem.tasks])
-    completion: dict[str, Any] = {}
-    for g in sorted(weights):
-        completion[g] = model.new_int_var(0, h, f"c_{g}")
-    for t in problem.tasks:
-        if t.group in completion:
-            model.add(completion[t.group] >= end[t.id])
-    weighted = sum(weights[g] * completion[g] for g in sorted(completion))
-    objective: Any = weighted * (h + 1) + makespan if completion else makespan
-    model.minimize(objective)
-
-    if hint:
-        for tid, value in sorted(hint.items()):
-            if tid in start and not by_id[tid].frozen:
-                model.add_hint(start[tid], max(by_id[tid].earliest_start, min(value, h)))
-
-    solver = _solver(params, params.time_limit_s * ((1 - params.stability_share) if previous else 1))
-    status = solver.solve(model)
-    wall = solver.wall_time
-    if status == cp_model.INFEASIBLE:
-        raise Infeasible("no plan satisfies every rule (check capacities, links and fixed work)")
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        if constructive is None:
-            raise NoSolutionFound("no plan found within the time limit")
-        ends = {t.id: constructive[t.id] + t.duration for t in problem.tasks}
-        return Schedule(
-            starts=dict(constructive), ends=ends, status="feasible", objective=-1,
-            bound=float(solver.best_objective_bound), gap=1.0, makespan=max(ends.values()),
-            weighted_completion=_weighted_completion(problem, ends, weights), wall_time_s=round(wall, 3),
-        )  # fmt: skip
-    best = int(solver.objective_value)
-    bound = float(solver.best_objective_bound)
-    status_name = "optimal" if status == cp_model.OPTIMAL else "feasible"
-    values = {tid: int(solver.value(v)) for tid, v in start.items()}
-    moved, shift = 0, 0
-    if previous:
-        live = [t for t in problem.tasks if not t.frozen and t.id in previous]
-        if live:
-            model.clear_hints()  # type: ignore[no-untyped-call]
-            for tid, v in sorted(values.items()):
-                if not by_id[tid].frozen:
-                    model.add_hint(start[tid], v)
-            model.add(objective <= best)
-            deviations = []
-            for t in live:
-                d = model.new_int_var(0, h, f"dev_{t.id}")
-                model.add_abs_equality(d, start[t.id] - previous[t.id])
-                deviations.append(d)
-            model.minimize(sum(deviations))
-            solver2 = _solver(params, max(0.1, params.time_limit_s * params.stability_share))
-            status2 = solver2.solve(model)
-            wall += solver2.wall_time
-            if status2 in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-                values = {tid: int(solver2.value(v)) for tid, v in start.items()}
-        moved = sum(1 for t in live if values[t.id] != previous[t.id])
-        shift = sum(abs(values[t.id] - previous[t.id]) for t in live)
-    ends = {t.id: values[t.id] + t.duration for t in problem.tasks}
-    mk = max(ends.values())
-    wc = _weighted_completion(problem, ends, weights)
-    gap = 0.0 if status_name == "optimal" else max(0.0, (best - bound) / max(1.0, abs(best)))
-    return Schedule(
-        starts=values,
-        ends=ends,
-        status=status_name,
-        objective=best,
-        bound=bound,
-        gap=round(gap, 6),
-        makespan=mk,
-        weighted_completion=wc,
-        wall_time_s=round(wall, 3),
-        moved_tasks=moved,
-        total_shift_days=shift,
-    )
 
 
 def greedy(problem: Problem) -> dict[str, int] | None:
@@ -385,11 +199,11 @@ def greedy(problem: Problem) -> dict[str, int] | None:
         preds[link.succ].append(link)
     layer_rank = {Layer.UNDERGROUND: 0, None: 1, Layer.ABOVE_GROUND: 2}
     kind_rank = {Kind.SPECIAL_UTILITY: 0, None: 1, Kind.HARDWARE: 2}
-    topo = {tid: i for i, tid in enumerate(_topological(by_id, problem.links))}
-    faces = _faces(problem.tasks)
+    topo = {tid: i for i, tid in enumerate(topological(by_id, problem.links))}
+    faces = faces_of(problem.tasks)
     groups: dict[str | None, list[str]] = defaultdict(list)
     for face_id, face_tasks in faces.items():
-        groups[_face_group(face_tasks)].append(face_id)
+        groups[face_group(face_tasks)].append(face_id)
     weights = problem.group_weights
     order: list[str] = []
     for group in sorted(groups, key=lambda g: (-weights.get(g or "", 0), g or "")):
@@ -456,7 +270,7 @@ def greedy(problem: Problem) -> dict[str, int] | None:
     return start if not check(problem, start) else None
 
 
-def _topological(tasks: Mapping[str, Task], links: Sequence[Link]) -> list[str]:
+def topological(tasks: Mapping[str, Task], links: Sequence[Link]) -> list[str]:
     succs: dict[str, list[str]] = defaultdict(list)
     indeg: dict[str, int] = dict.fromkeys(tasks, 0)
     for link in links:
@@ -474,16 +288,7 @@ def _topological(tasks: Mapping[str, Task], links: Sequence[Link]) -> list[str]:
     return out
 
 
-def _solver(params: SolveParams, seconds: float) -> cp_model.CpSolver:
-    solver = cp_model.CpSolver()
-    solver.parameters.random_seed = params.seed
-    solver.parameters.num_workers = max(1, params.workers)
-    solver.parameters.max_deterministic_time = max(0.05, seconds)
-    solver.parameters.max_time_in_seconds = max(0.1, 2 * seconds)
-    return solver
-
-
-def _weighted_completion(problem: Problem, ends: Mapping[str, int], weights: Mapping[str, int]) -> int:
+def weighted_completion(problem: Problem, ends: Mapping[str, int], weights: Mapping[str, int]) -> int:
     completion: dict[str, int] = {}
     for t in problem.tasks:
         if t.group is not None and t.group in weights:
@@ -500,6 +305,229 @@ def _weighted_completion(problem: Problem, ends: Mapping[str, int], weights: Map
 class Violation:
     rule: str
     detail: str
+
+
+def serial_sgs(problem: Problem, priority: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, int] | None:
+    """Serial schedule-generation scheme: tasks in precedence order, the eligible one of lowest ``priority`` first
+    (latest finish time by default), each at the earliest start its links and resources allow. Ignores faces and
+    groups (the plain RCPSP; :func:`greedy` is the one that keeps the face rules). ``None`` with frozen tasks."""
+    if any(t.frozen for t in problem.tasks):
+        return None
+    by_id = {t.id: t for t in problem.tasks}
+    preds: dict[str, list[Link]] = defaultdict(list)
+    succs: dict[str, list[Link]] = defaultdict(list)
+    for link in problem.links:
+        preds[link.succ].append(link)
+        succs[link.pred].append(link)
+    h = horizon(problem)
+    if priority is None:
+        lft: dict[str, int] = {}
+        for tid in reversed(topological(by_id, problem.links)):
+            lft[tid] = min([h, *(lft[k.succ] - by_id[k.succ].duration - k.lag for k in succs[tid])])
+        priority = {tid: (v, i) for i, (tid, v) in enumerate(sorted(lft.items()))}
+    usage = {r: [0] * (h + 1) for r in problem.capacities}
+    start: dict[str, int] = {}
+    waiting = {t.id: len(preds[t.id]) for t in problem.tasks}
+    eligible = sorted((tid for tid, n in waiting.items() if n == 0), key=lambda x: priority[x])
+    while eligible:
+        tid = eligible.pop(0)
+        t = by_id[tid]
+        at = max([t.earliest_start, *(start[k.pred] + by_id[k.pred].duration + k.lag for k in preds[tid])])
+        demands = [(usage[r], d, problem.capacities[r]) for r, d in t.demands.items() if d > 0]
+        while True:
+            clash = next((k for row, d, cap in demands for k in range(at, at + t.duration) if row[k] + d > cap), None)
+            if clash is None:
+                break
+            at = clash + 1
+            if at + t.duration > h:
+                return None
+        for row, d, _cap in demands:
+            for k in range(at, at + t.duration):
+                row[k] += d
+        start[tid] = at
+        for out in succs[tid]:
+            waiting[out.succ] -= 1
+            if waiting[out.succ] == 0:
+                eligible.append(out.succ)
+        eligible.sort(key=lambda x: priority[x])
+    return start
+
+
+def justify(problem: Problem, starts: Mapping[str, int]) -> dict[str, int]:
+    """Forward-backward improvement (double justification) of a plain RCPSP plan: every task as late as its
+    successors and resources allow (last first), then as early as possible (first first). Never longer; often
+    shorter. Faces and groups are not looked at: only for networks without them (and without frozen tasks)."""
+    by_id = {t.id: t for t in problem.tasks}
+    preds: dict[str, list[Link]] = defaultdict(list)
+    succs: dict[str, list[Link]] = defaultdict(list)
+    for link in problem.links:
+        preds[link.succ].append(link)
+        succs[link.pred].append(link)
+    mk = max(starts[t.id] + t.duration for t in problem.tasks)
+
+    def place(order: Sequence[str], earliest: bool, current: Mapping[str, int]) -> dict[str, int]:
+        usage = {r: [0] * (mk + 1) for r in problem.capacities}
+        out: dict[str, int] = {}
+        for tid in order:
+            t = by_id[tid]
+            demands = [(usage[r], d, problem.capacities[r]) for r, d in t.demands.items() if d > 0]
+            if earliest:
+                at = max([t.earliest_start, *(out[k.pred] + by_id[k.pred].duration + k.lag for k in preds[tid])])
+                step = 1
+            else:
+                at = min([mk - t.duration, *(out[k.succ] - k.lag - t.duration for k in succs[tid])])
+                step = -1
+            while any(row[k] + d > cap for row, d, cap in demands for k in range(at, at + t.duration)):
+                at += step
+                if at < 0 or at + t.duration > mk:
+                    return dict(current)
+            for row, d, _cap in demands:
+                for k in range(at, at + t.duration):
+                    row[k] += d
+            out[tid] = at
+        return out
+
+    topo = {tid: i for i, tid in enumerate(topological(by_id, problem.links))}
+    backward = place(sorted(by_id, key=lambda x: (-(starts[x] + by_id[x].duration), -topo[x])), False, starts)
+    forward = place(sorted(by_id, key=lambda x: (backward[x], topo[x])), True, starts)
+    return forward if max(forward[t] + by_id[t].duration for t in by_id) <= mk else dict(starts)
+
+
+def local_search(problem: Problem, plan: Mapping[str, int], schedules: int, seed: int = 0) -> dict[str, int]:
+    """Iterated local search on activity lists for a plain RCPSP: move one to three tasks of the incumbent's order
+    to another place their links allow, decode with the serial SGS, justify, keep it when no longer (now and then a
+    longer one, to wander; the best is kept). ``schedules`` decodes, seeded: the same call gives the same plan."""
+    rng = random.Random(seed)
+    preds: dict[str, set[str]] = defaultdict(set)
+    succs: dict[str, set[str]] = defaultdict(set)
+    for link in problem.links:
+        preds[link.succ].add(link.pred)
+        succs[link.pred].add(link.succ)
+
+    def span(p: Mapping[str, int]) -> int:
+        return max(p[t.id] + t.duration for t in problem.tasks)
+
+    current, current_span = dict(plan), span(plan)
+    best, best_span = dict(plan), current_span
+    for k in range(1, schedules + 1):
+        order = sorted(current, key=lambda x: (current[x], x))
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(order))
+            tid = order.pop(i)
+            where = {x: j for j, x in enumerate(order)}
+            lo = max([where[q] + 1 for q in preds[tid]] + [0])
+            hi = min([where[q] for q in succs[tid]] + [len(order)])
+            order.insert(rng.randint(lo, hi) if hi >= lo else i, tid)
+        decoded = serial_sgs(problem, {tid: (j,) for j, tid in enumerate(order)})
+        if decoded is None:
+            continue
+        candidate = justify(problem, decoded)
+        length = span(candidate)
+        if length <= current_span or rng.random() < 0.05:
+            current, current_span = candidate, length
+            if length < best_span:
+                best, best_span = dict(candidate), length
+        if k % 500 == 0 and current_span > best_span:
+            current, current_span = dict(best), best_span
+    return best
+
+
+def _face_arcs(face_tasks: Sequence[Task], links: Sequence[Link]) -> dict[str, list[tuple[str, int]]]:
+    """The orders a face imposes on its tasks: its links (with lags) and its rules (underground before above
+    ground, special works before hardware)."""
+    ids = {t.id for t in face_tasks}
+    arcs: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for link in links:
+        if link.pred in ids and link.succ in ids:
+            arcs[link.pred].append((link.succ, link.lag))
+    for _rule, first, later in ordered_sets(list(face_tasks)):
+        for before in first:
+            for after in later:
+                arcs[before.id].append((after.id, 0))
+    return arcs
+
+
+def face_chain_bound(face_tasks: Sequence[Task], links: Sequence[Link]) -> int:
+    """A lower bound on how long a face is disturbed: the longest chain through its links and the order its rules
+    impose, crews ignored."""
+    return max(_face_tails(face_tasks, links).values(), default=0)
+
+
+def _face_tails(face_tasks: Sequence[Task], links: Sequence[Link]) -> dict[str, int]:
+    """For each task of a face, the longest chain from its start to the end of the face's work (itself included)."""
+    by_id = {t.id: t for t in face_tasks}
+    arcs = _face_arcs(face_tasks, links)
+    order = topological(by_id, [Link(a, b, lag) for a, out in arcs.items() for b, lag in out])
+    tail = {tid: by_id[tid].duration for tid in by_id}
+    for tid in reversed(order):
+        for b, lag in arcs[tid]:
+            tail[tid] = max(tail[tid], by_id[tid].duration + lag + tail[b])
+    return tail
+
+
+def weighted_lower_bound(problem: Problem) -> int:
+    """A proven lower bound on the priority-weighted completion Σ w·C of the groups (0 without weights).
+
+    The larger of two relaxations: (1) each group alone, crews ignored: it ends no earlier than its longest face
+    chain, nor before its faces' chains fit through ``max_faces_per_group`` faces at a time; (2) each trade alone:
+    its crews as one machine of that speed, work preemptible — Smith's rule (weight over work, largest first) is
+    optimal there, and a group ends no earlier than its work on that trade.
+    """
+    weights = {g: w for g, w in problem.group_weights.items() if w > 0}
+    if not weights or any(t.frozen for t in problem.tasks):
+        return 0
+    by_group_face: dict[str, dict[str, list[Task]]] = defaultdict(lambda: defaultdict(list))
+    loose: dict[str, list[Task]] = defaultdict(list)
+    for t in problem.tasks:
+        if t.group in weights:
+            if t.face is not None:
+                by_group_face[t.group][t.face].append(t)
+            else:
+                loose[t.group].append(t)
+    cp_by_task = _earliest_finishes(problem)
+    lb1 = 0
+    for g, w in weights.items():
+        chains = [face_chain_bound(ts, problem.links) for ts in by_group_face[g].values()]
+        k = problem.max_faces_per_group or max(1, len(chains))
+        own = max([0, *chains, -(-sum(chains) // k)])
+        tasks_of_g = [t for ts in by_group_face[g].values() for t in ts] + loose[g]
+        own = max([own, *(cp_by_task[t.id] for t in tasks_of_g)])
+        lb1 += w * own
+    after: dict[str, int] = {}  # per task: time its face still needs after the task ends
+    for faces in by_group_face.values():
+        for ts in faces.values():
+            tails = _face_tails(ts, problem.links)
+            after.update({t.id: tails[t.id] - t.duration for t in ts})
+    lb2 = 0
+    for res, cap in problem.capacities.items():
+        if cap <= 0:
+            continue
+        work: dict[str, int] = defaultdict(int)
+        tail: dict[str, int] = {}
+        for t in problem.tasks:
+            if t.group in weights and t.demands.get(res, 0) > 0:
+                work[t.group] += t.duration * t.demands[res]
+                tail[t.group] = min(tail.get(t.group, after.get(t.id, 0)), after.get(t.id, 0))
+        done = 0
+        total = 0  # Σ w·(work done by the group's end), over ``cap``: the relaxation's value, kept exact
+        for g in sorted(work, key=lambda g: (-weights[g] / work[g], g)):
+            done += work[g]
+            total += weights[g] * done
+        lb2 = max(lb2, -(-total // cap) + sum(weights[g] * tail[g] for g in work))
+    return max(lb1, lb2)
+
+
+def _earliest_finishes(problem: Problem) -> dict[str, int]:
+    """Earliest finish of every task through the links alone (releases and fixed starts included)."""
+    by_id = {t.id: t for t in problem.tasks}
+    succs: dict[str, list[Link]] = defaultdict(list)
+    for link in problem.links:
+        succs[link.pred].append(link)
+    es = {t.id: (t.fixed_start if t.fixed_start is not None else t.earliest_start) for t in problem.tasks}
+    for tid in topological(by_id, problem.links):
+        for link in succs[tid]:
+            es[link.succ] = max(es[link.succ], es[tid] + by_id[tid].duration + link.lag)
+    return {tid: es[tid] + by_id[tid].duration for tid in by_id}
 
 
 def check(problem: Problem, starts: Mapping[str, int]) -> list[Violation]:
@@ -525,9 +553,9 @@ def check(problem: Problem, starts: Mapping[str, int]) -> list[Violation]:
         peak, at = _peak([(starts[t.id], end[t.id], t.demands.get(res, 0)) for t in tasks])
         if peak > cap:
             out.append(Violation("capacity", f"{res}: {peak} in use at day {at}, capacity {cap}"))
-    faces = _faces(tasks)
+    faces = faces_of(tasks)
     for face_id, face_tasks in sorted(faces.items()):
-        for rule, first, later in _ordered_pairs_sets(face_tasks):
+        for rule, first, later in ordered_sets(face_tasks):
             for b in later:
                 if b.frozen:
                     continue
@@ -547,7 +575,7 @@ def check(problem: Problem, starts: Mapping[str, int]) -> list[Violation]:
     if problem.max_faces_per_group is not None:
         spans: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
         for face_tasks in faces.values():
-            group = _face_group(face_tasks)
+            group = face_group(face_tasks)
             if group is not None and not all(t.frozen for t in face_tasks):
                 spans[group].append((min(starts[t.id] for t in face_tasks), max(end[t.id] for t in face_tasks), 1))
         for group, items in sorted(spans.items()):
@@ -604,8 +632,8 @@ def effective_limits(problem: Problem, data_date: int) -> Problem:
     limit = problem.max_faces_per_group
     if limit is not None:
         open_by_group: dict[str, int] = defaultdict(int)
-        for face_tasks in _faces(problem.tasks).values():
-            group = _face_group(face_tasks)
+        for face_tasks in faces_of(problem.tasks).values():
+            group = face_group(face_tasks)
             fz = [t for t in face_tasks if t.frozen]
             if group is None or not fz:
                 continue
@@ -629,14 +657,18 @@ __all__ = [
     "Link",
     "NoSolutionFound",
     "Problem",
-    "Schedule",
     "SchedulingError",
-    "SolveParams",
     "Task",
     "Violation",
     "check",
     "critical_path_length",
     "effective_limits",
+    "face_chain_bound",
+    "greedy",
     "horizon",
-    "solve",
+    "justify",
+    "local_search",
+    "serial_sgs",
+    "weighted_completion",
+    "weighted_lower_bound",
 ]

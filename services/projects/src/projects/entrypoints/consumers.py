@@ -1,4 +1,9 @@
-"""Inbound events -> use cases (the inbox row is written in the same transaction as the effects)."""
+"""Inbound events -> use cases (the inbox row is written in the same transaction as the effects).
+
+One durable consumer, ``survey-events``, on the survey's stream: the registry's communities, households (which
+building each home is in) and lanes/courtyards feed the read models; a closed menu round becomes a project; a
+published ranking sets the communities' priority. Every read model keeps the newest version of its aggregate.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +12,51 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projects.service_layer import projects as uc
+from projects.service_layer import readmodels
+from projects.service_layer.context import Context
+from projects.service_layer.projects import project_from_consultation
 from renovation_common.app import Runtime
-from renovation_common.contracts.survey import CommunityRegistered, ConsultationClosed, RankingPublished
+from renovation_common.contracts.survey import (
+    CommunityRegistered,
+    ConsultationClosed,
+    HouseholdRegistered,
+    HouseholdUpdated,
+    RankingPublished,
+    SiteRegistered,
+)
 from renovation_common.db import ConsumerUnitOfWork, UnitOfWork
 from renovation_common.events import CloudEvent, EventData
 from renovation_common.messaging import ConsumerSpec, PoisonMessage, subscription_for
 
-CONSULTATION_CLOSED = "survey.consultation.closed.v1"
+CONSUMER = "survey-events"
 COMMUNITY_REGISTERED = "survey.community.registered.v1"
+HOUSEHOLD_REGISTERED = "survey.household.registered.v1"
+HOUSEHOLD_UPDATED = "survey.household.updated.v1"
+SITE_REGISTERED = "survey.site.registered.v1"
+CONSULTATION_CLOSED = "survey.consultation.closed.v1"
 RANKING_PUBLISHED = "survey.ranking.published.v1"
 
-
-def _handler(
-    runtime: Runtime, model: type[EventData], apply: Callable[[UnitOfWork, Any], Awaitable[Any]]
-) -> Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]:
-    async def handle(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-        if not isinstance(data, model):
-            raise PoisonMessage(f"{event.type} without valid data")
-        uow = ConsumerUnitOfWork(session, runtime.infra)
-        await apply(uow, data)
-        await uow.flush_events()
-
-    return handle
+Handler = Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]
 
 
-def consumers(runtime: Runtime) -> list[ConsumerSpec]:
-    source = runtime.settings.event_source
+def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
+    def on(model: type[EventData], apply: Callable[[UnitOfWork, Any], Awaitable[Any]]) -> Handler:
+        async def handle(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+            if not isinstance(data, model):  # parsed against its contract by the consumer runner
+                raise PoisonMessage(f"{event.type} without valid data")
+            await apply(ConsumerUnitOfWork(session, runtime.infra), data)
+
+        return handle
 
     async def closed(uow: UnitOfWork, data: ConsultationClosed) -> None:
-        await uc.on_consultation_closed(uow, data, source=source)
+        await project_from_consultation(uow, ctx, data)
 
-    return [
-        ConsumerSpec(
-            name="survey-events",
-            handlers={
-                COMMUNITY_REGISTERED: _handler(runtime, CommunityRegistered, uc.on_community_registered),
-                CONSULTATION_CLOSED: _handler(runtime, ConsultationClosed, closed),
-                RANKING_PUBLISHED: _handler(runtime, RankingPublished, uc.on_ranking_published),
-            },
-            subscriptions=subscription_for([COMMUNITY_REGISTERED, CONSULTATION_CLOSED, RANKING_PUBLISHED]),
-        )
-    ]
+    handlers: dict[str, Handler] = {
+        COMMUNITY_REGISTERED: on(CommunityRegistered, readmodels.record_community),
+        HOUSEHOLD_REGISTERED: on(HouseholdRegistered, readmodels.record_household),
+        HOUSEHOLD_UPDATED: on(HouseholdUpdated, readmodels.record_household),
+        SITE_REGISTERED: on(SiteRegistered, readmodels.record_site),
+        CONSULTATION_CLOSED: on(ConsultationClosed, closed),
+        RANKING_PUBLISHED: on(RankingPublished, readmodels.record_ranking),
+    }
+    return [ConsumerSpec(name=CONSUMER, handlers=handlers, subscriptions=subscription_for(list(handlers)))]
