@@ -1,4 +1,14 @@
-"""The survey service in the authorisation matrix: its rows and its seeded world."""
+"""The survey service in the authorisation matrix: its rows and its seeded world.
+
+Bodies naming another scope (issue 12.5): the create routes whose target is named in the body — registerCommunity
+(a street), createConsultation (a community), publishRanking (a district), submitResponse/syncResponses (a
+household) — have no path parameter the matrix's own out-of-scope pass could vary. The seeder therefore registers
+an *away* community (another district and street, by that district's admin) and then sends, as every role allowed
+to call each route, bodies naming the away scope: each must be refused (403 ``out_of_scope``, or 404 where the
+target is looked up inside the caller's own records), with a control that the same body naming the home scope is
+accepted. In particular a district admin naming a street that the registry places in another district is refused
+(the district comes from the street's record, never from the body). A failure fails every matrix test of survey.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +17,7 @@ from typing import Any
 
 from renovation_common.auth import Role
 
-from . import HOME, Seeds, headers_for, ok
+from . import AWAY, HOME, Seeds, headers_for, ok
 
 # fmt: off
 MATRIX = """
@@ -91,6 +101,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
         return {"submission_id": str(uuid.uuid4()), "household_id": hid, "answers": {"q1": "yes"}, **extra}
 
     by_resident, by_worker = answer(), answer(channel="door_to_door")
+    await refuse_bodies_naming_another_scope(client, make_token, home, open_c["id"])
     return Seeds(
         home=home,
         params={"community_id": cid, "household_id": hid, "consultation_id": open_c["id"]},
@@ -108,3 +119,90 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             "syncResponses": {Role.RESIDENT: {"items": [by_resident]}, Role.COMMUNITY_WORKER: {"items": [by_worker]}},
         },
     )
+
+
+async def refuse_bodies_naming_another_scope(
+    client: Any, make_token: Any, home: dict[str, str], consultation_id: str
+) -> None:
+    problems: list[str] = []
+
+    def expect(response: Any, statuses: set[int], what: str, *, any_code: bool = False) -> None:
+        code = response.json().get("code") if response.status_code >= 400 else None
+        scoped = any_code or code == "out_of_scope"
+        if response.status_code not in statuses or (response.status_code == 403 and not scoped):
+            problems.append(f"{what}: {response.status_code} {response.text[:200]}")
+
+    away_admin = headers_for(make_token, Role.DISTRICT_ADMIN, AWAY)
+    away = ok(
+        await client.post(
+            "/v1/communities", json={"name": "桂东社区", "street_id": AWAY["street_id"]}, headers=away_admin
+        ),
+        "away community",
+    )
+    away_households = ok(
+        await client.post(
+            f"/v1/communities/{away['id']}/households",
+            json={"households": [{"building": "9", "unit": "1", "room": "901", "floor_area_m2": "50.00"}]},
+            headers=away_admin,
+        ),
+        "away household",
+    )["households"]
+
+    def community(**place: str) -> dict[str, Any]:
+        return {"name": "越界社区", **place}
+
+    officers = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
+    for role in officers:
+        headers = headers_for(make_token, role, home)
+        for place in (
+            {"street_id": AWAY["street_id"]},  # a street the registry places in another district
+            {"street_id": AWAY["street_id"], "district_id": HOME["district_id"]},  # ... claimed to be ours
+            {"street_id": HOME["street_id"], "district_id": AWAY["district_id"]},  # our street, another district
+        ):
+            r = await client.post("/v1/communities", json=community(**place), headers=headers)
+            expect(r, {403}, f"registerCommunity as {role.value} with {place}")
+        r = await client.post("/v1/communities", json=community(street_id=HOME["street_id"]), headers=headers)
+        expect(r, {201}, f"registerCommunity as {role.value} in its own street (control)")
+    street_officer = headers_for(make_token, Role.STREET_OFFICER, home)
+    r = await client.post("/v1/communities", json=community(street_id="51010599"), headers=street_officer)
+    expect(r, {403}, "registerCommunity as street_officer in another street of its district")
+
+    questionnaire = {
+        "kind": "demand",
+        "title": "越界征询",
+        "questions": [{"id": "q1", "kind": "single_choice", "text": "?", "options": ["a", "b"]}],
+    }
+    for role in (Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN):
+        headers = headers_for(make_token, role, home)
+        r = await client.post("/v1/consultations", json={**questionnaire, "community_id": away["id"]}, headers=headers)
+        expect(r, {403}, f"createConsultation as {role.value} in a community of another district")
+        r = await client.post(
+            "/v1/consultations", json={**questionnaire, "community_id": str(uuid.uuid4())}, headers=headers
+        )
+        expect(r, {404}, f"createConsultation as {role.value} in an unknown community")
+        r = await client.post(
+            "/v1/consultations", json={**questionnaire, "community_id": home["community_id"]}, headers=headers
+        )
+        expect(r, {201}, f"createConsultation as {role.value} in its own community (control)")
+        if role is Role.COMMUNITY_WORKER:
+            continue
+        r = await client.post("/v1/rankings", json={"district_id": AWAY["district_id"]}, headers=headers)
+        expect(r, {403}, f"publishRanking as {role.value} for another district")
+
+    # answering for a household of another community (a worker names it; a resident's own is the only one)
+    foreign = away_households[0]["id"]
+    worker = headers_for(make_token, Role.COMMUNITY_WORKER, home)
+    resident = headers_for(make_token, Role.RESIDENT, home)
+    path = f"/v1/consultations/{consultation_id}/responses"
+    for headers, body, who in (
+        (worker, {"household_id": foreign, "channel": "paper"}, "community_worker"),
+        (resident, {"household_id": foreign}, "resident"),
+    ):
+        submission = {"submission_id": str(uuid.uuid4()), "answers": {"q1": "yes"}, **body}
+        r = await client.post(path, json=submission, headers=headers)
+        expect(r, {403, 404}, f"submitResponse as {who} for a household of another community", any_code=True)
+        r = await client.post(f"{path}/batch", json={"items": [submission]}, headers=headers)
+        items = r.json().get("items", []) if r.status_code == 200 else []
+        if not items or any(i["status"] not in (403, 404) for i in items):
+            problems.append(f"syncResponses as {who} for a household of another community: {r.text[:200]}")
+    assert not problems, "bodies naming another scope:\n" + "\n".join(problems)

@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 
 from renovation_common.contracts.survey import MENU_CATALOG
+from renovation_common.exports import csv_cell
 from survey.domain.consultation import (
     ConsultationError,
     ConsultationKind,
@@ -238,7 +239,26 @@ def test_export_columns_stable_and_cells_safe():
     row_yes = export_row(QN.questions, {"household_id": "h1"}, {"agree": "yes", "items": ["parking"]}, "=cmd()")
     row_no = export_row(QN.questions, {"household_id": "h2"}, {"agree": "no", "why_not": "x", "items": ["a"]}, None)
     assert len(row_yes) == len(row_no) == len(cols)
-    assert row_yes[cols.index("q:why_not")] == "" and row_yes[-1] == "'=cmd()"
+    assert row_yes[cols.index("q:why_not")] == ""
+    # cells are written as they are: the CSV/XLSX writers of renovation_common.exports neutralise formulas, once
+    assert row_yes[-1] == "=cmd()"
+    assert csv_cell(row_yes[-1]) == "'=cmd()"
+
+
+def test_export_numbers_stay_numbers_and_are_never_prefixed():
+    questions = (
+        Question("n", QuestionKind.NUMBER, "面积差", required=False),
+        Question("r", QuestionKind.RATING, "满意度", required=False),
+    )
+    row = export_row(questions, {"floor_area_m2": Decimal("60.50"), "version": 2}, {"n": "-5", "r": 4}, "-5")
+    cols = export_columns(questions)
+    assert row[cols.index("q:n")] == Decimal("-5") and row[cols.index("q:r")] == 4
+    assert [csv_cell(v) for v in (row[cols.index("q:n")], row[-1], row[cols.index("floor_area_m2")])] == [
+        "-5",
+        "-5",
+        "60.50",
+    ]
+    assert csv_cell("-5+1") == "'-5+1"  # not a number: a formula a spreadsheet would evaluate
 
 
 def test_chart_svg_is_well_formed():

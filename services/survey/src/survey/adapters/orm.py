@@ -28,6 +28,17 @@ class Base(DeclarativeBase):
     metadata = metadata
 
 
+class StreetRow(Base):
+    """Which district a street (街道) belongs to: recorded with the street's first community, by a caller whose
+    token places them in that district; from then on every community of the street is in that district."""
+
+    __tablename__ = "streets"
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    district_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    recorded_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
+
+
 class CommunityRow(Base):
     __tablename__ = "communities"
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)

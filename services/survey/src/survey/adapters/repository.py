@@ -23,6 +23,7 @@ from survey.adapters.orm import (
     ResidentRow,
     ResponseAuditRow,
     ResponseRow,
+    StreetRow,
     SubmissionRow,
 )
 from survey.domain.registry import HouseholdSpec
@@ -33,6 +34,18 @@ class Repository:
         self.session = session
 
     # -- registry --------------------------------------------------------------------------------------------
+    async def street(self, street_id: str) -> StreetRow | None:
+        return await self.session.get(StreetRow, street_id)
+
+    async def record_street(self, street_id: str, district_id: str, recorded_by: str) -> StreetRow:
+        """The street's record: this one if it is new, else the one a concurrent caller recorded first."""
+        await self.session.execute(
+            pg_insert(StreetRow)
+            .values(id=street_id, district_id=district_id, recorded_by=recorded_by)
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        return (await self.session.scalars(sa.select(StreetRow).where(StreetRow.id == street_id))).one()
+
     async def community(self, community_id: uuid.UUID, *, for_update: bool = False) -> CommunityRow | None:
         return await self.session.get(CommunityRow, community_id, with_for_update=for_update)
 

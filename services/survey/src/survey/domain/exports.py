@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from html import escape
 from typing import Any
 
@@ -30,30 +31,32 @@ def export_columns(questions: Sequence[Question]) -> list[str]:
     return [*FIXED_COLUMNS, *(f"q:{q.id}" for q in questions), "suggestion"]
 
 
-def cell(question: Question, value: Any) -> str:
+def cell(question: Question, value: Any) -> Any:
+    """An answer as a cell: numbers stay numbers (a spreadsheet sums them), lists are joined.
+
+    Cells are written as they are: formula injection is neutralised once, by the writers in
+    ``renovation_common.exports`` (a text cell that a spreadsheet would evaluate is prefixed there; a negative
+    number stays a number, never ``'-5``)."""
     if value is None:
         return ""
     if question.kind is QuestionKind.MULTIPLE_CHOICE:
         return "|".join(value)
     if question.kind is QuestionKind.RANKING:
         return ">".join(value)
+    if question.kind is QuestionKind.RATING:
+        return int(value)
+    if question.kind is QuestionKind.NUMBER:
+        return Decimal(str(value))
     return str(value)
-
-
-def safe_cell(text: str) -> str:
-    """Neutralise spreadsheet formula injection (cells starting with = + - @ tab or CR)."""
-    if text and text[0] in "=+-@\t\r":
-        return "'" + text
-    return text
 
 
 def export_row(
     questions: Sequence[Question], fixed: Mapping[str, Any], answers: Mapping[str, Any], suggestion: str | None
-) -> list[str]:
-    out = ["" if fixed.get(c) is None else str(fixed[c]) for c in FIXED_COLUMNS]
+) -> list[Any]:
+    out: list[Any] = [fixed.get(c) for c in FIXED_COLUMNS]
     out.extend(cell(q, answers.get(q.id)) for q in questions)
     out.append(suggestion or "")
-    return [safe_cell(v) for v in out]
+    return out
 
 
 COLOURS = {"youth": "#4e79a7", "middle_aged": "#f28e2b", "elderly": "#e15759", "unknown": "#bab0ac"}

@@ -476,13 +476,13 @@ async def export_table(
         rows = []
         for r in await repo.export_rows(row.id):
             fixed = {
-                "response_id": r.response_id,
-                "household_id": r.household_id,
+                "response_id": str(r.response_id),
+                "household_id": str(r.household_id),
                 "building": r.building,
                 "unit": r.unit,
                 "room": r.room,
                 "floor_area_m2": r.floor_area_m2,
-                "resident_id": r.resident_id,
+                "resident_id": str(r.resident_id) if r.resident_id else None,
                 "age_group": groups.group(r.birth_year, year),
                 "channel": r.channel,
                 "interviewed": "yes" if r.interviewer else "no",  # the interviewer's id stays in the audit trail

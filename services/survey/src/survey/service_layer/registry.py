@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
-from renovation_common.auth import Principal, Scope
+from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered, HouseholdUpdated
 from renovation_common.db import UnitOfWork
-from renovation_common.errors import Conflict, DomainError, Forbidden, NotFound
+from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
 from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
 from survey.adapters.repository import Repository
@@ -21,9 +21,11 @@ from survey.domain.registry import (
     HouseholdSpec,
     ResidentSpec,
     RowError,
+    check_rows,
     elderly_living_alone,
     needs_accompaniment,
 )
+from survey.service_layer.context import Context
 
 
 class RowsRejected(DomainError):
@@ -35,7 +37,7 @@ class RowsRejected(DomainError):
 @dataclass(frozen=True)
 class NewCommunity:
     name: str
-    district_id: str
+    district_id: str | None
     street_id: str
     address: str | None
     built_year: int | None
@@ -57,6 +59,27 @@ def sees_personal_data(principal: Principal, c: CommunityRow, household_id: uuid
     if principal.is_staff:
         return principal.covers(community_scope(c))
     return principal.household_id == str(household_id) and principal.covers(community_scope(c, str(household_id)))
+
+
+async def resident_community(repo: Repository, principal: Principal) -> uuid.UUID | None:
+    """The community of a resident's household, from the registry (never from a claim the token makes about it)."""
+    if principal.role is not Role.RESIDENT or principal.household_id is None:
+        return None
+    try:
+        household_id = uuid.UUID(principal.household_id)
+    except ValueError:
+        return None
+    h = await repo.household(household_id)
+    return h.community_id if h is not None else None
+
+
+async def ensure_reads_community(repo: Repository, principal: Principal, c: CommunityRow) -> None:
+    """Staff whose scope covers the community; a resident of one of its households."""
+    if principal.is_staff and principal.covers(community_scope(c)):
+        return
+    if principal.role is Role.RESIDENT and await resident_community(repo, principal) == c.id:
+        return
+    raise Forbidden("this community is outside your scope", code="out_of_scope")
 
 
 async def load_community(repo: Repository, community_id: uuid.UUID) -> CommunityRow:
@@ -84,15 +107,32 @@ def community_event(c: CommunityRow, household_count: int, source: str) -> Any:
 
 
 async def register_community(uow: UnitOfWork, principal: Principal, cmd: NewCommunity, *, source: str) -> CommunityRow:
+    """Register a community in a street. Its district is the street's, from the street's record — never from the
+    body: a ``district_id`` in the body must agree with it. A street not seen before is recorded in the caller's
+    own district (the token's claim), so a district admin can never place a community in another district's
+    street, nor a street officer outside their street."""
     community_id = uuid.uuid4()
-    if not principal.covers(Scope(cmd.district_id, cmd.street_id, str(community_id))):
-        raise Forbidden("you may register communities only in your own district or street", code="out_of_scope")
+    if principal.role is Role.STREET_OFFICER and cmd.street_id != principal.street_id:
+        raise Forbidden("you may register communities only in your own street", code="out_of_scope")
     async with uow:
         repo = Repository(uow.session)
+        street = await repo.street(cmd.street_id)
+        if street is None:
+            if principal.district_id is None:
+                raise DomainError(
+                    "this street has no community yet: its district admin registers the first one",
+                    code="street_not_registered",
+                )
+            street = await repo.record_street(cmd.street_id, principal.district_id, principal.sub)
+        district_id = street.district_id
+        if cmd.district_id is not None and cmd.district_id != district_id:
+            raise Forbidden(f"street {cmd.street_id} lies in another district", code="out_of_scope")
+        if not principal.covers(Scope(district_id, cmd.street_id, str(community_id))):
+            raise Forbidden("you may register communities only in your own district or street", code="out_of_scope")
         row = CommunityRow(
             id=community_id,
             name=cmd.name,
-            district_id=cmd.district_id,
+            district_id=district_id,
             street_id=cmd.street_id,
             address=cmd.address,
             built_year=cmd.built_year,
@@ -108,7 +148,7 @@ async def register_community(uow: UnitOfWork, principal: Principal, cmd: NewComm
                     "entity_id": community_id,
                     "action": "created",
                     "actor_sub": principal.sub,
-                    "changes": {"name": cmd.name, "district_id": cmd.district_id, "street_id": cmd.street_id},
+                    "changes": {"name": cmd.name, "district_id": district_id, "street_id": cmd.street_id},
                 }
             ]
         )
@@ -121,9 +161,7 @@ async def get_community(uow: UnitOfWork, principal: Principal, community_id: uui
     async with uow:
         repo = Repository(uow.session)
         c = await load_community(repo, community_id)
-        resident_here = principal.household_id is not None and principal.community_id == str(c.id)
-        if not (resident_here or (principal.is_staff and principal.covers(community_scope(c)))):
-            raise Forbidden("this community is outside your scope", code="out_of_scope")
+        await ensure_reads_community(repo, principal, c)
         count = await repo.household_count(community_id)
         uow.session.expunge_all()  # read-only: the rollback on exit must not expire what we return
         return c, count
@@ -237,6 +275,40 @@ async def add_households(
         uow.publish(community_event(c, await repo.household_count(community_id), source))
         await uow.commit()
     return out
+
+
+async def add_household_batch(
+    uow: UnitOfWork, ctx: Context, principal: Principal, community_id: uuid.UUID, specs: list[HouseholdSpec]
+) -> list[dict[str, Any]]:
+    """A JSON batch, all or nothing: rows repeating a building/unit/room of an earlier row are refused first."""
+    seen: dict[tuple[str, str, str], int] = {}
+    errors = []
+    for n, spec in enumerate(specs, start=1):
+        if spec.key in seen:
+            errors.append(RowError(n, "duplicate_household", None, f"same building/unit/room as row {seen[spec.key]}"))
+        seen.setdefault(spec.key, n)
+    if errors:
+        raise RowsRejected(errors=[e.__dict__ for e in errors])
+    numbered = list(enumerate(specs, start=1))
+    return await add_households(uow, principal, community_id, numbered, now=ctx.clock(), source=ctx.source)
+
+
+async def import_households(
+    uow: UnitOfWork, ctx: Context, principal: Principal, community_id: uuid.UUID, content: bytes, fmt: str
+) -> list[dict[str, Any]]:
+    """A CSV or XLSX file, all or nothing, with a per-row error report. The caller's scope is checked before the
+    file is read; the file is read off the event loop within the reader's limits."""
+    async with uow:
+        ensure_staff_covers(principal, await load_community(Repository(uow.session), community_id))
+    rows = await ctx.files.read(content, fmt)
+    now = ctx.clock()
+    specs, errors = check_rows(rows, now.year)
+    if errors:
+        raise RowsRejected(errors=[e.__dict__ for e in errors], rows=len(rows))
+    if not specs:
+        raise BadRequest("the file has no household rows", code="empty_file")
+    numbered = list(enumerate(specs, start=1))  # no bad rows: specs are the data rows in order
+    return await add_households(uow, principal, community_id, numbered, now=now, source=ctx.source)
 
 
 @dataclass(frozen=True)

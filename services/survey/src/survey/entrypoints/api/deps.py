@@ -1,8 +1,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Annotated
 
+from fastapi import Depends
+
+from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import STAFF_ROLES, Role, require_roles
+from survey.service_layer.context import Context
+
+CONTEXT = "context"
 
 STAFF = tuple(STAFF_ROLES)
 OFFICERS = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
@@ -15,3 +22,8 @@ answerers = require_roles(Role.RESIDENT, Role.COMMUNITY_WORKER)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def context(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Context:
+    ctx: Context = runtime.extras[CONTEXT]
+    return ctx

@@ -9,12 +9,11 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
-from renovation_common.errors import BadRequest, DomainError
+from renovation_common.errors import DomainError
 from renovation_common.exports import XLSX_MEDIA_TYPE
 from renovation_common.pagination import PageParams, decode_cursor, encode_cursor, page_params
-from survey.adapters.files import FileFormatError, read_rows
-from survey.domain.registry import HouseholdSpec, ResidentSpec, check_rows
-from survey.entrypoints.api.deps import officers, readers, staff, utcnow
+from survey.domain.registry import HouseholdSpec, ResidentSpec
+from survey.entrypoints.api.deps import context, officers, readers, staff, utcnow
 from survey.entrypoints.api.schemas import (
     CommunityCreate,
     CommunityRead,
@@ -27,9 +26,10 @@ from survey.entrypoints.api.schemas import (
     ResidentRead,
 )
 from survey.service_layer import registry as uc
+from survey.service_layer.context import Context
 
 router = APIRouter(tags=["registry"])
-MAX_UPLOAD = 5 * 1024 * 1024
+MAX_UPLOAD = 5 * 1024 * 1024  # the body limit of the import route (settings may lower the file limit, not raise it)
 
 
 def _community_read(c: Any, count: int) -> CommunityRead:
@@ -113,25 +113,10 @@ async def add_households(
     body: HouseholdsCreate,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    ctx: Annotated[Context, Depends(context)],
 ) -> HouseholdsCreatedRead:
-    specs = [(i, _spec(h)) for i, h in enumerate(body.households, start=1)]
-    seen: dict[tuple[str, str, str], int] = {}
-    errors = []
-    for n, s in specs:
-        if s.key in seen:
-            errors.append(
-                {
-                    "row": n,
-                    "code": "duplicate_household",
-                    "field": None,
-                    "message": f"same building/unit/room as row {seen[s.key]}",
-                }
-            )
-        seen.setdefault(s.key, n)
-    if errors:
-        raise uc.RowsRejected(errors=errors)
-    created = await uc.add_households(
-        runtime.uow(), principal, community_id, specs, now=utcnow(), source=runtime.settings.event_source
+    created = await uc.add_household_batch(
+        runtime.uow(), ctx, principal, community_id, [_spec(h) for h in body.households]
     )
     return HouseholdsCreatedRead(created=len(created), households=created)  # type: ignore[arg-type]
 
@@ -145,15 +130,20 @@ async def add_households(
     description="Send the file as the request body (`Content-Type: text/csv` or the XLSX type), up to 5 MB and "
     "10,000 rows. Columns: building, unit, room, floor_area_m2, owner_name, owner_phone, resident_birth_years "
     "(`1948;1951`), lives_alone, needs_accompaniment. If any row is bad nothing is imported and the 422 problem "
-    "lists every bad row in `errors`.",
+    "lists every bad row in `errors`. A file is refused as a whole (problem+json `code`) when it is larger than "
+    "5 MB (`payload_too_large`, 413), inflates past the archive limits (`archive_too_large`), has more than "
+    "10,000 rows (`too_many_rows`), more than 30 columns (`too_many_columns`), a cell longer than 1000 characters "
+    "(`cell_too_long`) or a NUL character (`invalid_cell`), takes longer than the time limit to read "
+    "(`import_timed_out`), or cannot be read (`unreadable_file`, 400).",
     openapi_extra={
+        "x-max-body-bytes": MAX_UPLOAD,
         "requestBody": {
             "required": True,
             "content": {
                 "text/csv": {"schema": {"type": "string"}},
                 XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             },
-        }
+        },
     },
 )
 async def import_households(
@@ -161,31 +151,15 @@ async def import_households(
     request: Request,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    ctx: Annotated[Context, Depends(context)],
     format: Annotated[str | None, Query(pattern="^(csv|xlsx)$")] = None,
 ) -> HouseholdsCreatedRead:
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     fmt = format or ("xlsx" if content_type == XLSX_MEDIA_TYPE else "csv" if content_type in ("text/csv", "") else None)
     if fmt is None:
         raise DomainError("send text/csv or an XLSX workbook", code="unsupported_media_type", status=415)
-    content = b""
-    async for chunk in request.stream():
-        content += chunk
-        if len(content) > MAX_UPLOAD:
-            raise DomainError("files are limited to 5 MB", code="payload_too_large", status=413)
-    try:
-        rows = read_rows(content, fmt)
-    except FileFormatError as exc:
-        raise BadRequest(str(exc), code="unreadable_file") from None
-    now = utcnow()
-    specs, errors = check_rows(rows, now.year)
-    if errors:
-        raise uc.RowsRejected(errors=[e.__dict__ for e in errors], rows=len(rows))
-    if not specs:
-        raise BadRequest("the file has no household rows", code="empty_file")
-    numbered = list(enumerate(specs, start=1))  # no bad rows: specs are the data rows in order
-    created = await uc.add_households(
-        runtime.uow(), principal, community_id, numbered, now=now, source=runtime.settings.event_source
-    )
+    content = await request.body()
+    created = await uc.import_households(runtime.uow(), ctx, principal, community_id, content, fmt)
     return HouseholdsCreatedRead(created=len(created), households=created)  # type: ignore[arg-type]
 
 

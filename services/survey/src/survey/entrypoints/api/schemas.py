@@ -24,7 +24,10 @@ class Strict(BaseModel):
 # -- registry ---------------------------------------------------------------------------------------------------
 class CommunityCreate(Strict):
     name: str = Field(min_length=1, max_length=100, examples=["劲松北社区"])
-    district_id: Id
+    district_id: Id | None = Field(
+        default=None,
+        description="Optional: the district is the street's (from the registry); if given it must agree with it",
+    )
     street_id: Id
     address: str | None = Field(default=None, max_length=200)
     built_year: Year | None = None
