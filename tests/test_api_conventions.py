@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 
 import pytest
 
+from renovation_common.auth import REQUIRED_CLAIMS, Role, issue_dev_token
 from renovation_common.devstack import SERVICES
+from renovation_common.openapi import BEARER_SCHEME, ROLES_EXTENSION, api_routes, required_roles
+from renovation_common.settings import DEV_JWT_SECRET
 
 OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics"}
 UNSAFE = {"post", "put", "patch", "delete"}
+# /v1 operations that authenticate their caller otherwise than with a bearer token (no role, no Idempotency-Key)
+NOT_BEARER = {("finance", "post", "/v1/payment-providers/{provider}/callbacks")}  # the provider's signature
+UNUSED = {"database_url": "postgresql://unused@127.0.0.1:1/unused", "nats_url": "nats://127.0.0.1:1"}
+SCOPE = {
+    "district_id": "510105",
+    "street_id": "510105001",
+    "community_id": "c-conventions",
+    "household_id": "h-conventions",
+}
+
+
+def _app(package, **overrides):
+    module = importlib.import_module(f"{package}.entrypoints.app")
+    return module.create_app(**UNUSED, **overrides)
 
 
 @pytest.fixture(scope="module", params=[s.package for s in SERVICES])
 def spec(request):
-    module = importlib.import_module(f"{request.param}.entrypoints.app")
-    app = module.create_app(database_url="postgresql://unused@127.0.0.1:1/unused", nats_url="nats://127.0.0.1:1")
-    return request.param, app.openapi()
+    return request.param, _app(request.param).openapi()
+
+
+def _token(role: Role) -> dict[str, str]:
+    claims = {c: SCOPE[c] for c in REQUIRED_CLAIMS[role]} or {"district_id": SCOPE["district_id"]}
+    jwt = issue_dev_token(
+        secret=os.environ.get("JWT_SECRET") or DEV_JWT_SECRET, role=role.value, sub=f"{role.value}-conv", **claims
+    )
+    return {"Authorization": f"Bearer {jwt}"}
 
 
 def _operations(spec):
@@ -65,3 +89,78 @@ async def test_every_business_operation_refuses_a_call_without_a_token(service, 
         assert r.headers["content-type"] == "application/problem+json"
         checked += 1
     assert checked or not any(p.startswith("/v1/") for p in app.openapi()["paths"])
+
+
+@pytest.mark.parametrize("service", [s.package for s in SERVICES])
+def test_every_operation_has_its_own_summary_and_description(service):
+    """Summary and description written for the operation (FastAPI's summary made from the function name and an
+    empty docstring do not count). The failure lists every offender."""
+    offenders = []
+    for route in api_routes(_app(service)):
+        if not route.include_in_schema:
+            continue
+        missing = [what for what in ("summary", "description") if not (getattr(route, what) or "").strip()]
+        if missing:
+            for method in sorted(route.methods):
+                offenders.append(f"{method} {route.path_format} ({route.name}): no {' and no '.join(missing)}")
+    assert not offenders, f"{service}: {len(offenders)} operation(s) undocumented:\n  " + "\n  ".join(offenders)
+
+
+def test_bearer_scheme_roles_and_idempotency_key_on_every_business_operation(spec):
+    """Swagger's Authorize button (an HTTP bearer JWT scheme); every /v1 operation names its roles (what its
+    route's role dependency admits) and requires the scheme; every unsafe one documents ``Idempotency-Key``."""
+    name, doc = spec
+    scheme = doc["components"]["securitySchemes"][BEARER_SCHEME]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    routes = {(r.path_format, m.lower()): r for r in api_routes(_app(name)) for m in r.methods}
+    for path, method, op in _operations(doc):
+        where = f"{name} {method.upper()} {path}"
+        if path in OPERATIONS_PATHS or (name, method, path) in NOT_BEARER:
+            assert op["security"] == [], where
+            continue
+        roles = required_roles(routes[(path, method)])
+        assert roles, f"{where}: no role dependency (authorize)"
+        assert op["security"] == [{BEARER_SCHEME: []}], where
+        assert op[ROLES_EXTENSION] == sorted(r.value for r in roles), where
+        assert all(f"`{r.value}`" in op["description"] for r in roles), f"{where}: roles not in the description"
+        headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+        if method in UNSAFE:
+            assert "Idempotency-Key" in headers, f"{where}: Idempotency-Key not documented"
+        else:
+            assert "Idempotency-Key" not in headers, where
+
+
+def test_servers_name_the_public_url_and_the_gateway_prefix():
+    doc = _app("webhooks", root_path="/webhooks", public_base_url="https://api.example.gov.cn/webhooks").openapi()
+    assert [s["url"] for s in doc["servers"]] == ["https://api.example.gov.cn/webhooks", "/webhooks"]
+    assert [s["url"] for s in _app("survey").openapi()["servers"]] == ["/"]
+
+
+@pytest.mark.parametrize("service", [s.package for s in SERVICES])
+async def test_documented_roles_are_the_roles_the_routes_enforce(service, service_client):
+    """For every /v1 operation: a token of a role outside ``x-required-roles`` is refused with 403
+    ``role_not_allowed``; a token of each listed role gets past the role check (whatever the operation then says)."""
+    app, client = await service_client(
+        importlib.import_module(f"{service}.entrypoints.app").create_app,
+        service,
+        consumers_enabled=False,
+        relay_enabled=False,
+        workers_enabled=False,
+    )
+    checked = 0
+    for path, method, op in _operations(app.openapi()):
+        if ROLES_EXTENSION not in op:
+            continue
+        url = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+        admitted = {Role(r) for r in op[ROLES_EXTENSION]}
+        outsider = next((r for r in Role if r not in admitted), None)  # None: every role is admitted
+        if outsider is not None:
+            refused = await client.request(method.upper(), url, json={}, headers=_token(outsider))
+            assert refused.status_code == 403, f"{service} {method.upper()} {path} as {outsider}: {refused.text[:200]}"
+            assert refused.json()["code"] == "role_not_allowed", refused.text[:200]
+        for role in admitted:
+            r = await client.request(method.upper(), url, json={}, headers=_token(role))
+            code = r.json().get("code") if r.headers.get("content-type") == "application/problem+json" else None
+            assert code not in ("role_not_allowed", "scope_claim_missing"), f"{service} {method} {path} as {role}"
+        checked += 1
+    assert checked

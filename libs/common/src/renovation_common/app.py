@@ -37,7 +37,7 @@ from renovation_common.auth import TokenVerifier
 from renovation_common.clock import Clock, system_clock
 from renovation_common.crypto import KeyRing
 from renovation_common.db import InfrastructureTables, ReadOnlyUnitOfWork, UnitOfWork, create_engine
-from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
+from renovation_common.errors import PROBLEM_RESPONSES, install_problem_handlers, problem_response
 from renovation_common.idempotency import IdempotencyMiddleware
 from renovation_common.logs import configure_logging
 from renovation_common.messaging import (
@@ -47,6 +47,7 @@ from renovation_common.messaging import (
     connect_nats,
     ensure_event_stream,
 )
+from renovation_common.openapi import API_CONVENTIONS, install_openapi, servers_for
 from renovation_common.settings import ServiceSettings, load_settings
 from renovation_common.tracing import child_traceparent, set_trace
 from renovation_common.workers import PeriodicJob
@@ -384,14 +385,15 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
 
     app = FastAPI(
         title=defn.title,
-        description=defn.description,
+        description=defn.description + API_CONVENTIONS,
         version=defn.version,
         lifespan=lifespan,
         openapi_tags=defn.openapi_tags,
         responses=PROBLEM_RESPONSES,
         root_path=settings.root_path,
+        servers=servers_for(settings.root_path, settings.public_base_url),
     )
-    _document_problems_as_problem_json(app)
+    install_openapi(app)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret,
@@ -410,29 +412,16 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
     return app
 
 
-def _document_problems_as_problem_json(app: FastAPI) -> None:
-    """Error bodies are sent as ``application/problem+json``; FastAPI documents a response ``model`` under the
-    route's media type (``application/json``). Move the Problem schema to the media type actually sent."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for item in schema.get("paths", {}).values():
-                for op in item.values():
-                    for response in (op.get("responses", {}) if isinstance(op, dict) else {}).values():
-                        content = response.get("content", {})
-                        if PROBLEM_JSON in content and not content[PROBLEM_JSON] and "application/json" in content:
-                            content[PROBLEM_JSON] = content.pop("application/json")
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", operation_id="healthz", summary="Liveness: the process is up")
+    @router.get(
+        "/healthz",
+        operation_id="healthz",
+        summary="Liveness: the process is up",
+        description='200 `{"status": "ok"}` while the process serves HTTP; it checks nothing else (an orchestrator '
+        "restarts a process that stops answering). Needs no token.",
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -464,6 +453,9 @@ def health_router() -> APIRouter:
         "/metrics",
         operation_id="metrics",
         summary="Prometheus metrics (scraped directly; refused through a gateway or ingress)",
+        description="The Prometheus text exposition format (request counts and latencies, outbox, consumers, work "
+        "loops, NATS connection). Needs no token, so a request that came through a proxy (`X-Forwarded-For` or "
+        "`Forwarded`) is answered 404 unless `METRICS_THROUGH_PROXY=true`.",
         response_class=Response,
         responses={
             200: {

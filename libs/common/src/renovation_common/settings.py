@@ -116,6 +116,13 @@ class ServiceSettings(BaseSettings):
         default=False, description="Serve /metrics to requests that came through a proxy (X-Forwarded-For)"
     )
     root_path: str = Field(default="", description="Path prefix when served behind a gateway, e.g. /survey")
+    public_base_url: str = Field(
+        default="",
+        max_length=300,
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+        description="The URL clients reach this service at, e.g. https://api.example.gov.cn/survey (the first "
+        "`servers` entry of its OpenAPI document)",
+    )
     relay_enabled: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Request body limit")
     workers_enabled: bool = Field(default=True, description="Periodic jobs and background workers of the service")
