@@ -10,6 +10,8 @@ import pytest
 
 from renovation_common.auth import REQUIRED_CLAIMS, Role, issue_dev_token
 from renovation_common.devstack import SERVICES
+from renovation_common.error_catalog import catalog, render_markdown
+from renovation_common.error_scan import repository_root, scan
 from renovation_common.openapi import BEARER_SCHEME, ROLES_EXTENSION, api_routes, required_roles
 from renovation_common.settings import DEV_JWT_SECRET
 
@@ -164,3 +166,79 @@ async def test_documented_roles_are_the_roles_the_routes_enforce(service, servic
             assert code not in ("role_not_allowed", "scope_claim_missing"), f"{service} {method} {path} as {role}"
         checked += 1
     assert checked
+
+
+# ---------------------------------------------------------------------------------------------- error catalog
+
+
+def test_every_code_raised_anywhere_is_catalogued_and_every_entry_is_raised():
+    found = scan(repository_root())
+    entries = catalog()
+    assert not sorted(set(found) - set(entries)), (
+        "add these codes to libs/common/src/renovation_common/error_catalog.toml (en, zh_title, zh): "
+        + ", ".join(sorted(set(found) - set(entries)))
+    )
+    assert not sorted(set(entries) - set(found)), "catalogued but raised nowhere: " + ", ".join(
+        sorted(set(entries) - set(found))
+    )
+    for e in entries.values():
+        assert e.en.strip() and e.zh_title.strip() and e.zh.strip(), e.code
+        assert re.search(r"[\u4e00-\u9fff]", e.zh_title + e.zh), f"{e.code}: the Chinese texts hold no Chinese"
+
+
+def test_the_scan_sees_each_way_a_code_is_raised():
+    """A scan that silently found nothing would make the catalog test pass vacuously."""
+    found = scan(repository_root())
+    assert {
+        "out_of_scope",  # Forbidden(..., code="out_of_scope")
+        "not_found",  # class attribute of a DomainError subclass
+        "plan_infeasible",  # class attribute of a domain ValueError subclass
+        "target_not_allowed",  # positional code argument: TargetRefused(detail, "target_not_allowed")
+        "invalid_questionnaire",  # default of an exception's code parameter
+        "idempotency_key_reused",  # problem_response(409, "idempotency_key_reused", ...)
+        "method_not_allowed",  # errors._HTTP_CODES
+        "http_error",  # its fallback
+        "validation_error",
+    } <= set(found)
+    assert found["out_of_scope"].statuses == {403}
+    assert len(found) > 150
+
+
+def test_docs_errors_md_is_generated_from_the_catalog_and_the_source():
+    current = (repository_root() / "docs" / "errors.md").read_text()
+    assert current == render_markdown(repository_root()), (
+        "regenerate: .venv/bin/python -m renovation_common.error_catalog > docs/errors.md"
+    )
+
+
+async def test_problems_speak_chinese_when_the_request_asks_for_it(service_client):
+    from webhooks.entrypoints.app import create_app
+
+    _, client = await service_client(create_app, "webhooks", consumers_enabled=False, relay_enabled=False)
+    url = "/v1/subscriptions/00000000-0000-4000-8000-000000000000"
+    admin = _token(Role.DISTRICT_ADMIN)
+
+    english = await client.get(url, headers=admin)
+    assert english.status_code == 404
+    assert english.json()["title"] == "Resource not found" and "detail_en" not in english.json()
+    assert "content-language" not in english.headers and english.headers["vary"] == "Accept-Language"
+
+    chinese = await client.get(url, headers={**admin, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    body = chinese.json()
+    assert chinese.status_code == 404 and body["code"] == "subscription_not_found"
+    assert (body["title"], body["detail"]) == ("订阅不存在", catalog()["subscription_not_found"].zh)
+    assert body["detail_en"] == english.json()["detail"]
+    assert chinese.headers["content-language"] == "zh-CN"
+
+    # English preferred over Chinese by quality: English
+    assert (await client.get(url, headers={**admin, "Accept-Language": "zh;q=0.5, en"})).json()["title"] == (
+        "Resource not found"
+    )
+    # the same for problems made outside the routes: the token check, validation, the Idempotency-Key middleware
+    zh = {"Accept-Language": "zh-CN"}
+    assert (await client.get(url, headers=zh)).json()["title"] == "缺少访问令牌"
+    invalid = await client.get("/v1/subscriptions/not-a-uuid", headers={**admin, **zh})
+    assert (invalid.status_code, invalid.json()["title"]) == (422, "请求参数校验失败")
+    assert invalid.json()["errors"]
+    key = await client.post("/v1/subscriptions", headers={**admin, **zh, "Idempotency-Key": "k" * 201}, json={})
+    assert (key.status_code, key.json()["title"]) == (400, "幂等键格式无效")

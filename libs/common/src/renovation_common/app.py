@@ -37,7 +37,14 @@ from renovation_common.auth import TokenVerifier
 from renovation_common.clock import Clock, system_clock
 from renovation_common.crypto import KeyRing
 from renovation_common.db import InfrastructureTables, ReadOnlyUnitOfWork, UnitOfWork, create_engine
-from renovation_common.errors import PROBLEM_RESPONSES, install_problem_handlers, problem_response
+from renovation_common.errors import (
+    PROBLEM_RESPONSES,
+    install_problem_handlers,
+    preferred_language,
+    problem_response,
+    reset_language,
+    set_language,
+)
 from renovation_common.idempotency import IdempotencyMiddleware
 from renovation_common.logs import configure_logging
 from renovation_common.messaging import (
@@ -127,6 +134,7 @@ class RequestContextMiddleware:
             request_id = uuid.uuid4().hex
         traceparent = child_traceparent(headers.get("traceparent"))
         set_trace(traceparent, request_id)
+        language = set_language(preferred_language(headers.get("accept-language")))
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
@@ -160,6 +168,7 @@ class RequestContextMiddleware:
                     duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+            reset_language(language)
 
 
 class BodyLimitMiddleware:
@@ -468,11 +477,7 @@ def health_router() -> APIRouter:
     async def prometheus_metrics(request: Request) -> Response:
         forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
         if forwarded and not request.app.state.settings.metrics_through_proxy:
-            return JSONResponse(
-                {"type": "about:blank", "title": "Not Found", "status": 404, "code": "not_found"},
-                status_code=404,
-                media_type="application/problem+json",
-            )
+            return problem_response(404, "not_found", "Not Found")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
