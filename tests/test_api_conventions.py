@@ -6,6 +6,7 @@ import importlib
 import os
 import re
 
+import httpx
 import pytest
 
 from renovation_common.auth import REQUIRED_CLAIMS, Role, issue_dev_token
@@ -242,3 +243,63 @@ async def test_problems_speak_chinese_when_the_request_asks_for_it(service_clien
     assert invalid.json()["errors"]
     key = await client.post("/v1/subscriptions", headers={**admin, **zh, "Idempotency-Key": "k" * 201}, json={})
     assert (key.status_code, key.json()["title"]) == (400, "幂等键格式无效")
+
+
+# ---------------------------------------------------------------------------------------------- docs UI and CORS
+
+
+@pytest.mark.parametrize("service", [s.package for s in SERVICES])
+async def test_swagger_ui_and_redoc_load_only_the_services_own_assets(service):
+    """Behind the gateway's prefix: every script, style and icon of /docs and /redoc is served by the service
+    itself under the prefix (nothing from a CDN or a font service), and the pages load the prefixed document."""
+    app = _app(service, root_path="/svc", log_level="WARNING")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        for page, document in (("/docs", "url: '/svc/openapi.json'"), ("/redoc", 'spec-url="/svc/openapi.json"')):
+            html = (await client.get(page)).text
+            assert document in html, page
+            assert "http://" not in html and "https://" not in html and "//" not in html.replace("://", ""), page
+            assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert len(assets) >= 2, page
+            for url in assets:
+                assert url.startswith("/svc/docs/assets/"), url
+                asset = await client.get(url.removeprefix("/svc"))
+                assert asset.status_code == 200 and len(asset.content) > 1000, url
+                assert asset.headers["content-type"].split(";")[0] in ("text/javascript", "text/css", "image/png")
+        assert "persistAuthorization" in (await client.get("/docs")).text  # the token survives a reload
+        assert (await client.get("/docs/assets/..%2Fsettings.py")).status_code == 404
+
+
+async def test_cors_admits_the_configured_origins_only():
+    app = _app("webhooks", cors_allow_origins=["https://h5.example.gov.cn"], log_level="WARNING", max_body_bytes=2048)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        ok = "https://h5.example.gov.cn"
+        preflight = await client.options(
+            "/v1/subscriptions",
+            headers={
+                "Origin": ok,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, idempotency-key, accept-language",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == ok
+        assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+        assert "PATCH" in preflight.headers["access-control-allow-methods"]
+
+        other = await client.options(
+            "/v1/subscriptions", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+
+        refused = await client.get("/v1/subscriptions", headers={"Origin": ok})  # 401: the page can read it
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == ok
+        assert "X-Request-Id" in refused.headers["access-control-expose-headers"]
+        assert "Idempotent-Replayed" in refused.headers["access-control-expose-headers"]
+        too_large = await client.post("/v1/subscriptions", headers={"Origin": ok}, content=b"x" * 4096)
+        assert too_large.status_code == 413 and too_large.headers["access-control-allow-origin"] == ok
+
+    plain = httpx.ASGITransport(app=_app("webhooks", log_level="WARNING"))  # the default: no CORS at all
+    async with httpx.AsyncClient(transport=plain, base_url="http://api") as client:
+        r = await client.get("/v1/subscriptions", headers={"Origin": "https://h5.example.gov.cn"})
+        assert not any(h.startswith("access-control-") for h in r.headers)

@@ -7,7 +7,8 @@ up. ``/readyz`` depends on the database only; the broker's state is in ``/readyz
 ``nats_connected`` metric. Routes get a :class:`Runtime` (``Depends(get_runtime)``) and open a unit of work
 (``runtime.uow()``) or a read-only one (``runtime.read()``) from it.
 
-Middleware, outermost first: request context (ids, trace, metrics) → body size limit (413 before anything is
+Middleware, outermost first: request context (ids, trace, metrics, the language of problems) → CORS (when
+``CORS_ALLOW_ORIGINS`` names origins) → body size limit (413 before anything is
 buffered beyond the limit; a route may raise its own limit with ``openapi_extra={"x-max-body-bytes": N}``) →
 ``Idempotency-Key``.
 """
@@ -25,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -54,12 +56,32 @@ from renovation_common.messaging import (
     connect_nats,
     ensure_event_stream,
 )
-from renovation_common.openapi import API_CONVENTIONS, install_openapi, servers_for
+from renovation_common.openapi import API_CONVENTIONS, install_docs, install_openapi, servers_for
 from renovation_common.settings import ServiceSettings, load_settings
 from renovation_common.tracing import child_traceparent, set_trace
 from renovation_common.workers import PeriodicJob
 
 log = structlog.get_logger("renovation.app")
+
+# CORS (browser apps, e.g. a resident's H5 page, on the origins of CORS_ALLOW_ORIGINS): what a page may send and read
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Accept-Language",
+    "X-Request-Id",
+    "traceparent",
+)
+CORS_EXPOSED_HEADERS = (
+    "X-Request-Id",
+    "traceparent",
+    "Idempotent-Replayed",
+    "Location",
+    "Content-Disposition",
+    "Content-Language",
+    "Retry-After",
+)
 
 
 @dataclass
@@ -401,8 +423,11 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         responses=PROBLEM_RESPONSES,
         root_path=settings.root_path,
         servers=servers_for(settings.root_path, settings.public_base_url),
+        docs_url=None,
+        redoc_url=None,
     )
     install_openapi(app)
+    install_docs(app)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret,
@@ -414,6 +439,15 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, service=settings.service_name, default_limit=settings.max_body_bytes)
+    if settings.cors_allow_origins:  # outside the body limit and Idempotency-Key: their refusals carry CORS too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=list(CORS_METHODS),
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=settings.cors_max_age_s,
+        )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router())
     for router in defn.routers:

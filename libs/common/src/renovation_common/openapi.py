@@ -17,18 +17,25 @@ contract conventions without writing them route by route:
   ``application/json``: the Problem schema is moved to the media type actually sent).
 * **Servers.** ``servers`` is set from the settings: ``PUBLIC_BASE_URL`` when given, and the service's
   ``ROOT_PATH`` (``/`` without one) — relative, so a document fetched through the gateway points back at it.
+
+:func:`install_docs` serves Swagger UI (``/docs``) and ReDoc (``/redoc``) from the assets of the pinned
+``fastapi-offline`` wheel (``/docs/assets``): the pages work on a network without Internet access, and load
+nothing from a CDN, a font service or the online validator.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib import resources
 from typing import Any
 
-from fastapi import FastAPI, routing
+from fastapi import FastAPI, Request, routing
 from fastapi.dependencies.models import Dependant
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html, get_swagger_ui_oauth2_redirect_html
+from fastapi.responses import FileResponse, HTMLResponse
 
 from renovation_common.auth import Role
-from renovation_common.errors import PROBLEM_JSON
+from renovation_common.errors import PROBLEM_JSON, NotFound
 
 BEARER_SCHEME = "bearerAuth"
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
@@ -188,3 +195,66 @@ def install_openapi(app: FastAPI) -> None:
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+DOCS_ASSETS = "/docs/assets"
+DOCS_FILES = {
+    "swagger-ui-bundle.js": "text/javascript",
+    "swagger-ui.css": "text/css",
+    "redoc.standalone.js": "text/javascript",
+    "favicon.png": "image/png",
+}
+SWAGGER_UI_PARAMETERS: dict[str, Any] = {
+    "persistAuthorization": True,  # the token entered under Authorize survives a reload
+    "displayRequestDuration": True,
+    "filter": True,
+    "validatorUrl": None,  # never send the document to the online validator
+    "tryItOutEnabled": False,
+}
+
+
+def install_docs(app: FastAPI) -> None:
+    """Swagger UI at ``/docs`` and ReDoc at ``/redoc``, their scripts and styles served from the package (create
+    the app with ``docs_url=None, redoc_url=None``). Behind a gateway the pages load ``ROOT_PATH/openapi.json``."""
+    assets = resources.files("fastapi_offline") / "static"
+    files = {name: str(assets / name) for name in DOCS_FILES}
+    openapi_url = app.openapi_url or "/openapi.json"
+
+    @app.get(DOCS_ASSETS + "/{name}", include_in_schema=False)
+    async def docs_asset(name: str) -> FileResponse:
+        if name not in files:
+            raise NotFound("no such documentation asset")
+        return FileResponse(
+            files[name], media_type=DOCS_FILES[name], headers={"Cache-Control": "public, max-age=86400"}
+        )
+
+    def root(request: Request) -> str:
+        return str(request.scope.get("root_path", "")).rstrip("/")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        prefix = root(request)
+        return get_swagger_ui_html(
+            openapi_url=prefix + openapi_url,
+            title=f"{app.title} — Swagger UI",
+            swagger_js_url=f"{prefix}{DOCS_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{prefix}{DOCS_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{prefix}{DOCS_ASSETS}/favicon.png",
+            oauth2_redirect_url=prefix + "/docs/oauth2-redirect",
+            swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        prefix = root(request)
+        return get_redoc_html(
+            openapi_url=prefix + openapi_url,
+            title=f"{app.title} — ReDoc",
+            redoc_js_url=f"{prefix}{DOCS_ASSETS}/redoc.standalone.js",
+            redoc_favicon_url=f"{prefix}{DOCS_ASSETS}/favicon.png",
+            with_google_fonts=False,
+        )
