@@ -3,21 +3,48 @@
 from __future__ import annotations
 
 import importlib
+import os
 import re
 
+import httpx
 import pytest
 
+from renovation_common.auth import REQUIRED_CLAIMS, Role, issue_dev_token
 from renovation_common.devstack import SERVICES
+from renovation_common.error_catalog import catalog, render_markdown
+from renovation_common.error_scan import repository_root, scan
+from renovation_common.openapi import BEARER_SCHEME, ROLES_EXTENSION, api_routes, required_roles
+from renovation_common.settings import DEV_JWT_SECRET
 
 OPERATIONS_PATHS = {"/healthz", "/readyz", "/metrics"}
 UNSAFE = {"post", "put", "patch", "delete"}
+# /v1 operations that authenticate their caller otherwise than with a bearer token (no role, no Idempotency-Key)
+NOT_BEARER = {("finance", "post", "/v1/payment-providers/{provider}/callbacks")}  # the provider's signature
+UNUSED = {"database_url": "postgresql://unused@127.0.0.1:1/unused", "nats_url": "nats://127.0.0.1:1"}
+SCOPE = {
+    "district_id": "510105",
+    "street_id": "510105001",
+    "community_id": "c-conventions",
+    "household_id": "h-conventions",
+}
+
+
+def _app(package, **overrides):
+    module = importlib.import_module(f"{package}.entrypoints.app")
+    return module.create_app(**UNUSED, **overrides)
 
 
 @pytest.fixture(scope="module", params=[s.package for s in SERVICES])
 def spec(request):
-    module = importlib.import_module(f"{request.param}.entrypoints.app")
-    app = module.create_app(database_url="postgresql://unused@127.0.0.1:1/unused", nats_url="nats://127.0.0.1:1")
-    return request.param, app.openapi()
+    return request.param, _app(request.param).openapi()
+
+
+def _token(role: Role) -> dict[str, str]:
+    claims = {c: SCOPE[c] for c in REQUIRED_CLAIMS[role]} or {"district_id": SCOPE["district_id"]}
+    jwt = issue_dev_token(
+        secret=os.environ.get("JWT_SECRET") or DEV_JWT_SECRET, role=role.value, sub=f"{role.value}-conv", **claims
+    )
+    return {"Authorization": f"Bearer {jwt}"}
 
 
 def _operations(spec):
@@ -65,3 +92,214 @@ async def test_every_business_operation_refuses_a_call_without_a_token(service, 
         assert r.headers["content-type"] == "application/problem+json"
         checked += 1
     assert checked or not any(p.startswith("/v1/") for p in app.openapi()["paths"])
+
+
+@pytest.mark.parametrize("service", [s.package for s in SERVICES])
+def test_every_operation_has_its_own_summary_and_description(service):
+    """Summary and description written for the operation (FastAPI's summary made from the function name and an
+    empty docstring do not count). The failure lists every offender."""
+    offenders = []
+    for route in api_routes(_app(service)):
+        if not route.include_in_schema:
+            continue
+        missing = [what for what in ("summary", "description") if not (getattr(route, what) or "").strip()]
+        if missing:
+            for method in sorted(route.methods):
+                offenders.append(f"{method} {route.path_format} ({route.name}): no {' and no '.join(missing)}")
+    assert not offenders, f"{service}: {len(offenders)} operation(s) undocumented:\n  " + "\n  ".join(offenders)
+
+
+def test_bearer_scheme_roles_and_idempotency_key_on_every_business_operation(spec):
+    """Swagger's Authorize button (an HTTP bearer JWT scheme); every /v1 operation names its roles (what its
+    route's role dependency admits) and requires the scheme; every unsafe one documents ``Idempotency-Key``."""
+    name, doc = spec
+    scheme = doc["components"]["securitySchemes"][BEARER_SCHEME]
+    assert scheme == {**scheme, "type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    routes = {(r.path_format, m.lower()): r for r in api_routes(_app(name)) for m in r.methods}
+    for path, method, op in _operations(doc):
+        where = f"{name} {method.upper()} {path}"
+        if path in OPERATIONS_PATHS or (name, method, path) in NOT_BEARER:
+            assert op["security"] == [], where
+            continue
+        roles = required_roles(routes[(path, method)])
+        assert roles, f"{where}: no role dependency (authorize)"
+        assert op["security"] == [{BEARER_SCHEME: []}], where
+        assert op[ROLES_EXTENSION] == sorted(r.value for r in roles), where
+        assert all(f"`{r.value}`" in op["description"] for r in roles), f"{where}: roles not in the description"
+        headers = {p["name"] for p in op.get("parameters", []) if p["in"] == "header"}
+        if method in UNSAFE:
+            assert "Idempotency-Key" in headers, f"{where}: Idempotency-Key not documented"
+        else:
+            assert "Idempotency-Key" not in headers, where
+
+
+def test_servers_name_the_public_url_and_the_gateway_prefix():
+    doc = _app("webhooks", root_path="/webhooks", public_base_url="https://api.example.gov.cn/webhooks").openapi()
+    assert [s["url"] for s in doc["servers"]] == ["https://api.example.gov.cn/webhooks", "/webhooks"]
+    assert [s["url"] for s in _app("survey").openapi()["servers"]] == ["/"]
+
+
+@pytest.mark.parametrize("service", [s.package for s in SERVICES])
+async def test_documented_roles_are_the_roles_the_routes_enforce(service, service_client):
+    """For every /v1 operation: a token of a role outside ``x-required-roles`` is refused with 403
+    ``role_not_allowed``; a token of each listed role gets past the role check (whatever the operation then says)."""
+    app, client = await service_client(
+        importlib.import_module(f"{service}.entrypoints.app").create_app,
+        service,
+        consumers_enabled=False,
+        relay_enabled=False,
+        workers_enabled=False,
+    )
+    checked = 0
+    for path, method, op in _operations(app.openapi()):
+        if ROLES_EXTENSION not in op:
+            continue
+        url = re.sub(r"\{[^}]+\}", "00000000-0000-4000-8000-000000000000", path)
+        admitted = {Role(r) for r in op[ROLES_EXTENSION]}
+        outsider = next((r for r in Role if r not in admitted), None)  # None: every role is admitted
+        if outsider is not None:
+            refused = await client.request(method.upper(), url, json={}, headers=_token(outsider))
+            assert refused.status_code == 403, f"{service} {method.upper()} {path} as {outsider}: {refused.text[:200]}"
+            assert refused.json()["code"] == "role_not_allowed", refused.text[:200]
+        for role in admitted:
+            r = await client.request(method.upper(), url, json={}, headers=_token(role))
+            code = r.json().get("code") if r.headers.get("content-type") == "application/problem+json" else None
+            assert code not in ("role_not_allowed", "scope_claim_missing"), f"{service} {method} {path} as {role}"
+        checked += 1
+    assert checked
+
+
+# ---------------------------------------------------------------------------------------------- error catalog
+
+
+def test_every_code_raised_anywhere_is_catalogued_and_every_entry_is_raised():
+    found = scan(repository_root())
+    entries = catalog()
+    assert not sorted(set(found) - set(entries)), (
+        "add these codes to libs/common/src/renovation_common/error_catalog.toml (en, zh_title, zh): "
+        + ", ".join(sorted(set(found) - set(entries)))
+    )
+    assert not sorted(set(entries) - set(found)), "catalogued but raised nowhere: " + ", ".join(
+        sorted(set(entries) - set(found))
+    )
+    for e in entries.values():
+        assert e.en.strip() and e.zh_title.strip() and e.zh.strip(), e.code
+        assert re.search(r"[\u4e00-\u9fff]", e.zh_title + e.zh), f"{e.code}: the Chinese texts hold no Chinese"
+
+
+def test_the_scan_sees_each_way_a_code_is_raised():
+    """A scan that silently found nothing would make the catalog test pass vacuously."""
+    found = scan(repository_root())
+    assert {
+        "out_of_scope",  # Forbidden(..., code="out_of_scope")
+        "not_found",  # class attribute of a DomainError subclass
+        "plan_infeasible",  # class attribute of a domain ValueError subclass
+        "target_not_allowed",  # positional code argument: TargetRefused(detail, "target_not_allowed")
+        "invalid_questionnaire",  # default of an exception's code parameter
+        "idempotency_key_reused",  # problem_response(409, "idempotency_key_reused", ...)
+        "method_not_allowed",  # errors._HTTP_CODES
+        "http_error",  # its fallback
+        "validation_error",
+    } <= set(found)
+    assert found["out_of_scope"].statuses == {403}
+    assert len(found) > 150
+
+
+def test_docs_errors_md_is_generated_from_the_catalog_and_the_source():
+    current = (repository_root() / "docs" / "errors.md").read_text()
+    assert current == render_markdown(repository_root()), (
+        "regenerate: .venv/bin/python -m renovation_common.error_catalog > docs/errors.md"
+    )
+
+
+async def test_problems_speak_chinese_when_the_request_asks_for_it(service_client):
+    from webhooks.entrypoints.app import create_app
+
+    _, client = await service_client(create_app, "webhooks", consumers_enabled=False, relay_enabled=False)
+    url = "/v1/subscriptions/00000000-0000-4000-8000-000000000000"
+    admin = _token(Role.DISTRICT_ADMIN)
+
+    english = await client.get(url, headers=admin)
+    assert english.status_code == 404
+    assert english.json()["title"] == "Resource not found" and "detail_en" not in english.json()
+    assert "content-language" not in english.headers and english.headers["vary"] == "Accept-Language"
+
+    chinese = await client.get(url, headers={**admin, "Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"})
+    body = chinese.json()
+    assert chinese.status_code == 404 and body["code"] == "subscription_not_found"
+    assert (body["title"], body["detail"]) == ("订阅不存在", catalog()["subscription_not_found"].zh)
+    assert body["detail_en"] == english.json()["detail"]
+    assert chinese.headers["content-language"] == "zh-CN"
+
+    # English preferred over Chinese by quality: English
+    assert (await client.get(url, headers={**admin, "Accept-Language": "zh;q=0.5, en"})).json()["title"] == (
+        "Resource not found"
+    )
+    # the same for problems made outside the routes: the token check, validation, the Idempotency-Key middleware
+    zh = {"Accept-Language": "zh-CN"}
+    assert (await client.get(url, headers=zh)).json()["title"] == "缺少访问令牌"
+    invalid = await client.get("/v1/subscriptions/not-a-uuid", headers={**admin, **zh})
+    assert (invalid.status_code, invalid.json()["title"]) == (422, "请求参数校验失败")
+    assert invalid.json()["errors"]
+    key = await client.post("/v1/subscriptions", headers={**admin, **zh, "Idempotency-Key": "k" * 201}, json={})
+    assert (key.status_code, key.json()["title"]) == (400, "幂等键格式无效")
+
+
+# ---------------------------------------------------------------------------------------------- docs UI and CORS
+
+
+@pytest.mark.parametrize("service", [s.package for s in SERVICES])
+async def test_swagger_ui_and_redoc_load_only_the_services_own_assets(service):
+    """Behind the gateway's prefix: every script, style and icon of /docs and /redoc is served by the service
+    itself under the prefix (nothing from a CDN or a font service), and the pages load the prefixed document."""
+    app = _app(service, root_path="/svc", log_level="WARNING")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway") as client:
+        for page, document in (("/docs", "url: '/svc/openapi.json'"), ("/redoc", 'spec-url="/svc/openapi.json"')):
+            html = (await client.get(page)).text
+            assert document in html, page
+            assert "http://" not in html and "https://" not in html and "//" not in html.replace("://", ""), page
+            assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+            assert len(assets) >= 2, page
+            for url in assets:
+                assert url.startswith("/svc/docs/assets/"), url
+                asset = await client.get(url.removeprefix("/svc"))
+                assert asset.status_code == 200 and len(asset.content) > 1000, url
+                assert asset.headers["content-type"].split(";")[0] in ("text/javascript", "text/css", "image/png")
+        assert "persistAuthorization" in (await client.get("/docs")).text  # the token survives a reload
+        assert (await client.get("/docs/assets/..%2Fsettings.py")).status_code == 404
+
+
+async def test_cors_admits_the_configured_origins_only():
+    app = _app("webhooks", cors_allow_origins=["https://h5.example.gov.cn"], log_level="WARNING", max_body_bytes=2048)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        ok = "https://h5.example.gov.cn"
+        preflight = await client.options(
+            "/v1/subscriptions",
+            headers={
+                "Origin": ok,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "authorization, content-type, idempotency-key, accept-language",
+            },
+        )
+        assert preflight.status_code == 200
+        assert preflight.headers["access-control-allow-origin"] == ok
+        assert "Idempotency-Key" in preflight.headers["access-control-allow-headers"]
+        assert "PATCH" in preflight.headers["access-control-allow-methods"]
+
+        other = await client.options(
+            "/v1/subscriptions", headers={"Origin": "https://evil.example.com", "Access-Control-Request-Method": "GET"}
+        )
+        assert "access-control-allow-origin" not in other.headers
+
+        refused = await client.get("/v1/subscriptions", headers={"Origin": ok})  # 401: the page can read it
+        assert refused.status_code == 401 and refused.headers["access-control-allow-origin"] == ok
+        assert "X-Request-Id" in refused.headers["access-control-expose-headers"]
+        assert "Idempotent-Replayed" in refused.headers["access-control-expose-headers"]
+        too_large = await client.post("/v1/subscriptions", headers={"Origin": ok}, content=b"x" * 4096)
+        assert too_large.status_code == 413 and too_large.headers["access-control-allow-origin"] == ok
+
+    plain = httpx.ASGITransport(app=_app("webhooks", log_level="WARNING"))  # the default: no CORS at all
+    async with httpx.AsyncClient(transport=plain, base_url="http://api") as client:
+        r = await client.get("/v1/subscriptions", headers={"Origin": "https://h5.example.gov.cn"})
+        assert not any(h.startswith("access-control-") for h in r.headers)

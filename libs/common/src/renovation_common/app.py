@@ -7,7 +7,8 @@ up. ``/readyz`` depends on the database only; the broker's state is in ``/readyz
 ``nats_connected`` metric. Routes get a :class:`Runtime` (``Depends(get_runtime)``) and open a unit of work
 (``runtime.uow()``) or a read-only one (``runtime.read()``) from it.
 
-Middleware, outermost first: request context (ids, trace, metrics) → body size limit (413 before anything is
+Middleware, outermost first: request context (ids, trace, metrics, the language of problems) → CORS (when
+``CORS_ALLOW_ORIGINS`` names origins) → body size limit (413 before anything is
 buffered beyond the limit; a route may raise its own limit with ``openapi_extra={"x-max-body-bytes": N}``) →
 ``Idempotency-Key``.
 """
@@ -25,6 +26,7 @@ from typing import Any
 import sqlalchemy as sa
 import structlog
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
@@ -37,7 +39,14 @@ from renovation_common.auth import TokenVerifier
 from renovation_common.clock import Clock, system_clock
 from renovation_common.crypto import KeyRing
 from renovation_common.db import InfrastructureTables, ReadOnlyUnitOfWork, UnitOfWork, create_engine
-from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, install_problem_handlers, problem_response
+from renovation_common.errors import (
+    PROBLEM_RESPONSES,
+    install_problem_handlers,
+    preferred_language,
+    problem_response,
+    reset_language,
+    set_language,
+)
 from renovation_common.idempotency import IdempotencyMiddleware
 from renovation_common.logs import configure_logging
 from renovation_common.messaging import (
@@ -47,11 +56,32 @@ from renovation_common.messaging import (
     connect_nats,
     ensure_event_stream,
 )
+from renovation_common.openapi import API_CONVENTIONS, install_docs, install_openapi, servers_for
 from renovation_common.settings import ServiceSettings, load_settings
 from renovation_common.tracing import child_traceparent, set_trace
 from renovation_common.workers import PeriodicJob
 
 log = structlog.get_logger("renovation.app")
+
+# CORS (browser apps, e.g. a resident's H5 page, on the origins of CORS_ALLOW_ORIGINS): what a page may send and read
+CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "Idempotency-Key",
+    "Accept-Language",
+    "X-Request-Id",
+    "traceparent",
+)
+CORS_EXPOSED_HEADERS = (
+    "X-Request-Id",
+    "traceparent",
+    "Idempotent-Replayed",
+    "Location",
+    "Content-Disposition",
+    "Content-Language",
+    "Retry-After",
+)
 
 
 @dataclass
@@ -126,6 +156,7 @@ class RequestContextMiddleware:
             request_id = uuid.uuid4().hex
         traceparent = child_traceparent(headers.get("traceparent"))
         set_trace(traceparent, request_id)
+        language = set_language(preferred_language(headers.get("accept-language")))
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
@@ -159,6 +190,7 @@ class RequestContextMiddleware:
                     duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.unbind_contextvars("request_id")
+            reset_language(language)
 
 
 class BodyLimitMiddleware:
@@ -384,14 +416,18 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
 
     app = FastAPI(
         title=defn.title,
-        description=defn.description,
+        description=defn.description + API_CONVENTIONS,
         version=defn.version,
         lifespan=lifespan,
         openapi_tags=defn.openapi_tags,
         responses=PROBLEM_RESPONSES,
         root_path=settings.root_path,
+        servers=servers_for(settings.root_path, settings.public_base_url),
+        docs_url=None,
+        redoc_url=None,
     )
-    _document_problems_as_problem_json(app)
+    install_openapi(app)
+    install_docs(app)
     app.state.settings = settings
     app.state.token_verifier = TokenVerifier(
         secret=settings.jwt_secret,
@@ -403,6 +439,15 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, service=settings.service_name, default_limit=settings.max_body_bytes)
+    if settings.cors_allow_origins:  # outside the body limit and Idempotency-Key: their refusals carry CORS too
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=list(CORS_METHODS),
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=settings.cors_max_age_s,
+        )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router())
     for router in defn.routers:
@@ -410,29 +455,16 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
     return app
 
 
-def _document_problems_as_problem_json(app: FastAPI) -> None:
-    """Error bodies are sent as ``application/problem+json``; FastAPI documents a response ``model`` under the
-    route's media type (``application/json``). Move the Problem schema to the media type actually sent."""
-    generate = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            schema = generate()
-            for item in schema.get("paths", {}).values():
-                for op in item.values():
-                    for response in (op.get("responses", {}) if isinstance(op, dict) else {}).values():
-                        content = response.get("content", {})
-                        if PROBLEM_JSON in content and not content[PROBLEM_JSON] and "application/json" in content:
-                            content[PROBLEM_JSON] = content.pop("application/json")
-        return app.openapi_schema or generate()
-
-    app.openapi = openapi  # type: ignore[method-assign]
-
-
 def health_router() -> APIRouter:
     router = APIRouter(tags=["operations"])
 
-    @router.get("/healthz", operation_id="healthz", summary="Liveness: the process is up")
+    @router.get(
+        "/healthz",
+        operation_id="healthz",
+        summary="Liveness: the process is up",
+        description='200 `{"status": "ok"}` while the process serves HTTP; it checks nothing else (an orchestrator '
+        "restarts a process that stops answering). Needs no token.",
+    )
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -464,6 +496,9 @@ def health_router() -> APIRouter:
         "/metrics",
         operation_id="metrics",
         summary="Prometheus metrics (scraped directly; refused through a gateway or ingress)",
+        description="The Prometheus text exposition format (request counts and latencies, outbox, consumers, work "
+        "loops, NATS connection). Needs no token, so a request that came through a proxy (`X-Forwarded-For` or "
+        "`Forwarded`) is answered 404 unless `METRICS_THROUGH_PROXY=true`.",
         response_class=Response,
         responses={
             200: {
@@ -476,11 +511,7 @@ def health_router() -> APIRouter:
     async def prometheus_metrics(request: Request) -> Response:
         forwarded = "x-forwarded-for" in request.headers or "forwarded" in request.headers
         if forwarded and not request.app.state.settings.metrics_through_proxy:
-            return JSONResponse(
-                {"type": "about:blank", "title": "Not Found", "status": 404, "code": "not_found"},
-                status_code=404,
-                media_type="application/problem+json",
-            )
+            return problem_response(404, "not_found", "Not Found")
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router

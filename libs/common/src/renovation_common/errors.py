@@ -2,11 +2,17 @@
 
 Domain code raises :class:`DomainError` subclasses (pure Python, no FastAPI); :func:`install_problem_handlers`
 maps them, request validation errors and unexpected failures to ``application/problem+json`` in one place.
+
+Language: the request context middleware sets the language the caller prefers (:func:`preferred_language` of its
+``Accept-Language``); when it is Chinese, :func:`problem_response` answers with the catalog's Chinese ``title`` and
+``detail`` of the code (docs/errors.md), keeps the English detail in ``detail_en`` and says
+``Content-Language: zh-CN``. Every problem response carries ``Vary: Accept-Language``.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from contextvars import ContextVar
+from typing import Any, Literal
 
 import structlog
 from fastapi import FastAPI, Request
@@ -17,6 +23,43 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("renovation.errors")
+
+Language = Literal["en", "zh"]
+_LANGUAGE: ContextVar[Language] = ContextVar("problem_language", default="en")
+MAX_ACCEPT_LANGUAGE = 512
+
+
+def preferred_language(accept_language: str | None) -> Language:
+    """``zh`` when ``Accept-Language`` prefers a Chinese tag (``zh``, ``zh-CN``, ``zh-Hans`` ...) to English,
+    otherwise ``en``. Quality values are honoured; an unparsable item is ignored; ties go to the first listed."""
+    best_quality, best = 0.0, "en"
+    for item in (accept_language or "")[:MAX_ACCEPT_LANGUAGE].split(",")[:20]:
+        tag, _, params = item.strip().partition(";")
+        primary = tag.strip().lower().split("-")[0]
+        if primary not in ("zh", "en", "*"):
+            continue
+        quality = 1.0
+        params = params.strip()
+        if params:
+            name, _, value = params.partition("=")
+            try:
+                quality = float(value) if name.strip().lower() == "q" else 1.0
+            except ValueError:
+                continue
+        if not 0 < quality <= 1:
+            continue
+        if quality > best_quality:  # ties: the first listed wins
+            best_quality, best = quality, ("zh" if primary == "zh" else "en")
+    return "zh" if best == "zh" else "en"
+
+
+def set_language(language: Language) -> Any:
+    """Set the language of this request's problem responses; returns the token for :func:`reset_language`."""
+    return _LANGUAGE.set(language)
+
+
+def reset_language(token: Any) -> None:
+    _LANGUAGE.reset(token)
 
 
 class DomainError(Exception):
@@ -80,7 +123,10 @@ class Problem(BaseModel):
     status: int
     detail: str | None = None
     instance: str | None = None
-    code: str = Field(description="Stable machine-readable error code")
+    code: str = Field(description="Stable machine-readable error code (catalog: docs/errors.md)")
+    detail_en: str | None = Field(
+        default=None, description="The English detail, when `title` and `detail` are Chinese (Accept-Language: zh-CN)"
+    )
     errors: list[dict[str, Any]] | None = None
 
 
@@ -105,6 +151,17 @@ def problem_response(
     if instance:
         body["instance"] = instance
     body.update({k: v for k, v in extra.items() if v is not None})
+    headers = {**(headers or {}), "Vary": "Accept-Language"}
+    if _LANGUAGE.get() == "zh":
+        from renovation_common.error_catalog import entry
+
+        localised = entry(code)
+        if localised is not None:
+            body["title"] = localised.zh_title
+            body["detail"] = localised.zh
+            if detail:
+                body["detail_en"] = detail
+            headers["Content-Language"] = "zh-CN"
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

@@ -18,13 +18,15 @@ into one clear message and exit code 2):
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import sys
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - development only
@@ -43,7 +45,10 @@ SHARED_FIELDS = (
     "stream_replicas",
     "data_encryption_keys",
     "retention_days",
+    "cors_allow_origins",
+    "cors_max_age_s",
 )
+ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class Environment(StrEnum):
@@ -116,9 +121,42 @@ class ServiceSettings(BaseSettings):
         default=False, description="Serve /metrics to requests that came through a proxy (X-Forwarded-For)"
     )
     root_path: str = Field(default="", description="Path prefix when served behind a gateway, e.g. /survey")
+    public_base_url: str = Field(
+        default="",
+        max_length=300,
+        pattern=r"^(https?://[^\s/?#]+(/[^\s?#]*)?)?$",
+        description="The URL clients reach this service at, e.g. https://api.example.gov.cn/survey (the first "
+        "`servers` entry of its OpenAPI document)",
+    )
     relay_enabled: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Request body limit")
     workers_enabled: bool = Field(default=True, description="Periodic jobs and background workers of the service")
+    cors_allow_origins: list[str] = Field(
+        default_factory=list,
+        max_length=50,
+        description='Browser origins allowed to call the API (CORS), JSON: ["https://h5.example.gov.cn"]; empty: no '
+        'CORS headers at all. "*" (any origin) is refused in production',
+    )
+    cors_max_age_s: int = Field(default=600, ge=0, le=86400, description="How long browsers cache a preflight")
+
+    @field_validator("cors_allow_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        """The unprefixed shared variable arrives as text: a JSON list, or origins separated by commas."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [o.strip() for o in text.split(",") if o.strip()]
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not ORIGIN.match(origin):
+                raise ValueError(f"CORS_ALLOW_ORIGINS: {origin[:100]!r} is not an origin (scheme://host[:port])")
+        return origins
 
     @model_validator(mode="before")
     @classmethod
@@ -182,6 +220,8 @@ class ServiceSettings(BaseSettings):
                 if len(value.encode()) < MIN_SECRET_BYTES or value.startswith("dev-only"):
                     problems.append(f"{self.env_name(name)} holds a secret shorter than 32 bytes or a development one")
                     break
+        if "*" in self.cors_allow_origins:
+            problems.append('CORS_ALLOW_ORIGINS must list the browser apps\' origins in production, not "*"')
         for label, url in (("NATS_URL", self.nats_url), ("DATABASE_URL", self.database_url)):
             for server in url.split(","):
                 password = urlsplit(server.strip()).password
