@@ -71,7 +71,7 @@ class VerifyingReceiver:
 async def bench(args: argparse.Namespace, db: str, nats_url: str) -> None:
     from smart_community.domain.model import HouseholdFlags
     from smart_community.entrypoints.app import create_app as smart_app
-    from smart_community.service_layer import use_cases
+    from smart_community.service_layer import read_model
     from webhooks.entrypoints.app import create_app as webhooks_app
 
     receiver = VerifyingReceiver()
@@ -99,17 +99,16 @@ async def bench(args: argparse.Namespace, db: str, nats_url: str) -> None:
         receiver.secret = r.json()["secret"]
 
         devices = [f"gas-{i}" for i in range(args.alarms)]
-        async with sc.state.sessionmaker() as session, session.begin():
-            await use_cases.apply_community(session, COMMUNITY, DISTRICT, STREET)
-            for d in devices:
-                flags = HouseholdFlags(
-                    household_id=f"h-{d}",
-                    community_id=COMMUNITY,
-                    building_id="b-1",
-                    elderly_living_alone=True,
-                    needs_accompaniment=False,
-                )
-                await use_cases.apply_household(session, flags, DISTRICT, at=datetime.now(UTC))
+        await read_model.apply_community(sc.state.runtime.uow(), COMMUNITY, DISTRICT, STREET)
+        for d in devices:
+            flags = HouseholdFlags(
+                household_id=f"h-{d}",
+                community_id=COMMUNITY,
+                building_id="b-1",
+                elderly_living_alone=True,
+                needs_accompaniment=False,
+            )
+            await read_model.apply_household(sc.state.runtime.uow(), flags, DISTRICT, at=datetime.now(UTC))
         staff = bearer("community_worker", district_id=DISTRICT, street_id=STREET, community_id=COMMUNITY)
         for d in devices:
             body = {"community_id": COMMUNITY, "kind": "gas_detector", "placement": "household"}

@@ -155,12 +155,11 @@ class Community:
         self.headers = bearer(make_token("community_worker", district_id=DISTRICT, community_id=self.id))
 
     async def register(self) -> Community:
-        from smart_community.service_layer import use_cases
+        from smart_community.service_layer import read_model
 
         if self.app.state.settings.broker_auth_enabled:
             await auth_callout_answering(self.app)
-        async with self.app.state.sessionmaker() as session, session.begin():
-            await use_cases.apply_community(session, self.id, DISTRICT, STREET)
+        await read_model.apply_community(self.app.state.runtime.uow(), self.id, DISTRICT, STREET)
         return self
 
     async def device(self, kind: str = "door_sensor") -> str:

@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from renovation_common.testing import bearer, eventually
 from smart_community.domain.model import HouseholdFlags
 from smart_community.entrypoints.app import create_app
-from smart_community.service_layer import use_cases
+from smart_community.service_layer import read_model
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -51,15 +51,15 @@ async def test_ten_thousand_poison_messages_hold_up_no_alarm_and_no_event(servic
     app, client = await service_client(create_app, "smart_community", ingest_batch_size=500, scan_interval_s=3600)
     district, street, community = "510105", "51010501", f"c-{uuid.uuid4().hex[:8]}"
     homes = [f"h-{uuid.uuid4().hex[:8]}" for _ in range(ALARM_HOMES)]
-    async with app.state.sessionmaker() as session, session.begin():
-        await use_cases.apply_community(session, community, district, street)
-        for home in homes:
-            await use_cases.apply_household(
-                session,
-                HouseholdFlags(home, community, "b-1", elderly_living_alone=True, needs_accompaniment=False),
-                district,
-                at=datetime.now(UTC),
-            )
+    runtime = app.state.runtime
+    await read_model.apply_community(runtime.uow(), community, district, street)
+    for home in homes:
+        await read_model.apply_household(
+            runtime.uow(),
+            HouseholdFlags(home, community, "b-1", elderly_living_alone=True, needs_accompaniment=False),
+            district,
+            at=datetime.now(UTC),
+        )
     admin = bearer(make_token("district_admin", district_id=district))
 
     async def register(body: dict) -> dict:

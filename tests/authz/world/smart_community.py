@@ -37,7 +37,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
     from renovation_common.testing.plugin import eventually
     from smart_community.domain.model import HouseholdFlags
     from smart_community.entrypoints.broker_workers import RESPONDER_READY
-    from smart_community.service_layer import use_cases
+    from smart_community.service_layer import read_model
 
     async def answering() -> bool:  # issueDeviceCredentials proves enforcement through this app's responder
         return bool(app.state.runtime.extras.get(RESPONDER_READY))
@@ -45,20 +45,20 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
     await eventually(answering, timeout_s=30)
 
     district, street, cid, hid = HOME["district_id"], HOME["street_id"], HOME["community_id"], HOME["household_id"]
-    async with app.state.sessionmaker() as session, session.begin():
-        await use_cases.apply_community(session, cid, district, street)
-        await use_cases.apply_household(
-            session,
-            HouseholdFlags(
-                household_id=hid,
-                community_id=cid,
-                building_id="b-1",
-                elderly_living_alone=False,
-                needs_accompaniment=False,
-            ),
-            district,
-            at=datetime.now(UTC),
-        )
+    runtime = app.state.runtime
+    await read_model.apply_community(runtime.uow(), cid, district, street)
+    await read_model.apply_household(
+        runtime.uow(),
+        HouseholdFlags(
+            household_id=hid,
+            community_id=cid,
+            building_id="b-1",
+            elderly_living_alone=False,
+            needs_accompaniment=False,
+        ),
+        district,
+        at=datetime.now(UTC),
+    )
     admin = headers_for(make_token, Role.DISTRICT_ADMIN, HOME)
     device = ok(
         await client.post(

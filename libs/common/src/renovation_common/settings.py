@@ -26,7 +26,7 @@ from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"  # noqa: S105 - development only
@@ -248,6 +248,8 @@ class ServiceSettings(BaseSettings):
 
 
 def _secret_values(value: Any) -> list[str]:
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
     if not value:
         return []
     if isinstance(value, str):

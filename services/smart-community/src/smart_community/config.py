@@ -17,6 +17,9 @@ class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SMART_COMMUNITY_", extra="ignore", populate_by_name=True)
     service_name: ClassVar[str] = "smart_community"
     default_port: ClassVar[int] = 8004
+    # production: each at least 32 bytes when set (the passwords inside the two URLs are measured by
+    # deploy/validate.py against what the deployments give them)
+    secret_fields: ClassVar[tuple[str, ...]] = ("broker_auth_url", "broker_system_url", "device_account_seed")
 
     ingest_enabled: bool = True
     ingest_batch_size: int = Field(default=500, ge=1, le=5000)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -168,3 +169,75 @@ class DeviceEvent:
     device_time: datetime
     received_at: datetime
     readings: dict[str, object] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------------ records
+# What the repositories load and the use cases hand to the routes (plain values, no ORM rows).
+
+
+@dataclass(frozen=True)
+class DeviceRecord:
+    device: Device
+    street_id: str | None
+    label: str
+    created_at: datetime
+    last_seen_at: datetime | None
+    offline: bool
+    credential_issued_at: datetime | None
+
+
+@dataclass(frozen=True)
+class AlarmRecord:
+    id: uuid.UUID
+    community_id: str
+    district_id: str | None
+    street_id: str | None
+    device_id: str | None
+    household_id: str | None
+    building_id: str | None
+    alarm_type: str
+    severity: str
+    status: str
+    occurrences: int
+    raised_at: datetime
+    last_occurred_at: datetime
+    acknowledged_by: str | None
+    acknowledged_at: datetime | None
+    cleared_by: str | None
+    cleared_at: datetime | None
+    escalation_level: int
+    escalate_at: datetime | None = None
+    clear_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class DeviceEventRecord:
+    id: int
+    device_id: str
+    community_id: str
+    event_type: str
+    device_time: datetime
+    received_at: datetime
+    readings: dict[str, object]
+    source: str
+
+
+@dataclass(frozen=True)
+class DeviceRejectRecord:
+    id: int
+    received_at: datetime
+    subject: str
+    device_id: str | None
+    community_id: str | None
+    source: str
+    reason: str
+    payload: str
+
+
+@dataclass(frozen=True)
+class ParkingRecord:
+    community_id: str
+    occupied: int
+    entries: int
+    exits: int
+    updated_at: datetime | None

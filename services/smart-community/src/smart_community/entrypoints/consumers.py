@@ -10,11 +10,11 @@ from renovation_common.app import Runtime
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered
 from renovation_common.db import ConsumerUnitOfWork
 from renovation_common.events import CloudEvent, EventData
-from renovation_common.messaging import ConsumerSpec, Delivery, PoisonMessage, Subscription, subscription_for
+from renovation_common.messaging import ConsumerSpec, Delivery, Handler, PoisonMessage, Subscription, subscription_for
 from smart_community.config import Settings
 from smart_community.domain.model import HouseholdFlags
-from smart_community.service_layer import use_cases
 from smart_community.service_layer.ingestion import ALARM_SUBJECTS, ingest_deliveries
+from smart_community.service_layer.read_model import apply_community, apply_household
 
 DEVICES_STREAM = "DEVICES"
 DEVICES_SUBJECTS = ["devices.>"]
@@ -23,24 +23,28 @@ COMMUNITY_EVENTS = ["survey.community.registered.v1"]
 HOUSEHOLD_EVENTS = ["survey.household.registered.v1", "survey.household.updated.v1"]
 
 
-async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-    if not isinstance(data, CommunityRegistered):
-        raise PoisonMessage("not a community event")
-    await use_cases.apply_community(session, data.community_id, data.district_id, data.street_id, version=data.version)
+def read_model_handlers(runtime: Runtime) -> dict[str, Handler]:
+    async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, CommunityRegistered):
+            raise PoisonMessage("not a community event")
+        uow = ConsumerUnitOfWork(session, runtime.infra)
+        await apply_community(uow, data.community_id, data.district_id, data.street_id, version=data.version)
 
+    async def on_household(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, HouseholdRegistered):  # HouseholdUpdated is a subclass
+            raise PoisonMessage("not a household event")
+        uow = ConsumerUnitOfWork(session, runtime.infra)
+        flags = HouseholdFlags(
+            household_id=data.household_id,
+            community_id=data.community_id,
+            building_id=data.building_id,
+            elderly_living_alone=data.elderly_living_alone,
+            needs_accompaniment=data.needs_accompaniment,
+        )
+        await apply_community(uow, data.community_id, data.district_id, data.street_id)
+        await apply_household(uow, flags, data.district_id, at=event.time, version=data.version)
 
-async def on_household(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-    if not isinstance(data, HouseholdRegistered):  # HouseholdUpdated is a subclass
-        raise PoisonMessage("not a household event")
-    flags = HouseholdFlags(
-        household_id=data.household_id,
-        community_id=data.community_id,
-        building_id=data.building_id,
-        elderly_living_alone=data.elderly_living_alone,
-        needs_accompaniment=data.needs_accompaniment,
-    )
-    await use_cases.apply_community(session, data.community_id, data.district_id, data.street_id)
-    await use_cases.apply_household(session, flags, data.district_id, at=event.time, version=data.version)
+    return {**dict.fromkeys(COMMUNITY_EVENTS, on_community), **dict.fromkeys(HOUSEHOLD_EVENTS, on_household)}
 
 
 def device_consumers(runtime: Runtime) -> list[ConsumerSpec]:
@@ -82,10 +86,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     specs = [
         ConsumerSpec(
             name="survey-read-model",
-            handlers={
-                **dict.fromkeys(COMMUNITY_EVENTS, on_community),
-                **dict.fromkeys(HOUSEHOLD_EVENTS, on_household),
-            },
+            handlers=read_model_handlers(runtime),
             subscriptions=subscription_for(COMMUNITY_EVENTS + HOUSEHOLD_EVENTS),
         )
     ]

@@ -15,7 +15,8 @@ from renovation_common.messaging import ensure_stream
 from renovation_common.workers import PeriodicJob
 from smart_community.config import Settings
 from smart_community.entrypoints.consumers import DEVICES_STREAM, DEVICES_SUBJECTS
-from smart_community.service_layer import use_cases
+from smart_community.service_layer.timers import purge_expired
+from smart_community.service_layer.timers import scan_deadlines as scan
 
 
 async def ensure_devices_stream(runtime: Runtime) -> None:
@@ -27,7 +28,7 @@ async def ensure_devices_stream(runtime: Runtime) -> None:
 
 
 async def scan_deadlines(runtime: Runtime) -> None:
-    await use_cases.scan_deadlines(runtime.uow, now=runtime.clock(), source=runtime.settings.event_source)
+    await scan(runtime.uow, now=runtime.clock(), source=runtime.settings.event_source)
 
 
 async def purge_device_events(runtime: Runtime) -> None:
@@ -35,7 +36,7 @@ async def purge_device_events(runtime: Runtime) -> None:
     assert isinstance(settings, Settings)
     retention = timedelta(days=settings.event_retention_days)
     for _ in range(1000):  # bounded: 1000 chunks per tick
-        if await use_cases.purge_expired(runtime.uow(), now=runtime.clock(), retention=retention) == 0:
+        if await purge_expired(runtime.uow(), now=runtime.clock(), retention=retention) == 0:
             break
 
 

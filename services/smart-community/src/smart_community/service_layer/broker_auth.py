@@ -1,9 +1,11 @@
 """Device authorization at the broker: the auth callout decision, closing stale connections.
 
-* :func:`authorize` answers one authorization request of the broker: shape rules (``domain.device_access``), then
-  the registry (the device's current bcrypt ``credential_hash``; none = refused), then the password, checked off the
-  event loop by a bounded :class:`CredentialChecker`. A grant places the connection in account DEVICES, named
-  ``<device>:<credential fingerprint>``, allowed to publish only below its own topic and to subscribe to nothing.
+* :func:`answer_callout` answers one authorization request of the broker (the signed response, or an empty answer
+  to something that is not a request a server would send). :func:`authorize` is its decision: shape rules
+  (``domain.device_access``), then the registry (the device's current bcrypt ``credential_hash``; none = refused),
+  then the password, checked off the event loop by a bounded :class:`CredentialChecker`. A grant places the
+  connection in account DEVICES, named ``<device>:<credential fingerprint>``, allowed to publish only below its own
+  topic and to subscribe to nothing.
 * :func:`close_stale_connections` closes every open device connection whose credential is no longer the device's
   current one (revoked, re-issued, or the device gone). It runs right after a revocation or a re-issue (for that
   device) and periodically for all devices; closing is idempotent, so replicas doing it at once is harmless.
@@ -23,11 +25,17 @@ from typing import Protocol
 import bcrypt
 import structlog
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from renovation_common.db import UnitOfWork
-from smart_community.adapters import repository as repo
-from smart_community.adapters.broker import DeviceConnection
+from renovation_common import nkeys
+from renovation_common.db import ReaderFactory
+from smart_community.adapters.broker import (
+    DeviceConnection,
+    InvalidAuthRequest,
+    decode_authorization_request,
+    grant_response,
+    refusal_response,
+)
+from smart_community.adapters.repositories import DeviceRepository
 from smart_community.domain.device_access import (
     ConnectAttempt,
     DevicePermissions,
@@ -114,14 +122,12 @@ def _bcrypt_ok(password: str, credential_hash: str) -> bool:
         return False
 
 
-async def authorize(
-    sessionmaker: async_sessionmaker[AsyncSession], checker: CredentialChecker, attempt: ConnectAttempt
-) -> Grant | Refusal:
+async def authorize(read: ReaderFactory, checker: CredentialChecker, attempt: ConnectAttempt) -> Grant | Refusal:
     refusal = shape_refusal(attempt)
     if refusal is not None:
         return Refusal(refusal)
-    async with sessionmaker() as session:
-        found = await repo.device_credential(session, attempt.username)
+    async with read() as reader:
+        found = await DeviceRepository(reader.session).login_record(attempt.username)
     if found is None:
         return Refusal("unknown device")
     community_id, credential_hash = found
@@ -139,6 +145,41 @@ async def authorize(
     return Grant(device_id=attempt.username, connection_name=name, permissions=permissions)
 
 
+async def answer_callout(
+    data: bytes,
+    *,
+    read: ReaderFactory,
+    checker: CredentialChecker,
+    signer: nkeys.KeyPair,
+    session_max_s: int,
+) -> bytes:
+    """The answer to one authorization request of the broker (``$SYS.REQ.USER.AUTH``)."""
+    try:
+        reply, attempt = decode_authorization_request(data)
+    except InvalidAuthRequest as exc:
+        BROKER_AUTH.labels("invalid").inc()
+        log.warning("auth_request_invalid", error=str(exc)[:200])
+        return b""  # an empty answer refuses, without anything signed for an unknown party
+    try:
+        decision = await authorize(read, checker, attempt)
+    except Exception as exc:  # the registry is unreachable: refuse (the device retries)
+        log.warning("auth_request_failed", device_id=attempt.username[:64], error=type(exc).__name__)
+        BROKER_AUTH.labels("refused").inc()
+        return refusal_response(reply, signer)
+    if isinstance(decision, Grant):
+        BROKER_AUTH.labels("granted").inc()
+        return grant_response(
+            reply,
+            signer,
+            connection_name=decision.connection_name,
+            permissions=decision.permissions,
+            session_max_s=session_max_s,
+        )
+    BROKER_AUTH.labels("busy" if decision.busy else "refused").inc()
+    log.info("device_login_refused", device_id=attempt.username[:64], reason=decision.reason, host=attempt.host)
+    return refusal_response(reply, signer)
+
+
 # ------------------------------------------------------------------------------------------ closing connections
 
 
@@ -148,20 +189,21 @@ class ConnectionAdmin(Protocol):
     async def close(self, conn: DeviceConnection) -> bool: ...
 
 
-async def stale_connections(uow: UnitOfWork, connections: Iterable[DeviceConnection]) -> list[DeviceConnection]:
+async def stale_connections(read: ReaderFactory, connections: Iterable[DeviceConnection]) -> list[DeviceConnection]:
     """The connections whose credential is not (any more) their device's current one (a read, nothing written)."""
     conns = list(connections)
     device_ids = sorted({c.user.partition(":")[0] for c in conns})
     current: dict[str, str | None] = {}
-    async with uow:
+    async with read() as reader:
+        repo = DeviceRepository(reader.session)
         for start in range(0, len(device_ids), 1000):
-            current.update(await repo.credential_hashes(uow.session, device_ids[start : start + 1000]))
+            current.update(await repo.credential_hashes(device_ids[start : start + 1000]))
     return [c for c in conns if not connection_still_valid(c.user, current.get(c.user.partition(":")[0]))]
 
 
-async def close_stale_connections(uow: UnitOfWork, admin: ConnectionAdmin, device_id: str | None = None) -> int:
+async def close_stale_connections(read: ReaderFactory, admin: ConnectionAdmin, device_id: str | None = None) -> int:
     """Close the stale connections of one device (its MQTT client id) or, with ``device_id=None``, of all devices."""
-    stale = await stale_connections(uow, await admin.device_connections(device_id))
+    stale = await stale_connections(read, await admin.device_connections(device_id))
     closed = 0
     for conn in stale:
         try:

@@ -21,10 +21,10 @@ import bcrypt
 import structlog
 
 from renovation_common.auth import Principal, Scope
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ReaderFactory, UnitOfWork
 from renovation_common.errors import DomainError, NotFound
-from smart_community.adapters import repository as repo
-from smart_community.domain.model import device_publish_permissions, device_topic
+from smart_community.adapters.repositories import DeviceRepository
+from smart_community.domain.model import DeviceRecord, device_publish_permissions, device_topic
 from smart_community.service_layer.broker_auth import ConnectionAdmin, close_stale_connections
 
 log = structlog.get_logger("smart_community.credentials")
@@ -60,30 +60,37 @@ class IssuedCredentials:
     issued_at: datetime
 
 
-def _scope(record: repo.DeviceRecord) -> Scope:
+def _scope(record: DeviceRecord) -> Scope:
     d = record.device
     return Scope(d.district_id, record.street_id, d.community_id)
 
 
 async def issue_credentials(
-    uow: UnitOfWork, device_id: str, principal: Principal, *, now: datetime, broker: DeviceBroker
+    uow: UnitOfWork,
+    read: ReaderFactory,
+    device_id: str,
+    principal: Principal,
+    *,
+    now: datetime,
+    broker: DeviceBroker,
 ) -> IssuedCredentials:
     password = secrets.token_urlsafe(24)
     hashed = (await asyncio.to_thread(bcrypt.hashpw, password.encode(), bcrypt.gensalt(rounds=BCRYPT_ROUNDS))).decode()
     async with uow:
-        record = await repo.get_device(uow.session, device_id, for_update=True)
+        devices = DeviceRepository(uow.session)
+        record = await devices.get(device_id, for_update=True)
         if record is None:
             raise NotFound("no such device", code="device_not_found")
         principal.ensure_covers(_scope(record), "device")
-        previous_hash, previous_at = await repo.credential_of(uow.session, device_id)
-        await repo.set_credential(uow.session, device_id, hashed, now)
+        previous_hash, previous_at = await devices.credential(device_id)
+        await devices.set_credential(device_id, hashed, now)
         await uow.commit()
 
     problem = await _enforcement_problem(broker, device_id, password)
     if problem is not None:
         async with uow:
-            restored = await repo.restore_credential(
-                uow.session, device_id, replaced_hash=hashed, previous_hash=previous_hash, previous_at=previous_at
+            restored = await DeviceRepository(uow.session).restore_credential(
+                device_id, replaced_hash=hashed, previous_hash=previous_hash, previous_at=previous_at
             )
             await uow.commit()
         log.warning("device_credential_not_enforced", device_id=device_id, problem=problem, restored=restored)
@@ -91,7 +98,7 @@ async def issue_credentials(
             f"the broker did not prove it enforces the new credential ({problem}); nothing was changed, try again",
             retry_after_s=5,
         )
-    await _close_stale(uow, broker, device_id)
+    await _close_stale(read, broker, device_id)
     d = record.device
     return IssuedCredentials(
         device_id=device_id,
@@ -103,16 +110,19 @@ async def issue_credentials(
     )
 
 
-async def revoke_credentials(uow: UnitOfWork, device_id: str, principal: Principal, *, broker: DeviceBroker) -> None:
+async def revoke_credentials(
+    uow: UnitOfWork, read: ReaderFactory, device_id: str, principal: Principal, *, broker: DeviceBroker
+) -> None:
     """The device can no longer log in; its open connections are closed (idempotent: revoking twice is fine)."""
     async with uow:
-        record = await repo.get_device(uow.session, device_id, for_update=True)
+        devices = DeviceRepository(uow.session)
+        record = await devices.get(device_id, for_update=True)
         if record is None:
             raise NotFound("no such device", code="device_not_found")
         principal.ensure_covers(_scope(record), "device")
-        await repo.clear_credential(uow.session, device_id)
+        await devices.clear_credential(device_id)
         await uow.commit()
-    await _close_stale(uow, broker, device_id)
+    await _close_stale(read, broker, device_id)
 
 
 async def _enforcement_problem(broker: DeviceBroker, device_id: str, password: str) -> str | None:
@@ -126,12 +136,12 @@ async def _enforcement_problem(broker: DeviceBroker, device_id: str, password: s
     return None
 
 
-async def _close_stale(uow: UnitOfWork, broker: DeviceBroker, device_id: str) -> None:
+async def _close_stale(read: ReaderFactory, broker: DeviceBroker, device_id: str) -> None:
     admin = broker.admin()
     if admin is None:
         log.warning("device_connections_not_closed", device_id=device_id, reason="system account not connected")
         return
     try:
-        await close_stale_connections(uow, admin, device_id)
+        await close_stale_connections(read, admin, device_id)
     except Exception as exc:  # the periodic reconciliation closes them within its interval
         log.warning("device_connections_not_closed", device_id=device_id, error=str(exc)[:200])

@@ -20,10 +20,20 @@ from typing import Any
 
 from prometheus_client import Counter
 
+from renovation_common.auth import Principal
 from renovation_common.db import UnitOfWork
+from renovation_common.errors import Forbidden
 from renovation_common.messaging import Delivery
-from smart_community.adapters import repository as repo
-from smart_community.domain.model import DeviceEvent, DeviceKind, parse_device_subject
+from smart_community.adapters.repositories import (
+    DeviceEventRepository,
+    DeviceRepository,
+    EventRow,
+    HouseholdRepository,
+    ParkingRepository,
+    RuleSettingsRepository,
+    WelfareTimerRepository,
+)
+from smart_community.domain.model import DeviceEvent, DeviceKind, DeviceRecord, parse_device_subject
 from smart_community.domain.payloads import Rejected, parse_payload, validate_event
 from smart_community.domain.rules import (
     ArmWelfareTimer,
@@ -32,7 +42,7 @@ from smart_community.domain.rules import (
     RequestRepair,
     evaluate,
 )
-from smart_community.service_layer.alarming import raise_alarm
+from smart_community.service_layer.alarms import raise_alarm
 
 DEVICE_EVENTS = Counter(
     "smart_community_device_events_total", "Device events received, by source and outcome", ["source", "outcome"]
@@ -121,9 +131,9 @@ async def ingest(
             else:
                 parts = parse_device_subject(item.subject)
                 device_ids.append(parts[1] if parts else None)
-        known = await repo.devices_by_id(session, [d for d in device_ids if d])
+        known = await DeviceRepository(session).by_ids([d for d in device_ids if d])
 
-        accepted: list[tuple[int, DeviceEvent, repo.DeviceRecord, Incoming]] = []
+        accepted: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]] = []
         rejects: list[dict[str, Any]] = []
         for index, (item, device_id) in enumerate(zip(items, device_ids, strict=True)):
             record = known.get(device_id) if device_id else None
@@ -158,7 +168,7 @@ async def ingest(
                 )
             if isinstance(parsed, Rejected):
                 reason = parsed.reason
-            if reason is not None or parsed is None or record is None:
+            if reason is not None or not isinstance(parsed, DeviceEvent) or record is None:
                 reason = reason or "invalid"
                 rejects.append(_reject_row(item, device_id, reason))
                 result.rejected.append((index, reason))
@@ -166,7 +176,7 @@ async def ingest(
             accepted.append((index, parsed, record, item))
 
         rows = [
-            repo.EventRow(
+            EventRow(
                 device_id=ev.device_id,
                 community_id=rec.device.community_id,
                 event_type=ev.event_type,
@@ -179,8 +189,9 @@ async def ingest(
             )
             for _, ev, rec, item in accepted
         ]
-        fresh = await repo.bulk_insert_events(session, rows)
-        await repo.insert_rejects(session, rejects)
+        events = DeviceEventRepository(session)
+        fresh = await events.add_new(rows)
+        await events.add_rejects(rejects)
         new_events = [a for a, is_new in zip(accepted, fresh, strict=True) if is_new]
         result.accepted = len(new_events)
         result.duplicates = len(accepted) - len(new_events)
@@ -190,7 +201,7 @@ async def ingest(
             seen = min(ev.device_time, ev.received_at)
             if ev.device_id not in last_seen or last_seen[ev.device_id] < seen:
                 last_seen[ev.device_id] = seen
-        await repo.touch_devices(session, last_seen)
+        await DeviceRepository(session).touch(last_seen)
         result.alarms_raised = await _apply_rules(uow, new_events, source_uri=source_uri, now=now)
         await uow.commit()
 
@@ -228,6 +239,42 @@ async def ingest_deliveries(
     return await ingest(uow, items, source_uri=source_uri, now=now)
 
 
+@dataclass(frozen=True)
+class GatewayEvent:
+    """One event of a gateway's batch, as the gateway sent it (validated by the ingestion, not before)."""
+
+    device_id: str
+    type: object
+    time: object
+    readings: object
+    event_id: str | None = None
+
+
+async def ingest_gateway_batch(
+    uow: UnitOfWork,
+    principal: Principal,
+    events: list[GatewayEvent],
+    *,
+    source_uri: str,
+    now: datetime,
+    received_at: datetime,
+) -> IngestResult:
+    """A gateway's batch: only devices of the community its token names are accepted (per-item rejects)."""
+    if principal.community_id is None:
+        raise Forbidden("a gateway token needs a community_id", code="out_of_scope")
+    items = [
+        Incoming(
+            source="http",
+            received_at=received_at,
+            device_id=e.device_id,
+            fields={"type": e.type, "time": e.time, "readings": e.readings},
+            client_event_id=e.event_id,
+        )
+        for e in events
+    ]
+    return await ingest(uow, items, source_uri=source_uri, now=now, gateway_community=principal.community_id)
+
+
 _RULE_KINDS = {
     DeviceKind.GAS_DETECTOR,
     DeviceKind.SMOKE_ALARM,
@@ -242,7 +289,7 @@ _RULE_KINDS = {
 
 async def _apply_rules(
     uow: UnitOfWork,
-    events: list[tuple[int, DeviceEvent, repo.DeviceRecord, Incoming]],
+    events: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]],
     *,
     source_uri: str,
     now: datetime,
@@ -260,8 +307,8 @@ async def _apply_rules(
         resident = ev.readings.get("household_id")
         if isinstance(resident, str) and len(resident) <= 64:
             household_ids.add(resident)
-    homes = await repo.households_by_id(session, household_ids)
-    settings = await repo.settings_for(session, {rec.device.community_id for _, rec in relevant})
+    homes = await HouseholdRepository(session).by_ids(household_ids)
+    settings = await RuleSettingsRepository(session).for_communities({rec.device.community_id for _, rec in relevant})
     raised = 0
     parking: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for ev, rec in relevant:
@@ -289,12 +336,12 @@ async def _apply_rules(
                 )
                 raised += int(upserted.inserted)
             elif isinstance(effect, ArmWelfareTimer):
-                await repo.arm_welfare_timer(
-                    session, effect.household_id, device.community_id, effect.door_opened_at, effect.due_at
+                await WelfareTimerRepository(session).arm(
+                    effect.household_id, device.community_id, effect.door_opened_at, effect.due_at
                 )
             elif isinstance(effect, ParkingChange):
                 counts = parking[device.community_id]
                 counts[0 if effect.delta > 0 else 1] += 1
     for community_id, (entries, exits) in sorted(parking.items()):
-        await repo.add_parking(session, community_id, entries - exits, entries, exits, now)
+        await ParkingRepository(session).add(community_id, entries - exits, entries, exits, now)
     return raised

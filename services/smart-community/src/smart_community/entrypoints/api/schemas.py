@@ -8,7 +8,17 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from smart_community.domain.model import DeviceKind, Placement, Severity
+from smart_community.domain.model import (
+    AlarmRecord,
+    AlarmStatus,
+    AlarmType,
+    DeviceEventRecord,
+    DeviceKind,
+    DeviceRecord,
+    Placement,
+    Severity,
+    device_topic,
+)
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
@@ -49,6 +59,26 @@ class DeviceRead(BaseModel):
     last_seen_at: datetime | None
     offline: bool
     credentials_issued_at: datetime | None
+
+    @classmethod
+    def of(cls, r: DeviceRecord) -> DeviceRead:
+        d = r.device
+        return cls(
+            id=d.id,
+            community_id=d.community_id,
+            district_id=d.district_id,
+            building_id=d.building_id,
+            household_id=d.household_id,
+            kind=d.kind,
+            placement=d.placement,
+            label=r.label,
+            heartbeat_interval_s=d.heartbeat_interval_s,
+            topic=device_topic(d.community_id, d.id, d.kind.value),
+            created_at=r.created_at,
+            last_seen_at=r.last_seen_at,
+            offline=r.offline,
+            credentials_issued_at=r.credential_issued_at,
+        )
 
 
 class CredentialsRead(BaseModel):
@@ -105,6 +135,18 @@ class DeviceEventRead(BaseModel):
     readings: dict[str, Any]
     source: str
 
+    @classmethod
+    def of(cls, r: DeviceEventRecord) -> DeviceEventRead:
+        return cls(
+            id=r.id,
+            device_id=r.device_id,
+            event_type=r.event_type,
+            device_time=r.device_time,
+            received_at=r.received_at,
+            readings=r.readings,
+            source=r.source,
+        )
+
 
 class AlarmRead(BaseModel):
     id: uuid.UUID
@@ -113,9 +155,9 @@ class AlarmRead(BaseModel):
     device_id: str | None
     household_id: str | None
     building_id: str | None
-    alarm_type: str
+    alarm_type: AlarmType
     severity: Severity
-    status: str
+    status: AlarmStatus
     occurrences: int
     raised_at: datetime
     last_occurred_at: datetime
@@ -124,6 +166,28 @@ class AlarmRead(BaseModel):
     cleared_by: str | None
     cleared_at: datetime | None
     escalation_level: int
+
+    @classmethod
+    def of(cls, a: AlarmRecord) -> AlarmRead:
+        return cls(
+            id=a.id,
+            community_id=a.community_id,
+            district_id=a.district_id,
+            device_id=a.device_id,
+            household_id=a.household_id,
+            building_id=a.building_id,
+            alarm_type=AlarmType(a.alarm_type),
+            severity=Severity(a.severity),
+            status=AlarmStatus(a.status),
+            occurrences=a.occurrences,
+            raised_at=a.raised_at,
+            last_occurred_at=a.last_occurred_at,
+            acknowledged_by=a.acknowledged_by,
+            acknowledged_at=a.acknowledged_at,
+            cleared_by=a.cleared_by,
+            cleared_at=a.cleared_at,
+            escalation_level=a.escalation_level,
+        )
 
 
 class RuleSettingsBody(BaseModel):

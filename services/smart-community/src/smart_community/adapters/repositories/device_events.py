@@ -1,0 +1,155 @@
+"""Device events (append-only, bulk-loaded by the ingestor) and the rejects kept with their reason."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from smart_community.adapters.orm import device_events, device_rejects
+from smart_community.domain.model import DeviceEventRecord
+
+_STAGE_COLUMNS = (
+    "ord",
+    "device_id",
+    "community_id",
+    "event_type",
+    "device_time",
+    "received_at",
+    "readings",
+    "source",
+    "stream_seq",
+    "client_event_id",
+)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    device_id: str
+    community_id: str
+    event_type: str
+    device_time: datetime
+    received_at: datetime
+    readings: dict[str, Any]
+    source: str
+    stream_seq: int | None
+    client_event_id: str | None = None
+
+
+async def _raw_connection(session: AsyncSession) -> Any:
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    return raw.driver_connection
+
+
+class DeviceEventRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_new(self, rows: Sequence[EventRow]) -> list[bool]:
+        """COPY the rows into a staging table, then insert those not seen before (JetStream redelivery by stream
+        sequence; a gateway's resent batch by its client event ids).
+
+        Returns, for each row, whether it is new. Runs in the session's transaction.
+        """
+        if not rows:
+            return []
+        pg = await _raw_connection(self.session)
+        await pg.execute(
+            "create temp table if not exists device_events_stage ("
+            " ord integer, device_id text, community_id text, event_type text, device_time timestamptz,"
+            " received_at timestamptz, readings text, source text, stream_seq bigint, client_event_id text)"
+            " on commit delete rows"
+        )
+        await pg.copy_records_to_table(
+            "device_events_stage",
+            records=[
+                (
+                    i,
+                    r.device_id,
+                    r.community_id,
+                    r.event_type,
+                    r.device_time,
+                    r.received_at,
+                    json.dumps(r.readings, separators=(",", ":")),
+                    r.source,
+                    r.stream_seq,
+                    r.client_event_id,
+                )
+                for i, r in enumerate(rows)
+            ],
+            columns=list(_STAGE_COLUMNS),
+        )
+        inserted = await pg.fetch(
+            "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
+            " source, stream_seq, client_event_id)"
+            " select device_id, community_id, event_type, device_time, received_at, readings::jsonb, source,"
+            " stream_seq, client_event_id from device_events_stage order by ord"
+            " on conflict do nothing"  # either unique index: the stream sequence or (device, client event id)
+            " returning stream_seq, device_id, client_event_id"
+        )
+        await pg.execute("truncate device_events_stage")
+        new_seqs = {r["stream_seq"] for r in inserted if r["stream_seq"] is not None}
+        new_client_ids = {(r["device_id"], r["client_event_id"]) for r in inserted if r["client_event_id"] is not None}
+
+        def is_new(r: EventRow) -> bool:
+            if r.stream_seq is not None:
+                return r.stream_seq in new_seqs
+            if r.client_event_id is not None:
+                return (r.device_id, r.client_event_id) in new_client_ids
+            return True
+
+        return [is_new(r) for r in rows]
+
+    async def add_rejects(self, rejects: Sequence[dict[str, Any]]) -> None:
+        if rejects:
+            await self.session.execute(
+                pg_insert(device_rejects).on_conflict_do_nothing(
+                    index_elements=[device_rejects.c.stream_seq], index_where=sa.text("stream_seq is not null")
+                ),
+                list(rejects),
+            )
+
+    async def of_device(
+        self, device_id: str, start: datetime, end: datetime, after: tuple[datetime, int] | None, limit: int
+    ) -> list[DeviceEventRecord]:
+        """Up to ``limit + 1`` events of a device in [start, end), by device time then id, after the cursor key."""
+        t = device_events
+        stmt = (
+            sa.select(t)
+            .where(t.c.device_id == device_id, t.c.device_time >= start, t.c.device_time < end)
+            .order_by(t.c.device_time, t.c.id)
+            .limit(limit + 1)
+        )
+        if after is not None:
+            stmt = stmt.where(
+                sa.tuple_(t.c.device_time, t.c.id) > sa.tuple_(sa.literal(after[0]), sa.literal(after[1]))
+            )
+        return [
+            DeviceEventRecord(
+                id=r.id,
+                device_id=r.device_id,
+                community_id=r.community_id,
+                event_type=r.event_type,
+                device_time=r.device_time,
+                received_at=r.received_at,
+                readings=r.readings,
+                source=r.source,
+            )
+            for r in await self.session.execute(stmt)
+        ]
+
+    async def purge_before(self, cutoff: datetime, chunk: int) -> int:
+        """Delete up to ``chunk`` events and rejects received before ``cutoff``; return how many went."""
+        total = 0
+        for table in (device_events, device_rejects):
+            ids = sa.select(table.c.id).where(table.c.received_at < cutoff).limit(chunk).scalar_subquery()
+            result = await self.session.execute(sa.delete(table).where(table.c.id.in_(ids)))
+            total += int(getattr(result, "rowcount", 0) or 0)
+        return total
