@@ -62,10 +62,10 @@ class World:
 
     async def seed(self) -> World:
         homes = {"c1": ["h1", "h2", "h3"], "c2": ["k1"]}
-        async with self.app.state.sessionmaker() as session, session.begin():
+        async with self.app.state.runtime.uow() as uow:
             for cid, hids in homes.items():
                 await readmodels.record_community(
-                    session,
+                    uow,
                     CommunityRegistered(
                         community_id=cid,
                         district_id="D1",
@@ -77,7 +77,7 @@ class World:
                 )
                 for hid in hids:
                     await readmodels.record_household(
-                        session,
+                        uow,
                         HouseholdRegistered(
                             household_id=hid,
                             community_id=cid,

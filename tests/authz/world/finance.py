@@ -61,9 +61,9 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
     from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered
 
     district, street, cid, hid = HOME["district_id"], HOME["street_id"], HOME["community_id"], HOME["household_id"]
-    async with app.state.sessionmaker() as session, session.begin():
+    async with app.state.runtime.uow() as uow:
         await readmodels.record_community(
-            session,
+            uow,
             CommunityRegistered(
                 community_id=cid,
                 district_id=district,
@@ -74,7 +74,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             ),
         )
         await readmodels.record_household(
-            session,
+            uow,
             HouseholdRegistered(
                 household_id=hid,
                 community_id=cid,
@@ -88,7 +88,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             ),
         )
         await readmodels.record_project(
-            session,
+            uow,
             ProjectCreated(
                 project_id="p-home",
                 community_id=cid,
@@ -97,6 +97,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
                 name="p",
                 package_codes=["water_pipe_renewal"],
             ),
+            now=datetime.now(UTC),
         )
     admin = headers_for(make_token, Role.DISTRICT_ADMIN, HOME)
     account = ok(

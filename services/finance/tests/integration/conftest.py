@@ -25,9 +25,9 @@ async def finance(service_client):
 
 async def seed_community(app, community_id, *, district="D1", street="S1", delivered=1995, fund=False, homes=()):
     """homes: (household_id, building_id, area) tuples."""
-    async with app.state.sessionmaker() as session, session.begin():
+    async with app.state.runtime.uow() as uow:
         await readmodels.record_community(
-            session,
+            uow,
             CommunityRegistered(
                 community_id=community_id,
                 district_id=district,
@@ -39,7 +39,7 @@ async def seed_community(app, community_id, *, district="D1", street="S1", deliv
         )
         for hid, building, area in homes:
             await readmodels.record_household(
-                session,
+                uow,
                 HouseholdRegistered(
                     household_id=hid,
                     community_id=community_id,
@@ -55,9 +55,9 @@ async def seed_community(app, community_id, *, district="D1", street="S1", deliv
 
 
 async def seed_project(app, project_id, community_id, *, district="D1", street="S1"):
-    async with app.state.sessionmaker() as session, session.begin():
+    async with app.state.runtime.uow() as uow:
         await readmodels.record_project(
-            session,
+            uow,
             ProjectCreated(
                 project_id=project_id,
                 community_id=community_id,
@@ -66,6 +66,7 @@ async def seed_project(app, project_id, community_id, *, district="D1", street="
                 name="p",
                 package_codes=["water_pipe_renewal"],
             ),
+            now=datetime.now(UTC),
         )
 
 

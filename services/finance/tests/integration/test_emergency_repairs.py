@@ -181,8 +181,8 @@ async def test_a_stale_floor_area_never_wins_in_the_repair_split(finance, make_t
         )  # fmt: skip
 
     for version, area in ((3, "150.00"), (2, "10.00")):  # the newer update arrives first
-        async with app.state.sessionmaker() as session, session.begin():
-            await readmodels.record_household(session, update(version, area))
+        async with app.state.runtime.uow() as uow:
+            await readmodels.record_household(uow, update(version, area))
     admin = auth(make_token, "district_admin", district_id="D1")
     worker = auth(make_token, "community_worker", district_id="D1", street_id="S1", community_id="c-vers")
     r = await client.post(

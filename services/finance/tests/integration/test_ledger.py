@@ -157,7 +157,7 @@ async def test_1000_concurrent_transfers_half_retried(service_client):
     # No consumers: this test needs none, and an in-flight pull fetch makes the NATS drain at shutdown wait 30 s.
     app, _ = await service_client(create_app, "finance", consumers_enabled=False, db_pool_size=16)
     runtime = app.state.runtime
-    ctx = Context(uow=runtime.uow)
+    ctx = Context(uow=runtime.uow, read=runtime.read)
     async with app.state.sessionmaker() as session, session.begin():
         treasury = uuid.uuid4()
         funds = [uuid.uuid4() for _ in range(6)]

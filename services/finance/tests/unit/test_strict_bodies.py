@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from pydantic import BaseModel
 
 from finance.entrypoints.api import routers
-from finance.entrypoints.api.payments import PaymentCallback
+from finance.entrypoints.api.schemas.payments import PaymentCallback
 
 
 def _walk(schema: Any, path: str, found: list[tuple[str, str, bool]]) -> None:

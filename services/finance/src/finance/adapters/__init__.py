@@ -1,1 +1,1 @@
-"""ORM rows and repositories; SQL lives only here."""
+"""Tables (``orm.py``) and repositories by aggregate (``repositories/``); SQL lives only here."""

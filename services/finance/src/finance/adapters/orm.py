@@ -8,16 +8,11 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase
 
 from renovation_common.db import define_infrastructure_tables, new_metadata
 
 metadata = new_metadata()
 infra = define_infrastructure_tables(metadata)
-
-
-class Base(DeclarativeBase):
-    metadata = metadata
 
 
 def _id(name: str = "id") -> sa.Column[object]:

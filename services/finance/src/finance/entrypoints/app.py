@@ -1,9 +1,12 @@
-"""App factory of the finance service (``uvicorn --factory finance.entrypoints.app:create_app``)."""
+"""Composition root of the finance service (``uvicorn --factory finance.entrypoints.app:create_app``).
+
+The only entrypoint module that imports adapters (the tables' infrastructure); it builds the use cases' context
+(``service_layer.context.Context``: units of work, the clock, the payment rules from the settings), maps the
+finance rules' refusals to problem+json and declares the consumers.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -13,10 +16,14 @@ from finance.adapters.orm import infra
 from finance.config import Settings
 from finance.domain.errors import RuleViolation
 from finance.entrypoints.api import routers
-from finance.entrypoints.consumers import consumers
-from renovation_common.app import ServiceDefinition
+from finance.entrypoints.api.dependencies import CONTEXT
+from finance.entrypoints.consumers import build_consumers
+from finance.service_layer.context import Context
+from renovation_common.app import Runtime, ServiceDefinition
 from renovation_common.app import create_app as build_app
+from renovation_common.clock import Clock
 from renovation_common.errors import problem_response
+from renovation_common.messaging import ConsumerSpec
 
 TAGS = [
     {"name": "ledger", "description": "Double-entry accounts and immutable transfers, exact to the fen"},
@@ -46,9 +53,24 @@ async def _rule_violation(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def create_app(clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
+def create_app(clock: Clock | None = None, **overrides: Any) -> FastAPI:
     """``clock``: tests inject a controllable clock (intent expiry, timestamp tolerance); None = the wall clock."""
     settings = Settings(**overrides)
+    payment_rules = settings.payment_rules()
+
+    async def on_startup(runtime: Runtime) -> None:
+        runtime.extras[CONTEXT] = Context(
+            uow=runtime.uow,
+            read=runtime.read,
+            source=settings.event_source,
+            clock=runtime.clock,
+            payment_rules=payment_rules,
+        )
+
+    def consumers(runtime: Runtime) -> list[ConsumerSpec]:
+        ctx: Context = runtime.extras[CONTEXT]
+        return build_consumers(runtime, ctx)
+
     app = build_app(
         ServiceDefinition(
             settings=settings,
@@ -58,6 +80,7 @@ def create_app(clock: Callable[[], datetime] | None = None, **overrides: Any) ->
             routers=routers,
             consumers=consumers,
             openapi_tags=TAGS,
+            on_startup=on_startup,
             clock=clock,
         )
     )

@@ -1,14 +1,19 @@
-"""Inbound events -> use cases (each applied once through the inbox, in the inbox's transaction)."""
+"""Inbound events -> use cases (each applied once through the inbox, in the inbox's transaction).
+
+* ``finance-read-models``: survey communities and households, projects → the local read models.
+* ``finance-alarm-repairs``: ``smart_community.repair.requested.v1`` → an emergency repair request with origin
+  ``alarm``, once per ``request_id``; retried while the community is not in the read model yet.
+"""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finance.domain.emergency import Origin
 from finance.service_layer import readmodels
+from finance.service_layer.context import Context
 from finance.service_layer.emergency import CommunityUnknown, RepairRequest, record_request
 from renovation_common.app import Runtime
 from renovation_common.contracts.projects import ProjectCreated
@@ -24,31 +29,8 @@ READ_MODEL_EVENTS = {
     "survey.household.updated.v1": HouseholdRegistered,
     "projects.project.created.v1": ProjectCreated,
 }
+REPAIR_REQUESTED = "smart_community.repair.requested.v1"
 ALARM_NAMESPACE = uuid.UUID("0b8f3e4a-9a57-4a53-bb3e-6c0f0c6f7e21")
-
-
-def _require(data: EventData | None, model: type[EventData]) -> EventData:
-    if not isinstance(data, model):
-        raise PoisonMessage(f"expected {model.__name__}")
-    return data
-
-
-async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-    d = _require(data, CommunityRegistered)
-    assert isinstance(d, CommunityRegistered)
-    await readmodels.record_community(session, d)
-
-
-async def on_household(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-    d = _require(data, HouseholdRegistered)
-    assert isinstance(d, HouseholdRegistered)
-    await readmodels.record_household(session, d)
-
-
-async def on_project(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-    d = _require(data, ProjectCreated)
-    assert isinstance(d, ProjectCreated)
-    await readmodels.record_project(session, d)
 
 
 def repair_request_id(source_request_id: str) -> uuid.UUID:
@@ -59,37 +41,50 @@ def repair_request_id(source_request_id: str) -> uuid.UUID:
         return uuid.uuid5(ALARM_NAMESPACE, source_request_id)
 
 
-def on_repair_requested(runtime: Runtime):  # type: ignore[no-untyped-def]
-    async def handle(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
-        d = _require(data, RepairRequested)
-        assert isinstance(d, RepairRequested)
-        uow = ConsumerUnitOfWork(session, runtime.infra)
+def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
+    def uow(session: AsyncSession) -> ConsumerUnitOfWork:
+        return ConsumerUnitOfWork(session, runtime.infra)
+
+    async def on_community(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, CommunityRegistered):
+            raise PoisonMessage("expected CommunityRegistered")
+        await readmodels.record_community(uow(session), data)
+
+    async def on_household(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, HouseholdRegistered):
+            raise PoisonMessage("expected HouseholdRegistered")
+        await readmodels.record_household(uow(session), data)
+
+    async def on_project(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, ProjectCreated):
+            raise PoisonMessage("expected ProjectCreated")
+        await readmodels.record_project(uow(session), data, now=ctx.clock())
+
+    async def on_repair_requested(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, RepairRequested):
+            raise PoisonMessage("expected RepairRequested")
+        consumer_uow = uow(session)
         try:
             await record_request(
-                session,
-                uow.publish,
+                consumer_uow,
+                ctx,
                 RepairRequest(
-                    request_id=repair_request_id(d.request_id),
+                    request_id=repair_request_id(data.request_id),
                     origin=Origin.ALARM,
-                    community_id=d.community_id,
-                    requested_by=f"alarm:{d.alarm_id}"[:120],
-                    building_ids=(d.building_id,) if d.building_id else (),
-                    location=d.location,
-                    description=d.description,
-                    alarm_id=d.alarm_id[:64],
+                    community_id=data.community_id,
+                    requested_by=f"alarm:{data.alarm_id}"[:120],
+                    building_ids=(data.building_id,) if data.building_id else (),
+                    location=data.location,
+                    description=data.description,
+                    alarm_id=data.alarm_id[:64],
                 ),
-                source=runtime.settings.event_source,
                 event_id=uuid.uuid5(ALARM_NAMESPACE, f"requested:{event.id}"),
-                now=datetime.now(UTC),
+                now=ctx.clock(),
             )
         except CommunityUnknown:
             raise TransientError("community not yet in the read model") from None
-        await uow.flush_events()
+        await consumer_uow.commit()
 
-    return handle
-
-
-def consumers(runtime: Runtime) -> list[ConsumerSpec]:
     return [
         ConsumerSpec(
             name="finance-read-models",
@@ -103,7 +98,7 @@ def consumers(runtime: Runtime) -> list[ConsumerSpec]:
         ),
         ConsumerSpec(
             name="finance-alarm-repairs",
-            handlers={"smart_community.repair.requested.v1": on_repair_requested(runtime)},
-            subscriptions=subscription_for(["smart_community.repair.requested.v1"]),
+            handlers={REPAIR_REQUESTED: on_repair_requested},
+            subscriptions=subscription_for([REPAIR_REQUESTED]),
         ),
     ]

@@ -1,14 +1,21 @@
-"""What every use case needs: a unit of work factory, the event source, a clock and an id source."""
+"""What every use case needs, built once by the composition root (``entrypoints/app.py``).
+
+``uow`` opens a transaction (one per use case; the ledger's and the payments' use cases open another one to retry
+or to answer a replay), ``read`` a read-only one for queries; the clock is the service's (``runtime.clock``: the wall
+clock, or the one a test injects).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from renovation_common.db import UnitOfWork
+from finance.domain.payments import PaymentRules
+from renovation_common.clock import Clock, system_clock
+from renovation_common.db import ReaderFactory, UowFactory
 
+EVENT_SOURCE = "/renovation/finance"
 NAMESPACE = uuid.UUID("6f1d0c2e-52c4-4bb8-9d0b-3f6a1b7e9a10")
 
 
@@ -17,13 +24,11 @@ def derived_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Context:
-    uow: Callable[[], UnitOfWork]
-    source: str = "/renovation/finance"
-    clock: Callable[[], datetime] = field(default=_now)
+    uow: UowFactory
+    read: ReaderFactory
+    source: str = EVENT_SOURCE
+    clock: Clock = system_clock
+    payment_rules: PaymentRules = field(default_factory=PaymentRules)
     new_id: Callable[[], uuid.UUID] = field(default=uuid.uuid4)

@@ -1,4 +1,4 @@
-"""Contribution schemes, dues per household, collection rates (payments: ``service_layer/payments.py``)."""
+"""Contribution schemes, dues per household, collection rates (paying a due: ``payments.py``)."""
 
 from __future__ import annotations
 
@@ -6,96 +6,102 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from finance.adapters import ledger as ledger_repo
-from finance.adapters import payments as payments_repo
-from finance.adapters import repos
-from finance.adapters.ledger import AccountScope
+from finance.adapters.repositories import (
+    AccountRepository,
+    AccountScope,
+    CommunityRepository,
+    DueRepository,
+    HouseholdRepository,
+    PaymentRepository,
+    SchemeRepository,
+)
 from finance.domain.contributions import Collection, SchemeKind, due_fen, validate_terms
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import AccountKind
 from finance.service_layer.context import Context
-from finance.service_layer.scope import community_scope, ensure_covers
-from renovation_common.auth import Principal, Scope
-from renovation_common.errors import NotFound
+from finance.service_layer.scope import community_scope, of_row
+from renovation_common.auth import Principal, Role
+from renovation_common.errors import BadRequest, Forbidden, NotFound
 
 MAX_HOUSEHOLDS_PER_SCHEME = 20_000
 
 
-def due_scope(due: Any) -> Scope:
-    return Scope(
-        district_id=due.district_id,
-        street_id=due.street_id,
-        community_id=due.community_id,
-        household_id=due.household_id,
-    )
+@dataclass(frozen=True)
+class CreateScheme:
+    community_id: str
+    kind: SchemeKind
+    title: str
+    rate_fen_per_m2: int | None = None
+    amount_fen_per_household: int | None = None
+    building_ids: tuple[str, ...] = ()
 
 
-async def create_scheme(
-    ctx: Context,
-    principal: Principal,
-    *,
-    community_id: str,
-    kind: SchemeKind,
-    title: str,
-    rate_fen_per_m2: int | None,
-    amount_fen_per_household: int | None,
-    building_ids: list[str],
-) -> tuple[Any, int, int]:
+@dataclass(frozen=True)
+class SchemeCreated:
+    scheme: Any
+    dues_count: int
+    dues_total_fen: int
+
+
+async def create_scheme(ctx: Context, principal: Principal, cmd: CreateScheme) -> SchemeCreated:
     """Create a scheme and one due per household of the community (or of the given buildings)."""
-    terms = validate_terms(kind, rate_fen_per_m2, amount_fen_per_household)
+    terms = validate_terms(cmd.kind, cmd.rate_fen_per_m2, cmd.amount_fen_per_household)
+    now = ctx.clock()
     async with ctx.uow() as uow:
-        community = await repos.community(uow.session, community_id)
+        community = await CommunityRepository(uow.session).get(cmd.community_id)
         if community is None:
             raise RuleViolation("community_unknown", "no community with this id is known to finance")
-        ensure_covers(principal, community_scope(community), "community")
-        homes = await repos.community_households(uow.session, community_id, building_ids)
+        principal.ensure_covers(community_scope(community), "community")
+        homes = await HouseholdRepository(uow.session).of_community(cmd.community_id, cmd.building_ids)
         if not homes:
             raise RuleViolation("no_households", "the community (or buildings) has no registered household")
         if len(homes) > MAX_HOUSEHOLDS_PER_SCHEME:
             raise RuleViolation("too_many_households", "too many households for one scheme")
         scheme_id = ctx.new_id()
-        pool = await ledger_repo.ensure_account(
-            uow.session,
+        pool = await AccountRepository(uow.session).ensure(
             code=f"scheme:{scheme_id}",
             kind=AccountKind.CONTRIBUTION_POOL,
-            name=f"Contributions: {title}"[:200],
+            name=f"Contributions: {cmd.title}"[:200],
             scope=AccountScope(
-                district_id=community.district_id, street_id=community.street_id, community_id=community_id
+                district_id=community.district_id, street_id=community.street_id, community_id=cmd.community_id
             ),
+            now=now,
         )
         due_rows = [
             {
                 "id": ctx.new_id(),
                 "scheme_id": scheme_id,
                 "household_id": h.household_id,
-                "community_id": community_id,
+                "community_id": cmd.community_id,
                 "district_id": community.district_id,
                 "street_id": community.street_id,
                 "building_id": h.building_id,
                 "floor_area_m2": h.floor_area_m2,
                 "amount_fen": due_fen(terms, h.floor_area_m2),
+                "created_at": now,
             }
             for h in homes
         ]
-        await repos.insert_scheme(
-            uow.session,
+        schemes = SchemeRepository(uow.session)
+        await schemes.add(
             {
                 "id": scheme_id,
-                "community_id": community_id,
+                "community_id": cmd.community_id,
                 "district_id": community.district_id,
                 "street_id": community.street_id,
-                "kind": kind.value,
-                "title": title,
+                "kind": cmd.kind.value,
+                "title": cmd.title,
                 "rate_fen_per_m2": terms.rate_fen_per_m2,
                 "amount_fen_per_household": terms.amount_fen_per_household,
                 "pool_account_id": pool,
                 "created_by": principal.sub,
+                "created_at": now,
             },
             due_rows,
         )
+        scheme = await schemes.get(scheme_id)
         await uow.commit()
-        scheme = await repos.scheme(uow.session, scheme_id)
-    return scheme, len(due_rows), sum(r["amount_fen"] for r in due_rows)
+    return SchemeCreated(scheme, len(due_rows), sum(r["amount_fen"] for r in due_rows))
 
 
 @dataclass(frozen=True)
@@ -104,21 +110,48 @@ class DueView:
     payments: list[Any]
 
 
-async def get_due(ctx: Context, due_id: uuid.UUID) -> DueView:
-    async with ctx.uow() as uow:
-        due = await repos.due(uow.session, due_id)
-        if due is None:
-            raise NotFound("due not found", code="due_not_found")
-        return DueView(due, await payments_repo.due_payments(uow.session, due_id))
+async def due_view(session: Any, due_id: uuid.UUID) -> DueView:
+    due = await DueRepository(session).get(due_id)
+    if due is None:
+        raise NotFound("due not found", code="due_not_found")
+    return DueView(due, await PaymentRepository(session).of_due(due_id))
+
+
+async def get_due(ctx: Context, principal: Principal, due_id: uuid.UUID) -> DueView:
+    """A due with its payments; residents: their own household's only."""
+    async with ctx.read() as reader:
+        view = await due_view(reader.session, due_id)
+    principal.ensure_covers(of_row(view.due), "due")
+    return view
+
+
+@dataclass(frozen=True)
+class DueQuery:
+    household_id: str | None = None
+    scheme_id: uuid.UUID | None = None
 
 
 async def list_dues(
-    ctx: Context, *, household_id: str | None, scheme_id: uuid.UUID | None, after: str | None, limit: int
+    ctx: Context, principal: Principal, query: DueQuery, *, after: uuid.UUID | None, limit: int
 ) -> list[Any]:
-    async with ctx.uow() as uow:
-        return await repos.list_dues(
-            uow.session, household_id=household_id, scheme_id=scheme_id, after=after, limit=limit
+    """Residents see their own household's dues only; staff filter by household or scheme inside their scope.
+
+    Returns up to ``limit`` dues after the cursor, by id."""
+    household_id = query.household_id
+    if principal.role is Role.RESIDENT:
+        if household_id not in (None, principal.household_id) or principal.household_id is None:
+            raise Forbidden("residents see only their own household", code="out_of_scope")
+        household_id = principal.household_id
+    elif household_id is None and query.scheme_id is None:
+        raise BadRequest("filter by household_id or scheme_id", code="filter_required")
+    async with ctx.read() as reader:
+        rows = await DueRepository(reader.session).find(
+            household_id=household_id, scheme_id=query.scheme_id, after=after, limit=limit
         )
+    if principal.role is not Role.RESIDENT:
+        for row in rows:
+            principal.ensure_covers(of_row(row), "due")
+    return rows
 
 
 @dataclass(frozen=True)
@@ -135,35 +168,37 @@ class SchemeCollection:
     buildings: list[BuildingCollection]
 
 
+@dataclass(frozen=True)
+class CommunityCollection:
+    community_id: str
+    total: Collection
+    schemes: list[SchemeCollection]
+
+
+def _sum(parts: list[Collection]) -> Collection:
+    return Collection(
+        sum(c.due_fen for c in parts),
+        sum(c.paid_fen for c in parts),
+        sum(c.households for c in parts),
+        sum(c.households_paid_in_full for c in parts),
+    )
+
+
 async def collection(
     ctx: Context, principal: Principal, community_id: str, scheme_id: uuid.UUID | None
-) -> tuple[Collection, list[SchemeCollection]]:
-    async with ctx.uow() as uow:
-        community = await repos.community(uow.session, community_id)
+) -> CommunityCollection:
+    async with ctx.read() as reader:
+        community = await CommunityRepository(reader.session).get(community_id)
         if community is None:
             raise NotFound("community not found", code="community_not_found")
-        ensure_covers(principal, community_scope(community), "community")
-        rows = await repos.collection(uow.session, community_id, scheme_id)
-    schemes: dict[uuid.UUID, SchemeCollection] = {}
+        principal.ensure_covers(community_scope(community), "community")
+        rows = await DueRepository(reader.session).collection(community_id, scheme_id)
+    buildings: dict[uuid.UUID, tuple[str, list[BuildingCollection]]] = {}
     for row in rows:
         c = Collection(int(row.due_fen), int(row.paid_fen), row.households, row.households_paid_in_full)
-        entry = schemes.get(row.scheme_id)
-        if entry is None:
-            entry = schemes[row.scheme_id] = SchemeCollection(row.scheme_id, row.kind, Collection(0, 0, 0, 0), [])
-        entry.buildings.append(BuildingCollection(row.building_id, c))
-    result = []
-    for s in schemes.values():
-        total = Collection(
-            sum(b.collection.due_fen for b in s.buildings),
-            sum(b.collection.paid_fen for b in s.buildings),
-            sum(b.collection.households for b in s.buildings),
-            sum(b.collection.households_paid_in_full for b in s.buildings),
-        )
-        result.append(SchemeCollection(s.scheme_id, s.kind, total, s.buildings))
-    overall = Collection(
-        sum(s.total.due_fen for s in result),
-        sum(s.total.paid_fen for s in result),
-        sum(s.total.households for s in result),
-        sum(s.total.households_paid_in_full for s in result),
-    )
-    return overall, result
+        buildings.setdefault(row.scheme_id, (row.kind, []))[1].append(BuildingCollection(row.building_id, c))
+    schemes = [
+        SchemeCollection(sid, kind, _sum([b.collection for b in parts]), parts)
+        for sid, (kind, parts) in buildings.items()
+    ]
+    return CommunityCollection(community_id, _sum([s.total for s in schemes]), schemes)

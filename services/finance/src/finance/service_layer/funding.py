@@ -6,9 +6,13 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from finance.adapters import ledger as ledger_repo
-from finance.adapters import repos
-from finance.adapters.ledger import AccountScope
+from finance.adapters.repositories import (
+    AccountRepository,
+    AccountScope,
+    FundingPlanRepository,
+    LedgerRepository,
+    ProjectRepository,
+)
 from finance.domain.errors import RuleViolation
 from finance.domain.funding import (
     SOURCE_GROUP,
@@ -20,10 +24,10 @@ from finance.domain.funding import (
     validate_plan,
 )
 from finance.domain.ledger import AccountKind, TransferKind, TransferSpec
-from finance.service_layer import accounts
+from finance.service_layer import well_known_accounts
 from finance.service_layer.context import Context, derived_id
-from finance.service_layer.scope import ensure_covers
-from renovation_common.auth import Principal, Scope
+from finance.service_layer.scope import ensure_reads_district_record, of_row
+from renovation_common.auth import Principal
 from renovation_common.contracts.finance import DisbursementPosted, FundingPlanApproved, SourceAmount
 from renovation_common.errors import Conflict, NotFound
 from renovation_common.events import new_event
@@ -37,20 +41,22 @@ class PlanView:
     disbursements: list[Any]
 
 
-def plan_scope(plan: Any) -> Scope:
-    return Scope(district_id=plan.district_id, street_id=plan.street_id, community_id=plan.community_id)
-
-
 async def _view(session: Any, plan_id: uuid.UUID) -> PlanView:
-    plan = await repos.plan(session, plan_id)
+    plans = FundingPlanRepository(session)
+    plan = await plans.get(plan_id)
     if plan is None:
         raise NotFound("funding plan not found", code="funding_plan_not_found")
-    return PlanView(
-        plan,
-        await repos.plan_lines(session, plan_id),
-        await repos.plan_milestones(session, plan_id),
-        await repos.plan_disbursements(session, plan_id),
-    )
+    lines, milestones = await plans.lines(plan_id), await plans.milestones(plan_id)
+    return PlanView(plan, lines, milestones, await plans.disbursements(plan_id))
+
+
+async def _plan_in_scope(plans: FundingPlanRepository, principal: Principal, plan_id: uuid.UUID) -> Any:
+    """The plan, locked for the change (serialises the changes of one plan), after the caller's scope is checked."""
+    plan = await plans.get(plan_id, for_update=True)
+    if plan is None:
+        raise NotFound("funding plan not found", code="funding_plan_not_found")
+    principal.ensure_covers(of_row(plan), "funding plan")
+    return plan
 
 
 async def create_plan(
@@ -63,17 +69,12 @@ async def create_plan(
 ) -> PlanView:
     total = validate_plan(lines, [Milestone(code, amount) for code, _, amount in milestones])
     async with ctx.uow() as uow:
-        project = await repos.project(uow.session, project_id)
+        project = await ProjectRepository(uow.session).get(project_id)
         if project is None:
             raise RuleViolation("project_unknown", "no project with this id has been announced to finance")
-        ensure_covers(
-            principal,
-            Scope(district_id=project.district_id, street_id=project.street_id, community_id=project.community_id),
-            "project",
-        )
+        principal.ensure_covers(of_row(project), "project")
         plan_id = ctx.new_id()
-        created = await repos.insert_plan(
-            uow.session,
+        created = await FundingPlanRepository(uow.session).add(
             {
                 "id": plan_id,
                 "project_id": project_id,
@@ -83,6 +84,7 @@ async def create_plan(
                 "status": PlanStatus.DRAFT.value,
                 "total_fen": total,
                 "created_by": principal.sub,
+                "created_at": ctx.clock(),
             },
             [{"plan_id": plan_id, "source": line.source.value, "planned_fen": line.planned_fen} for line in lines],
             [{"plan_id": plan_id, "code": c, "name": n, "amount_fen": a} for c, n, a in milestones],
@@ -90,27 +92,31 @@ async def create_plan(
         if not created:
             raise Conflict("this project already has a funding plan", code="funding_plan_exists")
         await uow.commit()
-    async with ctx.uow() as uow:
-        return await _view(uow.session, plan_id)
+    return await _read_view(ctx, plan_id)
 
 
-async def get_plan(ctx: Context, plan_id: uuid.UUID) -> PlanView:
-    async with ctx.uow() as uow:
-        return await _view(uow.session, plan_id)
+async def _read_view(ctx: Context, plan_id: uuid.UUID) -> PlanView:
+    async with ctx.read() as reader:
+        return await _view(reader.session, plan_id)
+
+
+async def get_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -> PlanView:
+    """A plan in the caller's scope (operators and government systems: their district's plans)."""
+    view = await _read_view(ctx, plan_id)
+    ensure_reads_district_record(principal, view.plan, "funding plan")
+    return view
 
 
 async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -> PlanView:
+    now = ctx.clock()
     async with ctx.uow() as uow:
-        plan = await repos.plan(uow.session, plan_id, for_update=True)
-        if plan is None:
-            raise NotFound("funding plan not found", code="funding_plan_not_found")
-        ensure_covers(principal, plan_scope(plan), "funding plan")
+        plans = FundingPlanRepository(uow.session)
+        plan = await _plan_in_scope(plans, principal, plan_id)
         if plan.status == PlanStatus.APPROVED.value:
             raise Conflict("the funding plan is already approved", code="funding_plan_already_approved")
-        lines = await repos.plan_lines(uow.session, plan_id)
+        lines = await plans.lines(plan_id)
         for line in lines:
-            account_id = await ledger_repo.ensure_account(
-                uow.session,
+            account_id = await AccountRepository(uow.session).ensure(
                 code=f"plan:{plan_id}:{line.source}",
                 kind=AccountKind.FUND_SOURCE,
                 name=f"Funding plan source {line.source}",
@@ -120,9 +126,10 @@ async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -
                     community_id=plan.community_id,
                     project_id=plan.project_id,
                 ),
+                now=now,
             )
-            await repos.set_line_account(uow.session, plan_id, line.source, account_id)
-        await repos.approve_plan(uow.session, plan_id, principal.sub, ctx.clock())
+            await plans.set_line_account(plan_id, line.source, account_id)
+        await plans.approve(plan_id, principal.sub, now)
         uow.publish(
             new_event(
                 FundingPlanApproved(
@@ -136,11 +143,11 @@ async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -
                 source=ctx.source,
                 subject=str(plan_id),
                 event_id=ctx.new_id(),
-                time=ctx.clock(),
+                time=now,
             )
         )
         await uow.commit()
-    return await get_plan(ctx, plan_id)
+    return await _read_view(ctx, plan_id)
 
 
 async def receive(
@@ -154,20 +161,20 @@ async def receive(
     memo: str | None,
 ) -> PlanView:
     """Money arrives on a source of an approved plan: from the treasury (government sources) or the outside."""
+    now = ctx.clock()
     async with ctx.uow() as uow:
-        plan = await repos.plan(uow.session, plan_id, for_update=True)
-        if plan is None:
-            raise NotFound("funding plan not found", code="funding_plan_not_found")
-        ensure_covers(principal, plan_scope(plan), "funding plan")
+        plans = FundingPlanRepository(uow.session)
+        plan = await _plan_in_scope(plans, principal, plan_id)
         if plan.status != PlanStatus.APPROVED.value:
             raise RuleViolation("plan_not_approved", "money is received only under an approved plan", status=409)
-        line = next((ln for ln in await repos.plan_lines(uow.session, plan_id) if ln.source == source.value), None)
+        line = next((ln for ln in await plans.lines(plan_id) if ln.source == source.value), None)
         if line is None:
             raise RuleViolation("source_not_in_plan", f"{source.value} is not a source of this plan")
+        accounts = AccountRepository(uow.session)
         origin = (
-            await accounts.treasury(uow.session, plan.district_id)
+            await well_known_accounts.treasury(accounts, plan.district_id, now)
             if SOURCE_GROUP[source] == "government"
-            else await accounts.external(uow.session, plan.district_id)
+            else await well_known_accounts.external(accounts, plan.district_id, now)
         )
         spec = TransferSpec(
             id=str(receipt_id),
@@ -179,13 +186,14 @@ async def receive(
             reference=f"funding_plan:{plan_id}",
             memo=memo,
         )
-        rows = await ledger_repo.post_transfers(uow.session, [spec], group_id=None)
+        ledger = LedgerRepository(uow.session)
+        rows = await ledger.post([spec], group_id=None, now=now)
         if rows is None:
-            existing = await ledger_repo.existing_transfers(uow.session, [receipt_id])
+            existing = await ledger.existing([receipt_id])
             if existing[0].body_hash != spec.body_hash():
                 raise RuleViolation("transfer_id_reused", "this receipt id was used for another receipt", status=409)
         await uow.commit()
-    return await get_plan(ctx, plan_id)
+    return await _read_view(ctx, plan_id)
 
 
 async def disburse(
@@ -199,12 +207,11 @@ async def disburse(
     amount_fen: int,
 ) -> PlanView:
     """Pay a milestone from one source of the plan into the project's account (one transaction, one event)."""
+    now = ctx.clock()
     async with ctx.uow() as uow:
-        plan = await repos.plan(uow.session, plan_id, for_update=True)  # serialises disbursements of a plan
-        if plan is None:
-            raise NotFound("funding plan not found", code="funding_plan_not_found")
-        ensure_covers(principal, plan_scope(plan), "funding plan")
-        previous = await repos.disbursement(uow.session, disbursement_id)
+        plans = FundingPlanRepository(uow.session)
+        plan = await _plan_in_scope(plans, principal, plan_id)  # the lock serialises disbursements of a plan
+        previous = await plans.disbursement(disbursement_id)
         if previous is not None:
             same = (previous.plan_id, previous.milestone_code, previous.source, previous.amount_fen) == (
                 plan_id,
@@ -214,8 +221,8 @@ async def disburse(
             )
             if not same:
                 raise RuleViolation("disbursement_id_reused", "this disbursement id was used otherwise", status=409)
-            return await _view(uow.session, plan_id)
-        milestones = {m.code: m for m in await repos.plan_milestones(uow.session, plan_id)}
+            return await _view(uow.session, plan_id)  # a retry: the plan as it is
+        milestones = {m.code: m for m in await plans.milestones(plan_id)}
         m = milestones.get(milestone_code)
         check_disbursement(
             PlanStatus(plan.status),
@@ -223,11 +230,11 @@ async def disburse(
             m.disbursed_fen if m is not None else 0,
             amount_fen,
         )
-        line = next((ln for ln in await repos.plan_lines(uow.session, plan_id) if ln.source == source.value), None)
+        line = next((ln for ln in await plans.lines(plan_id) if ln.source == source.value), None)
         if line is None:
             raise RuleViolation("source_not_in_plan", f"{source.value} is not a source of this plan")
-        project_account = await accounts.project(
-            uow.session, plan.district_id, plan.street_id, plan.community_id, plan.project_id
+        project_account = await well_known_accounts.project(
+            AccountRepository(uow.session), plan.district_id, plan.street_id, plan.community_id, plan.project_id, now
         )
         transfer_id = derived_id("disbursement", disbursement_id)
         spec = TransferSpec(
@@ -239,9 +246,8 @@ async def disburse(
             code="disbursement",
             reference=f"funding_plan:{plan_id}:milestone:{milestone_code}",
         )
-        await ledger_repo.post_transfers(uow.session, [spec], group_id=None)
-        await repos.record_disbursement(
-            uow.session,
+        await LedgerRepository(uow.session).post([spec], group_id=None, now=now)
+        await plans.add_disbursement(
             {
                 "id": disbursement_id,
                 "plan_id": plan_id,
@@ -250,6 +256,7 @@ async def disburse(
                 "amount_fen": amount_fen,
                 "transfer_id": transfer_id,
                 "created_by": principal.sub,
+                "created_at": now,
             },
         )
         uow.publish(
@@ -266,8 +273,8 @@ async def disburse(
                 source=ctx.source,
                 subject=str(plan_id),
                 event_id=ctx.new_id(),
-                time=ctx.clock(),
+                time=now,
             )
         )
         await uow.commit()
-    return await get_plan(ctx, plan_id)
+    return await _read_view(ctx, plan_id)

@@ -1,4 +1,10 @@
-"""Ledger use cases: accounts, transfers (idempotent by id, linked groups, two-phase), statements."""
+"""Ledger use cases: transfers posted exactly once (idempotent by id, linked groups, two-phase).
+
+``post`` is the one way money moves: every other use case that moves money either calls it (its own transaction,
+retried on a deadlock or a concurrent insert of the same ids) or posts inside its own transaction through
+``LedgerRepository.post`` with ids derived from its business id (``derived_id``), so a retry maps to the same
+transfers.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +15,16 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
-from finance.adapters import ledger as repo
-from finance.adapters import repos
+from finance.adapters.repositories import AccountRepository, LedgerRepository, TransferRaced
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import MAX_GROUP_SIZE, TransferSpec
 from finance.service_layer.context import Context, derived_id
-from finance.service_layer.scope import community_scope, ensure_body_agrees, ensure_covers, of_row
-from renovation_common.auth import Principal, Scope
-from renovation_common.errors import Forbidden, NotFound
+from renovation_common.auth import Principal
+from renovation_common.errors import Forbidden
 
 RETRYABLE_SQLSTATES = ("40P01", "40001")  # deadlock detected, serialization failure
 
+# Given the accounts a group touches (rows), raises when the caller may not move money between them.
 Authorize = Callable[[list[Any]], None]
 
 
@@ -58,12 +63,12 @@ def _retryable(exc: DBAPIError) -> bool:
     return code in RETRYABLE_SQLSTATES
 
 
-async def post(
-    ctx: Context,
-    specs: Sequence[TransferSpec],
-    *,
-    authorize: Callable[[list[Any]], Any] | None = None,
-) -> PostResult:
+async def _authorize(session: Any, rows: list[Any], authorize: Authorize) -> None:
+    account_ids = sorted({r.debit_account_id for r in rows} | {r.credit_account_id for r in rows})
+    authorize(await AccountRepository(session).get_many(account_ids))
+
+
+async def post(ctx: Context, specs: Sequence[TransferSpec], *, authorize: Authorize | None = None) -> PostResult:
     """Post a transfer or a linked group exactly once. Same ids and bodies → the first result, replayed."""
     if not 1 <= len(specs) <= MAX_GROUP_SIZE:
         raise RuleViolation("invalid_group_size", f"a group holds 1 to {MAX_GROUP_SIZE} transfers")
@@ -74,20 +79,20 @@ async def post(
     for _attempt in range(5):
         try:
             async with ctx.uow() as uow:
-                rows = await repo.post_transfers(uow.session, specs, group_id=group_id)
+                rows = await LedgerRepository(uow.session).post(specs, group_id=group_id, now=ctx.clock())
                 if rows is not None:
                     if authorize is not None:
                         await _authorize(uow.session, rows, authorize)
                     await uow.commit()
                     return PostResult(rows, group_id, replayed=False)
-        except repo.TransferRaced:
+        except TransferRaced:
             pass
         except DBAPIError as exc:
             if _retryable(exc):
                 continue
             raise
-        async with ctx.uow() as uow:
-            existing = await repo.existing_transfers(uow.session, ids)
+        async with ctx.read() as reader:
+            existing = await LedgerRepository(reader.session).existing(ids)
             if not existing and any(s.pending_id for s in specs):
                 raise RuleViolation(
                     "pending_already_resolved", "the pending transfer was already posted or voided", status=409
@@ -96,97 +101,16 @@ async def post(
                 continue
             _compare(existing, specs, group_id)
             if authorize is not None:
-                await _authorize(uow.session, existing, authorize)
+                await _authorize(reader.session, existing, authorize)
         return PostResult(existing, group_id, replayed=True)
     raise RuleViolation("ledger_busy", "the ledger is busy; retry the same request", status=409)
 
 
-async def _authorize(session: Any, rows: list[Any], authorize: Callable[[list[Any]], Any]) -> None:
-    account_ids = {r.debit_account_id for r in rows} | {r.credit_account_id for r in rows}
-    accounts = [await repo.get_account(session, a) for a in sorted(account_ids)]
-    authorize(accounts)
+async def create_transfers(ctx: Context, principal: Principal, specs: Sequence[TransferSpec]) -> PostResult:
+    """A district admin moves money between accounts of their own district (a group: all or nothing)."""
 
+    def in_district(accounts: list[Any]) -> None:
+        if any(a.district_id != principal.district_id for a in accounts):
+            raise Forbidden("every account of a transfer must be in your district", code="out_of_scope")
 
-async def get_account(ctx: Context, account_id: uuid.UUID) -> Any:
-    async with ctx.uow() as uow:
-        row = await repo.get_account(uow.session, account_id)
-    if row is None:
-        raise NotFound("account not found", code="account_not_found")
-    return row
-
-
-@dataclass(frozen=True)
-class AccountTarget:
-    """What a create-account body names. Scope comes from the records of the household, project or community it
-    names (read models); a district-level account lives in the caller's own district."""
-
-    district_id: str | None = None
-    street_id: str | None = None
-    community_id: str | None = None
-    household_id: str | None = None
-    project_id: str | None = None
-
-
-async def _target_scope(session: Any, principal: Principal, target: AccountTarget) -> dict[str, str | None]:
-    records: list[tuple[str, Scope]] = []
-    if target.household_id is not None:
-        home = await repos.household(session, target.household_id)
-        if home is None:
-            raise RuleViolation("household_unknown", "no household with this id is known to finance")
-        records.append(("household", of_row(home)))
-    if target.project_id is not None:
-        project = await repos.project(session, target.project_id)
-        if project is None:
-            raise RuleViolation("project_unknown", "no project with this id has been announced to finance")
-        records.append(("project", of_row(project)))
-    if target.community_id is not None:
-        community = await repos.community(session, target.community_id)
-        if community is None:
-            raise RuleViolation("community_unknown", "no community with this id is known to finance")
-        records.append(("community", community_scope(community)))
-    named = {
-        "district_id": target.district_id,
-        "street_id": target.street_id,
-        "community_id": target.community_id,
-        "household_id": target.household_id,
-    }
-    if not records:
-        if target.street_id is not None:
-            raise RuleViolation(
-                "account_target_required",
-                "a street is not a target of its own: name the community, household or project",
-            )
-        if principal.district_id is None:
-            raise Forbidden("your token carries no district", code="out_of_scope")
-        records.append(("district", Scope(district_id=principal.district_id)))
-    # the most specific record is the scope; the body and every other record it names must agree with it
-    what, scope = records[0]
-    ensure_body_agrees(scope, {k: v for k, v in named.items() if k != "household_id"}, what)
-    for other_what, other in records[1:]:
-        ensure_body_agrees(
-            scope,
-            {"district_id": other.district_id, "street_id": other.street_id, "community_id": other.community_id},
-            f"{what} (the {other_what} named is elsewhere)",
-        )
-    ensure_covers(principal, scope, what)
-    return {
-        "district_id": scope.district_id,
-        "street_id": scope.street_id,
-        "community_id": scope.community_id,
-        "household_id": target.household_id,
-        "project_id": target.project_id,
-    }
-
-
-async def create_account(ctx: Context, principal: Principal, target: AccountTarget, values: dict[str, Any]) -> Any:
-    """Create an account in the scope of the record it names (refused outside the caller's scope)."""
-    async with ctx.uow() as uow:
-        scope = await _target_scope(uow.session, principal, target)
-        row = await repo.insert_account(uow.session, {"id": ctx.new_id(), **values, **scope})
-        await uow.commit()
-    return row
-
-
-async def statement(ctx: Context, account_id: uuid.UUID, *, after: int | None, limit: int) -> list[Any]:
-    async with ctx.uow() as uow:
-        return await repo.statement(uow.session, account_id, after=after, limit=limit)
+    return await post(ctx, specs, authorize=in_district)

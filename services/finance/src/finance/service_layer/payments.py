@@ -8,20 +8,25 @@ one transaction. Lock order: intent, then due (receipts lock only the due), then
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from finance.adapters import ledger as ledger_repo
-from finance.adapters import payments as repo
-from finance.adapters import repos
+from finance.adapters.repositories import (
+    AccountRepository,
+    DueRepository,
+    LedgerRepository,
+    PaymentIntentRepository,
+    PaymentRepository,
+    SchemeRepository,
+)
 from finance.domain.contributions import check_payment
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import TransferKind, TransferSpec
 from finance.domain.payments import (
     IntentFacts,
     PaymentMethod,
-    PaymentRules,
     PaymentSource,
     ProviderPayment,
     ReceiptFacts,
@@ -30,12 +35,14 @@ from finance.domain.payments import (
     check_provider_payment,
     check_received_at,
     intent_expiry,
+    provider_secrets,
     same_receipt,
+    verify_callback,
 )
-from finance.service_layer import accounts
+from finance.service_layer import well_known_accounts
 from finance.service_layer.context import Context, derived_id
-from finance.service_layer.contributions import DueView, due_scope, get_due
-from finance.service_layer.scope import ensure_covers, of_row
+from finance.service_layer.contributions import DueView, due_view
+from finance.service_layer.scope import of_row
 from renovation_common.auth import Principal
 from renovation_common.contracts.finance import ContributionPaid
 from renovation_common.errors import NotFound
@@ -43,7 +50,7 @@ from renovation_common.events import new_event
 
 
 async def _locked_due(session: Any, due_id: uuid.UUID) -> Any:
-    due = await repos.due(session, due_id, for_update=True)
+    due = await DueRepository(session).get(due_id, for_update=True)
     if due is None:
         raise NotFound("due not found", code="due_not_found")
     return due
@@ -52,16 +59,26 @@ async def _locked_due(session: Any, due_id: uuid.UUID) -> Any:
 async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) -> None:
     """Claim the payment row, post the linked ledger group, raise the due, announce it (caller commits)."""
     check_payment(payment["amount_fen"], due.amount_fen, due.paid_fen)
+    now = ctx.clock()
     payment_id = payment["id"]
     group_id = derived_id("payment-group", payment_id)
-    claimed = await repo.claim_payment(
-        uow.session, {**payment, "due_id": due.id, "community_id": due.community_id, "transfer_group_id": group_id}
+    claimed = await PaymentRepository(uow.session).claim(
+        {
+            **payment,
+            "due_id": due.id,
+            "community_id": due.community_id,
+            "transfer_group_id": group_id,
+            "created_at": now,
+        }
     )
     if not claimed:
         raise _Taken()
-    scheme = await repos.scheme(uow.session, due.scheme_id)
-    outside = await accounts.external(uow.session, due.district_id)
-    home = await accounts.household(uow.session, due.district_id, due.street_id, due.community_id, due.household_id)
+    scheme = await SchemeRepository(uow.session).get(due.scheme_id)
+    accounts = AccountRepository(uow.session)
+    outside = await well_known_accounts.external(accounts, due.district_id, now)
+    home = await well_known_accounts.household(
+        accounts, due.district_id, due.street_id, due.community_id, due.household_id, now
+    )
     amount = payment["amount_fen"]
     group = [
         TransferSpec(
@@ -83,8 +100,8 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
             reference=f"due:{due.id}",
         ),
     ]
-    await ledger_repo.post_transfers(uow.session, group, group_id=group_id)
-    await repo.raise_paid(uow.session, due.id, amount)
+    await LedgerRepository(uow.session).post(group, group_id=group_id, now=now)
+    await DueRepository(uow.session).raise_paid(due.id, amount)
     uow.publish(
         new_event(
             ContributionPaid(
@@ -98,7 +115,7 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
             source=ctx.source,
             subject=str(due.id),
             event_id=ctx.new_id(),
-            time=ctx.clock(),
+            time=now,
         )
     )
 
@@ -122,19 +139,18 @@ async def create_intent(
     amount_fen: int,
     method: PaymentMethod,
     provider: str,
-    rules: PaymentRules,
 ) -> IntentView:
     """An intent to pay (part of) a due through a provider; at most what is outstanding. Posts nothing."""
     now = ctx.clock()
+    rules = ctx.payment_rules
     async with ctx.uow() as uow:
-        due = await repos.due(uow.session, due_id)
+        due = await DueRepository(uow.session).get(due_id)
         if due is None:
             raise NotFound("due not found", code="due_not_found")
-        ensure_covers(principal, due_scope(due), "due")
+        principal.ensure_covers(of_row(due), "due")
         check_intent_provider(provider, rules)
         check_payment(amount_fen, due.amount_fen, due.paid_fen)
-        row = await repo.insert_intent(
-            uow.session,
+        row = await PaymentIntentRepository(uow.session).add(
             {
                 "id": ctx.new_id(),
                 "due_id": due_id,
@@ -148,6 +164,7 @@ async def create_intent(
                 "status": "pending",
                 "expires_at": intent_expiry(now, rules),
                 "created_by": principal.sub,
+                "created_at": now,
             },
         )
         await uow.commit()
@@ -155,23 +172,24 @@ async def create_intent(
 
 
 async def get_intent(ctx: Context, principal: Principal, intent_id: uuid.UUID) -> IntentView:
-    async with ctx.uow() as uow:
-        row = await repo.intent(uow.session, intent_id)
+    async with ctx.read() as reader:
+        row = await PaymentIntentRepository(reader.session).get(intent_id)
     if row is None:
         raise NotFound("payment intent not found", code="payment_intent_not_found")
-    ensure_covers(principal, of_row(row), "payment intent")
+    principal.ensure_covers(of_row(row), "payment intent")
     return IntentView(row, ctx.clock())
 
 
 async def list_intents(
-    ctx: Context, principal: Principal, due_id: uuid.UUID, *, after: str | None, limit: int
+    ctx: Context, principal: Principal, due_id: uuid.UUID, *, after: uuid.UUID | None, limit: int
 ) -> list[IntentView]:
-    async with ctx.uow() as uow:
-        due = await repos.due(uow.session, due_id)
+    """Up to ``limit`` intents of a due in the caller's scope, by id after the cursor."""
+    async with ctx.read() as reader:
+        due = await DueRepository(reader.session).get(due_id)
         if due is None:
             raise NotFound("due not found", code="due_not_found")
-        ensure_covers(principal, due_scope(due), "due")
-        rows = await repo.due_intents(uow.session, due_id, after=after, limit=limit)
+        principal.ensure_covers(of_row(due), "due")
+        rows = await PaymentIntentRepository(reader.session).of_due(due_id, after=after, limit=limit)
     now = ctx.clock()
     return [IntentView(r, now) for r in rows]
 
@@ -189,9 +207,18 @@ def _receipt_facts(due_id: uuid.UUID, amount_fen: int, method: str, received_at:
     return ReceiptFacts(str(due_id), amount_fen, method, received_at)
 
 
-async def record_receipt(
-    ctx: Context, principal: Principal, due_id: uuid.UUID, receipt: Receipt, *, rules: PaymentRules
-) -> tuple[DueView, bool]:
+@dataclass(frozen=True)
+class ReceiptRecorded:
+    due: DueView
+    replayed: bool  # the same receipt again: the first result, nothing posted now
+
+
+async def _due_view(ctx: Context, due_id: uuid.UUID) -> DueView:
+    async with ctx.read() as reader:
+        return await due_view(reader.session, due_id)
+
+
+async def record_receipt(ctx: Context, principal: Principal, due_id: uuid.UUID, receipt: Receipt) -> ReceiptRecorded:
     """Staff in scope record a receipt and the payment is posted; the receipt number is unique in the community.
     The same receipt again answers the first result (``True``: replayed); the number with other content is 409."""
     asked = _receipt_facts(due_id, receipt.amount_fen, receipt.method.value, receipt.received_at)
@@ -199,11 +226,11 @@ async def record_receipt(
         try:
             async with ctx.uow() as uow:
                 due = await _locked_due(uow.session, due_id)
-                ensure_covers(principal, due_scope(due), "due")
+                principal.ensure_covers(of_row(due), "due")
                 replayed = await _receipt_replayed(uow.session, due.community_id, receipt.receipt_number, asked)
                 if replayed:
                     break  # answered from the first result, read after this transaction (and its lock) ends
-                check_received_at(receipt.received_at, now=ctx.clock(), rules=rules)
+                check_received_at(receipt.received_at, now=ctx.clock(), rules=ctx.payment_rules)
                 await _post(
                     ctx,
                     uow,
@@ -219,16 +246,16 @@ async def record_receipt(
                     },
                 )
                 await uow.commit()
-            return await get_due(ctx, due_id), False
+            return ReceiptRecorded(await _due_view(ctx, due_id), replayed=False)
         except _Taken:
             continue  # the committed receipt decides in the next round: a replay or receipt_number_taken
     else:
         raise RuleViolation("payments_busy", "retry the same request", status=409)
-    return await get_due(ctx, due_id), True
+    return ReceiptRecorded(await _due_view(ctx, due_id), replayed=True)
 
 
 async def _receipt_replayed(session: Any, community_id: str, number: str, asked: ReceiptFacts) -> bool:
-    stored = await repo.payment_by_receipt(session, community_id, number)
+    stored = await PaymentRepository(session).by_receipt(community_id, number)
     if stored is None:
         return False
     if not same_receipt(_receipt_facts(stored.due_id, stored.amount_fen, stored.method, stored.received_at), asked):
@@ -253,7 +280,31 @@ def provider_payment_id(provider: str, provider_txn_id: str) -> uuid.UUID:
     return derived_id("provider-payment", provider, provider_txn_id)
 
 
-async def post_provider_payment(ctx: Context, payment: ProviderPayment, *, rules: PaymentRules) -> CallbackResult:
+# Reads the raw request body, refusing it (413) beyond the given number of bytes.
+BodyReader = Callable[[int], Awaitable[bytes]]
+
+
+async def authenticate_callback(
+    ctx: Context, provider: str, timestamp: str | None, signature: str | None, read_body: BodyReader
+) -> bytes:
+    """A provider callback authenticates by its HMAC signature over the raw bytes, before anything parses them;
+    returns those bytes. An unknown provider is 401 before the body is read; a bad signature or timestamp 401 with
+    a stable code (``domain.payments.verify_callback``)."""
+    rules = ctx.payment_rules
+    secrets = provider_secrets(rules, provider)
+    raw = await read_body(rules.callback_max_body_bytes)
+    verify_callback(
+        secrets,
+        timestamp,
+        signature,
+        raw,
+        now_s=int(ctx.clock().timestamp()),
+        tolerance_s=rules.callback_tolerance_s,
+    )
+    return raw
+
+
+async def post_provider_payment(ctx: Context, payment: ProviderPayment) -> CallbackResult:
     """Post an authenticated provider callback once per (provider, transaction id).
 
     The intent is locked first, so concurrent duplicates serialise on it: the first posts, the others find the
@@ -267,10 +318,12 @@ async def post_provider_payment(ctx: Context, payment: ProviderPayment, *, rules
     for _attempt in range(3):
         try:
             async with ctx.uow() as uow:
-                intent = await repo.intent(uow.session, intent_id, for_update=True)
+                intents = PaymentIntentRepository(uow.session)
+                intent = await intents.get(intent_id, for_update=True)
                 if intent is None:
                     raise RuleViolation("payment_intent_unknown", "no payment intent with this id")
-                existing = await repo.payment_by_provider_txn(uow.session, payment.provider, payment.provider_txn_id)
+                payments = PaymentRepository(uow.session)
+                existing = await payments.by_provider_txn(payment.provider, payment.provider_txn_id)
                 if existing is not None:
                     if existing.intent_id != intent_id or existing.amount_fen != payment.amount_fen:
                         raise _txn_reused()
@@ -281,7 +334,7 @@ async def post_provider_payment(ctx: Context, payment: ProviderPayment, *, rules
                     ),
                     payment,
                     now=ctx.clock(),
-                    tolerance_s=rules.callback_tolerance_s,
+                    tolerance_s=ctx.payment_rules.callback_tolerance_s,
                 )
                 due = await _locked_due(uow.session, intent.due_id)
                 payment_id = provider_payment_id(payment.provider, payment.provider_txn_id)
@@ -301,15 +354,14 @@ async def post_provider_payment(ctx: Context, payment: ProviderPayment, *, rules
                         "received_at": payment.paid_at,
                     },
                 )
-                await repo.mark_intent_paid(
-                    uow.session,
+                await intents.mark_paid(
                     intent_id,
                     payment_id=payment_id,
                     provider_txn_id=payment.provider_txn_id,
                     paid_at=payment.paid_at,
                 )
+                row = await payments.get(payment_id)
                 await uow.commit()
-                row = await repo.payment(uow.session, payment_id)
             return CallbackResult(row, replayed=False)
         except _Taken:
             continue  # the same transaction id committed for another intent meanwhile: decided in the next round

@@ -1,23 +1,27 @@
-"""Local read models fed by other services' events (survey communities and households, projects)."""
+"""Local read models fed by other services' events (survey communities and households, projects).
+
+Consumer use cases: each takes the consumer's unit of work (``db.ConsumerUnitOfWork``: the inbox's transaction) and
+keeps the newest state of the record (an older event arriving late changes nothing).
+"""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from datetime import datetime
 
-from finance.adapters import repos
-from finance.adapters.orm import communities, households, projects
-from finance.service_layer import accounts
+from finance.adapters.repositories import (
+    AccountRepository,
+    CommunityRepository,
+    HouseholdRepository,
+    ProjectRepository,
+)
+from finance.service_layer import well_known_accounts
 from renovation_common.contracts.projects import ProjectCreated
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered
-from renovation_common.db import upsert_newest
+from renovation_common.db import UnitOfWork
 
 
-async def record_community(session: AsyncSession, data: CommunityRegistered) -> None:
-    """Keep the newest community state (an older event arriving late is ignored)."""
-    await upsert_newest(
-        session,
-        communities,
-        "community_id",
+async def record_community(uow: UnitOfWork, data: CommunityRegistered) -> None:
+    await CommunityRepository(uow.session).upsert_newest(
         {
             "community_id": data.community_id,
             "district_id": data.district_id,
@@ -26,16 +30,14 @@ async def record_community(session: AsyncSession, data: CommunityRegistered) -> 
             "delivered_year": data.delivered_year,
             "maintenance_fund_established": data.maintenance_fund_established,
             "source_version": data.version,
-        },
+        }
     )
+    await uow.commit()
 
 
-async def record_household(session: AsyncSession, data: HouseholdRegistered) -> None:
-    """Keep the newest household state: a stale floor area never wins in the repair split."""
-    await upsert_newest(
-        session,
-        households,
-        "household_id",
+async def record_household(uow: UnitOfWork, data: HouseholdRegistered) -> None:
+    """A stale floor area never wins in the repair split."""
+    await HouseholdRepository(uow.session).upsert_newest(
         {
             "household_id": data.household_id,
             "community_id": data.community_id,
@@ -47,22 +49,25 @@ async def record_household(session: AsyncSession, data: HouseholdRegistered) -> 
             "delivered_year": data.delivered_year,
             "maintenance_fund_established": data.maintenance_fund_established,
             "source_version": data.version,
-        },
+        }
     )
+    await uow.commit()
 
 
-async def record_project(session: AsyncSession, data: ProjectCreated) -> None:
-    await repos.upsert(
-        session,
-        projects,
-        "project_id",
+async def record_project(uow: UnitOfWork, data: ProjectCreated, *, now: datetime) -> None:
+    """The project and its ledger account (``project:<id>``)."""
+    projects = ProjectRepository(uow.session)
+    await projects.upsert(
         {
             "project_id": data.project_id,
             "community_id": data.community_id,
             "district_id": data.district_id,
             "street_id": data.street_id,
             "name": data.name[:200],
-        },
+        }
     )
-    account_id = await accounts.project(session, data.district_id, data.street_id, data.community_id, data.project_id)
-    await repos.set_project_account(session, data.project_id, account_id)
+    account_id = await well_known_accounts.project(
+        AccountRepository(uow.session), data.district_id, data.street_id, data.community_id, data.project_id, now
+    )
+    await projects.set_account(data.project_id, account_id)
+    await uow.commit()

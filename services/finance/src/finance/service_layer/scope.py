@@ -1,24 +1,19 @@
-"""Scope checks of the finance service: the target's scope always comes from the server's records (read models,
+"""Scope rules of the finance service: the target's scope always comes from the server's records (read models,
 stored rows), never from a request body; a body that names another scope than the record is refused.
 
 A token without its role's scope claims (e.g. a ``community_worker`` without a community) never gets this far:
-``require_roles`` refuses it (403 ``scope_claim_missing``, ``renovation_common.auth.REQUIRED_CLAIMS``).
+``authorize`` refuses it (403 ``scope_claim_missing``, ``renovation_common.auth.REQUIRED_CLAIMS``).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from renovation_common.auth import Principal, Scope
+from renovation_common.auth import Principal, Role, Scope
 from renovation_common.errors import Forbidden
 
-
-def ensure_covers(principal: Principal, scope: Scope, what: str = "resource") -> None:
-    principal.ensure_covers(scope, what)
-
-
-def covers(principal: Principal, scope: Scope) -> bool:
-    return principal.covers(scope)
+# District-wide readers: they read what lies in their district and never write it.
+DISTRICT_READERS = (Role.OPERATOR, Role.GOV_SYSTEM)
 
 
 def of_row(row: Any) -> Scope:
@@ -33,6 +28,27 @@ def of_row(row: Any) -> Scope:
 
 def community_scope(community: Any) -> Scope:
     return Scope(district_id=community.district_id, street_id=community.street_id, community_id=community.community_id)
+
+
+def covers_account(principal: Principal, row: Any) -> bool:
+    """Residents see only their household's account; staff and readers see accounts inside their scope.
+
+    An account above the caller's level (e.g. a district's treasury for a street officer) is not covered.
+    """
+    if principal.role is Role.RESIDENT:
+        return row.household_id is not None and row.household_id == principal.household_id
+    if principal.role in DISTRICT_READERS:
+        return principal.district_id is not None and principal.district_id == row.district_id
+    return principal.covers(of_row(row))
+
+
+def ensure_reads_district_record(principal: Principal, row: Any, what: str) -> None:
+    """A district-wide reader reads records of its district; everyone else records inside their scope."""
+    if principal.role in DISTRICT_READERS:
+        if principal.district_id is None or principal.district_id != row.district_id:
+            raise Forbidden(f"this {what} is outside your scope", code="out_of_scope")
+        return
+    principal.ensure_covers(of_row(row), what)
 
 
 def ensure_body_agrees(record: Scope, named: dict[str, str | None], what: str) -> None:

@@ -4,118 +4,37 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict
-from datetime import datetime
-from decimal import Decimal
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter
 
-from finance.domain.payback import MAX_YEARS, CostLine, PaybackInput, PaybackResult, RevenueStream, StreamKind
-from finance.entrypoints.api.deps import Count, Fen, get_ctx
-from finance.service_layer import payback
-from finance.service_layer.context import Context
-from renovation_common.auth import Principal, Role, require_roles
-from renovation_common.errors import Forbidden
+from finance.domain.payback import CostLine, PaybackInput, RevenueStream
+from finance.entrypoints.api.dependencies import ContextDep
+from finance.entrypoints.api.schemas.payback import PaybackCreate, PaybackRead
+from finance.service_layer import payback as uc
+from renovation_common.auth import Principal, Role, authorize
 
 router = APIRouter(tags=["payback analysis"])
-MAX_FEN = 10**13
-Rate = Field(default=Decimal(0), ge=Decimal("-0.99"), le=Decimal(1), max_digits=8, decimal_places=6)
+ANALYSTS = (Role.OPERATOR, Role.DISTRICT_ADMIN)
 
 
-class RevenueIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: StreamKind
-    name: str = Field(default="", max_length=100)
-    annual_fen: Fen = Field(default=0, ge=0, le=MAX_FEN, description="Parking, rents, subsidies: per year")
-    fee_fen_per_m2_month: Fen = Field(default=0, ge=0, le=100_000, description="Property fee: fen per m² per month")
-    area_m2: Decimal = Field(default=Decimal(0), ge=0, le=Decimal(10_000_000), decimal_places=2)
-    collection_rate: Decimal = Field(default=Decimal(1), ge=0, le=1, decimal_places=4)
-    growth_rate: Decimal = Rate
-    start_year: Count = Field(default=1, ge=1, le=MAX_YEARS)
-    end_year: Count | None = Field(default=None, ge=1, le=MAX_YEARS)
+def _read(analysis: uc.Analysis) -> PaybackRead:
+    result = analysis.result if isinstance(analysis.result, dict) else asdict(analysis.result)
+    return PaybackRead(id=analysis.id, title=analysis.title, created_at=analysis.created_at, **result)
 
 
-class CostIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(max_length=100)
-    annual_fen: Fen = Field(ge=0, le=MAX_FEN)
-    growth_rate: Decimal = Rate
-    start_year: Count = Field(default=1, ge=1, le=MAX_YEARS)
-    end_year: Count | None = Field(default=None, ge=1, le=MAX_YEARS)
-
-
-class PaybackCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "劲松北社区 微利可持续",
-                    "investment_fen": 3_000_000_000,
-                    "years": 20,
-                    "discount_rate": "0.05",
-                    "revenues": [
-                        {
-                            "kind": "property_fee",
-                            "fee_fen_per_m2_month": 40,
-                            "area_m2": "200000",
-                            "collection_rate": "0.9",
-                            "growth_rate": "0.02",
-                        },
-                        {"kind": "parking", "annual_fen": 60_000_000},
-                        {"kind": "commercial_rent", "annual_fen": 80_000_000, "growth_rate": "0.03"},
-                        {"kind": "subsidy", "annual_fen": 50_000_000, "end_year": 5},
-                    ],
-                    "costs": [{"name": "operations", "annual_fen": 90_000_000, "growth_rate": "0.03"}],
-                }
-            ]
-        },
-    )
-    title: str = Field(min_length=1, max_length=200)
-    investment_fen: Fen = Field(ge=0, le=MAX_FEN)
-    years: Count = Field(ge=1, le=MAX_YEARS)
-    discount_rate: Decimal = Field(ge=Decimal("-0.5"), le=Decimal(1), max_digits=8, decimal_places=6)
-    revenues: list[RevenueIn] = Field(default_factory=list, max_length=50)
-    costs: list[CostIn] = Field(default_factory=list, max_length=50)
-
-
-class YearRead(BaseModel):
-    year: int
-    revenue_fen: int
-    cost_fen: int
-    net_fen: int
-    cumulative_fen: int
-    discounted_fen: int
-    cumulative_discounted_fen: int
-
-
-class PaybackRead(BaseModel):
-    id: uuid.UUID
-    title: str
-    payback_year: int | None = Field(description="First year whose cumulative cash flow is ≥ 0")
-    payback_period_years: Decimal | None = Field(description="Interpolated within the payback year")
-    discounted_payback_year: int | None
-    npv_fen: int
-    irr: Decimal | None = Field(description="Internal rate of return, a fraction (0.0875 = 8.75%)")
-    revenue_by_kind_fen: dict[str, int]
-    flows: list[YearRead]
-    created_at: datetime | None = None
-
-
-def _result_json(result: PaybackResult) -> dict[str, Any]:
-    data = asdict(result)
-    for key in ("payback_period_years", "irr"):
-        data[key] = None if data[key] is None else str(data[key])
-    return data
-
-
-@router.post("/v1/payback-analyses", operation_id="createPaybackAnalysis", response_model=PaybackRead, status_code=201)
+@router.post(
+    "/v1/payback-analyses",
+    operation_id="createPaybackAnalysis",
+    response_model=PaybackRead,
+    status_code=201,
+    summary="Analyse an investment's payback: yearly flows, payback year, NPV and IRR",
+)
 async def create_analysis(
-    body: PaybackCreate,
-    principal: Principal = Depends(require_roles(Role.OPERATOR, Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
+    body: PaybackCreate, principal: Annotated[Principal, authorize(*ANALYSTS)], ctx: ContextDep
 ) -> PaybackRead:
+    """Exact arithmetic on integer fen and decimal rates; each year's lines are rounded half up to the fen, NPV
+    and IRR are computed on those yearly flows (IRR by bisection to 1e-9). The analysis is kept."""
     inp = PaybackInput(
         investment_fen=body.investment_fen,
         years=body.years,
@@ -123,19 +42,17 @@ async def create_analysis(
         revenues=[RevenueStream(**r.model_dump()) for r in body.revenues],
         costs=[CostLine(**c.model_dump()) for c in body.costs],
     )
-    analysis_id, result = await payback.run(
-        ctx, principal, title=body.title, inp=inp, input_json=body.model_dump(mode="json"), result_json=_result_json
-    )
-    return PaybackRead(id=analysis_id, title=body.title, **asdict(result))
+    return _read(await uc.run(ctx, principal, title=body.title, inp=inp, input_json=body.model_dump(mode="json")))
 
 
-@router.get("/v1/payback-analyses/{analysis_id}", operation_id="getPaybackAnalysis", response_model=PaybackRead)
+@router.get(
+    "/v1/payback-analyses/{analysis_id}",
+    operation_id="getPaybackAnalysis",
+    response_model=PaybackRead,
+    summary="A kept payback analysis",
+)
 async def get_analysis(
-    analysis_id: uuid.UUID,
-    principal: Principal = Depends(require_roles(Role.OPERATOR, Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
+    analysis_id: uuid.UUID, principal: Annotated[Principal, authorize(*ANALYSTS)], ctx: ContextDep
 ) -> PaybackRead:
-    row = await payback.get(ctx, analysis_id)
-    if row.created_by != principal.sub and (principal.district_id is None or row.district_id != principal.district_id):
-        raise Forbidden("this analysis is outside your scope", code="out_of_scope")
-    return PaybackRead(id=row.id, title=row.title, created_at=row.created_at, **row.result)
+    """Its author reads it, and so does anyone allowed in the analysis's district."""
+    return _read(await uc.get(ctx, principal, analysis_id))

@@ -8,36 +8,26 @@ declare a payment posted.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any
 
 import structlog
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import ValidationError
 
 from finance.domain.errors import RuleViolation
-from finance.domain.ledger import MAX_TRANSFER_FEN
-from finance.domain.payments import (
-    CALLBACK_EVENT,
-    CURRENCY,
-    PROVIDER_NAME,
-    PROVIDER_TXN_ID,
-    RECEIPT_NUMBER,
-    IntentStatus,
-    PaymentMethod,
-    PaymentRules,
-    ProviderPayment,
-    ReceiptMethod,
-    intent_status,
-    provider_secrets,
-    verify_callback,
+from finance.domain.payments import PROVIDER_NAME, ProviderPayment
+from finance.entrypoints.api.dependencies import ContextDep, after_id
+from finance.entrypoints.api.schemas.contributions import DueRead
+from finance.entrypoints.api.schemas.payments import (
+    CallbackRead,
+    IntentCreate,
+    IntentRead,
+    PaymentCallback,
+    ReceiptCreate,
 )
-from finance.entrypoints.api.contributions import DueRead
-from finance.entrypoints.api.deps import Fen, get_ctx, get_payment_rules
-from finance.service_layer import payments
-from finance.service_layer.context import Context
-from renovation_common.auth import Principal, Role, require_roles
+from finance.service_layer import payments as uc
+from renovation_common.auth import Principal, Role, authorize
 from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, DomainError, Problem
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 
@@ -57,219 +47,85 @@ class PayloadTooLarge(DomainError):
 
 
 # ------------------------------------------------------------------------------------------------ intents
-class IntentCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"amount_fen": 40_154, "method": "wechat_pay", "provider": "wechat_pay"}]},
-    )
-    amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN, description="At most what is outstanding on the due")
-    method: PaymentMethod
-    provider: StrictStr = Field(pattern=PROVIDER_NAME, description="A configured payment provider")
-
-
-class ProviderOrder(BaseModel):
-    """What the app hands to the provider's SDK or page; the provider calls back with ``merchant_order_id``."""
-
-    provider: str
-    merchant_order_id: uuid.UUID = Field(description="The intent id; the callback's intent_id (商户订单号)")
-    amount_fen: int
-    currency: Literal["CNY"] = CURRENCY
-    description: str
-    notify_path: str = Field(description="Where the provider calls back, relative to the finance service's URL")
-    expires_at: datetime = Field(description="The provider must not accept payment after this time")
-
-
-class IntentRead(BaseModel):
-    id: uuid.UUID
-    due_id: uuid.UUID
-    household_id: str
-    community_id: str
-    amount_fen: int
-    method: str
-    provider: str
-    status: IntentStatus = Field(description="pending | succeeded | expired (pending past expires_at)")
-    expires_at: datetime
-    created_at: datetime
-    paid_at: datetime | None
-    payment_id: uuid.UUID | None
-    provider_txn_id: str | None
-    provider_order: ProviderOrder | None = Field(description="Present while the intent is pending")
-
-    @classmethod
-    def of(cls, view: payments.IntentView) -> IntentRead:
-        row = view.intent
-        status = intent_status(row.status, row.expires_at, view.now)
-        order = (
-            ProviderOrder(
-                provider=row.provider,
-                merchant_order_id=row.id,
-                amount_fen=row.amount_fen,
-                description=f"Renovation contribution, due {row.due_id}",
-                notify_path=f"/v1/payment-providers/{row.provider}/callbacks",
-                expires_at=row.expires_at,
-            )
-            if status is IntentStatus.PENDING
-            else None
-        )
-        return cls(
-            id=row.id,
-            due_id=row.due_id,
-            household_id=row.household_id,
-            community_id=row.community_id,
-            amount_fen=row.amount_fen,
-            method=row.method,
-            provider=row.provider,
-            status=status,
-            expires_at=row.expires_at,
-            created_at=row.created_at,
-            paid_at=row.paid_at,
-            payment_id=row.payment_id,
-            provider_txn_id=row.provider_txn_id,
-            provider_order=order,
-        )
-
-
 @router.post(
     "/v1/dues/{due_id}/payment-intents",
     operation_id="createPaymentIntent",
     response_model=IntentRead,
     status_code=201,
+    summary="Create an intent to pay a due through a payment provider (moves no money)",
 )
 async def create_intent(
     due_id: uuid.UUID,
     body: IntentCreate,
-    principal: Principal = Depends(require_roles(*PAYERS)),
-    ctx: Context = Depends(get_ctx),
-    rules: PaymentRules = Depends(get_payment_rules),
+    principal: Annotated[Principal, authorize(*PAYERS)],
+    ctx: ContextDep,
 ) -> IntentRead:
     """An intent to pay (part of) a due through a provider. It posts nothing: money is posted when the provider's
     signed callback arrives. Residents: their own household's dues only."""
-    view = await payments.create_intent(
-        ctx, principal, due_id, amount_fen=body.amount_fen, method=body.method, provider=body.provider, rules=rules
+    view = await uc.create_intent(
+        ctx, principal, due_id, amount_fen=body.amount_fen, method=body.method, provider=body.provider
     )
     return IntentRead.of(view)
 
 
-@router.get("/v1/dues/{due_id}/payment-intents", operation_id="listPaymentIntents", response_model=Page[IntentRead])
+@router.get(
+    "/v1/dues/{due_id}/payment-intents",
+    operation_id="listPaymentIntents",
+    response_model=Page[IntentRead],
+    summary="The payment intents of a due (cursor pagination)",
+)
 async def list_intents(
     due_id: uuid.UUID,
-    page: PageParams = Depends(page_params),
-    principal: Principal = Depends(require_roles(*PAYERS)),
-    ctx: Context = Depends(get_ctx),
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, authorize(*PAYERS)],
+    ctx: ContextDep,
 ) -> Page[IntentRead]:
-    views = await payments.list_intents(ctx, principal, due_id, after=page.after, limit=page.limit + 1)
+    """Oldest first by id; each with its status (``expired`` is derived from ``expires_at``)."""
+    views = await uc.list_intents(ctx, principal, due_id, after=after_id(page), limit=page.limit + 1)
     return make_page([IntentRead.of(v) for v in views], page.limit, lambda i: str(i.id))
 
 
-@router.get("/v1/payment-intents/{intent_id}", operation_id="getPaymentIntent", response_model=IntentRead)
+@router.get(
+    "/v1/payment-intents/{intent_id}",
+    operation_id="getPaymentIntent",
+    response_model=IntentRead,
+    summary="A payment intent and its status",
+)
 async def get_intent(
-    intent_id: uuid.UUID,
-    principal: Principal = Depends(require_roles(*PAYERS)),
-    ctx: Context = Depends(get_ctx),
+    intent_id: uuid.UUID, principal: Annotated[Principal, authorize(*PAYERS)], ctx: ContextDep
 ) -> IntentRead:
-    return IntentRead.of(await payments.get_intent(ctx, principal, intent_id))
+    """While pending, ``provider_order`` is what the app hands to the provider's SDK or page."""
+    return IntentRead.of(await uc.get_intent(ctx, principal, intent_id))
 
 
 # ------------------------------------------------------------------------------------------------ receipts
-class ReceiptCreate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "receipt_number": "JS-2026-000123",
-                    "amount_fen": 80_000,
-                    "method": "cash",
-                    "received_at": "2026-03-02T10:15:00+08:00",
-                }
-            ]
-        },
-    )
-    receipt_number: StrictStr = Field(pattern=RECEIPT_NUMBER, description="Unique in the due's community")
-    amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
-    method: ReceiptMethod
-    received_at: AwareDatetime = Field(description="When the money was received; not in the future")
-
-
 @router.post(
     "/v1/dues/{due_id}/receipts",
     operation_id="recordReceipt",
     response_model=DueRead,
     status_code=201,
     responses={200: {"model": DueRead, "description": "The same receipt again: the first result"}},
+    summary="Record a staff receipt: the payment is posted on it",
 )
 async def record_receipt(
     due_id: uuid.UUID,
     body: ReceiptCreate,
     response: Response,
-    principal: Principal = Depends(require_roles(*RECEIVERS)),
-    ctx: Context = Depends(get_ctx),
-    rules: PaymentRules = Depends(get_payment_rules),
+    principal: Annotated[Principal, authorize(*RECEIVERS)],
+    ctx: ContextDep,
 ) -> DueRead:
     """A community worker of the due's community or a finance officer in scope records a receipt; the payment is
     posted (outside → household → scheme pool) in the same transaction. A receipt number is unique in the
     community: the same receipt again answers the first result, the number with other content is 409
     ``receipt_number_taken``."""
-    receipt = payments.Receipt(body.receipt_number, body.amount_fen, body.method, body.received_at)
-    view, replayed = await payments.record_receipt(ctx, principal, due_id, receipt, rules=rules)
-    if replayed:
+    receipt = uc.Receipt(body.receipt_number, body.amount_fen, body.method, body.received_at)
+    recorded = await uc.record_receipt(ctx, principal, due_id, receipt)
+    if recorded.replayed:
         response.status_code = 200
-    return DueRead.of(view.due, view.payments)
+    return DueRead.of(recorded.due.due, recorded.due.payments)
 
 
 # ------------------------------------------------------------------------------------------------ callbacks
-class PaymentCallback(BaseModel):
-    """The body a provider posts (other fields are ignored). Parsed only after the signature is verified."""
-
-    model_config = ConfigDict(
-        extra="ignore",
-        json_schema_extra={
-            "examples": [
-                {
-                    "event": CALLBACK_EVENT,
-                    "provider_txn_id": "4200002026030212345678",
-                    "intent_id": "0f8e3f4c-8d0c-4c39-9d9b-1d1b6c1c2a01",
-                    "amount_fen": 40_154,
-                    "currency": CURRENCY,
-                    "paid_at": "2026-03-02T10:15:00+08:00",
-                }
-            ]
-        },
-    )
-    event: Literal["payment.succeeded"]
-    provider_txn_id: StrictStr = Field(pattern=PROVIDER_TXN_ID, description="The provider's transaction id")
-    intent_id: uuid.UUID = Field(description="merchant_order_id of the intent's provider_order")
-    amount_fen: StrictInt = Field(ge=1, le=MAX_TRANSFER_FEN)
-    currency: Literal["CNY"]
-    paid_at: AwareDatetime
-
-
-class CallbackRead(BaseModel):
-    result: Literal["posted"] = "posted"
-    replayed: bool = Field(description="true: this transaction was posted before; nothing was posted now")
-    payment_id: uuid.UUID
-    intent_id: uuid.UUID
-    due_id: uuid.UUID
-    provider: str
-    provider_txn_id: str
-    amount_fen: int
-    posted_at: datetime
-
-    @classmethod
-    def of(cls, result: payments.CallbackResult) -> CallbackRead:
-        p = result.payment
-        return cls(
-            replayed=result.replayed,
-            payment_id=p.id,
-            intent_id=p.intent_id,
-            due_id=p.due_id,
-            provider=p.provider,
-            provider_txn_id=p.provider_txn_id,
-            amount_fen=p.amount_fen,
-            posted_at=p.created_at,
-        )
-
-
 async def _bounded_body(request: Request, limit: int) -> bytes:
     """The raw body, refused with 413 as soon as it exceeds ``limit`` (before it is buffered whole)."""
     declared = request.headers.get("content-length")
@@ -314,36 +170,32 @@ CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def receive_callback(
     request: Request,
-    provider: str = Path(pattern=PROVIDER_NAME, max_length=40),
-    payment_timestamp: str | None = Header(
-        default=None, alias="Payment-Timestamp", description="Unix time in seconds, as signed"
-    ),
-    payment_signature: str | None = Header(
-        default=None, alias="Payment-Signature", description="v1=<base64 HMAC-SHA256>[ v1=...]"
-    ),
-    ctx: Context = Depends(get_ctx),
-    rules: PaymentRules = Depends(get_payment_rules),
+    ctx: ContextDep,
+    provider: Annotated[str, Path(pattern=PROVIDER_NAME, max_length=40)],
+    payment_timestamp: Annotated[
+        str | None, Header(alias="Payment-Timestamp", description="Unix time in seconds, as signed")
+    ] = None,
+    payment_signature: Annotated[
+        str | None, Header(alias="Payment-Signature", description="v1=<base64 HMAC-SHA256>[ v1=...]")
+    ] = None,
 ) -> CallbackRead:
     """Authenticated by ``Payment-Signature: v1=base64(HMAC-SHA256(secret, "{Payment-Timestamp}.{raw body}"))``
     with the provider's secret, verified on the raw bytes before the JSON is parsed; the timestamp must be within
     the tolerance (default 300 s). Idempotent by ``provider_txn_id``: a repeat answers the first result (200,
     ``replayed: true``) and posts nothing. The full contract: ``docs/payments.md``."""
     try:
-        secrets = provider_secrets(rules, provider)
-        raw = await _bounded_body(request, rules.callback_max_body_bytes)
-        verify_callback(
-            secrets,
+        raw = await uc.authenticate_callback(
+            ctx,
+            provider,
             payment_timestamp,
             payment_signature,
-            raw,
-            now_s=int(ctx.clock().timestamp()),
-            tolerance_s=rules.callback_tolerance_s,
+            lambda limit: _bounded_body(request, limit),
         )
     except (RuleViolation, DomainError) as exc:
         log.warning("payment_callback_refused", provider=provider, code=exc.code)
         raise
     body = _parse(raw)
-    result = await payments.post_provider_payment(
+    result = await uc.post_provider_payment(
         ctx,
         ProviderPayment(
             provider=provider,
@@ -352,7 +204,6 @@ async def receive_callback(
             amount_fen=body.amount_fen,
             paid_at=body.paid_at,
         ),
-        rules=rules,
     )
     log.info(
         "payment_callback_posted",

@@ -1,41 +1,15 @@
-"""Ledger routes: accounts, transfers, statements."""
+"""Bodies of the ledger: accounts, transfers, statement entries."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
-from finance.domain.ledger import (
-    MAX_GROUP_SIZE,
-    MAX_TRANSFER_FEN,
-    NEGATIVE_ALLOWED_BY_DEFAULT,
-    AccountKind,
-    TransferKind,
-    TransferSpec,
-)
-from finance.domain.money import fen_to_yuan
-from finance.entrypoints.api.deps import EXPORT_MEDIA, Fen, StrictId, covers_account, export_response, get_ctx
-from finance.service_layer import ledger
-from finance.service_layer.context import Context
-from renovation_common.auth import Principal, Role, require_roles
-from renovation_common.errors import Forbidden
-from renovation_common.pagination import Page, PageParams, make_page, page_params
-
-router = APIRouter(tags=["ledger"])
-
-READERS = (
-    Role.RESIDENT,
-    Role.COMMUNITY_WORKER,
-    Role.STREET_OFFICER,
-    Role.DISTRICT_ADMIN,
-    Role.OPERATOR,
-    Role.GOV_SYSTEM,
-    Role.FINANCE_OFFICER,
-)
+from finance.domain.ledger import MAX_GROUP_SIZE, MAX_TRANSFER_FEN, AccountKind, TransferKind, TransferSpec
+from finance.entrypoints.api.schemas.types import Fen, StrictId
 
 
 class AccountCreate(BaseModel):
@@ -202,129 +176,3 @@ class EntryRead(BaseModel):
             counterparty_account_id=counterparty,
             created_at=row.created_at,
         )
-
-
-async def _readable_account(ctx: Context, principal: Principal, account_id: uuid.UUID) -> Any:
-    row = await ledger.get_account(ctx, account_id)
-    if not covers_account(principal, row):
-        raise Forbidden("this account is outside your scope", code="out_of_scope")
-    return row
-
-
-@router.post("/v1/accounts", operation_id="createAccount", response_model=AccountRead, status_code=201)
-async def create_account(
-    body: AccountCreate,
-    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
-) -> AccountRead:
-    """District, street and community come from the record of the household, project or community the body
-    names (refused when unknown: ``household_unknown`` …); a body naming another scope than the record is 403.
-    Without a target the account is district-level, in the caller's district."""
-    negative = body.kind in NEGATIVE_ALLOWED_BY_DEFAULT if body.allow_negative is None else body.allow_negative
-    target = ledger.AccountTarget(
-        district_id=body.district_id,
-        street_id=body.street_id,
-        community_id=body.community_id,
-        household_id=body.household_id,
-        project_id=body.project_id,
-    )
-    values = {"code": body.code, "kind": body.kind.value, "name": body.name, "allow_negative": negative}
-    return AccountRead.of(await ledger.create_account(ctx, principal, target, values))
-
-
-@router.get("/v1/accounts/{account_id}", operation_id="getAccount", response_model=AccountRead)
-async def get_account(
-    account_id: uuid.UUID,
-    principal: Principal = Depends(require_roles(*READERS)),
-    ctx: Context = Depends(get_ctx),
-) -> AccountRead:
-    return AccountRead.of(await _readable_account(ctx, principal, account_id))
-
-
-@router.get("/v1/accounts/{account_id}/statement", operation_id="getAccountStatement", response_model=Page[EntryRead])
-async def get_statement(
-    account_id: uuid.UUID,
-    page: PageParams = Depends(page_params),
-    principal: Principal = Depends(require_roles(*READERS)),
-    ctx: Context = Depends(get_ctx),
-) -> Page[EntryRead]:
-    await _readable_account(ctx, principal, account_id)
-    after = page.after
-    rows = await ledger.statement(
-        ctx, account_id, after=int(after) if after is not None else None, limit=page.limit + 1
-    )
-    items = [EntryRead.of(r) for r in rows]
-    return make_page(items, page.limit, lambda e: e.entry_id)
-
-
-@router.get(
-    "/v1/accounts/{account_id}/statement/export",
-    operation_id="exportAccountStatement",
-    responses=EXPORT_MEDIA,
-    response_class=Response,
-)
-async def export_statement(
-    account_id: uuid.UUID,
-    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
-    principal: Principal = Depends(require_roles(*READERS)),
-    ctx: Context = Depends(get_ctx),
-) -> Response:
-    account = await _readable_account(ctx, principal, account_id)
-    rows = await ledger.statement(ctx, account_id, after=None, limit=50_000)
-    header = [
-        "entry_id",
-        "created_at",
-        "transfer_id",
-        "kind",
-        "code",
-        "side",
-        "amount_fen",
-        "posted_delta_fen",
-        "balance_after_fen",
-        "balance_after_yuan",
-        "reference",
-        "memo",
-    ]
-    data = [
-        [
-            r.entry_id,
-            r.created_at,
-            str(r.transfer_id),
-            r.kind,
-            r.code,
-            r.side,
-            r.amount_fen,
-            r.posted_delta_fen,
-            r.balance_after_fen,
-            str(fen_to_yuan(r.balance_after_fen)),
-            r.reference,
-            r.memo,
-        ]
-        for r in rows
-    ]
-    return export_response(format, f"statement-{account.id}", "statement", header, data)
-
-
-@router.post(
-    "/v1/transfers",
-    operation_id="createTransfers",
-    response_model=TransfersRead,
-    status_code=201,
-    responses={200: {"model": TransfersRead, "description": "A retry: the first result"}},
-)
-async def create_transfers(
-    body: TransferBatch,
-    response: Response,
-    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
-) -> TransfersRead:
-    def authorize(accounts: list[Any]) -> None:
-        if any(a.district_id != principal.district_id for a in accounts):
-            raise Forbidden("every account of a transfer must be in your district", code="out_of_scope")
-
-    result = await ledger.post(ctx, [t.spec() for t in body.transfers], authorize=authorize)
-    if result.replayed:
-        response.status_code = 200
-    return TransfersRead(
-        transfers=[TransferRead.of(r) for r in result.transfers], group_id=result.group_id, replayed=result.replayed
-    )

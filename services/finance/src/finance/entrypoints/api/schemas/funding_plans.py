@@ -1,22 +1,15 @@
-"""Funding plan routes ("four a little" sources, approval, receipts, disbursements against milestones)."""
+"""Bodies of funding plans: the "four a little" sources, milestones, receipts and disbursements."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
-from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
-from finance.domain.funding import MAX_PLAN_FEN, SOURCE_GROUP, FundingSource, PlanLine
-from finance.entrypoints.api.deps import Fen, StrictId, get_ctx
-from finance.service_layer import funding
-from finance.service_layer.context import Context
-from finance.service_layer.scope import ensure_covers
-from renovation_common.auth import Principal, Role, require_roles
-
-router = APIRouter(tags=["funding plans"])
+from finance.domain.funding import MAX_PLAN_FEN, SOURCE_GROUP, FundingSource
+from finance.entrypoints.api.schemas.types import Fen, StrictId
+from finance.service_layer.funding import PlanView
 
 
 class SourceLine(BaseModel):
@@ -95,7 +88,7 @@ class FundingPlanRead(BaseModel):
     created_at: datetime
 
     @classmethod
-    def of(cls, view: funding.PlanView) -> FundingPlanRead:
+    def of(cls, view: PlanView) -> FundingPlanRead:
         p = view.plan
         sources = [
             SourceRead(
@@ -143,98 +136,3 @@ class DisbursementCreate(BaseModel):
     milestone: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
     source: FundingSource
     amount_fen: Fen = Field(ge=1, le=MAX_PLAN_FEN)
-
-
-STAFF = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
-READERS = (Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN, Role.GOV_SYSTEM, Role.OPERATOR)
-
-
-def _readable(principal: Principal, view: Any) -> None:
-    if principal.role in (Role.GOV_SYSTEM, Role.OPERATOR):
-        if principal.district_id is None or principal.district_id != view.plan.district_id:
-            from renovation_common.errors import Forbidden
-
-            raise Forbidden("this funding plan is outside your scope", code="out_of_scope")
-        return
-    ensure_covers(principal, funding.plan_scope(view.plan), "funding plan")
-
-
-@router.post("/v1/funding-plans", operation_id="createFundingPlan", response_model=FundingPlanRead, status_code=201)
-async def create_plan(
-    body: FundingPlanCreate,
-    principal: Principal = Depends(require_roles(*STAFF)),
-    ctx: Context = Depends(get_ctx),
-) -> FundingPlanRead:
-    view = await funding.create_plan(
-        ctx,
-        principal,
-        project_id=body.project_id,
-        lines=[PlanLine(s.source, s.planned_fen) for s in body.sources],
-        milestones=[(m.code, m.name, m.amount_fen) for m in body.milestones],
-    )
-    return FundingPlanRead.of(view)
-
-
-@router.get("/v1/funding-plans/{plan_id}", operation_id="getFundingPlan", response_model=FundingPlanRead)
-async def get_plan(
-    plan_id: uuid.UUID,
-    principal: Principal = Depends(require_roles(*READERS)),
-    ctx: Context = Depends(get_ctx),
-) -> FundingPlanRead:
-    view = await funding.get_plan(ctx, plan_id)
-    _readable(principal, view)
-    return FundingPlanRead.of(view)
-
-
-@router.post("/v1/funding-plans/{plan_id}/approve", operation_id="approveFundingPlan", response_model=FundingPlanRead)
-async def approve_plan(
-    plan_id: uuid.UUID,
-    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
-) -> FundingPlanRead:
-    return FundingPlanRead.of(await funding.approve_plan(ctx, principal, plan_id))
-
-
-@router.post(
-    "/v1/funding-plans/{plan_id}/receipts", operation_id="receiveFunds", response_model=FundingPlanRead, status_code=201
-)
-async def receive(
-    plan_id: uuid.UUID,
-    body: ReceiptCreate,
-    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
-) -> FundingPlanRead:
-    view = await funding.receive(
-        ctx,
-        principal,
-        plan_id,
-        receipt_id=body.receipt_id,
-        source=body.source,
-        amount_fen=body.amount_fen,
-        memo=body.memo,
-    )
-    return FundingPlanRead.of(view)
-
-
-@router.post(
-    "/v1/funding-plans/{plan_id}/disbursements",
-    operation_id="disburseFunds",
-    response_model=FundingPlanRead,
-    status_code=201,
-)
-async def disburse(
-    plan_id: uuid.UUID,
-    body: DisbursementCreate,
-    principal: Principal = Depends(require_roles(Role.DISTRICT_ADMIN)),
-    ctx: Context = Depends(get_ctx),
-) -> FundingPlanRead:
-    view = await funding.disburse(
-        ctx,
-        principal,
-        plan_id,
-        disbursement_id=body.disbursement_id,
-        milestone_code=body.milestone,
-        source=body.source,
-        amount_fen=body.amount_fen,
-    )
-    return FundingPlanRead.of(view)

@@ -1,0 +1,125 @@
+"""Bodies of the emergency repair fund (危急维修资金): requests, approvals, statistics, deposits, public income."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from finance.domain.emergency import MAX_COST_FEN
+from finance.domain.ledger import MAX_TRANSFER_FEN
+from finance.entrypoints.api.schemas.types import Fen, StrictId
+
+
+class RepairCreate(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "5d8f1e0a-2b7c-4c1e-9d3a-1f2e3d4c5b6a",
+                    "community_id": "c-1",
+                    "building_ids": ["b-3"],
+                    "location": "3号楼地下室",
+                    "description": "供水主管爆裂",
+                    "estimated_cost_fen": 1_200_000,
+                }
+            ]
+        },
+    )
+    request_id: uuid.UUID = Field(description="Client id: a retry returns the first result")
+    community_id: StrictId
+    building_ids: list[StrictId] = Field(
+        default_factory=list, max_length=200, description="Affected buildings; empty = the whole community"
+    )
+    location: str = Field(default="", max_length=200)
+    description: str = Field(min_length=1, max_length=2000)
+    estimated_cost_fen: Fen | None = Field(default=None, ge=1, le=MAX_COST_FEN)
+
+
+class ApproveRepair(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approved_cost_fen: Fen = Field(ge=1, le=MAX_COST_FEN)
+    use_public_income: bool = Field(default=True, description="Public income pays first, up to its balance")
+
+
+class ShareRead(BaseModel):
+    household_id: str
+    floor_area_m2: Decimal
+    amount_fen: int
+
+
+class RepairRead(BaseModel):
+    id: uuid.UUID
+    origin: str
+    community_id: str
+    district_id: str
+    building_ids: list[str]
+    location: str
+    description: str
+    alarm_id: str | None
+    estimated_cost_fen: int | None
+    eligible: bool
+    refusal_reason: str | None
+    status: str
+    approved_cost_fen: int | None
+    government_fen: int | None
+    owners_fen: int | None
+    public_income_fen: int | None
+    households_fen: int | None
+    household_shares: list[ShareRead] | None = None
+    approved_at: datetime | None
+    paid_at: datetime | None
+    transfer_group_id: uuid.UUID | None
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: Any, shares: list[Any] | None = None) -> RepairRead:
+        data = {k: getattr(row, k) for k in cls.model_fields if k != "household_shares"}
+        data["building_ids"] = list(row.building_ids or [])
+        shares_read = None if shares is None else [ShareRead.model_validate(s, from_attributes=True) for s in shares]
+        return cls(**data, household_shares=shares_read)
+
+
+class DistrictStatsRead(BaseModel):
+    district_id: str
+    uses: int = Field(description="Number of uses (笔)")
+    total_fen: int
+    total_wan_yuan: Decimal = Field(description="Total in 万元, two decimals")
+    government_fen: int
+    owners_fen: int
+    summary_zh: str = Field(examples=["共计4202笔、1073.54万元"])
+
+
+class StatsRead(BaseModel):
+    period_from: datetime | None
+    period_to: datetime | None
+    districts: list[DistrictStatsRead]
+    uses: int
+    total_fen: int
+    total_wan_yuan: Decimal
+    summary_zh: str
+
+
+class DepositCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    deposit_id: uuid.UUID
+    amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
+    memo: str | None = Field(default=None, max_length=500)
+
+
+class PublicIncomeCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    receipt_id: uuid.UUID
+    amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
+    memo: str | None = Field(default=None, max_length=500)
+
+
+class PostedRead(BaseModel):
+    transfer_id: uuid.UUID
+    account_id: uuid.UUID
+    amount_fen: int
+    replayed: bool
