@@ -9,24 +9,11 @@ from projects.entrypoints.api import schemas as s
 
 
 def project_summary(p: Project) -> s.ProjectSummary:
-    return s.ProjectSummary(
-        id=p.id,
-        community_id=p.community_id,
-        district_id=p.district_id,
-        street_id=p.street_id,
-        name=p.name,
-        status=p.status,
-        source_consultation_id=p.source_consultation_id,
-        start_date=p.start_date,
-        finish_date=p.finish_date,
-        created_at=p.created_at,
-    )
+    return s.ProjectSummary.model_validate(p, from_attributes=True)
 
 
 def face(f: WorkFace) -> s.FaceRead:
-    return s.FaceRead(
-        id=f.id, code=f.code, name=f.name, kind=f.kind, size=f.size, source=f.source, source_id=f.source_id
-    )
+    return s.FaceRead.model_validate(f, from_attributes=True)
 
 
 def package(k: WorkPackage) -> s.PackageRead:
@@ -88,19 +75,7 @@ def scheduled(p: PlannedPackage) -> s.ScheduledPackage:
 
 
 def progress_row(r: ProgressRow) -> s.ProgressRowRead:
-    return s.ProgressRowRead(
-        package_id=r.package_id,
-        code=r.code,
-        name_zh=r.name_zh,
-        face_name=r.face_name,
-        trade=r.trade,
-        start_date=r.start_date,
-        finish_date=r.finish_date,
-        planned_percent=r.planned_percent,
-        actual_percent=r.actual_percent,
-        variance=r.variance,
-        status=r.status,
-    )
+    return s.ProgressRowRead.model_validate(r, from_attributes=True)
 
 
 def handover_due(h: PlannedHandover) -> s.HandoverPoint:

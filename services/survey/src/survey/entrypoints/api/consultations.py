@@ -40,12 +40,22 @@ def _read(row: Any) -> ConsultationRead:
     return read.model_copy(update={"auto_closed": row.closed_by == uc.AUTO_CLOSER})
 
 
-@router.post("/v1/consultations", operation_id="createConsultation", status_code=201, response_model=ConsultationRead)
+@router.post(
+    "/v1/consultations",
+    operation_id="createConsultation",
+    summary="Create a consultation",
+    status_code=201,
+    response_model=ConsultationRead,
+)
 async def create_consultation(
     body: ConsultationCreate,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
+    """A draft consultation (willingness, menu, scheme vote, demand, satisfaction) of a community, with its
+    questionnaire and decision rule (80% willingness, Civil Code Art. 278 double majorities). Scope comes from the
+    community's record.
+    """
     data = body.model_dump(mode="json", exclude={"rule", "community_id", "opens_at", "closes_at"})
     data["questions"] = [q.model_dump(mode="json", exclude_none=True) for q in body.questions]
     cmd = uc.NewConsultation(
@@ -59,48 +69,70 @@ async def create_consultation(
     return _read(await uc.create_consultation(runtime.uow(), principal, cmd, now=utcnow()))
 
 
-@router.get("/v1/consultations/{consultation_id}", operation_id="getConsultation", response_model=ConsultationRead)
+@router.get(
+    "/v1/consultations/{consultation_id}",
+    operation_id="getConsultation",
+    summary="Read a consultation",
+    response_model=ConsultationRead,
+)
 async def get_consultation(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, Depends(readers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
+    """The consultation's definition, state and answer window."""
     return _read(await uc.get_consultation(runtime.uow(), principal, consultation_id))
 
 
 @router.post(
-    "/v1/consultations/{consultation_id}/open", operation_id="openConsultation", response_model=ConsultationRead
+    "/v1/consultations/{consultation_id}/open",
+    operation_id="openConsultation",
+    summary="Open a consultation for answers",
+    response_model=ConsultationRead,
 )
 async def open_consultation(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
+    """Moves a draft to open; answers are accepted until `closes_at`."""
     row = await uc.open_consultation(
         runtime.uow(), principal, consultation_id, now=utcnow(), source=runtime.settings.event_source
     )
     return _read(row)
 
 
-@router.post("/v1/consultations/{consultation_id}/close", operation_id="closeConsultation", response_model=ResultRead)
+@router.post(
+    "/v1/consultations/{consultation_id}/close",
+    operation_id="closeConsultation",
+    summary="Close a consultation",
+    response_model=ResultRead,
+)
 async def close_consultation(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
+    """Stops answers (waits for submissions in flight), computes the outcome under its rule and publishes
+    `survey.consultation.closed.v1`.
+    """
     return await uc.close_consultation(
         runtime.uow(), principal, consultation_id, now=utcnow(), source=runtime.settings.event_source
     )
 
 
 @router.post(
-    "/v1/consultations/{consultation_id}/publish", operation_id="publishConsultation", response_model=ConsultationRead
+    "/v1/consultations/{consultation_id}/publish",
+    operation_id="publishConsultation",
+    summary="Publish a closed consultation's result",
+    response_model=ConsultationRead,
 )
 async def publish_consultation(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
+    """Makes the result public to the community's residents and publishes `survey.consultation.published.v1`."""
     return _read(await uc.publish_consultation(runtime.uow(), principal, consultation_id, now=utcnow()))
 
 
@@ -119,6 +151,7 @@ def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
 @responses_router.post(
     "/v1/consultations/{consultation_id}/responses",
     operation_id="submitResponse",
+    summary="Answer a consultation",
     response_model=SubmissionRead,
     status_code=201,
     responses={200: {"model": SubmissionRead, "description": "Updated, superseded, or a replay of the same id"}},
@@ -129,6 +162,10 @@ async def submit_response(
     principal: Annotated[Principal, Depends(answerers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> JSONResponse:
+    """One household's (or resident's) answers under a client `submission_id`: the same id and body replays the first
+    result (header `Submission-Replayed: true`), another body is 409 `submission_id_reused`. Residents answer for
+    their own household through the app; community workers record door-to-door, paper or meeting answers.
+    """
     result = await ruc.submit_response(
         runtime.uow(), principal, consultation_id, _cmd(body), now=utcnow(), source=runtime.settings.event_source
     )
@@ -148,6 +185,9 @@ async def sync_responses(
     principal: Annotated[Principal, Depends(answerers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> BatchRead:
+    """Up to 500 offline submissions in one transaction; each item is answered on its own (status, result or
+    problem), a refused item writes nothing and sinks none of the others.
+    """
     items = await ruc.submit_batch(
         runtime.uow(),
         principal,
@@ -163,6 +203,7 @@ async def sync_responses(
 @responses_router.get(
     "/v1/consultations/{consultation_id}/responses/{household_id}",
     operation_id="getHouseholdResponses",
+    summary="Read a household's answers",
     response_model=HouseholdResponsesRead,
 )
 async def household_responses(
@@ -171,6 +212,7 @@ async def household_responses(
     principal: Annotated[Principal, Depends(readers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdResponsesRead:
+    """The household's current answers and, for staff, their audit trail."""
     _, responses, trail = await ruc.household_responses(runtime.uow(), principal, consultation_id, household_id)
     return HouseholdResponsesRead(
         consultation_id=consultation_id,
@@ -180,18 +222,25 @@ async def household_responses(
     )
 
 
-@results_router.get("/v1/consultations/{consultation_id}/result", operation_id="getResult", response_model=ResultRead)
+@results_router.get(
+    "/v1/consultations/{consultation_id}/result",
+    operation_id="getResult",
+    summary="Read a consultation's live result",
+    response_model=ResultRead,
+)
 async def get_result(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, Depends(readers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
+    """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
     return await uc.get_result(runtime.uow(), principal, consultation_id, now=utcnow())
 
 
 @results_router.get(
     "/v1/consultations/{consultation_id}/export",
     operation_id="exportResponses",
+    summary="Export the answers",
     response_class=Response,
     responses={
         200: {
@@ -206,6 +255,7 @@ async def export_responses(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
+    """CSV or XLSX of every response, formula-like text neutralised; personal data never included."""
     row, columns, rows = await uc.export_table(runtime.uow(), principal, consultation_id, now=utcnow())
     name = f"consultation-{row.id}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -217,6 +267,7 @@ async def export_responses(
 @results_router.get(
     "/v1/consultations/{consultation_id}/charts/demand-by-age.svg",
     operation_id="demandByAgeChart",
+    summary="Chart demand by age group",
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}, "description": "Grouped bar chart (SVG)"}},
 )
@@ -226,16 +277,26 @@ async def demand_chart(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     question_id: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
 ) -> Response:
+    """An SVG bar chart of menu demand by age group."""
     svg = await uc.demand_chart(runtime.uow(), principal, consultation_id, question_id, now=utcnow())
     return Response(svg, media_type="image/svg+xml")
 
 
-@rankings_router.post("/v1/rankings", operation_id="publishRanking", status_code=201, response_model=RankingRead)
+@rankings_router.post(
+    "/v1/rankings",
+    operation_id="publishRanking",
+    summary="Publish the district's ranking",
+    status_code=201,
+    response_model=RankingRead,
+)
 async def publish_ranking(
     body: RankingCreate,
     principal: Annotated[Principal, Depends(officers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> RankingRead:
+    """Ranks the communities whose willingness passed in a batch and publishes `survey.ranking.published.v1`. The
+    district comes from the caller's scope.
+    """
     row = await uc.publish_ranking(
         runtime.uow(), principal, body.district_id, body.batch, now=utcnow(), source=runtime.settings.event_source
     )

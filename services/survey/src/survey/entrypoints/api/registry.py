@@ -79,24 +79,39 @@ def _spec(h: HouseholdIn) -> HouseholdSpec:
     )
 
 
-@router.post("/v1/communities", operation_id="registerCommunity", status_code=201, response_model=CommunityRead)
+@router.post(
+    "/v1/communities",
+    operation_id="registerCommunity",
+    summary="Register a community",
+    status_code=201,
+    response_model=CommunityRead,
+)
 async def register_community(
     body: CommunityCreate,
     principal: Annotated[Principal, Depends(officers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CommunityRead:
+    """Registers a community under a street the platform knows; its district is the street's recorded district, never
+    the body's. Publishes `survey.community.registered.v1`.
+    """
     row = await uc.register_community(
         runtime.uow(), principal, uc.NewCommunity(**body.model_dump()), source=runtime.settings.event_source
     )
     return _community_read(row, 0)
 
 
-@router.get("/v1/communities/{community_id}", operation_id="getCommunity", response_model=CommunityRead)
+@router.get(
+    "/v1/communities/{community_id}",
+    operation_id="getCommunity",
+    summary="Read a community",
+    response_model=CommunityRead,
+)
 async def get_community(
     community_id: uuid.UUID,
     principal: Annotated[Principal, Depends(readers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CommunityRead:
+    """A community with its scope and household count, for staff covering it and its residents."""
     row, count = await uc.get_community(runtime.uow(), principal, community_id)
     return _community_read(row, count)
 
@@ -115,6 +130,9 @@ async def add_households(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     ctx: Annotated[Context, Depends(context)],
 ) -> HouseholdsCreatedRead:
+    """Adds households (with residents' birth years) to a community in one transaction; rows that already exist (same
+    building, unit, room) are skipped. Owners' names and phones stay in this service and never appear in events.
+    """
     created = await uc.add_household_batch(
         runtime.uow(), ctx, principal, community_id, [_spec(h) for h in body.households]
     )
@@ -163,13 +181,19 @@ async def import_households(
     return HouseholdsCreatedRead(created=len(created), households=created)  # type: ignore[arg-type]
 
 
-@router.get("/v1/communities/{community_id}/households", operation_id="listHouseholds", response_model=HouseholdPage)
+@router.get(
+    "/v1/communities/{community_id}/households",
+    operation_id="listHouseholds",
+    summary="List a community's households",
+    response_model=HouseholdPage,
+)
 async def list_households(
     community_id: uuid.UUID,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     page: Annotated[PageParams, Depends(page_params)],
 ) -> HouseholdPage:
+    """Cursor-paginated by building, unit and room. Owners' personal data only for staff covering the community."""
     views, next_key = await uc.list_households(
         runtime.uow(), principal, community_id, decode_cursor(page.cursor), page.limit
     )
@@ -178,22 +202,36 @@ async def list_households(
     )
 
 
-@router.get("/v1/households/{household_id}", operation_id="getHousehold", response_model=HouseholdRead)
+@router.get(
+    "/v1/households/{household_id}",
+    operation_id="getHousehold",
+    summary="Read a household",
+    response_model=HouseholdRead,
+)
 async def get_household(
     household_id: uuid.UUID,
     principal: Annotated[Principal, Depends(readers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdRead:
+    """A household and its residents; personal data only for the household itself and staff in scope."""
     return _household_read(await uc.get_household(runtime.uow(), principal, household_id))
 
 
-@router.patch("/v1/households/{household_id}", operation_id="updateHousehold", response_model=HouseholdRead)
+@router.patch(
+    "/v1/households/{household_id}",
+    operation_id="updateHousehold",
+    summary="Change a household",
+    response_model=HouseholdRead,
+)
 async def update_household(
     household_id: uuid.UUID,
     body: HouseholdUpdate,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdRead:
+    """Floor area, owner and residents of a household; the change is audited (personal values never copied into the
+    audit) and published with the household's new state.
+    """
     change = uc.HouseholdChange(
         floor_area=body.floor_area_m2,
         owner_name=body.owner_name,

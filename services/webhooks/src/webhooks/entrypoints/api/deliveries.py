@@ -33,6 +33,7 @@ async def list_deliveries(
     status: Annotated[DeliveryStatus | None, Query()] = None,
     subscription_id: Annotated[uuid.UUID | None, Query()] = None,
 ) -> Page[DeliveryRead]:
+    """Deliveries of the caller's subscriptions, filtered by subscription, state and event type, cursor-paginated."""
     found = await uc.list_deliveries(
         runtime.read(),
         principal,
@@ -46,21 +47,28 @@ async def list_deliveries(
     return Page[DeliveryRead](items=items, next_cursor=cursor)
 
 
-@router.get("/{delivery_id}", operation_id="getDelivery", response_model=DeliveryRead)
+@router.get("/{delivery_id}", operation_id="getDelivery", summary="Read a delivery", response_model=DeliveryRead)
 async def get_delivery(
     delivery_id: uuid.UUID,
     principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
     runtime: RuntimeDep,
 ) -> DeliveryRead:
+    """One delivery: event, state, attempts so far and the next attempt time."""
     return DeliveryRead.of(await uc.get_delivery(runtime.read(), principal, delivery_id))
 
 
-@router.get("/{delivery_id}/attempts", operation_id="listDeliveryAttempts", response_model=list[AttemptRead])
+@router.get(
+    "/{delivery_id}/attempts",
+    operation_id="listDeliveryAttempts",
+    summary="List a delivery's attempts",
+    response_model=list[AttemptRead],
+)
 async def list_attempts(
     delivery_id: uuid.UUID,
     principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
     runtime: RuntimeDep,
 ) -> list[AttemptRead]:
+    """Every attempt of a delivery: time, status code, duration, error (receiver URLs logged without path or query)."""
     return [AttemptRead.of(a) for a in await uc.list_attempts(runtime.read(), principal, delivery_id)]
 
 
@@ -77,4 +85,5 @@ async def retry_delivery(
     runtime: RuntimeDep,
     ctx: Annotated[Context, Depends(context)],
 ) -> DeliveryRead:
+    """Schedules a failed or dead delivery to be tried again now."""
     return DeliveryRead.of(await uc.retry_delivery(runtime.uow(), ctx, principal, delivery_id))

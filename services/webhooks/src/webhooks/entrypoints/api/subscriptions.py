@@ -43,6 +43,9 @@ async def create_subscription(
     runtime: RuntimeDep,
     ctx: ContextDep,
 ) -> SubscriptionWithSecret:
+    """Registers an HTTPS endpoint of a government system for event types (patterns) within the caller's district or
+    one of its communities; the signing secret is shown only in this response (Standard Webhooks signatures).
+    """
     subscription, secret = await uc.create_subscription(
         runtime.uow(),
         ctx,
@@ -59,24 +62,28 @@ async def create_subscription(
     return SubscriptionWithSecret.of(subscription, secret)
 
 
-@router.get("", operation_id="listSubscriptions", response_model=Page[SubscriptionRead])
+@router.get("", operation_id="listSubscriptions", summary="List subscriptions", response_model=Page[SubscriptionRead])
 async def list_subscriptions(
     page: Annotated[PageParams, Depends(page_params)],
     principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
     runtime: RuntimeDep,
 ) -> Page[SubscriptionRead]:
+    """Subscriptions within the caller's scope, cursor-paginated."""
     found = await uc.list_subscriptions(runtime.read(), principal, page.after_time_and_id(uuid.UUID), page.limit)
     items = [SubscriptionRead.of(s) for s in found[: page.limit]]
     cursor = encode_cursor([items[-1].created_at.isoformat(), str(items[-1].id)]) if len(found) > page.limit else None
     return Page[SubscriptionRead](items=items, next_cursor=cursor)
 
 
-@router.get("/{subscription_id}", operation_id="getSubscription", response_model=SubscriptionRead)
+@router.get(
+    "/{subscription_id}", operation_id="getSubscription", summary="Read a subscription", response_model=SubscriptionRead
+)
 async def get_subscription(
     subscription_id: uuid.UUID,
     principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
     runtime: RuntimeDep,
 ) -> SubscriptionRead:
+    """A subscription's endpoint, filters, state and limits (never its secret)."""
     return SubscriptionRead.of(await uc.get_subscription(runtime.read(), principal, subscription_id))
 
 
@@ -93,6 +100,9 @@ async def update_subscription(
     runtime: RuntimeDep,
     ctx: ContextDep,
 ) -> SubscriptionRead:
+    """Changes an endpoint's URL, event types, concurrency or state; a re-enabled endpoint resumes from where it
+    stopped.
+    """
     changes = body.model_dump(exclude_unset=True)
     for key in ("url", "event_types", "description", "enabled", "max_concurrency"):
         if key in changes and changes[key] is None:
@@ -103,12 +113,18 @@ async def update_subscription(
     return SubscriptionRead.of(subscription)
 
 
-@router.delete("/{subscription_id}", operation_id="deleteSubscription", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{subscription_id}",
+    operation_id="deleteSubscription",
+    summary="Delete a subscription",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
 async def delete_subscription(
     subscription_id: uuid.UUID,
     principal: Annotated[Principal, authorize(Role.GOV_SYSTEM, Role.DISTRICT_ADMIN)],
     runtime: RuntimeDep,
 ) -> Response:
+    """Stops deliveries to the endpoint and removes the subscription; its delivery log is kept."""
     await uc.delete_subscription(runtime.uow(), principal, subscription_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -126,6 +142,7 @@ async def rotate_secret(
     ctx: ContextDep,
     body: RotateSecret | None = None,
 ) -> SubscriptionWithSecret:
+    """Issues a new signing secret (shown once); the old one keeps signing alongside it for the overlap window."""
     subscription, secret = await uc.rotate_secret(
         runtime.uow(), ctx, principal, subscription_id, body.grace_period_s if body else None
     )
@@ -145,6 +162,7 @@ async def send_test(
     runtime: RuntimeDep,
     ctx: ContextDep,
 ) -> DeliveryRead:
+    """Queues a signed ping event to the endpoint so an integrator can check verification."""
     return DeliveryRead.of(await uc.send_test(runtime.uow(), ctx, principal, subscription_id))
 
 
@@ -162,5 +180,8 @@ async def replay(
     runtime: RuntimeDep,
     ctx: ContextDep,
 ) -> ReplayRead:
+    """Queues again the events of a time range to the endpoint (bounded by `replay_max_events`), each under its
+    original event id.
+    """
     result = await uc.replay(runtime.uow(), ctx, principal, subscription_id, body.since, body.until)
     return ReplayRead(matched_events=result.matched_events, scheduled=result.scheduled, truncated=result.truncated)
