@@ -19,7 +19,14 @@ class Settings(ServiceSettings):
     )
     plan_worker_enabled: bool = True
     plan_poll_interval_s: float = Field(default=1.0, gt=0, le=60)
-    plan_stale_after_s: float = Field(default=900.0, ge=10, description="A running job untouched this long is retried")
+    plan_sync_wait_s: float = Field(
+        default=15.0, ge=0, le=120, description="How long a request waits for an inline plan before answering 202"
+    )
+    plan_stale_after_s: float = Field(
+        default=3600.0,
+        ge=10,
+        description="A claimed plan this old is retried by another replica (the solve's wall cap stays under half)",
+    )
     max_concurrent_solves: int = Field(default=1, ge=1, le=16, description="CP-SAT solves at once per replica")
     max_time_limit_s: float = Field(default=60.0, gt=0, le=600)
     delay_check_interval_s: float = Field(

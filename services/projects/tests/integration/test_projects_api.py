@@ -199,6 +199,34 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
     await sub.unsubscribe()
 
 
+async def test_an_inline_plan_that_outlasts_the_wait_is_answered_as_a_job_and_finishes(service_client, make_token):
+    # small enough to be solved by the request's replica, but the request waits no time for it: the caller gets the
+    # running job (202 + Location) and the same replica finishes it
+    app, client = await service_client(create_app, "projects", plan_sync_wait_s=0, plan_worker_enabled=False)
+    t = tokens(make_token)
+    await seed_community(app, C, D, S, buildings={"1": 10})
+    body = {
+        "community_id": C,
+        "district_id": D,
+        "name": "燃气改造",
+        "package_codes": ["gas_pipe_renewal", "road_paving"],
+    }
+    r = await client.post("/v1/projects", json=body, headers=t["admin"])
+    assert r.status_code == 201, r.text
+    job = await client.post(
+        "/v1/plans", json={"project_ids": [r.json()["id"]], "start_date": START.isoformat(), "time_limit_s": 1.0},
+        headers=t["admin"],
+    )  # fmt: skip
+    assert job.status_code == 202, job.text
+    assert job.json()["status"] == "running"
+    location = job.headers["location"]
+
+    async def done() -> bool:
+        return (await client.get(location, headers=t["admin"])).json()["status"] == "done"
+
+    await eventually(done, timeout_s=60)  # no plan worker runs here: the request's own solve finished it
+
+
 async def test_large_plans_run_as_jobs_and_the_stateless_solver(service_client, make_token):
     app, client = await service_client(create_app, "projects", plan_sync_max_packages=0, plan_poll_interval_s=0.2)
     t = tokens(make_token)

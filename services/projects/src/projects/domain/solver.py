@@ -35,6 +35,7 @@ on the weighted completion itself.
 
 from __future__ import annotations
 
+import bisect
 import random
 import time
 from collections import defaultdict
@@ -639,11 +640,19 @@ def _arcs(
     arcs: set[tuple[str, str]] = set()
     for res in sorted(users):
         ids = sorted(users[res], key=lambda x: (best[x], x))
-        for i, a in enumerate(ids):
+        starts = [best[x] for x in ids]
+        for a in ids:
             ea = best[a] + by_id[a].duration
-            for b in ids[i + 1 :]:
-                if best[b] >= ea:
-                    arcs.add((a, b))
+            # only the arcs the others do not imply: to the tasks starting from a's end until the first of them
+            # ends (a later task follows that one, which follows a)
+            first = bisect.bisect_left(starts, ea)
+            horizon_end = None
+            for b in ids[first:]:
+                if horizon_end is not None and best[b] >= horizon_end:
+                    break
+                arcs.add((a, b))
+                e = best[b] + by_id[b].duration
+                horizon_end = e if horizon_end is None else min(horizon_end, e)
     return sorted(arcs)
 
 

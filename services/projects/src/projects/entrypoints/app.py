@@ -50,6 +50,7 @@ def create_app(*, clock: Clock | None = None, **overrides: Any) -> FastAPI:
             timezone=timezone,
             plan_sync_max_packages=settings.plan_sync_max_packages,
             plan_sync_max_time_limit_s=settings.plan_sync_max_time_limit_s,
+            plan_sync_wait_s=settings.plan_sync_wait_s,
             max_time_limit_s=settings.max_time_limit_s,
             max_concurrent_solves=settings.max_concurrent_solves,
             plan_stale_after_s=settings.plan_stale_after_s,

@@ -24,9 +24,11 @@ class Context:
     plan_sync_max_time_limit_s: float = 10.0
     max_time_limit_s: float = 60.0
     max_concurrent_solves: int = 1
-    plan_stale_after_s: float = 900.0
+    plan_sync_wait_s: float = 15.0
+    plan_stale_after_s: float = 3600.0
     delay_check_batch: int = 200
     _gate: asyncio.Semaphore | None = field(default=None, init=False, repr=False)
+    _background: set[asyncio.Task[None]] = field(default_factory=set, init=False, repr=False)
 
     def now(self) -> datetime:
         return self.clock()
@@ -40,3 +42,8 @@ class Context:
         if self._gate is None:
             self._gate = asyncio.Semaphore(self.max_concurrent_solves)
         return self._gate
+
+    def keep(self, task: asyncio.Task[None]) -> None:
+        """Hold a reference to a solve that outlives its request until it ends."""
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,7 +1,11 @@
 """Use cases of plans: submit one (a project, a batch sharing crews, a re-plan), run it, read it.
 
 Plans are jobs kept in Postgres, so any replica can run or answer them: a small plan is claimed and solved by the
-request that submits it (201), a large one is queued for the plan workers of every replica (202 + ``Location``).
+replica that took the request, which answers with the plan if it is done within ``plan_sync_wait_s`` (201) and with
+the running job otherwise (202 + ``Location``; the solve goes on); a large one is queued for the plan workers of
+every replica (202 + ``Location``). A replica that dies mid-solve leaves a claim that another replica retries once it
+is ``plan_stale_after_s`` old; the solve's wall-clock safety cap is kept under half of that, so a live solve is
+never taken for a dead one.
 A plan is stored only when every rule holds (``domain.scheduling.check``); otherwise the job fails with
 ``plan_failed``.
 """
@@ -11,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
@@ -175,7 +179,13 @@ async def _run_or_queue(
     uow_factory: UowFactory, read: ReaderFactory, ctx: Context, plan_id: uuid.UUID, run_now: bool
 ) -> Plan:
     if run_now:
-        await run_plan(uow_factory, read, ctx, plan_id)
+        task = asyncio.ensure_future(run_plan(uow_factory, read, ctx, plan_id))
+        ctx.keep(task)
+        # a deterministic budget can take far longer in wall time on a busy machine: the request waits a bounded
+        # time, and the job is what the caller polls after that (the task is not cancelled with the request)
+        done, _ = await asyncio.wait({task}, timeout=ctx.plan_sync_wait_s)
+        if task in done:
+            task.result()
     async with read() as uow:
         plan = await PlanRepository(uow.session).get(plan_id)
     assert plan is not None
@@ -337,7 +347,11 @@ async def run_plan(uow_factory: UowFactory, read: ReaderFactory, ctx: Context, p
     try:
         loaded = await _load(read, plan_id)
         req = loaded.request
-        params = SolveParams(time_limit_s=float(req.get("time_limit_s", 5.0)), seed=int(req.get("seed", 0)))
+        budget = float(req.get("time_limit_s", 5.0))
+        params = SolveParams(time_limit_s=budget, seed=int(req.get("seed", 0)))
+        # the wall-clock cap ends the solve well before its claim counts as abandoned
+        cap = min(params.wall_cap_factor, max(1.0, (ctx.plan_stale_after_s / 2 - 1) / max(budget, 0.05)))
+        params = replace(params, wall_cap_factor=cap)
         result = await solve_off_loop(ctx, loaded.problem, params, hint=loaded.hint, previous=loaded.previous)
         violations = check(loaded.problem, result.starts)
         if violations:  # never store a plan that breaks a rule

@@ -54,8 +54,10 @@ async def create_plan(
 ) -> PlanRead:
     """CP-SAT plan under every rule (underground first, special works first, one dig window per face, crews per
     trade, faces disturbed at once per community, links with lags, the working calendar), weighted by the
-    communities' published priority. Up to ``PROJECTS_PLAN_SYNC_MAX_PACKAGES`` packages it is solved in the request
-    (201); larger plans are jobs (202 + ``Location``). Deterministic: the same request gives the same plan."""
+    communities' published priority. Up to ``PROJECTS_PLAN_SYNC_MAX_PACKAGES`` packages it is solved by the replica that
+    takes the request, which answers with the plan if it is done within ``PROJECTS_PLAN_SYNC_WAIT_S`` (201) and with
+    the running job otherwise (202 + ``Location``); larger plans are jobs (202 + ``Location``). Deterministic: the
+    same request gives the same plan."""
     plan = await uc.submit_plan(
         runtime.uow,
         runtime.read,
