@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from projects.entrypoints.api import render
-from projects.entrypoints.api.dependencies import READERS, RuntimeDep
+from projects.entrypoints.api.dependencies import READERS, ContextDep, RuntimeDep
 from projects.entrypoints.api.schemas import (
     DailyReportRead,
     FaceChartRow,
@@ -124,11 +124,14 @@ async def get_progress_table(
     project_id: uuid.UUID,
     principal: Annotated[Principal, authorize(*READERS)],
     runtime: RuntimeDep,
+    ctx: ContextDep,
     day: Day,
     format: TableFormat = TableFormat.JSON,
 ) -> Any:
-    """Reports dated up to the day count. A day the plan's calendar cannot reach is 422 ``date_out_of_range``."""
-    table = await uc.get_progress_table(runtime.read(), principal, project_id, day)
+    """Reports dated up to the day count. A day the plan's calendar cannot reach is 422 ``date_out_of_range``.
+    The workbook's first sheet is for people (Chinese headers, trade and status names, the export time in Beijing
+    time with its offset); its ``data`` sheet keeps a stable machine header row with codes and ISO values."""
+    table = await uc.get_progress_table(runtime.read(), ctx, principal, project_id, day)
     if format is TableFormat.XLSX:
         return Response(
             table.xlsx(),
