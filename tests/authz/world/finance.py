@@ -18,11 +18,13 @@ finance          healthz                          Y   Y   Y   Y   Y   Y   Y   Y 
 finance          readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          createAccount                    .   .   .   Y   .   .   .   .   .   .
+finance          listAccounts                     Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          getAccount                       Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          getAccountStatement              Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          exportAccountStatement           Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          createTransfers                  .   .   .   Y   .   .   .   .   .   .
 finance          createFundingPlan                .   .   Y   Y   .   .   .   .   .   .
+finance          listFundingPlans                 .   Y   Y   Y   .   .   Y   Y   .   .
 finance          getFundingPlan                   .   Y   Y   Y   .   .   Y   Y   .   .
 finance          approveFundingPlan               .   .   .   Y   .   .   .   .   .   .
 finance          receiveFunds                     .   .   .   Y   .   .   .   .   .   .

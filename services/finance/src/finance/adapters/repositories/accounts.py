@@ -70,6 +70,19 @@ class AccountRepository:
     async def get(self, account_id: uuid.UUID) -> Any:
         return (await self.session.execute(sa.select(accounts).where(A.id == account_id))).first()
 
+    async def find(
+        self, *, filters: dict[str, str], kind: str | None, after: uuid.UUID | None, limit: int
+    ) -> list[Any]:
+        """Accounts whose columns equal ``filters`` (and of ``kind``), by id after the cursor."""
+        stmt = sa.select(accounts).order_by(A.id).limit(limit)
+        for column, value in filters.items():
+            stmt = stmt.where(A[column] == value)
+        if kind is not None:
+            stmt = stmt.where(A.kind == kind)
+        if after is not None:
+            stmt = stmt.where(A.id > after)
+        return list((await self.session.execute(stmt)).all())
+
     async def get_many(self, account_ids: list[uuid.UUID]) -> list[Any]:
         stmt = sa.select(accounts).where(A.id.in_(account_ids)).order_by(A.id)
         return list((await self.session.execute(stmt)).all())

@@ -40,6 +40,19 @@ class FundingPlanRepository:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).first()
 
+    async def find(
+        self, *, filters: dict[str, str], status: str | None, after: uuid.UUID | None, limit: int
+    ) -> list[Any]:
+        """Plans whose columns equal ``filters`` (and in ``status``), by id after the cursor."""
+        stmt = sa.select(funding_plans).order_by(F.id).limit(limit)
+        for column, value in filters.items():
+            stmt = stmt.where(F[column] == value)
+        if status is not None:
+            stmt = stmt.where(F.status == status)
+        if after is not None:
+            stmt = stmt.where(F.id > after)
+        return list((await self.session.execute(stmt)).all())
+
     async def lines(self, plan_id: uuid.UUID) -> list[Any]:
         """The plan's sources with what their accounts received and disbursed."""
         stmt = (
