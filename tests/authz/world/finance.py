@@ -15,6 +15,7 @@ from . import HOME, Seeds, headers_for, ok
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 finance          healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+finance          createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          createAccount                    .   .   .   Y   .   .   .   .   .   .

@@ -13,6 +13,7 @@ from . import HOME, Seeds, headers_for, ok
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 smart-community  healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+smart-community  createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  registerDevice                   .   Y   Y   Y   .   .   Y   .   .   .

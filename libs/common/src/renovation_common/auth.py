@@ -195,6 +195,12 @@ def _bearer(request: Request) -> str:
 
 
 def current_principal(request: Request) -> Principal:
+    from renovation_common.links import principal_from_link  # links build on this module
+
+    linked = principal_from_link(request)
+    if linked is not None:
+        request.state.principal = linked
+        return linked
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(_bearer(request))
     request.state.principal = principal

@@ -117,6 +117,7 @@ async def get_statement(
     responses=EXPORT_MEDIA,
     response_class=Response,
     summary="The account's statement as CSV or XLSX",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def export_statement(
     account_id: uuid.UUID,

@@ -73,6 +73,7 @@ async def get_schedule(
     response_model=HandoverChartRead,
     responses=_binary("image/svg+xml", "The chart as SVG (`format=svg`)"),
     summary="交叉施工作业面移交时序图: per work face, which trade hands over to which, and when",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def get_handover_chart(
     project_id: uuid.UUID,
@@ -119,6 +120,7 @@ async def get_handover_chart(
     response_model=ProgressTableRead,
     responses=_binary(XLSX_MEDIA_TYPE, "The table as an Excel workbook (`format=xlsx`)"),
     summary="工程日进度一栏表: planned against reported progress of every package on a day",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def get_progress_table(
     project_id: uuid.UUID,
