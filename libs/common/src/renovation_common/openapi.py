@@ -76,7 +76,8 @@ API_CONVENTIONS = """
   admits (`x-required-roles`); a caller then sees only its own scope (district, street, community, household).
 - **Errors:** `application/problem+json` (RFC 9457) with a stable `code` (catalog: docs/errors.md). Send
   `Accept-Language: zh-CN` to get `title` and `detail` in Chinese.
-- **Retries:** unsafe operations accept an `Idempotency-Key` header.
+- **Retries:** unsafe operations accept an `Idempotency-Key` header. A replay — by that key or by a resource's own
+  id (a `submission_id`, a transfer id) — says so with `Idempotent-Replayed: true`.
 - **Lists:** cursor pagination (`cursor`, `limit`; the next page's cursor is `next_cursor`).
 - **Values:** timestamps are RFC 3339 with an offset; money is integer fen in fields named `*_fen`.
 """

@@ -115,6 +115,7 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
     assert r1.status_code == 201, r1.text
     r2 = await client.post(f"/v1/projects/{pid}/progress", json=report, headers=t["contractor"])
     assert r2.status_code == 200 and r2.json()["id"] == r1.json()["id"]
+    assert r2.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in r1.headers
     r3 = await client.post(
         f"/v1/projects/{pid}/progress", json={**report, "percent_complete": "20"}, headers=t["contractor"]
     )
