@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finance.adapters.orm import accounts, disbursements, funding_milestones, funding_plan_lines, funding_plans
+from renovation_common.db import rows_after_id
 
 F = funding_plans.c
 L = funding_plan_lines.c
@@ -44,14 +45,7 @@ class FundingPlanRepository:
         self, *, filters: dict[str, str], status: str | None, after: uuid.UUID | None, limit: int
     ) -> list[Any]:
         """Plans whose columns equal ``filters`` (and in ``status``), by id after the cursor."""
-        stmt = sa.select(funding_plans).order_by(F.id).limit(limit)
-        for column, value in filters.items():
-            stmt = stmt.where(F[column] == value)
-        if status is not None:
-            stmt = stmt.where(F.status == status)
-        if after is not None:
-            stmt = stmt.where(F.id > after)
-        return list((await self.session.execute(stmt)).all())
+        return await rows_after_id(self.session, funding_plans, {**filters, "status": status}, after, limit)
 
     async def lines(self, plan_id: uuid.UUID) -> list[Any]:
         """The plan's sources with what their accounts received and disbursed."""
