@@ -186,3 +186,5 @@ async def test_silent_device_goes_offline_and_critical_alarm_escalates(service_c
     events = await outbox_events(app, "smart_community.alarm.escalated.v1")
     assert [e["data"]["level"] for e in events] == [1, 2]
     assert all(e["data"]["severity"] == "critical" for e in events)
+    # street offices subscribe to escalations of their street (webhooks: smart_community.alarm.escalated.v1)
+    assert all(e["data"]["street_id"] == world.street and e["data"]["alarm_type"] == "smoke" for e in events)
