@@ -13,7 +13,7 @@ import pytest
 from renovation_common.testing.plugin import bearer, eventually, running_app
 from smart_community.entrypoints.app import create_app
 
-from .conftest import World, new_id, outbox_events, rows
+from .conftest import World, new_id, outbox_events, rows, until_events
 
 
 async def send(world: World, device: dict, kind_type: str, at: datetime) -> None:
@@ -137,14 +137,12 @@ async def test_device_back_from_offline_is_announced_once_and_its_offline_alarm_
         f"/v1/communities/{world.community}/rule-settings", json={"offline_grace_factor": 1.0}, headers=world.token()
     )
     assert put.status_code == 200, put.text
-    clock.now = datetime.now(UTC)
+    # last seen = device time capped at its real receipt: the service's clock stays behind the wall so that the
+    # device times it reports are the ones stored
+    clock.now = datetime.now(UTC) - timedelta(minutes=5)
     await send(world, door, "heartbeat", clock.now)
     clock.advance(seconds=61)
-
-    async def offline() -> bool:
-        return len(await outbox_events(app, "smart_community.device.offline.v1")) == 1
-
-    await eventually(offline)
+    await until_events(app, "smart_community.device.offline.v1", 1)
     alarm = await alarm_of(app, door, "offline")
     assert alarm.status == "active"
 
@@ -161,11 +159,7 @@ async def test_device_back_from_offline_is_announced_once_and_its_offline_alarm_
 
     # silent again: a second offline/online pair (the first offline alarm is closed, a new one opens)
     clock.advance(seconds=61)
-
-    async def offline_twice() -> bool:
-        return len(await outbox_events(app, "smart_community.device.offline.v1")) == 2
-
-    await eventually(offline_twice)
+    assert len(await until_events(app, "smart_community.device.offline.v1", 2)) == 2
     await send(world, door, "heartbeat", clock.now)
     assert len(await outbox_events(app, "smart_community.device.online.v1")) == 2
     statuses = await rows(
@@ -191,11 +185,7 @@ async def test_two_replicas_announce_a_silent_device_once(database_factory, stac
         for device in devices:
             await send(world, device, "heartbeat", clock.now)
         clock.advance(seconds=91)  # past 60 s × the default grace 1.5
-
-        async def all_offline() -> bool:
-            return len(await outbox_events(first, "smart_community.device.offline.v1")) >= len(devices)
-
-        await eventually(all_offline)
+        await until_events(first, "smart_community.device.offline.v1", len(devices))
         await asyncio.sleep(0.3)  # both replicas keep scanning
         offline = await outbox_events(first, "smart_community.device.offline.v1")
         assert sorted(e["data"]["device_id"] for e in offline) == sorted(d["id"] for d in devices)

@@ -22,10 +22,8 @@ from prometheus_client import Counter, Histogram
 
 from renovation_common.auth import Principal
 from renovation_common.clock import system_clock
-from renovation_common.contracts.smart_community import DeviceOnline
 from renovation_common.db import UnitOfWork
 from renovation_common.errors import Forbidden
-from renovation_common.events import new_event
 from renovation_common.messaging import Delivery
 from smart_community.adapters.repositories import (
     AlarmRepository,
@@ -49,6 +47,7 @@ from smart_community.domain.rules import (
     evaluate,
 )
 from smart_community.service_layer.alarms import CLEAR, raise_alarm, take_step
+from smart_community.service_layer.devices import announce_liveness
 
 DEVICE_EVENTS = Counter(
     "smart_community_device_events_total", "Device events received, by source and outcome", ["source", "outcome"]
@@ -305,20 +304,7 @@ async def _back_online(uow: UnitOfWork, heard: dict[str, datetime], *, source_ur
     (``auto:device_online``), in the batch's transaction."""
     for record in await DeviceRepository(uow.session).back_online(list(heard)):
         d = record.device
-        uow.publish(
-            new_event(
-                DeviceOnline(
-                    device_id=d.id,
-                    community_id=d.community_id,
-                    district_id=d.district_id,
-                    kind=d.kind.value,
-                    seen_at=heard[d.id],
-                ),
-                source=source_uri,
-                subject=d.id,
-                time=now,
-            )
-        )
+        announce_liveness(uow, d, online=True, seen_at=heard[d.id], source=source_uri, now=now)
         alarm = await AlarmRepository(uow.session).open_of(d.id, AlarmType.OFFLINE.value, for_update=True)
         if alarm is not None:
             await take_step(uow, alarm, CLEAR, by=DEVICE_ONLINE_CLEARER, now=now, source=source_uri)

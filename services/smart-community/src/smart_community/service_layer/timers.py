@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from renovation_common.contracts.smart_community import AlarmEscalated, DeviceOffline
+from renovation_common.contracts.smart_community import AlarmEscalated
 from renovation_common.db import UnitOfWork, UowFactory
 from renovation_common.events import new_event
 from smart_community.adapters.repositories import (
@@ -22,6 +22,7 @@ from smart_community.adapters.repositories import (
 from smart_community.domain import rules
 from smart_community.domain.model import AlarmStatus, AlarmType, Severity
 from smart_community.service_layer.alarms import CLEAR, raise_alarm, take_step
+from smart_community.service_layer.devices import announce_liveness
 
 
 @dataclass
@@ -101,20 +102,7 @@ async def _mark_silent_devices(uow: UnitOfWork, *, now: datetime, source: str, l
                 source=source,
                 now=now,
             )
-            uow.publish(
-                new_event(
-                    DeviceOffline(
-                        device_id=d.id,
-                        community_id=d.community_id,
-                        district_id=d.district_id,
-                        kind=d.kind.value,
-                        last_seen_at=record.last_seen_at,
-                    ),
-                    source=source,
-                    subject=d.id,
-                    time=now,
-                )
-            )
+            announce_liveness(uow, d, online=False, seen_at=record.last_seen_at, source=source, now=now)
             offline += 1
         await uow.commit()
     return offline
