@@ -1,4 +1,5 @@
-"""Use cases of the device registry: register a device, read one, read its events."""
+"""Use cases of the device registry: register a device, read one, read its events; the offline/online pair of
+events the ingestion and the deadline scanner announce."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from renovation_common.auth import Principal, Scope
+from renovation_common.contracts.smart_community import DeviceOffline, DeviceOnline
 from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, NotFound
+from renovation_common.events import EventData, new_event
 from smart_community.adapters.repositories import (
     CommunityRepository,
     DeviceEventRepository,
@@ -16,6 +19,7 @@ from smart_community.adapters.repositories import (
 )
 from smart_community.domain.model import (
     DEFAULT_HEARTBEAT_S,
+    Device,
     DeviceEventRecord,
     DeviceKind,
     DeviceRecord,
@@ -24,6 +28,21 @@ from smart_community.domain.model import (
 )
 
 MAX_EVENT_RANGE = timedelta(days=31)
+
+
+def announce_liveness(
+    uow: UnitOfWork, device: Device, *, online: bool, seen_at: datetime | None, source: str, now: datetime
+) -> None:
+    """``device.offline`` (``seen_at``: when it was last heard of) or ``device.online`` (when it was heard again)
+    into the outbox of the caller's unit of work."""
+    fields = {"device_id": device.id, "community_id": device.community_id, "district_id": device.district_id}
+    data: EventData
+    if online:
+        assert seen_at is not None
+        data = DeviceOnline(**fields, kind=device.kind.value, seen_at=seen_at)
+    else:
+        data = DeviceOffline(**fields, kind=device.kind.value, last_seen_at=seen_at)
+    uow.publish(new_event(data, source=source, subject=device.id, time=now))
 
 
 @dataclass(frozen=True)
