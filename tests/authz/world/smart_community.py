@@ -17,7 +17,9 @@ smart-community  createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y 
 smart-community  readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  registerDevice                   .   Y   Y   Y   .   .   Y   .   .   .
+smart-community  listDevices                      .   Y   Y   Y   .   .   Y   Y   Y   .
 smart-community  getDevice                        .   Y   Y   Y   .   .   Y   Y   Y   .
+smart-community  listDeviceRejects                .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  issueDeviceCredentials           .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  revokeDeviceCredentials          .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  listDeviceEvents                 .   Y   Y   Y   .   .   Y   Y   .   .

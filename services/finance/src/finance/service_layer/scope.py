@@ -34,26 +34,13 @@ def list_filters(principal: Principal, *, households: bool = True) -> dict[str, 
     """Column filters of a list in the caller's scope, the same rule as :func:`covers_account` (a resident: their
     household's rows, when the list has households; operators and government systems: their district; staff: their
     district, street and community as the token carries them)."""
-    if principal.role is Role.RESIDENT:
-        if not households or principal.household_id is None:
-            raise Forbidden("residents list only their own household's records", code="out_of_scope")
-        return {"household_id": principal.household_id}
+    if principal.role is Role.RESIDENT and not households:
+        raise Forbidden("residents list only their own household's records", code="out_of_scope")
     if principal.role in DISTRICT_READERS:
         if principal.district_id is None:
             raise Forbidden("your token carries no district", code="out_of_scope")
         return {"district_id": principal.district_id}
-    filters = {
-        k: v
-        for k, v in (
-            ("district_id", principal.district_id),
-            ("street_id", principal.street_id),
-            ("community_id", principal.community_id),
-        )
-        if v
-    }
-    if not filters:
-        raise Forbidden("your token carries no scope", code="out_of_scope")
-    return filters
+    return principal.scope_filters()
 
 
 def covers_account(principal: Principal, row: Any) -> bool:

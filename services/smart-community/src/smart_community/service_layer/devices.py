@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from renovation_common.auth import Principal, Scope
 from renovation_common.contracts.smart_community import DeviceOffline, DeviceOnline
@@ -111,6 +112,38 @@ async def _visible_device(uow: ReadOnlyUnitOfWork | UnitOfWork, device_id: str, 
         raise NotFound("no such device", code="device_not_found")
     principal.ensure_covers(device_scope(record), "device")
     return record
+
+
+async def list_devices(
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    *,
+    community_id: str | None,
+    kind: str | None,
+    offline: bool | None,
+    after: str | None,
+    limit: int,
+) -> list[DeviceRecord]:
+    """Up to ``limit`` devices in the caller's scope (what :meth:`Principal.covers` admits), by id."""
+    scope = principal.scope_filters()
+    if community_id is not None and scope.get("community_id", community_id) != community_id:
+        return []
+    equals = {**scope, "community_id": community_id or scope.get("community_id"), "kind": kind, "offline": offline}
+    async with read:
+        return await DeviceRepository(read.session).find(equals, after, limit)
+
+
+async def list_rejects(
+    read: ReadOnlyUnitOfWork, principal: Principal, *, community_id: str | None, after: int | None, limit: int
+) -> list[Any]:
+    """Up to ``limit`` rejected device messages of the devices in the caller's scope, newest first."""
+    scope = principal.scope_filters()
+    if community_id is not None:
+        if scope.get("community_id", community_id) != community_id:
+            return []
+        scope = {**scope, "community_id": community_id}
+    async with read:
+        return await DeviceEventRepository(read.session).rejects(scope, after, limit)
 
 
 async def get_device(read: ReadOnlyUnitOfWork, device_id: str, principal: Principal) -> DeviceRecord:

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from renovation_common.db import rows_after_id
 from smart_community.adapters.orm import devices, rule_settings
 from smart_community.domain.model import Device, DeviceKind, DeviceRecord, Placement
 
@@ -47,6 +48,10 @@ class DeviceRepository:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).first()
         return _record(row) if row else None
+
+    async def find(self, equals: dict[str, Any], after: str | None, limit: int) -> list[DeviceRecord]:
+        """A page of devices whose columns equal ``equals`` (``None``: no filter), by id after the cursor."""
+        return [_record(r) for r in await rows_after_id(self.session, devices, equals, after, limit)]
 
     async def by_ids(self, ids: Iterable[str]) -> dict[str, DeviceRecord]:
         wanted = sorted(set(ids))

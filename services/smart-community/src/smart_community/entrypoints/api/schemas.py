@@ -114,6 +114,31 @@ class GatewayBatch(BaseModel):
     events: list[GatewayEvent] = Field(min_length=1, max_length=1000)
 
 
+class DeviceRejectRead(BaseModel):
+    """A device message that was refused (kept for `EVENT_RETENTION_DAYS`), with why."""
+
+    id: int
+    received_at: datetime
+    device_id: str
+    community_id: str
+    source: str = Field(description="`mqtt` (the DEVICES stream) or `gateway` (a batch)")
+    reason: str = Field(description="Why it was refused (e.g. `invalid_utf8`, `nul_byte`, `too_deep`, `unknown_type`)")
+    payload_preview: str = Field(description="The first 200 characters as received, control characters escaped")
+
+    @classmethod
+    def of(cls, row: Any) -> DeviceRejectRead:
+        preview = row.payload[:200].encode("unicode_escape").decode("ascii")[:400]
+        return cls(
+            id=row.id,
+            received_at=row.received_at,
+            device_id=row.device_id,
+            community_id=row.community_id,
+            source=row.source,
+            reason=row.reason,
+            payload_preview=preview,
+        )
+
+
 class RejectedItem(BaseModel):
     index: int
     reason: str
