@@ -15,7 +15,10 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -160,3 +163,105 @@ def write_documents(documents: dict[str, dict[str, Any]], folder: Path) -> dict[
         paths[name] = folder / f"{name}.json"
         paths[name].write_text(json.dumps(doc, ensure_ascii=False))
     return paths
+
+
+# ---------------------------------------------------------------------------------------------- raw deliveries
+
+
+@dataclass
+class RawDelivery:
+    headers: dict[str, str]  # lower-case names
+    body: bytes  # exactly as received
+
+
+@dataclass
+class RawReceiver:
+    """An endpoint that keeps every request as received (raw body, headers) and answers 204, verifying nothing:
+    the tests verify what it got with the AsyncAPI document and with docs/integration.md's snippet."""
+
+    port: int = 0
+    received: list[RawDelivery] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/gov/hooks"
+
+    def start(self) -> None:
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                receiver.received.append(RawDelivery({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(204)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def of_type(self, event_type: str) -> list[RawDelivery]:
+        return [d for d in list(self.received) if json.loads(d.body).get("type") == event_type]
+
+
+@dataclass
+class RealDeliveries:
+    secret: str  # the subscription's signing secret
+    ping: RawDelivery
+    event: RawDelivery  # survey.community.registered.v1 of a community registered for it
+
+
+@pytest.fixture(scope="session")
+async def real_deliveries(api: Any, tokens: Any, eventually_true: Any) -> AsyncIterator[RealDeliveries]:
+    """A subscription of a government system, its signed ping and one real event, as its endpoint received them."""
+    receiver = RawReceiver()
+    receiver.start()
+    try:
+        gov = tokens("gov_system", sub="raw-receiver-gov", district_id=DELIVERY_DISTRICT)
+        r = await api.post(
+            "webhooks",
+            "/v1/subscriptions",
+            gov,
+            json={"url": receiver.url, "event_types": ["survey.community.*"], "description": "raw deliveries"},
+        )
+        assert r.status_code == 201, r.text
+        subscription = r.json()
+        r = await api.post("webhooks", f"/v1/subscriptions/{subscription['id']}/test", gov)
+        assert r.status_code in (200, 201, 202), r.text
+        admin = tokens("district_admin", district_id=DELIVERY_DISTRICT)
+        r = await api.post(
+            "survey",
+            "/v1/communities",
+            admin,
+            json={"name": "验签小区", "district_id": DELIVERY_DISTRICT, "street_id": f"{DELIVERY_DISTRICT}01"},
+        )
+        assert r.status_code == 201, r.text
+
+        async def both() -> bool:
+            return bool(receiver.of_type("webhooks.endpoint.ping.v1") and receiver.of_type(COMMUNITY_REGISTERED))
+
+        await eventually_true(both, timeout_s=60, what="ping and community event delivered")
+        yield RealDeliveries(
+            subscription["secret"],
+            receiver.of_type("webhooks.endpoint.ping.v1")[0],
+            receiver.of_type(COMMUNITY_REGISTERED)[0],
+        )
+    finally:
+        receiver.stop()
+
+
+DELIVERY_DISTRICT = "510107"
+COMMUNITY_REGISTERED = "survey.community.registered.v1"
