@@ -240,4 +240,5 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    # --events-table: the event table of docs/integration.md (between its events markers)
+    sys.stdout.write(render_event_table() if sys.argv[1:] == ["--events-table"] else render())
