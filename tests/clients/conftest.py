@@ -137,6 +137,7 @@ def node() -> Node:
             timeout=600,
         )
         if done.returncode != 0:
+            shutil.rmtree(staging, ignore_errors=True)
             pytest.fail(f"npm install failed:\n{done.stdout[-4000:]}\n{done.stderr[-4000:]}")
         (staging / "node_modules" / ".complete").write_text(version)
         shutil.rmtree(target, ignore_errors=True)
