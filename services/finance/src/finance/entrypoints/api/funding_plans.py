@@ -14,7 +14,7 @@ from finance.entrypoints.api.schemas.funding_plans import (
     FundingPlanCreate,
     FundingPlanRead,
     FundingPlanSummary,
-    ReceiptCreate,
+    FundingReceiptCreate,
 )
 from finance.service_layer import funding as uc
 from renovation_common.auth import Principal, Role, authorize
@@ -103,7 +103,7 @@ async def approve_plan(
 )
 async def receive(
     plan_id: uuid.UUID,
-    body: ReceiptCreate,
+    body: FundingReceiptCreate,
     principal: Annotated[Principal, authorize(Role.DISTRICT_ADMIN)],
     ctx: ContextDep,
 ) -> FundingPlanRead:

@@ -140,7 +140,9 @@ class FundingPlanRead(BaseModel):
         )
 
 
-class ReceiptCreate(BaseModel):
+class FundingReceiptCreate(BaseModel):
+    """Money received from one of the plan's funding sources."""
+
     model_config = ConfigDict(extra="forbid")
     receipt_id: uuid.UUID = Field(description="Client id; becomes the transfer id")
     source: FundingSource
