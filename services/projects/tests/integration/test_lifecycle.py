@@ -273,3 +273,51 @@ async def test_postponed_blocks_and_late_events_do_not_move_steps_back(service_c
     assert [i["community_id"] for i in mine["items"]] == [f"{community}-2"]
     unknown = await client.get("/v1/communities/c-nowhere/lifecycle", headers=admin)
     assert unknown.status_code == 404 and unknown.json()["code"] == "community_not_found"
+
+
+async def test_concurrent_writers_of_one_community_leave_the_right_current_step(service_client, make_token):
+    """Two transactions (two replicas' consumers) record different steps of one community at once: the second
+    waits on the community's lifecycle row and sees the first's record, so the stored current step counts both."""
+    import asyncio
+
+    import sqlalchemy as sa
+
+    from projects.entrypoints.api.dependencies import CONTEXT
+    from projects.service_layer import lifecycle
+    from renovation_common.db import ConsumerUnitOfWork
+
+    app, client = await service_client(create_app, "projects", consumers_enabled=False)
+    district, street, community = ids()
+    await seed_community(app, community, district, street, buildings={"1": 4})
+    ctx = app.state.runtime.extras[CONTEXT]
+    willingness = closed(community, district, street, "willingness")
+    menu = closed(community, district, street, "demand", rule="none", outcome="not_applicable", selected_items=GREENING)
+    first_done = asyncio.Event()
+
+    async with app.state.sessionmaker() as first:
+        await first.begin()
+        await lifecycle.record_consultation(ConsumerUnitOfWork(first, app.state.infra), ctx, willingness)
+
+        async def second() -> None:
+            async with app.state.sessionmaker() as session, session.begin():
+                await lifecycle.record_consultation(ConsumerUnitOfWork(session, app.state.infra), ctx, menu)
+                assert first_done.is_set()  # it could only recompute after the first committed
+
+        task = asyncio.create_task(second())
+
+        async def second_waits_on_a_lock() -> bool:
+            assert not task.done(), "the second writer did not wait for the first"
+            async with app.state.sessionmaker() as probe:
+                waiting = await probe.scalar(sa.text(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and datname = current_database()"
+                ))  # fmt: skip
+            return bool(waiting)
+
+        await eventually(second_waits_on_a_lock, timeout_s=20)
+        first_done.set()
+        await first.commit()
+    await asyncio.wait_for(task, timeout=20)
+    admin = bearer(make_token("district_admin", district_id=district))
+    page = (await client.get("/v1/lifecycle", params={"district_id": district}, headers=admin)).json()
+    assert [(i["current_step"], i["current_status"]) for i in page["items"]] == [("decide_by_vote", "not_started")]
