@@ -146,7 +146,7 @@ class ProjectFacts:
 class Evidence:
     kind: EvidenceKind
     id: str
-    at: str  # ISO date or date-time of the record
+    at: str | None  # ISO date or date-time of the record (None: it has none, e.g. a plan)
     detail: str = ""
 
 
@@ -282,7 +282,7 @@ def _implement(project: ProjectFacts | None) -> StepState:
         return StepState(step, StepStatus.NOT_STARTED, [], ["a renovation project of the community"])
     evidence: list[Evidence] = []
     if project.current_plan_id is not None:
-        evidence.append(Evidence(EvidenceKind.PLAN, str(project.current_plan_id), "", "current plan"))
+        evidence.append(Evidence(EvidenceKind.PLAN, str(project.current_plan_id), None, "current plan"))
     if project.last_report_date is not None:
         evidence.append(
             Evidence(

@@ -30,7 +30,7 @@ router = APIRouter(tags=["lifecycle"])
 class EvidenceRead(BaseModel):
     kind: EvidenceKind
     id: str = Field(description="Id of the record (consultation, ranking, funding plan, project, plan, inspection)")
-    at: str = Field(description="ISO date or date-time of the record ('' when it has none, e.g. a plan)")
+    at: str | None = Field(description="ISO date or date-time of the record (null when it has none, e.g. a plan)")
     detail: str = ""
 
 
