@@ -21,7 +21,6 @@ from projects.domain.lifecycle import (
 from projects.entrypoints.api.dependencies import READERS, ContextDep, RuntimeDep
 from projects.service_layer import lifecycle as uc
 from renovation_common.auth import Principal, authorize
-from renovation_common.errors import BadRequest
 from renovation_common.pagination import Page, PageParams, encode_cursor, page_params
 
 router = APIRouter(tags=["lifecycle"])
@@ -182,14 +181,11 @@ async def list_community_lifecycles(
     covers the scope narrowed by the place (not by `step`): how many communities stand at each step, and the sums
     of approving and of all households in the willingness rounds (before) and the satisfaction rounds (after),
     with the exact fraction of the sums. Cursor pagination: pass `next_cursor` as `cursor`."""
-    after = page.after
-    if after is not None and not (isinstance(after, str) and 0 < len(after) <= 64):
-        raise BadRequest("cursor is not valid", code="invalid_cursor")
     found, tallies = await uc.list_lifecycle(
         runtime.read(),
         principal,
         uc.LifecycleQuery(district_id=district_id, street_id=street_id, step=step),
-        after=after,
+        after=page.after_str(64),
         limit=page.limit,
     )
     items = [
