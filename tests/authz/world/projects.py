@@ -41,6 +41,8 @@ projects         reportProgress                   .   .   .   .   Y   .   .   . 
 projects         recordHandover                   .   .   .   .   Y   .   .   .   .   .
 projects         fileInspection                   .   .   .   .   .   Y   .   .   .   .
 projects         listInspections                  Y   Y   Y   Y   Y   Y   Y   Y   .   .
+projects         getCommunityLifecycle            Y   Y   Y   Y   Y   Y   Y   Y   .   .
+projects         listCommunityLifecycles          Y   Y   Y   Y   Y   Y   Y   Y   .   .
 """
 # fmt: on
 
@@ -118,7 +120,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
     today = {"date": date.today().isoformat()}
     return Seeds(
         home=HOME,
-        params={"project_id": project["id"], "plan_id": plan["id"]},
+        params={"project_id": project["id"], "plan_id": plan["id"], "community_id": HOME["community_id"]},
         queries={"getProgressTable": today, "getDailyReport": today},
         bodies={
             "reportProgress": {

@@ -249,3 +249,34 @@ class DelayNoticeRow(Base):
     __tablename__ = "delay_notices"
     project_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("projects.id", ondelete="CASCADE"), primary_key=True)
     as_of: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+
+
+class LifecycleRecordRow(Base):
+    """The newest record of each kind behind the seven steps of a community (closed willingness, deliberation,
+    Art. 278 vote and satisfaction rounds, its ranking, its approved funding plan): fed by events, newest
+    ``occurred_at`` wins whatever the arrival order. Counts only, no answers."""
+
+    __tablename__ = "lifecycle_records"
+    community_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    record_id: Mapped[str] = mapped_column(sa.String(64))
+    occurred_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(sa.String(16), server_default="")
+    rule: Mapped[str] = mapped_column(sa.String(32), server_default="")
+    outcome: Mapped[str] = mapped_column(sa.String(16), server_default="")
+    approving_households: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    total_households: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    approval_ratio: Mapped[str] = mapped_column(sa.String(40), server_default="")
+    approval_percent: Mapped[Decimal | None] = mapped_column(sa.Numeric(6, 2))
+    detail: Mapped[str] = mapped_column(sa.String(200), server_default="")
+
+
+class CommunityLifecycleRow(Base):
+    """Where each community stands in the seven steps (its current step), rewritten by every use case that
+    changes a record behind a step, under a row lock (so concurrent writers cannot leave a stale step)."""
+
+    __tablename__ = "community_lifecycle"
+    community_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    current_step: Mapped[str] = mapped_column(sa.String(24), index=True)
+    current_status: Mapped[str] = mapped_column(sa.String(16))
+    updated_at: Mapped[datetime] = mapped_column(sa.DateTime(timezone=True), server_default=_now())

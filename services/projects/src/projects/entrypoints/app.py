@@ -33,6 +33,7 @@ TAGS = [
     {"name": "plans", "description": "CP-SAT plans (jobs), re-plans and the stateless solver"},
     {"name": "views", "description": "Schedule, handover chart, progress table, daily report (一图一表)"},
     {"name": "progress", "description": "Daily progress, handovers, inspections"},
+    {"name": "lifecycle", "description": "The seven-step democratic decision method per community (七步工作法)"},
 ]
 PLAN_LOOP = "plan-jobs"
 DELAY_JOB = "project-delay-check"

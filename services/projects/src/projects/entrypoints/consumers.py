@@ -1,8 +1,10 @@
 """Inbound events -> use cases (the inbox row is written in the same transaction as the effects).
 
-One durable consumer, ``survey-events``, on the survey's stream: the registry's communities, households (which
+Two durable consumers. ``survey-events``, on the survey's stream: the registry's communities, households (which
 building each home is in) and lanes/courtyards feed the read models; a closed menu round becomes a project; a
-published ranking sets the communities' priority. Every read model keeps the newest version of its aggregate.
+published ranking sets the communities' priority; closed rounds and rankings back the seven-step lifecycle.
+``finance-events``, on finance's stream: an approved funding plan backs the lifecycle's hearing-and-review step.
+Every read model keeps the newest version of its aggregate.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from projects.service_layer import readmodels
+from projects.service_layer import lifecycle, readmodels
 from projects.service_layer.context import Context
 from projects.service_layer.projects import project_from_consultation
 from renovation_common.app import Runtime
+from renovation_common.contracts.finance import FundingPlanApproved
 from renovation_common.contracts.survey import (
     CommunityRegistered,
     ConsultationClosed,
@@ -29,12 +32,14 @@ from renovation_common.events import CloudEvent, EventData
 from renovation_common.messaging import ConsumerSpec, PoisonMessage, subscription_for
 
 CONSUMER = "survey-events"
+FINANCE_CONSUMER = "finance-events"
 COMMUNITY_REGISTERED = "survey.community.registered.v1"
 HOUSEHOLD_REGISTERED = "survey.household.registered.v1"
 HOUSEHOLD_UPDATED = "survey.household.updated.v1"
 SITE_REGISTERED = "survey.site.registered.v1"
 CONSULTATION_CLOSED = "survey.consultation.closed.v1"
 RANKING_PUBLISHED = "survey.ranking.published.v1"
+FUNDING_PLAN_APPROVED = "finance.funding_plan.approved.v1"
 
 Handler = Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]
 
@@ -50,6 +55,16 @@ def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
 
     async def closed(uow: UnitOfWork, data: ConsultationClosed) -> None:
         await project_from_consultation(uow, ctx, data)
+        await lifecycle.record_consultation(uow, ctx, data)
+
+    async def ranked(uow: UnitOfWork, data: RankingPublished) -> None:
+        await readmodels.record_ranking(uow, data)
+        await lifecycle.record_ranking(uow, ctx, data)
+
+    async def funding_approved(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
+        if not isinstance(data, FundingPlanApproved):
+            raise PoisonMessage(f"{event.type} without valid data")
+        await lifecycle.record_funding_plan(ConsumerUnitOfWork(session, runtime.infra), ctx, data, event.time)
 
     handlers: dict[str, Handler] = {
         COMMUNITY_REGISTERED: on(CommunityRegistered, readmodels.record_community),
@@ -57,6 +72,10 @@ def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
         HOUSEHOLD_UPDATED: on(HouseholdUpdated, readmodels.record_household),
         SITE_REGISTERED: on(SiteRegistered, readmodels.record_site),
         CONSULTATION_CLOSED: on(ConsultationClosed, closed),
-        RANKING_PUBLISHED: on(RankingPublished, readmodels.record_ranking),
+        RANKING_PUBLISHED: on(RankingPublished, ranked),
     }
-    return [ConsumerSpec(name=CONSUMER, handlers=handlers, subscriptions=subscription_for(list(handlers)))]
+    finance: dict[str, Handler] = {FUNDING_PLAN_APPROVED: funding_approved}
+    return [
+        ConsumerSpec(name=CONSUMER, handlers=handlers, subscriptions=subscription_for(list(handlers))),
+        ConsumerSpec(name=FINANCE_CONSUMER, handlers=finance, subscriptions=subscription_for(list(finance))),
+    ]

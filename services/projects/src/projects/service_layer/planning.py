@@ -34,7 +34,7 @@ from projects.domain.model import Plan, PlanKind, PlanStatus, Project, ProjectSt
 from projects.domain.planning import PlanLink, PlanPackage, build_problem, weights_from_ranks
 from projects.domain.scheduling import Problem, SchedulingError, check, effective_limits
 from projects.domain.solver import Schedule, SolveParams, solve
-from projects.service_layer import access
+from projects.service_layer import access, lifecycle
 from projects.service_layer.context import Context
 from renovation_common.auth import Principal
 from renovation_common.contracts.projects import ProjectScheduled
@@ -424,6 +424,8 @@ async def _store(uow_factory: UowFactory, ctx: Context, plan_id: uuid.UUID, load
                     subject=str(p.id),
                 )
             )
+        for community_id in sorted({p.community_id for p in loaded.projects if per_project.get(p.id)}):
+            await lifecycle.refresh(uow, ctx, community_id)  # step 5 is under way once the project is planned
         await plans.finish(
             plan_id,
             status,

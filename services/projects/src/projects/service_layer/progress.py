@@ -17,6 +17,7 @@ from projects.domain.model import (
     ProjectStatus,
 )
 from projects.domain.progress import HUNDRED
+from projects.service_layer import lifecycle
 from projects.service_layer.context import Context
 from projects.service_layer.delays import announce_delay
 from projects.service_layer.projects import visible_project
@@ -119,6 +120,7 @@ async def report_progress(
                     subject=str(project.id),
                 )
             )
+        await lifecycle.refresh(uow, ctx, project.community_id)
         await uow.commit()
     return added, True
 
@@ -218,6 +220,7 @@ async def file_inspection(uow: UnitOfWork, ctx: Context, principal: Principal, c
             created_at=ctx.now(),
         )
         await ProgressRepository(uow.session).add_inspection(inspection)
+        await lifecycle.refresh(uow, ctx, project.community_id)
         await uow.commit()
     return inspection
 

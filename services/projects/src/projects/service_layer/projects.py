@@ -26,7 +26,7 @@ from projects.domain.model import (
     WorkPackage,
 )
 from projects.domain.planning import FaceSpec, LayoutError, layout, survey_faces
-from projects.service_layer import access
+from projects.service_layer import access, lifecycle
 from projects.service_layer.context import Context
 from renovation_common.auth import Principal
 from renovation_common.contracts.projects import ProjectCreated
@@ -80,6 +80,7 @@ async def create_project(uow: UnitOfWork, ctx: Context, principal: Principal, cm
         )  # fmt: skip
         assert project_id is not None
         details = await _details(uow, project_id)
+        await lifecycle.refresh(uow, ctx, community.community_id)
         await uow.commit()
     return details
 
