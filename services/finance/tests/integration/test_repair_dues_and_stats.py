@@ -5,11 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
-from finance.entrypoints.app import create_app
-
-from .conftest import PAYMENT_SETTINGS, Clock, auth, callback, new_id, recently, seed_community, seed_scheme, signed
+from .conftest import auth, callback, new_id, recently, seed_community, seed_scheme, signed
 
 CALLBACKS = "/v1/payment-providers/wechat_pay/callbacks"
 HOMES = [("h1", "b1", "60.00"), ("h2", "b1", "40.00"), ("h3", "b2", "50.00")]
@@ -159,13 +155,6 @@ async def test_collection_totals_count_each_household_once(finance, make_token):
     assert by_kind["emergency_repair"]["households"] == 2 and by_kind["emergency_repair"]["households_paying"] == 1
     assert by_kind["water_meter"]["households"] == 3
     assert repair["dues_scheme_id"] in {s["scheme_id"] for s in result["schemes"]}
-
-
-@pytest.fixture
-async def clocked(service_client):
-    clock = Clock()
-    app, client = await service_client(create_app, "finance", clock=clock, **PAYMENT_SETTINGS)
-    return app, client, clock
 
 
 async def test_district_statistics_by_month_quarter_and_year_in_the_jiaxing_form(clocked, make_token):

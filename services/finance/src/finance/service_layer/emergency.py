@@ -280,6 +280,10 @@ def _reservation_id(request_id: uuid.UUID, line: str) -> uuid.UUID:
     return derived_id("repair-reserve", request_id, line)
 
 
+# The shares approval reserves (pending transfers into the repair's clearing account), by line and transfer code.
+RESERVED_LINES = (("government", "repair_government_share"), ("public_income", "repair_public_income_share"))
+
+
 def _closed(row: Any) -> Conflict:
     return Conflict(f"the request was {row.status}; nothing more happens to it", code="emergency_repair_closed")
 
@@ -316,12 +320,13 @@ async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd
             public_income_fen=cmd.public_income_fen,
         )
         check_fund_covers(split.government_fen, _available(locked[fund]))
-        reservations = [
-            _reserve(request_id, "government", fund, clearing, split.government_fen, "repair_government_share"),
-            _reserve(request_id, "public_income", public_income, clearing, split.public_income_fen,
-                     "repair_public_income_share"),
-        ]  # fmt: skip
-        specs = [spec for spec in reservations if spec is not None]
+        amounts = {"government": split.government_fen, "public_income": split.public_income_fen}
+        debits = {"government": fund, "public_income": public_income}
+        specs = [
+            _pay_spec(request_id, line, debits[line], clearing, amounts[line], code, kind=TransferKind.PENDING)
+            for line, code in RESERVED_LINES
+            if amounts[line] > 0
+        ]
         await LedgerRepository(uow.session).post(
             specs, group_id=derived_id("repair-reserve-group", request_id), now=now
         )
@@ -373,22 +378,6 @@ async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd
         view = await _view(uow.session, request_id)
         await uow.commit()
     return view
-
-
-def _reserve(
-    request_id: uuid.UUID, line: str, debit: uuid.UUID, credit: uuid.UUID, amount: int, code: str
-) -> TransferSpec | None:
-    if amount <= 0:
-        return None
-    return TransferSpec(
-        id=str(_reservation_id(request_id, line)),
-        kind=TransferKind.PENDING,
-        debit_account_id=str(debit),
-        credit_account_id=str(credit),
-        amount_fen=amount,
-        code=code,
-        reference=f"emergency_repair:{request_id}",
-    )
 
 
 async def _household_dues(
@@ -446,11 +435,22 @@ class RepairPaid:
 
 
 def _pay_spec(
-    request_id: uuid.UUID, line: str, debit: uuid.UUID, credit: uuid.UUID, amount: int, code: str
+    request_id: uuid.UUID,
+    line: str,
+    debit: uuid.UUID,
+    credit: uuid.UUID,
+    amount: int,
+    code: str,
+    *,
+    kind: TransferKind = TransferKind.POSTED,
 ) -> TransferSpec:
+    """A transfer of a repair: ``posted`` at payment, or ``pending`` (a reservation) at approval; its id derives
+    from the request and the line, so a retry maps to the same transfer."""
+    pending = kind is TransferKind.PENDING
+    transfer_id = _reservation_id(request_id, line) if pending else derived_id("repair", request_id, line)
     return TransferSpec(
-        id=str(derived_id("repair", request_id, line)),
-        kind=TransferKind.POSTED,
+        id=str(transfer_id),
+        kind=kind,
         debit_account_id=str(debit),
         credit_account_id=str(credit),
         amount_fen=amount,
@@ -459,11 +459,13 @@ def _pay_spec(
     )
 
 
-def _settle_spec(request_id: uuid.UUID, line: str, code: str) -> TransferSpec:
-    """Post a reservation made at approval, whole (the accounts and the amount are the pending transfer's)."""
+def _resolve(request_id: uuid.UUID, line: str, kind: TransferKind, code: str) -> TransferSpec:
+    """Resolve a reservation made at approval, whole (the accounts and the amount are the pending transfer's):
+    ``post_pending`` when the repair is paid, ``void_pending`` when it is cancelled."""
+    prefix = "repair" if kind is TransferKind.POST_PENDING else "repair-release"
     return TransferSpec(
-        id=str(derived_id("repair", request_id, line)),
-        kind=TransferKind.POST_PENDING,
+        id=str(derived_id(prefix, request_id, line)),
+        kind=kind,
         debit_account_id=None,
         credit_account_id=None,
         amount_fen=None,
@@ -492,10 +494,12 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> Repa
         clearing = await well_known_accounts.repair_clearing(accounts, row, now)
         group: list[TransferSpec] = []
         if row.reserved:
-            if row.government_fen > 0:
-                group.append(_settle_spec(request_id, "government", "repair_government_share"))
-            if row.public_income_fen > 0:
-                group.append(_settle_spec(request_id, "public_income", "repair_public_income_share"))
+            amounts = {"government": row.government_fen, "public_income": row.public_income_fen}
+            group += [
+                _resolve(request_id, line, TransferKind.POST_PENDING, code)
+                for line, code in RESERVED_LINES
+                if amounts[line] > 0
+            ]
         else:  # approved before reservations existed (migration 0006): posted from what the accounts hold now
             fund = await well_known_accounts.emergency_fund(accounts, row.district_id, now)
             group.append(
@@ -547,19 +551,6 @@ class RepairClosed:
     replayed: bool  # closed before: nothing changed now
 
 
-def _void_spec(request_id: uuid.UUID, line: str) -> TransferSpec:
-    return TransferSpec(
-        id=str(derived_id("repair-release", request_id, line)),
-        kind=TransferKind.VOID_PENDING,
-        debit_account_id=None,
-        credit_account_id=None,
-        amount_fen=None,
-        pending_id=str(_reservation_id(request_id, line)),
-        code="repair_reservation_released",
-        reference=f"emergency_repair:{request_id}",
-    )
-
-
 async def cancel(ctx: Context, principal: Principal, request_id: uuid.UUID, *, reason: str) -> RepairClosed:
     """A requested repair is rejected; an approved one is cancelled: its reservations are voided (the fund and the
     public income have them available again) and its dues cancelled — refused (409 ``emergency_repair_dues_paid``)
@@ -596,12 +587,10 @@ async def _release(session: Any, row: Any, now: datetime) -> None:
             )
         await dues.cancel_scheme(row.dues_scheme_id, now)
     if row.reserved:
-        lines = [
-            line for line, amount in (("government", row.government_fen), ("public_income", row.public_income_fen))
-            if amount > 0
-        ]  # fmt: skip
+        amounts = {"government": row.government_fen, "public_income": row.public_income_fen}
+        lines = [line for line, _code in RESERVED_LINES if amounts[line] > 0]
         if lines:
-            specs = [_void_spec(row.id, line) for line in lines]
+            specs = [_resolve(row.id, line, TransferKind.VOID_PENDING, "repair_reservation_released") for line in lines]
             await LedgerRepository(session).post(specs, group_id=derived_id("repair-release-group", row.id), now=now)
 
 
