@@ -280,8 +280,14 @@ def _reservation_id(request_id: uuid.UUID, line: str) -> uuid.UUID:
     return derived_id("repair-reserve", request_id, line)
 
 
-# The shares approval reserves (pending transfers into the repair's clearing account), by line and transfer code.
-RESERVED_LINES = (("government", "repair_government_share"), ("public_income", "repair_public_income_share"))
+def _reserved(government_fen: int, public_income_fen: int) -> list[tuple[str, str, int]]:
+    """The shares an approval reserves (pending transfers into the repair's clearing account): (line, transfer code,
+    amount) of each share above zero."""
+    lines = (
+        ("government", "repair_government_share", government_fen),
+        ("public_income", "repair_public_income_share", public_income_fen),
+    )
+    return [line for line in lines if line[2] > 0]
 
 
 def _closed(row: Any) -> Conflict:
@@ -303,9 +309,8 @@ async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd
             raise _closed(row)
         if row.status != "requested":
             raise Conflict(f"the request is already {row.status}", code="emergency_repair_already_approved")
-        homes = {h.household_id: h for h in await HouseholdRepository(uow.session).of_community(
-            row.community_id, row.building_ids or []
-        )}  # fmt: skip
+        affected = await HouseholdRepository(uow.session).of_community(row.community_id, row.building_ids or [])
+        homes = {h.household_id: h for h in affected}
         areas = {hid: Decimal(h.floor_area_m2) for hid, h in homes.items()}
         accounts = AccountRepository(uow.session)
         fund = await well_known_accounts.emergency_fund(accounts, row.district_id, now)
@@ -320,12 +325,10 @@ async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd
             public_income_fen=cmd.public_income_fen,
         )
         check_fund_covers(split.government_fen, _available(locked[fund]))
-        amounts = {"government": split.government_fen, "public_income": split.public_income_fen}
         debits = {"government": fund, "public_income": public_income}
         specs = [
-            _pay_spec(request_id, line, debits[line], clearing, amounts[line], code, kind=TransferKind.PENDING)
-            for line, code in RESERVED_LINES
-            if amounts[line] > 0
+            _pay_spec(request_id, line, debits[line], clearing, amount, code, kind=TransferKind.PENDING)
+            for line, code, amount in _reserved(split.government_fen, split.public_income_fen)
         ]
         await LedgerRepository(uow.session).post(
             specs, group_id=derived_id("repair-reserve-group", request_id), now=now
@@ -494,11 +497,9 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> Repa
         clearing = await well_known_accounts.repair_clearing(accounts, row, now)
         group: list[TransferSpec] = []
         if row.reserved:
-            amounts = {"government": row.government_fen, "public_income": row.public_income_fen}
             group += [
                 _resolve(request_id, line, TransferKind.POST_PENDING, code)
-                for line, code in RESERVED_LINES
-                if amounts[line] > 0
+                for line, code, _amount in _reserved(row.government_fen, row.public_income_fen)
             ]
         else:  # approved before reservations existed (migration 0006): posted from what the accounts hold now
             fund = await well_known_accounts.emergency_fund(accounts, row.district_id, now)
@@ -587,10 +588,11 @@ async def _release(session: Any, row: Any, now: datetime) -> None:
             )
         await dues.cancel_scheme(row.dues_scheme_id, now)
     if row.reserved:
-        amounts = {"government": row.government_fen, "public_income": row.public_income_fen}
-        lines = [line for line, _code in RESERVED_LINES if amounts[line] > 0]
+        lines = _reserved(row.government_fen, row.public_income_fen)
         if lines:
-            specs = [_resolve(row.id, line, TransferKind.VOID_PENDING, "repair_reservation_released") for line in lines]
+            specs = [
+                _resolve(row.id, line, TransferKind.VOID_PENDING, "repair_reservation_released") for line, *_ in lines
+            ]
             await LedgerRepository(session).post(specs, group_id=derived_id("repair-release-group", row.id), now=now)
 
 
