@@ -76,7 +76,10 @@ class EmergencyRepairRepository:
     ) -> list[Any]:
         """Paid uses per (local calendar period, kind) in ``[start, end)``: the period's first local moment
         (``period_start``, a timestamp without zone in China's time), count and money."""
-        bucket = sa.func.date_trunc(PERIOD_UNITS[period], sa.func.timezone(LOCAL_TIME_ZONE, R.paid_at))
+        # the unit and the zone are literals from the whitelist above (not bind parameters): the planner then sees
+        # one grouping expression and can plan it (measured in bench/bench_finance.py)
+        unit = sa.literal_column(f"'{PERIOD_UNITS[period]}'")
+        bucket = sa.func.date_trunc(unit, sa.func.timezone(sa.literal_column(f"'{LOCAL_TIME_ZONE}'"), R.paid_at))
         stmt = (
             sa.select(
                 bucket.label("period_start"),
