@@ -450,3 +450,45 @@ def test_every_broker_uses_the_one_authorization_template(stack: Any) -> None:
         included = re.search(r'^include "([^"]+)"', conf, re.M)
         assert included is not None
         assert (stack.nats.data_dir / included.group(1)).resolve() == AUTH_TEMPLATE.resolve()
+
+
+# ------------------------------------------------------------------------------------------ at rest
+
+
+async def test_a_device_password_issued_with_an_idempotency_key_is_nowhere_in_clear(
+    community: Community, make_token: Any, capfd: Any
+) -> None:
+    """Issue 12, point 4 (smart-community): the once-shown MQTT password is issued with an ``Idempotency-Key`` (whose
+    stored response is where a copy would land), replayed, and used to log in; then every row of every table of the
+    service's database is searched for it, as text and as the hex of its bytes. Only its bcrypt hash is stored."""
+    device = await community.device("gas_detector")
+    key = {**community.headers, "Idempotency-Key": f"issue-{uuid.uuid4()}"}
+    issued = await community.client.post(f"/v1/devices/{device}/credentials", headers=key)
+    assert issued.status_code == 201, issued.text
+    password = issued.json()["password"]
+    again = await community.client.post(f"/v1/devices/{device}/credentials", headers=key)
+    assert again.headers.get("idempotent-replayed") == "true" and again.json()["password"] == password
+    async with mqtt(issued.json()["username"], password):
+        pass  # the replayed credential is the one the broker enforces (not a second issue)
+    async with community.app.state.sessionmaker() as session:
+        names = (
+            await session.execute(
+                sa.text("select tablename from pg_tables where schemaname = current_schema() order by tablename")
+            )
+        ).scalars()
+        tables = {
+            n: list((await session.execute(sa.text(f'select t::text from "{n}" t'))).scalars()) for n in list(names)
+        }
+        stored = (
+            await session.execute(
+                sa.text("select response_body from idempotency_keys where key = :k"), {"k": key["Idempotency-Key"]}
+            )
+        ).scalar_one()
+    assert stored  # the response is kept for replays ...
+    assert {"devices", "idempotency_keys", "outbox"} <= tables.keys() and tables["idempotency_keys"]
+    forms = [password, password.encode().hex()]
+    leaks = [(t, f[:6]) for t, rows in tables.items() for row in rows for f in forms if f in row]
+    assert leaks == [], f"a device password in clear: {leaks}"  # ... but never in clear
+    hashed, _ = await community.stored_credential(device)
+    assert hashed and hashed.startswith("$2")  # a bcrypt hash is what the registry keeps
+    assert password not in "".join(capfd.readouterr())

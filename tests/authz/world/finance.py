@@ -15,14 +15,17 @@ from . import HOME, Seeds, headers_for, ok
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 finance          healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+finance          createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 finance          createAccount                    .   .   .   Y   .   .   .   .   .   .
+finance          listAccounts                     Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          getAccount                       Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          getAccountStatement              Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          exportAccountStatement           Y   Y   Y   Y   .   .   Y   Y   .   Y
 finance          createTransfers                  .   .   .   Y   .   .   .   .   .   .
 finance          createFundingPlan                .   .   Y   Y   .   .   .   .   .   .
+finance          listFundingPlans                 .   Y   Y   Y   .   .   Y   Y   .   .
 finance          getFundingPlan                   .   Y   Y   Y   .   .   Y   Y   .   .
 finance          approveFundingPlan               .   .   .   Y   .   .   .   .   .   .
 finance          receiveFunds                     .   .   .   Y   .   .   .   .   .   .

@@ -22,6 +22,7 @@ from . import AWAY, HOME, Seeds, headers_for, ok
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 projects         healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+projects         createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 projects         readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 projects         metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 projects         listWorkPackageTypes             Y   Y   Y   Y   Y   Y   Y   Y   Y   Y

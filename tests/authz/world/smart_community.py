@@ -13,10 +13,13 @@ from . import HOME, Seeds, headers_for, ok
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 smart-community  healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+smart-community  createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 smart-community  registerDevice                   .   Y   Y   Y   .   .   Y   .   .   .
+smart-community  listDevices                      .   Y   Y   Y   .   .   Y   Y   Y   .
 smart-community  getDevice                        .   Y   Y   Y   .   .   Y   Y   Y   .
+smart-community  listDeviceRejects                .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  issueDeviceCredentials           .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  revokeDeviceCredentials          .   Y   Y   Y   .   .   Y   .   .   .
 smart-community  listDeviceEvents                 .   Y   Y   Y   .   .   Y   Y   .   .

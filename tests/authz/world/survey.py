@@ -23,6 +23,7 @@ from . import AWAY, HOME, Seeds, headers_for, ok
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 survey           healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+survey           createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 survey           readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 survey           metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 survey           registerCommunity                .   .   Y   Y   .   .   .   .   .   .

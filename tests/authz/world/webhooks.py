@@ -24,6 +24,7 @@ MANAGERS = (Role.DISTRICT_ADMIN, Role.GOV_SYSTEM)
 MATRIX = """
 service          operation                      res  cw  so  da con  qs  op gov  dg  fo
 webhooks         healthz                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
+webhooks         createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 webhooks         readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 webhooks         metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 webhooks         createSubscription               .   .   .   Y   .   .   .   Y   .   .

@@ -48,6 +48,7 @@ from renovation_common.errors import (
     set_language,
 )
 from renovation_common.idempotency import IdempotencyMiddleware
+from renovation_common.links import LinkSigner, links_router
 from renovation_common.logs import configure_logging
 from renovation_common.messaging import (
     ConsumerRunner,
@@ -436,6 +437,9 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         audience=settings.jwt_audience,
     )
     app.state.idempotency_keys = KeyRing(settings.data_encryption_keys, purpose="idempotency")
+    app.state.link_signer = LinkSigner(
+        settings.data_encryption_keys, service=settings.service_name, ttl_s=settings.link_ttl_s
+    )
     install_problem_handlers(app)
     app.add_middleware(IdempotencyMiddleware)
     app.add_middleware(BodyLimitMiddleware, service=settings.service_name, default_limit=settings.max_body_bytes)
@@ -450,6 +454,7 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         )
     app.add_middleware(RequestContextMiddleware, service=settings.service_name)
     app.include_router(health_router())
+    app.include_router(links_router())
     for router in defn.routers:
         app.include_router(router)
     return app

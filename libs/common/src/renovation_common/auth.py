@@ -101,6 +101,28 @@ class Principal:
             return False
         return all(mine == theirs for mine, theirs in checks)
 
+    def scope_filters(self) -> dict[str, str]:
+        """The column filters of a list holding what :meth:`covers` admits (rows with ``district_id``, ``street_id``,
+        ``community_id`` and ``household_id`` columns): a resident's household; otherwise every claim the caller
+        holds. A caller without any claim lists nothing (403 ``out_of_scope``)."""
+        if self.role is Role.RESIDENT:
+            if self.household_id is None:
+                raise Forbidden("your token names no household", code="out_of_scope")
+            return {"household_id": self.household_id}
+        filters = {
+            name: value
+            for name, value in (
+                ("household_id", self.household_id if self.role is not Role.DISTRICT_ADMIN else None),
+                ("community_id", self.community_id),
+                ("street_id", self.street_id),
+                ("district_id", self.district_id),
+            )
+            if value is not None
+        }
+        if not filters:
+            raise Forbidden("your token carries no scope", code="out_of_scope")
+        return filters
+
     def covers_community(self, scope: Scope) -> bool:
         """True when the caller may read community-level records of ``scope`` (a resident: their own community)."""
         if self.role is Role.RESIDENT:
@@ -195,6 +217,12 @@ def _bearer(request: Request) -> str:
 
 
 def current_principal(request: Request) -> Principal:
+    from renovation_common.links import principal_from_link  # links build on this module
+
+    linked = principal_from_link(request)
+    if linked is not None:
+        request.state.principal = linked
+        return linked
     verifier: TokenVerifier = request.app.state.token_verifier
     principal = verifier.verify(_bearer(request))
     request.state.principal = principal

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -267,6 +267,20 @@ class ConsumerUnitOfWork(UnitOfWork):
 
     async def rollback(self) -> None:
         self._pending_events = []
+
+
+async def rows_after_id(
+    session: AsyncSession, table: sa.Table, equals: Mapping[str, Any], after: Any, limit: int
+) -> list[Any]:
+    """A page of a list: rows of ``table`` whose columns equal ``equals`` (``None`` values are no filter), by
+    ``id`` after the cursor's ``after`` (keyset pagination: ask ``limit + 1`` to know whether a next page exists)."""
+    stmt = sa.select(table).order_by(table.c.id).limit(limit)
+    for column, value in equals.items():
+        if value is not None:
+            stmt = stmt.where(table.c[column] == value)
+    if after is not None:
+        stmt = stmt.where(table.c.id > after)
+    return list((await session.execute(stmt)).all())
 
 
 async def upsert_newest(

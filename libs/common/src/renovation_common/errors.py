@@ -115,6 +115,19 @@ class BadRequest(DomainError):
     title = "The request is not acceptable"
 
 
+class ProblemItem(BaseModel):
+    """One of the problems listed in ``errors``: a field of the request that failed validation (``loc``, ``msg``,
+    ``type``), or a row of an imported file that was refused (``row``, ``field``, ``code``, ``message``)."""
+
+    loc: list[str | int] | None = Field(default=None, description="Where in the request: `['body', 'amount_fen']`")
+    msg: str | None = None
+    type: str | None = Field(default=None, description="The validation rule that failed (`missing`, `int_type` …)")
+    row: int | None = Field(default=None, description="The data row of an imported file (1 = the first after headers)")
+    field: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
 class Problem(BaseModel):
     """The body of every error response (RFC 9457)."""
 
@@ -127,7 +140,7 @@ class Problem(BaseModel):
     detail_en: str | None = Field(
         default=None, description="The English detail, when `title` and `detail` are Chinese (Accept-Language: zh-CN)"
     )
-    errors: list[dict[str, Any]] | None = None
+    errors: list[ProblemItem] | None = Field(default=None, description="Each field or row that failed, when several")
 
 
 def problem_response(

@@ -38,6 +38,29 @@ from renovation_common.crypto import KeyRing, UndecryptableError
 from renovation_common.errors import Conflict, DomainError, problem_response
 
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+REPLAYED = "Idempotent-Replayed"  # the one header that says "this answer is a replay", in every service
+
+
+def answer_replay(response: Any) -> None:
+    """The answer to a *natural-key* replay (the same resource sent again under its own id — a survey
+    ``submission_id``, a ledger transfer id, a receipt number, a report per package and day): 200 with
+    ``Idempotent-Replayed: true`` and the stored resource; nothing is applied again. (An ``Idempotency-Key`` replay
+    returns the first response as it was — its own status — with the same header.)"""
+    response.status_code = 200
+    response.headers[REPLAYED] = "true"
+
+
+def replay_responses(model: Any, what: str = "the first one") -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entry of a route that answers natural-key replays with :func:`answer_replay`."""
+    return {
+        200: {
+            "model": model,
+            "description": f"A replay: the same request was applied before; this is {what}, nothing was applied again",
+            "headers": {REPLAYED: {"description": "`true`: a replay", "schema": {"type": "string", "enum": ["true"]}}},
+        }
+    }
+
+
 MAX_KEY_LENGTH = 200
 REPLAYED_HEADERS = ("content-type", "location")
 

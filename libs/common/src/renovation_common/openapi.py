@@ -36,6 +36,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from renovation_common.auth import Role
 from renovation_common.errors import PROBLEM_JSON, NotFound
+from renovation_common.links import LINK_EXTENSION, LINK_PARAM, LINK_SCHEME
 
 BEARER_SCHEME = "bearerAuth"
 UNSAFE_METHODS = frozenset({"post", "put", "patch", "delete"})
@@ -75,7 +76,8 @@ API_CONVENTIONS = """
   admits (`x-required-roles`); a caller then sees only its own scope (district, street, community, household).
 - **Errors:** `application/problem+json` (RFC 9457) with a stable `code` (catalog: docs/errors.md). Send
   `Accept-Language: zh-CN` to get `title` and `detail` in Chinese.
-- **Retries:** unsafe operations accept an `Idempotency-Key` header.
+- **Retries:** unsafe operations accept an `Idempotency-Key` header. A replay — by that key or by a resource's own
+  id (a `submission_id`, a transfer id) — says so with `Idempotent-Replayed: true`.
 - **Lists:** cursor pagination (`cursor`, `limit`; the next page's cursor is `next_cursor`).
 - **Values:** timestamps are RFC 3339 with an offset; money is integer fen in fields named `*_fen`.
 """
@@ -141,6 +143,13 @@ def enrich(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
         "bearerFormat": "JWT",
         "description": BEARER_DESCRIPTION,
     }
+    components["securitySchemes"][LINK_SCHEME] = {
+        "type": "apiKey",
+        "in": "query",
+        "name": LINK_PARAM,
+        "description": "A short-lived signed link from `POST /v1/links` (operations marked `x-signed-link` only): "
+        "it opens that one request as the caller who made it, without a bearer header.",
+    }
     routes = {
         (route.path_format, method.lower()): route
         for route in api_routes(app)
@@ -158,6 +167,12 @@ def enrich(app: FastAPI, schema: dict[str, Any]) -> dict[str, Any]:
                 op["security"] = []
                 continue
             op["security"] = [{BEARER_SCHEME: []}]
+            if op.get(LINK_EXTENSION):
+                op["security"].append({LINK_SCHEME: []})
+                op["description"] = (
+                    op.get("description", "").rstrip() + "\n\nAlso opens with a signed link (`POST /v1/links`), "
+                    "e.g. as an image or a download in a browser."
+                ).strip()
             op[ROLES_EXTENSION] = sorted(r.value for r in roles)
             sentence = _role_sentence(roles)
             description = op.get("description", "").rstrip()

@@ -47,6 +47,24 @@ class PageParams(BaseModel):
     def after(self) -> Any:
         return decode_cursor(self.cursor)
 
+    def after_int(self) -> int | None:
+        """The integer key (an identity id) of a cursor made by ``make_page(..., key=lambda x: x.id)``."""
+        key = self.after
+        if key is None:
+            return None
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise BadRequest("cursor is not valid", code="invalid_cursor")
+        return key
+
+    def after_str(self, max_length: int = 200) -> str | None:
+        """The text key (a string id) of a cursor made by ``make_page(..., key=lambda x: x.id)``."""
+        key = self.after
+        if key is None:
+            return None
+        if not isinstance(key, str) or len(key) > max_length:
+            raise BadRequest("cursor is not valid", code="invalid_cursor")
+        return key
+
     def after_time_and_id(self, parse_id: Callable[[str], IdT]) -> tuple[datetime, IdT] | None:
         """The ``[timestamp, id]`` key of a cursor made by ``make_page(..., key=lambda x: [x.t.isoformat(), id])``."""
         key = self.after

@@ -130,6 +130,12 @@ class ServiceSettings(BaseSettings):
     )
     relay_enabled: bool = True
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=64 * 1024 * 1024, description="Request body limit")
+    link_ttl_s: int = Field(
+        default=300,
+        ge=30,
+        le=900,
+        description="How long a signed link (POST /v1/links) opens its chart or export",
+    )
     workers_enabled: bool = Field(default=True, description="Periodic jobs and background workers of the service")
     cors_allow_origins: list[str] = Field(
         default_factory=list,

@@ -115,6 +115,7 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
     assert r1.status_code == 201, r1.text
     r2 = await client.post(f"/v1/projects/{pid}/progress", json=report, headers=t["contractor"])
     assert r2.status_code == 200 and r2.json()["id"] == r1.json()["id"]
+    assert r2.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in r1.headers
     r3 = await client.post(
         f"/v1/projects/{pid}/progress", json={**report, "percent_complete": "20"}, headers=t["contractor"]
     )
@@ -126,8 +127,30 @@ async def test_project_plan_views_progress_and_events(service_client, make_token
     row = next(r for r in table.json()["rows"] if r["package_id"] == first["package_id"])
     assert row["planned_percent"] == "100.00" and row["status"] == "late"
     xlsx = await client.get(f"/v1/projects/{pid}/progress-table?date={late_day}&format=xlsx", headers=t["admin"])
-    ws = load_workbook(io.BytesIO(xlsx.content)).active
-    assert ws["A3"].value.startswith("作业面") and ws.max_row == 3 + len(schedule["packages"])
+    book = load_workbook(io.BytesIO(xlsx.content))
+    ws = book["工程日进度一栏表"]
+    assert ws["A3"].value == "作业面" and ws.max_row == 3 + len(schedule["packages"])
+    assert [c.value for c in ws[3]][3] == "工种" and ws["H2"].value.endswith("UTC+08:00（北京时间）")
+    trades = {r[3] for r in ws.iter_rows(min_row=4, values_only=True)}
+    statuses = {r[9] for r in ws.iter_rows(min_row=4, values_only=True)}
+    assert trades and trades <= {"给水", "燃气", "道路", "排水", "电梯", "绿化", "电力", "通信", "土建", "外立面"}
+    assert statuses <= {"未开始", "正常", "超前", "滞后", "已完成"} and "滞后" in statuses
+    data = book["data"]
+    assert [c.value for c in data[1]] == [
+        "face_name",
+        "package_code",
+        "package_name",
+        "trade",
+        "start_date",
+        "finish_date",
+        "planned_percent",
+        "actual_percent",
+        "variance",
+        "status",
+    ]
+    assert data.max_row == 1 + len(schedule["packages"])
+    assert {r[9] for r in data.iter_rows(min_row=2, values_only=True)} <= {"not_started", "on_track", "ahead", "late",
+                                                                         "completed"}  # fmt: skip
 
     daily = (await client.get(f"/v1/projects/{pid}/daily-report?date={late_day}", headers=t["officer"])).json()
     assert first["package_id"] in [r["package_id"] for r in daily["late_packages"]]

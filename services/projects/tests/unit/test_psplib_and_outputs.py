@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from decimal import Decimal
+from itertools import pairwise
 from pathlib import Path
 
 from projects.domain.calendar import WorkingCalendar
@@ -83,4 +85,49 @@ def test_table_handovers_daily_report_and_chart():
     root = ET.fromstring(svg)  # noqa: S314 - our own output
     assert root.tag.endswith("svg")
     assert len([e for e in root.iter() if e.tag.endswith("rect")]) >= 3
-    assert svg.count("<path") == 2 and "&lt;test&gt;" in svg
+    assert svg.count("<path") == 2 + 2 and "&lt;test&gt;" in svg  # two handovers, two legend diamonds
+
+
+def test_the_handover_chart_speaks_chinese_and_keeps_every_label_inside():
+    from projects.domain.catalog import TRADE_NAMES_ZH
+    from projects.domain.chart import text_width
+
+    cal = WorkingCalendar.of(date(2025, 3, 3))
+    dates = cal.dates(400)
+    packages = [
+        pkg("pipes", "L1", "plumbing", 0, 40, dates),
+        pkg("gas", "L1", "gas", 40, 60, dates),
+        pkg("paving", "L1", "roadworks", 60, 90, dates),
+        pkg("risers", "B7", "plumbing", 0, 3, dates),
+        pkg("elev", "B7", "elevator", 10, 300, dates),
+    ]
+    # a face with a long Chinese name, and a title far longer than the picture is wide
+    long_name = "锦绣花园小区东区第十七号楼东单元北侧通道"
+    long_face = [replace(p, face_name=long_name) if p.face_id == "B7" else p for p in packages]
+    hand = planned_handovers(long_face, dates)
+    title = "锦绣花园小区（东区、西区与南区）老旧小区综合改造工程 交叉施工作业面移交时序图 " * 3
+    recorded = {("L1", "plumbing", "gas"): datetime(2025, 4, 1)}
+    svg = render_svg(title, build_chart(long_face, hand), dates, recorded, TRADE_NAMES_ZH)
+    root = ET.fromstring(svg)  # noqa: S314 - our own output
+    width, height = (float(v) for v in root.attrib["viewBox"].split()[2:])
+    assert "Noto Sans CJK SC" in root.attrib["font-family"]
+    texts = [(e, "".join(e.itertext())) for e in root.iter() if e.tag.endswith("text")]
+    shown = {t for _, t in texts}
+    # Chinese trade names in the bars' tooltips and the legend, never the codes; a legend entry for each mark
+    for code in ("plumbing", "gas", "roadworks", "elevator"):
+        assert TRADE_NAMES_ZH[code] in shown and code not in shown, code
+    assert {"计划移交", "已移交"} <= shown
+    assert not any("plumbing" in t for t in shown)
+    # nothing clipped: every label's estimated box lies inside the picture; the title wraps onto lines
+    title_lines = [t for e, t in texts if e.attrib.get("font-weight") == "bold"]
+    assert len(title_lines) >= 2 and "".join(title_lines).replace(" ", "") == title.replace(" ", "")
+    for e, t in texts:
+        size = float(e.attrib.get("font-size", 11))
+        x, y = float(e.attrib["x"]), float(e.attrib["y"])
+        assert x >= 0 and x + text_width(t, size) <= width + 0.5, t
+        assert size <= y <= height, t
+    # the date axis: labels are real working days, a whole number of days apart, in order
+    ticks = [date.fromisoformat(t) for e, t in texts if e.attrib.get("font-size") == "9"]
+    assert len(ticks) >= 3 and ticks == sorted(ticks) and all(d in dates for d in ticks)
+    steps = {dates.index(b) - dates.index(a) for a, b in pairwise(ticks)}
+    assert len(steps) == 1 and steps.pop() >= 1

@@ -128,3 +128,13 @@ async def rows(app: Any, sql: str, **params: Any) -> list[Any]:
 async def outbox_events(app: Any, event_type: str) -> list[dict[str, Any]]:
     found = await rows(app, "select payload from outbox where event_type = :t order by seq", t=event_type)
     return [r.payload for r in found]
+
+
+async def until_events(app: Any, event_type: str, count: int, timeout_s: float = 15) -> list[dict[str, Any]]:
+    """Wait until the outbox holds at least ``count`` events of this type; return them all."""
+
+    async def enough() -> bool:
+        return len(await outbox_events(app, event_type)) >= count
+
+    await eventually(enough, timeout_s=timeout_s)
+    return await outbox_events(app, event_type)

@@ -47,6 +47,12 @@ async def mqtt_publish(username: str, password: str, topic: str, payload: bytes,
     raise AssertionError(f"could not publish over MQTT: {last!r}")
 
 
+def latency_count(metrics: str, severity: str) -> float:
+    """The sample count of ``smart_community_alarm_latency_seconds`` for a severity in a /metrics text (0 if none)."""
+    prefix = f'smart_community_alarm_latency_seconds_count{{severity="{severity}"}} '
+    return next((float(line[len(prefix) :]) for line in metrics.splitlines() if line.startswith(prefix)), 0.0)
+
+
 def payload(kind_type: str, **readings: object) -> bytes:
     return json.dumps({"type": kind_type, "time": datetime.now(UTC).isoformat(), "readings": readings}).encode()
 
@@ -68,6 +74,7 @@ async def test_mqtt_gas_alarm_becomes_a_critical_alarm_event(service_client, jet
     stored = await rows(app, "select credential_hash from devices where id = :i", i=gas["id"])
     assert stored[0].credential_hash.startswith("$2") and body["password"] not in stored[0].credential_hash
 
+    critical_before = latency_count((await client.get("/metrics")).text, "critical")
     raised: list[dict] = []
 
     async def on_raised(msg) -> None:
@@ -109,6 +116,10 @@ async def test_mqtt_gas_alarm_becomes_a_critical_alarm_event(service_client, jet
     assert [(e.event_type, e.source) for e in stored_events] == [("alarm", "mqtt")]
     metrics = (await client.get("/metrics")).text
     assert 'smart_community_device_events_total{outcome="rejected",source="mqtt"}' in metrics
+    # the alarm's latency (stream arrival -> alarm committed with alarm.raised in the outbox) was observed once
+    # (``>=``: the registry is the process's, other tests of this process may raise critical alarms too)
+    assert latency_count(metrics, "critical") >= critical_before + 1
+    assert 'smart_community_alarm_latency_seconds_bucket{le="300.0",severity="critical"}' in metrics
 
 
 @pytest.mark.integration

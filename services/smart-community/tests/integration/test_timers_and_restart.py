@@ -13,7 +13,7 @@ from renovation_common.contracts.survey import HouseholdUpdated
 from renovation_common.testing.plugin import bearer, eventually, running_app
 from smart_community.entrypoints.app import create_app
 
-from .conftest import FakeClock, World, new_id, outbox_events, publish, rows
+from .conftest import FakeClock, World, new_id, outbox_events, publish, rows, until_events
 
 
 async def gateway_post(client, world: World, events: list[dict]) -> dict:
@@ -172,17 +172,13 @@ async def test_silent_device_goes_offline_and_critical_alarm_escalates(service_c
     assert (await client.get(f"/v1/devices/{smoke['id']}", headers=world.token())).json()["offline"] is False
     clock.advance(minutes=5)
 
-    async def escalations(n: int):
-        async def check() -> bool:
-            return len(await outbox_events(app, "smart_community.alarm.escalated.v1")) == n
-
-        return check
-
-    await eventually(await escalations(1))
+    await until_events(app, "smart_community.alarm.escalated.v1", 1)
     clock.advance(minutes=5)
-    await eventually(await escalations(2))
+    await until_events(app, "smart_community.alarm.escalated.v1", 2)
     clock.advance(minutes=30)
     await asyncio.sleep(0.3)
     events = await outbox_events(app, "smart_community.alarm.escalated.v1")
     assert [e["data"]["level"] for e in events] == [1, 2]
     assert all(e["data"]["severity"] == "critical" for e in events)
+    # street offices subscribe to escalations of their street (webhooks: smart_community.alarm.escalated.v1)
+    assert all(e["data"]["street_id"] == world.street and e["data"]["alarm_type"] == "smoke" for e in events)

@@ -187,3 +187,39 @@ def test_placement_consistency():
     assert check_device_placement(Placement.COMMUNITY, None, "h1") is not None
     assert check_device_placement(Placement.BUILDING, None, None) is not None
     assert check_device_placement(Placement.BUILDING, "b1", None) is None
+
+
+@pytest.mark.parametrize(
+    ("kind", "normal", "alarm_type"),
+    [
+        (DeviceKind.GAS_DETECTOR, "clear", AlarmType.GAS),
+        (DeviceKind.SMOKE_ALARM, "clear", AlarmType.SMOKE),
+        (DeviceKind.WATER_LEAK_SENSOR, "dry", AlarmType.WATER_LEAK),
+    ],
+)
+def test_a_sensor_reporting_normal_starts_its_alarms_quiet_time(kind, normal, alarm_type):
+    at = T0 + timedelta(minutes=3)
+    [effect] = rules.evaluate(event(normal, at), device(kind), None, S)
+    assert effect == rules.SensorNormal(alarm_type=alarm_type, dedup_key=f"d-{kind.value}", at=at)
+    assert rules.evaluate(event("heartbeat", at), device(kind), None, S) == []
+
+
+def test_auto_clear_after_the_kinds_quiet_time_and_never_when_off():
+    assert (S.gas_auto_clear_after, S.smoke_auto_clear_after, S.water_leak_auto_clear_after) == (
+        timedelta(minutes=10),
+        timedelta(minutes=10),
+        timedelta(minutes=30),
+    )
+    since = T0
+    due = rules.auto_clear_due
+    assert due(AlarmType.GAS, AlarmStatus.ACTIVE, since, S, since + timedelta(seconds=599)) is None
+    assert due(AlarmType.GAS, AlarmStatus.ACTIVE, since, S, since + timedelta(seconds=600)) == timedelta(seconds=600)
+    assert due(AlarmType.GAS, AlarmStatus.ACKNOWLEDGED, since, S, since + timedelta(hours=1)) == timedelta(minutes=10)
+    assert due(AlarmType.WATER_LEAK, AlarmStatus.ACTIVE, since, S, since + timedelta(minutes=29)) is None
+    assert due(AlarmType.GAS, AlarmStatus.CLEARED, since, S, since + timedelta(hours=1)) is None
+    assert due(AlarmType.GAS, AlarmStatus.ACTIVE, None, S, since + timedelta(hours=1)) is None  # not normal yet
+    off = RuleSettings(smoke_auto_clear_after=None)
+    assert due(AlarmType.SMOKE, AlarmStatus.ACTIVE, since, off, since + timedelta(days=1)) is None
+    # only sensor alarms clear themselves: a welfare check or an unaccompanied exit needs a person
+    assert due(AlarmType.WELFARE_CHECK, AlarmStatus.ACTIVE, since, S, since + timedelta(days=1)) is None
+    assert rules.auto_cleared_by(timedelta(seconds=600)) == "auto:normal_for_600s"

@@ -29,12 +29,12 @@ class AlarmAcknowledged(EventData):
     acknowledged_at: datetime
 
 
-@event_contract("smart_community.alarm.cleared.v1", "An alarm was cleared.")
+@event_contract("smart_community.alarm.cleared.v1", "An alarm was cleared (by a person, or by itself: ``auto:…``).")
 class AlarmCleared(EventData):
     alarm_id: str
     community_id: str
     district_id: str | None = None
-    cleared_by: str
+    cleared_by: str  # a user's sub, or auto:normal_for_<s>s (sensor normal that long), auto:device_online
     cleared_at: datetime
 
 
@@ -43,6 +43,8 @@ class AlarmEscalated(EventData):
     alarm_id: str
     community_id: str
     district_id: str | None = None
+    street_id: str | None = None  # the street office the escalation goes to
+    alarm_type: str | None = None
     severity: str
     level: int
     escalated_at: datetime
@@ -55,6 +57,15 @@ class DeviceOffline(EventData):
     district_id: str | None = None
     kind: str
     last_seen_at: datetime | None = None
+
+
+@event_contract("smart_community.device.online.v1", "A device marked offline was heard from again.")
+class DeviceOnline(EventData):
+    device_id: str
+    community_id: str
+    district_id: str | None = None
+    kind: str
+    seen_at: datetime
 
 
 @event_contract("smart_community.repair.requested.v1", "A common-part fault (e.g. a burst pipe) needs repair.")

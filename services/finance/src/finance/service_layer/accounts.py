@@ -16,7 +16,7 @@ from finance.adapters.repositories import (
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import NEGATIVE_ALLOWED_BY_DEFAULT, AccountKind
 from finance.service_layer.context import Context
-from finance.service_layer.scope import community_scope, covers_account, ensure_body_agrees, of_row
+from finance.service_layer.scope import community_scope, covers_account, ensure_body_agrees, list_filters, of_row
 from renovation_common.auth import Principal, Scope
 from renovation_common.errors import Forbidden, NotFound
 
@@ -117,6 +117,28 @@ async def _readable(session: Any, principal: Principal, account_id: uuid.UUID) -
     if not covers_account(principal, row):
         raise Forbidden("this account is outside your scope", code="out_of_scope")
     return row
+
+
+async def list_accounts(
+    ctx: Context,
+    principal: Principal,
+    *,
+    kind: AccountKind | None,
+    community_id: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Any]:
+    """Accounts in the caller's scope (a resident: their household's), narrowed to a community when asked; an
+    account above the caller's level is not listed, as it is not readable."""
+    filters = list_filters(principal)
+    if community_id is not None:
+        if filters.get("community_id", community_id) != community_id:
+            return []
+        filters["community_id"] = community_id
+    async with ctx.read() as reader:
+        return await AccountRepository(reader.session).find(
+            filters=filters, kind=kind.value if kind else None, after=after, limit=limit
+        )
 
 
 async def get_account(ctx: Context, principal: Principal, account_id: uuid.UUID) -> Any:

@@ -19,7 +19,7 @@ from finance.domain.contributions import Collection, SchemeKind, due_fen, valida
 from finance.domain.errors import RuleViolation
 from finance.service_layer import well_known_accounts
 from finance.service_layer.context import Context
-from finance.service_layer.scope import community_scope, of_row
+from finance.service_layer.scope import community_scope, list_filters, of_row
 from renovation_common.auth import Principal, Role
 from renovation_common.errors import Forbidden, NotFound
 
@@ -154,21 +154,16 @@ async def list_dues(
         kind=query.kind.value if query.kind else None,
         status=query.status,
     )
+    if principal.role is Role.RESIDENT and query.household_id not in (None, principal.household_id):
+        raise Forbidden("residents see only their own household", code="out_of_scope")
+    scope = list_filters(principal)  # a resident: their household; staff: every claim their token carries
     async with ctx.read() as reader:
-        if principal.role is Role.RESIDENT:
-            if query.household_id not in (None, principal.household_id) or principal.household_id is None:
-                raise Forbidden("residents see only their own household", code="out_of_scope")
-            where = replace(where, household_id=principal.household_id)
-        else:
+        if principal.role is not Role.RESIDENT:
             await _ensure_named_targets_in_scope(reader.session, principal, query)
-            where = replace(
-                where,
-                district_id=principal.district_id,
-                street_id=principal.street_id,
-                community_id=principal.community_id or query.community_id,
-            )
-            if query.community_id not in (None, where.community_id):
+            named = query.community_id
+            if named is not None and scope.get("community_id", named) != named:
                 return []  # a worker of one community naming another: nothing of theirs there
+        where = replace(where, **scope)
         rows = await DueRepository(reader.session).find(where, after=after, limit=limit)
     for row in rows:
         principal.ensure_covers(of_row(row), "due")

@@ -25,7 +25,7 @@ from finance.domain.funding import (
 from finance.domain.ledger import TransferKind, TransferSpec
 from finance.service_layer import well_known_accounts
 from finance.service_layer.context import Context, derived_id
-from finance.service_layer.scope import ensure_reads_district_record, of_row
+from finance.service_layer.scope import ensure_reads_district_record, list_filters, of_row
 from renovation_common.auth import Principal
 from renovation_common.contracts.finance import DisbursementPosted, FundingPlanApproved, SourceAmount
 from renovation_common.errors import Conflict, NotFound
@@ -104,6 +104,27 @@ async def get_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -> Pl
     view = await _read_view(ctx, plan_id)
     ensure_reads_district_record(principal, view.plan, "funding plan")
     return view
+
+
+async def list_plans(
+    ctx: Context,
+    principal: Principal,
+    *,
+    status: PlanStatus | None,
+    community_id: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[Any]:
+    """Plans in the caller's scope (operators and government systems: their district's), narrowed to a community."""
+    filters = list_filters(principal, households=False)
+    if community_id is not None:
+        if filters.get("community_id", community_id) != community_id:
+            return []
+        filters["community_id"] = community_id
+    async with ctx.read() as reader:
+        return await FundingPlanRepository(reader.session).find(
+            filters=filters, status=status.value if status else None, after=after, limit=limit
+        )
 
 
 async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -> PlanView:

@@ -30,6 +30,19 @@ def community_scope(community: Any) -> Scope:
     return Scope(district_id=community.district_id, street_id=community.street_id, community_id=community.community_id)
 
 
+def list_filters(principal: Principal, *, households: bool = True) -> dict[str, str]:
+    """Column filters of a list in the caller's scope, the same rule as :func:`covers_account` (a resident: their
+    household's rows, when the list has households; operators and government systems: their district; staff: their
+    district, street and community as the token carries them)."""
+    if principal.role is Role.RESIDENT and not households:
+        raise Forbidden("residents list only their own household's records", code="out_of_scope")
+    if principal.role in DISTRICT_READERS:
+        if principal.district_id is None:
+            raise Forbidden("your token carries no district", code="out_of_scope")
+        return {"district_id": principal.district_id}
+    return principal.scope_filters()
+
+
 def covers_account(principal: Principal, row: Any) -> bool:
     """Residents see only their household's account; staff and readers see accounts inside their scope.
 

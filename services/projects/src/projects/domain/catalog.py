@@ -138,6 +138,28 @@ DEFAULT_LINKS: tuple[tuple[str, str, int], ...] = (
 )
 
 TRADES: tuple[str, ...] = tuple(sorted({t.trade for t in _TYPES}))
+# the crews as a street office names them (charts, exports)
+TRADE_NAMES_ZH: dict[str, str] = {
+    "civil": "土建",
+    "drainage": "排水",
+    "electrical": "电力",
+    "elevator": "电梯",
+    "facade": "外立面",
+    "fitout": "装饰装修",
+    "gas": "燃气",
+    "heating": "供暖",
+    "landscaping": "绿化",
+    "plumbing": "给水",
+    "roadworks": "道路",
+    "roofing": "屋面",
+    "telecom": "通信",
+}
+assert set(TRADE_NAMES_ZH) == set(TRADES), "every trade has a Chinese name"
+
+
+def trade_name(trade: str) -> str:
+    """The Chinese name of a crew's trade (the code itself for a trade the catalog does not know)."""
+    return TRADE_NAMES_ZH.get(trade, trade)
 
 
 def package_type(code: str) -> PackageType:

@@ -58,61 +58,134 @@ def build_chart(packages: Sequence[PlannedPackage], handovers: Sequence[PlannedH
     return rows
 
 
+# a CJK font stack: the first installed one draws the Chinese labels (a browser falls back to any sans-serif)
+FONT_STACK = (
+    "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', "
+    "'Heiti SC', sans-serif"
+)
+
+
+def text_width(text: str, size: float) -> float:
+    """An upper estimate of a label's width: a CJK character is one em, any other character 0.62 em."""
+    return sum(size if ord(c) > 0x2E7F else 0.62 * size for c in text)
+
+
+def fit(text: str, size: float, width: float) -> str:
+    """``text`` cut (with an ellipsis) so that it is at most ``width`` wide."""
+    if text_width(text, size) <= width:
+        return text
+    while text and text_width(text + "…", size) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def wrap(text: str, size: float, width: float) -> list[str]:
+    """Lines of ``text`` at most ``width`` wide (broken at spaces where it can, between CJK characters anywhere)."""
+    lines: list[str] = []
+    line = ""
+    for ch in text:
+        if text_width(line + ch, size) > width and line:
+            cut = line.rfind(" ")
+            if cut > 0 and not ch.isspace():
+                lines.append(line[:cut])
+                line = line[cut + 1 :]
+            else:
+                lines.append(line.rstrip())
+                line = ""
+            if ch.isspace():
+                continue
+        line += ch
+    if line.strip():
+        lines.append(line.rstrip())
+    return lines or [""]
+
+
 def render_svg(
     title: str,
     rows: Sequence[FaceRow],
     dates: Sequence[date],
     recorded: Mapping[tuple[str, str, str], datetime] | None = None,
+    trade_names: Mapping[str, str] | None = None,
 ) -> str:
-    """A row per face, a bar per trade, handovers as diamonds (filled when recorded)."""
+    """A row per face, a bar per trade (its Chinese name), handovers as diamonds (filled when recorded), a date axis
+    with a tick every few working days, and a legend for every mark. Every label is placed inside the picture:
+    titles wrap, face names and bar labels are cut to the room they have."""
     recorded = recorded or {}
+    names = trade_names or {}
+
+    def label(trade: str) -> str:
+        return names.get(trade, trade)
+
     horizon = max([b.end for r in rows for b in r.bars] + [1])
     day_w = max(2.0, min(16.0, 1000.0 / horizon))
-    left, top, row_h = 170, 50, 34
-    width = int(left + horizon * day_w + 30)
-    height = top + row_h * max(1, len(rows)) + 60
+    left = int(min(260.0, max(80.0, max([text_width(r.face_name, 11) for r in rows] + [0.0]) + 16)))
+    chart_w = horizon * day_w
     trades = sorted({b.trade for r in rows for b in r.bars})
     colour = {t: PALETTE[i % len(PALETTE)] for i, t in enumerate(trades)}
+    legend = [(label(t), "bar", colour[t]) for t in trades] + [
+        ("计划移交", "diamond", "#fff"),
+        ("已移交", "diamond", "#222"),
+    ]
+    cell = max(110.0, max(text_width(text, 11) for text, _, _ in legend) + 26)
+    width = int(max(left + chart_w + 40, 640))
+    per_row = max(1, int((width - 20) // cell))
+    title_lines = wrap(title, 14, width - 20)
+    top = 30 + 18 * len(title_lines) + 20  # title, then the date labels above the grid
+    row_h = 34
+    grid_bottom = top + row_h * max(1, len(rows))
+    legend_rows = -(-len(legend) // per_row)
+    height = int(grid_bottom + 24 + 18 * legend_rows + 10)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="11">',
+        f'viewBox="0 0 {width} {height}" font-family="{escape(FONT_STACK)}" font-size="11">',
         f"<title>{escape(title)}</title>",
-        f'<text x="10" y="20" font-size="14" font-weight="bold">{escape(title)}</text>',
     ]
-    step = max(1, round(60 / day_w))
+    for i, line in enumerate(title_lines):
+        out.append(f'<text x="10" y="{24 + 18 * i}" font-size="14" font-weight="bold">{escape(line)}</text>')
+    # a date every ``step`` working days (whole days: the axis counts working days, never fractions of one); the
+    # step leaves room for a date label (10 characters at 9 px) between two ticks
+    step = max(1, -(-int(text_width("2025-01-01", 9) + 8) // max(1, int(day_w))))
     for k in range(0, horizon + 1, step):
         x = left + k * day_w
-        out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{top + row_h * len(rows)}" stroke="#ddd"/>')
-        if k < len(dates):
+        out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{grid_bottom}" stroke="#ddd"/>')
+        if k < len(dates) and x + text_width("2025-01-01", 9) <= width:
             out.append(f'<text x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
     for i, row in enumerate(rows):
         y = top + i * row_h
-        out.append(f'<text x="8" y="{y + row_h / 2 + 4:.1f}">{escape(row.face_name[:24])}</text>')
+        out.append(f'<text x="8" y="{y + row_h / 2 + 4:.1f}">{escape(fit(row.face_name, 11, left - 14))}</text>')
         for bar in row.bars:
             x = left + bar.start * day_w
             w = max(1.0, (bar.end - bar.start) * day_w)
+            name = label(bar.trade)
             out.append(
                 f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="{row_h - 14}" fill="{colour[bar.trade]}" '
-                f'rx="2"><title>{escape(bar.trade)}: {bar.start_date} – {bar.finish_date} '
+                f'rx="2"><title>{escape(name)}: {bar.start_date} – {bar.finish_date} '
                 f"({escape(', '.join(bar.packages))})</title></rect>"
             )
-            if w > 40:
-                out.append(f'<text x="{x + 3:.1f}" y="{y + row_h / 2 + 3:.1f}" fill="#fff">{escape(bar.trade)}</text>')
+            if w - 6 >= text_width(name, 10):
+                ty = y + row_h / 2 + 3
+                out.append(f'<text x="{x + 3:.1f}" y="{ty:.1f}" font-size="10" fill="#fff">{escape(name)}</text>')
         for h in row.handovers:
             x = left + h.index * day_w
             cy = y + row_h - 6
             done = (h.face_id, h.from_trade, h.to_trade) in recorded
             fill = "#222" if done else "#fff"
             out.append(
-                f'<path d="M{x:.1f},{cy - 5} L{x + 5:.1f},{cy} L{x:.1f},{cy + 5} L{x - 5:.1f},{cy} Z" '
-                f'fill="{fill}" stroke="#222"><title>{escape(h.from_trade)} → {escape(h.to_trade)} '
-                f"{h.planned_on}{' (recorded)' if done else ''}</title></path>"
+                f'<path d="{_diamond(x, cy)}" fill="{fill}" stroke="#222"><title>{escape(label(h.from_trade))} → '
+                f"{escape(label(h.to_trade))} {h.planned_on}{'（已移交）' if done else ''}</title></path>"
             )
-    ly = top + row_h * len(rows) + 25
-    for i, t in enumerate(trades):
-        x = 10 + (i % 8) * 120
-        yy = ly + (i // 8) * 16
-        out.append(f'<rect x="{x}" y="{yy - 9}" width="10" height="10" fill="{colour[t]}"/>')
-        out.append(f'<text x="{x + 14}" y="{yy}">{escape(t)}</text>')
+    ly = grid_bottom + 24
+    for i, (text, mark, fill) in enumerate(legend):
+        x = 10 + (i % per_row) * cell
+        yy = ly + (i // per_row) * 18
+        if mark == "bar":
+            out.append(f'<rect x="{x:.1f}" y="{yy - 9}" width="12" height="10" fill="{fill}"/>')
+        else:
+            out.append(f'<path d="{_diamond(x + 6, yy - 4)}" fill="{fill}" stroke="#222"/>')
+        out.append(f'<text x="{x + 18:.1f}" y="{yy}">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _diamond(x: float, cy: float) -> str:
+    return f"M{x:.1f},{cy - 5} L{x + 5:.1f},{cy} L{x:.1f},{cy + 5} L{x - 5:.1f},{cy} Z"

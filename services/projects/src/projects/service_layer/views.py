@@ -11,7 +11,7 @@ from decimal import Decimal
 from projects.adapters.exports import progress_table_xlsx
 from projects.adapters.repositories import PlanRepository, ProgressRepository, ProjectRepository
 from projects.domain.calendar import WorkingCalendar
-from projects.domain.catalog import package_type
+from projects.domain.catalog import TRADE_NAMES_ZH, package_type
 from projects.domain.chart import FaceRow, build_chart, render_svg
 from projects.domain.model import Plan, Project, WorkFace, WorkPackage
 from projects.domain.progress import (
@@ -23,6 +23,7 @@ from projects.domain.progress import (
     planned_handovers,
     progress_table,
 )
+from projects.service_layer.context import Context
 from projects.service_layer.planning import calendar_of
 from projects.service_layer.projects import visible_project
 from renovation_common.auth import Principal
@@ -113,7 +114,7 @@ class HandoverChart:
     recorded: dict[tuple[str, str, str], datetime]
 
     def svg(self) -> str:
-        return render_svg(self.title, self.rows, self.dates, self.recorded)
+        return render_svg(self.title, self.rows, self.dates, self.recorded, TRADE_NAMES_ZH)
 
 
 async def recorded_handovers(
@@ -147,9 +148,17 @@ class ProgressTable:
     planned_percent: Decimal
     actual_percent: Decimal
     rows: list[ProgressRow]
+    read_at: datetime  # in the service's time zone
 
     def xlsx(self) -> bytes:
-        return progress_table_xlsx(self.title, self.day, self.rows, (self.planned_percent, self.actual_percent))
+        return progress_table_xlsx(
+            self.title,
+            self.day,
+            self.rows,
+            (self.planned_percent, self.actual_percent),
+            exported_at=self.read_at,
+            trade_names=TRADE_NAMES_ZH,
+        )
 
 
 async def actual_as_of(uow: UnitOfWork | ReadOnlyUnitOfWork, project_id: uuid.UUID, day: date) -> dict[str, Decimal]:
@@ -157,7 +166,7 @@ async def actual_as_of(uow: UnitOfWork | ReadOnlyUnitOfWork, project_id: uuid.UU
 
 
 async def get_progress_table(
-    read: ReadOnlyUnitOfWork, principal: Principal, project_id: uuid.UUID, day: date
+    read: ReadOnlyUnitOfWork, ctx: Context, principal: Principal, project_id: uuid.UUID, day: date
 ) -> ProgressTable:
     """工程日进度一栏表: planned against reported progress on ``day`` (reports dated up to that day)."""
     async with read:
@@ -169,7 +178,9 @@ async def get_progress_table(
     except ValueError as exc:
         raise _calendar_error(day, exc) from None
     planned_total, actual_total = overall(view.planned, rows)
-    return ProgressTable(project_id, f"{view.project.name} 工程日进度一栏表", day, planned_total, actual_total, rows)
+    read_at = ctx.now().astimezone(ctx.timezone)
+    title = f"{view.project.name} 工程日进度一栏表"
+    return ProgressTable(project_id, title, day, planned_total, actual_total, rows, read_at)
 
 
 async def get_daily_report(

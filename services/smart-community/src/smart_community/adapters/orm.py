@@ -158,6 +158,10 @@ rule_settings = sa.Table(
     sa.Column("escalation_minutes", sa.Integer, nullable=False),
     sa.Column("max_escalation_level", sa.Integer, nullable=False),
     sa.Column("parking_capacity", sa.Integer),
+    # seconds a sensor must report normal before its open alarm clears itself; 0 = only a person clears it
+    sa.Column("gas_auto_clear_s", sa.Integer, nullable=False, server_default="600"),
+    sa.Column("smoke_auto_clear_s", sa.Integer, nullable=False, server_default="600"),
+    sa.Column("water_leak_auto_clear_s", sa.Integer, nullable=False, server_default="1800"),
     sa.Column("updated_by", sa.String(200), nullable=False),
     sa.Column("updated_at", TS, nullable=False),
     sa.CheckConstraint("welfare_check_hours between 0.01 and 720", name="welfare_hours_range"),
@@ -165,6 +169,11 @@ rule_settings = sa.Table(
     sa.CheckConstraint("escalation_minutes between 1 and 1440", name="escalation_range"),
     sa.CheckConstraint("max_escalation_level between 1 and 10", name="level_range"),
     sa.CheckConstraint("parking_capacity is null or parking_capacity between 0 and 100000", name="capacity_range"),
+    sa.CheckConstraint(
+        "gas_auto_clear_s between 0 and 86400 and smoke_auto_clear_s between 0 and 86400"
+        " and water_leak_auto_clear_s between 0 and 86400",
+        name="auto_clear_range",
+    ),
 )
 
 # Persisted deadlines: a restart keeps them; the scanner fires each once (fired_at set in the same transaction).
@@ -203,6 +212,7 @@ alarms = sa.Table(
     sa.Column("escalation_level", sa.Integer, nullable=False, server_default="0"),
     sa.Column("escalate_at", TS),
     sa.Column("details", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")),
+    sa.Column("normal_since", TS),  # the sensor has reported normal since (auto-clear); a repeat resets it
     sa.CheckConstraint(_in("severity", ("critical", "major", "minor", "warning")), name="severity_known"),
     sa.CheckConstraint(_in("status", ("active", "acknowledged", "cleared")), name="status_known"),
     sa.CheckConstraint("occurrences >= 1", name="occurrences_positive"),
@@ -223,6 +233,24 @@ sa.Index(
 )
 sa.Index("ix_alarms_community_raised", alarms.c.community_id, alarms.c.raised_at, alarms.c.id)
 sa.Index("ix_alarms_escalate_at", alarms.c.escalate_at, postgresql_where=alarms.c.escalate_at.is_not(None))
+sa.Index(
+    "ix_alarms_normal_since",
+    alarms.c.normal_since,
+    postgresql_where=sa.and_(alarms.c.normal_since.is_not(None), alarms.c.status != "cleared"),
+)
+
+# Audit of the lifecycle: every step of every alarm, by whom (a user's sub or ``auto:…``) and when.
+alarm_transitions = sa.Table(
+    "alarm_transitions",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True),
+    sa.Column("alarm_id", UUID(as_uuid=True), sa.ForeignKey("alarms.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("from_status", sa.String(15), nullable=False),
+    sa.Column("to_status", sa.String(15), nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.Column("at", TS, nullable=False),
+)
+sa.Index("ix_alarm_transitions_alarm", alarm_transitions.c.alarm_id, alarm_transitions.c.id)
 
 parking = sa.Table(
     "parking",

@@ -158,6 +158,11 @@ class RuleSettings:
     escalation_after: timedelta = timedelta(minutes=10)
     max_escalation_level: int = 3
     parking_capacity: int | None = None
+    # an open gas / smoke / water-leak alarm clears itself once its sensor has reported normal (``clear``, ``dry``)
+    # for this long without a new alarm; ``None``: only a person clears it
+    gas_auto_clear_after: timedelta | None = timedelta(minutes=10)
+    smoke_auto_clear_after: timedelta | None = timedelta(minutes=10)
+    water_leak_auto_clear_after: timedelta | None = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -207,7 +212,7 @@ class AlarmRecord:
     cleared_at: datetime | None
     escalation_level: int
     escalate_at: datetime | None = None
-    clear_reason: str | None = None
+    normal_since: datetime | None = None  # its sensor has reported normal since (auto-clear), reset by a repeat
 
 
 @dataclass(frozen=True)

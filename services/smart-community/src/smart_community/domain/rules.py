@@ -55,7 +55,23 @@ class ParkingChange:
     delta: int
 
 
-Effect = RaiseAlarm | ArmWelfareTimer | RequestRepair | ParkingChange
+@dataclass(frozen=True)
+class SensorNormal:
+    """The sensor reports normal again (gas/smoke ``clear``, leak ``dry``): its open alarm starts its quiet time."""
+
+    alarm_type: AlarmType
+    dedup_key: str
+    at: datetime
+
+
+Effect = RaiseAlarm | ArmWelfareTimer | RequestRepair | ParkingChange | SensorNormal
+
+# The event type with which each alarm-bearing sensor reports normal, and the alarm it ends.
+NORMAL_EVENTS: dict[DeviceKind, tuple[str, AlarmType]] = {
+    DeviceKind.GAS_DETECTOR: ("clear", AlarmType.GAS),
+    DeviceKind.SMOKE_ALARM: ("clear", AlarmType.SMOKE),
+    DeviceKind.WATER_LEAK_SENSOR: ("dry", AlarmType.WATER_LEAK),
+}
 
 
 def effective_time(event: DeviceEvent) -> datetime:
@@ -153,6 +169,9 @@ def evaluate(
     elif kind in (DeviceKind.LPR_CAMERA, DeviceKind.BARRIER_GATE) and etype in ("vehicle_entry", "vehicle_exit"):
         effects.append(ParkingChange(+1 if etype == "vehicle_entry" else -1))
 
+    elif kind in NORMAL_EVENTS and etype == NORMAL_EVENTS[kind][0]:
+        effects.append(SensorNormal(alarm_type=NORMAL_EVENTS[kind][1], dedup_key=device.id, at=at))
+
     return effects
 
 
@@ -214,6 +233,34 @@ def next_escalation(
     new_level = level + 1
     following = now + settings.escalation_after if new_level < settings.max_escalation_level else None
     return new_level, following
+
+
+def auto_clear_after(alarm_type: AlarmType, settings: RuleSettings) -> timedelta | None:
+    """How long a sensor must report normal before its alarm of this type clears itself (``None``: never)."""
+    return {
+        AlarmType.GAS: settings.gas_auto_clear_after,
+        AlarmType.SMOKE: settings.smoke_auto_clear_after,
+        AlarmType.WATER_LEAK: settings.water_leak_auto_clear_after,
+    }.get(alarm_type)
+
+
+def auto_clear_due(
+    alarm_type: AlarmType, status: AlarmStatus, normal_since: datetime | None, settings: RuleSettings, now: datetime
+) -> timedelta | None:
+    """The quiet time served when an open alarm clears itself now (its sensor normal since ``normal_since`` for at
+    least the type's setting), else ``None``."""
+    hold = auto_clear_after(alarm_type, settings)
+    if hold is None or normal_since is None or status is AlarmStatus.CLEARED:
+        return None
+    return hold if now >= normal_since + hold else None
+
+
+def auto_cleared_by(hold: timedelta) -> str:
+    """Who cleared an alarm that cleared itself: ``auto:normal_for_<seconds>s`` (a person's is their ``sub``)."""
+    return f"auto:normal_for_{int(hold.total_seconds())}s"
+
+
+DEVICE_ONLINE_CLEARER = "auto:device_online"
 
 
 # ------------------------------------------------------------------------------------------------ lifecycle

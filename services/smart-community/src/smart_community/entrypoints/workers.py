@@ -1,6 +1,7 @@
 """Periodic jobs of the smart-community service (device ingestion is a consumer: entrypoints/consumers.py).
 
-* ``deadline-scanner``: due welfare deadlines, silent devices, unacknowledged critical alarms to escalate;
+* ``deadline-scanner``: due welfare deadlines, silent devices (``device.offline``), unacknowledged critical alarms
+  to escalate, alarms whose sensor has reported normal long enough (auto-clear);
 * ``device-event-retention``: device events and rejects older than ``EVENT_RETENTION_DAYS``, in chunks.
 
 Both run once per tick across replicas (``renovation_common.workers.PeriodicJob``).

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import Counter
 
@@ -14,7 +15,7 @@ from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.smart_community import AlarmAcknowledged, AlarmCleared, AlarmRaised, RepairRequested
 from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, InvalidState, NotFound
-from renovation_common.events import new_event
+from renovation_common.events import EventData, new_event
 from smart_community.adapters.repositories import AlarmQuery, AlarmRepository, UpsertedAlarm
 from smart_community.domain import rules
 from smart_community.domain.model import AlarmRecord, AlarmStatus
@@ -130,74 +131,80 @@ async def list_alarms(
         return await AlarmRepository(read.session).find(query, after, limit)
 
 
-def _step(transition: Callable[[AlarmStatus], AlarmStatus], status: str) -> AlarmStatus:
+# ------------------------------------------------------------------------------------------------ lifecycle
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the lifecycle ``active → acknowledged → cleared``: what the domain allows, the who/when columns
+    it sets and the event announcing it."""
+
+    name: str
+    decide: Callable[[AlarmStatus], AlarmStatus]
+    columns: Callable[[str, datetime], dict[str, Any]]
+    event: Callable[[AlarmRecord, str, datetime], EventData]
+
+
+ACKNOWLEDGE = Step(
+    "acknowledge",
+    rules.acknowledge,
+    lambda by, at: {"acknowledged_by": by, "acknowledged_at": at},
+    lambda a, by, at: AlarmAcknowledged(
+        alarm_id=str(a.id),
+        community_id=a.community_id,
+        district_id=a.district_id,
+        acknowledged_by=by,
+        acknowledged_at=at,
+    ),
+)
+CLEAR = Step(
+    "clear",
+    rules.clear,
+    lambda by, at: {"cleared_by": by, "cleared_at": at, "normal_since": None},
+    lambda a, by, at: AlarmCleared(
+        alarm_id=str(a.id), community_id=a.community_id, district_id=a.district_id, cleared_by=by, cleared_at=at
+    ),
+)
+
+
+async def take_step(uow: UnitOfWork, alarm: AlarmRecord, step: Step, *, by: str, now: datetime, source: str) -> None:
+    """Move a locked alarm one step inside the caller's unit of work: the domain decides (409 with its code when the
+    step is not allowed), the row takes the new status with who/when (escalation stops), the audit row
+    (``alarm_transitions``) and the event go in the same transaction."""
     try:
-        return transition(AlarmStatus(status))
+        status = step.decide(AlarmStatus(alarm.status))
     except rules.InvalidTransition as exc:
         raise InvalidState(exc.detail, code=exc.code) from None
+    repo = AlarmRepository(uow.session)
+    await repo.update(alarm.id, status=status.value, escalate_at=None, **step.columns(by, now))
+    await repo.add_transition(alarm.id, alarm.status, status.value, by, now)
+    uow.publish(new_event(step.event(alarm, by, now), source=source, subject=str(alarm.id), time=now))
 
 
-async def _locked_alarm(uow: UnitOfWork, alarm_id: uuid.UUID, principal: Principal) -> AlarmRecord:
-    alarm = await AlarmRepository(uow.session).get(alarm_id, for_update=True)
-    if alarm is None:
-        raise NotFound("no such alarm", code="alarm_not_found")
-    principal.ensure_covers(alarm_scope(alarm), "alarm")
-    return alarm
+async def change_alarm(
+    uow: UnitOfWork, alarm_id: uuid.UUID, principal: Principal, step: Step, *, now: datetime, source: str
+) -> AlarmRecord:
+    """A person takes a step (acknowledge, clear): one transaction; the alarm is locked and must be in their scope."""
+    async with uow:
+        repo = AlarmRepository(uow.session)
+        alarm = await repo.get(alarm_id, for_update=True)
+        if alarm is None:
+            raise NotFound("no such alarm", code="alarm_not_found")
+        principal.ensure_covers(alarm_scope(alarm), "alarm")
+        await take_step(uow, alarm, step, by=principal.sub, now=now, source=source)
+        updated = await repo.get(alarm_id)
+        await uow.commit()
+    assert updated is not None
+    return updated
 
 
 async def acknowledge_alarm(
     uow: UnitOfWork, alarm_id: uuid.UUID, principal: Principal, *, now: datetime, source: str
 ) -> AlarmRecord:
-    async with uow:
-        alarm = await _locked_alarm(uow, alarm_id, principal)
-        status = _step(rules.acknowledge, alarm.status)
-        repo = AlarmRepository(uow.session)
-        await repo.update(
-            alarm_id, status=status.value, acknowledged_by=principal.sub, acknowledged_at=now, escalate_at=None
-        )
-        uow.publish(
-            new_event(
-                AlarmAcknowledged(
-                    alarm_id=str(alarm_id),
-                    community_id=alarm.community_id,
-                    district_id=alarm.district_id,
-                    acknowledged_by=principal.sub,
-                    acknowledged_at=now,
-                ),
-                source=source,
-                subject=str(alarm_id),
-                time=now,
-            )
-        )
-        updated = await repo.get(alarm_id)
-        await uow.commit()
-    assert updated is not None
-    return updated
+    return await change_alarm(uow, alarm_id, principal, ACKNOWLEDGE, now=now, source=source)
 
 
 async def clear_alarm(
     uow: UnitOfWork, alarm_id: uuid.UUID, principal: Principal, *, now: datetime, source: str
 ) -> AlarmRecord:
-    async with uow:
-        alarm = await _locked_alarm(uow, alarm_id, principal)
-        status = _step(rules.clear, alarm.status)
-        repo = AlarmRepository(uow.session)
-        await repo.update(alarm_id, status=status.value, cleared_by=principal.sub, cleared_at=now, escalate_at=None)
-        uow.publish(
-            new_event(
-                AlarmCleared(
-                    alarm_id=str(alarm_id),
-                    community_id=alarm.community_id,
-                    district_id=alarm.district_id,
-                    cleared_by=principal.sub,
-                    cleared_at=now,
-                ),
-                source=source,
-                subject=str(alarm_id),
-                time=now,
-            )
-        )
-        updated = await repo.get(alarm_id)
-        await uow.commit()
-    assert updated is not None
-    return updated
+    return await change_alarm(uow, alarm_id, principal, CLEAR, now=now, source=source)

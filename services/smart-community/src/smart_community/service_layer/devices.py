@@ -1,13 +1,17 @@
-"""Use cases of the device registry: register a device, read one, read its events."""
+"""Use cases of the device registry: register a device, read one, read its events; the offline/online pair of
+events the ingestion and the deadline scanner announce."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from renovation_common.auth import Principal, Scope
+from renovation_common.contracts.smart_community import DeviceOffline, DeviceOnline
 from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, NotFound
+from renovation_common.events import EventData, new_event
 from smart_community.adapters.repositories import (
     CommunityRepository,
     DeviceEventRepository,
@@ -16,6 +20,7 @@ from smart_community.adapters.repositories import (
 )
 from smart_community.domain.model import (
     DEFAULT_HEARTBEAT_S,
+    Device,
     DeviceEventRecord,
     DeviceKind,
     DeviceRecord,
@@ -24,6 +29,21 @@ from smart_community.domain.model import (
 )
 
 MAX_EVENT_RANGE = timedelta(days=31)
+
+
+def announce_liveness(
+    uow: UnitOfWork, device: Device, *, online: bool, seen_at: datetime | None, source: str, now: datetime
+) -> None:
+    """``device.offline`` (``seen_at``: when it was last heard of) or ``device.online`` (when it was heard again)
+    into the outbox of the caller's unit of work."""
+    fields = {"device_id": device.id, "community_id": device.community_id, "district_id": device.district_id}
+    data: EventData
+    if online:
+        assert seen_at is not None
+        data = DeviceOnline(**fields, kind=device.kind.value, seen_at=seen_at)
+    else:
+        data = DeviceOffline(**fields, kind=device.kind.value, last_seen_at=seen_at)
+    uow.publish(new_event(data, source=source, subject=device.id, time=now))
 
 
 @dataclass(frozen=True)
@@ -92,6 +112,38 @@ async def _visible_device(uow: ReadOnlyUnitOfWork | UnitOfWork, device_id: str, 
         raise NotFound("no such device", code="device_not_found")
     principal.ensure_covers(device_scope(record), "device")
     return record
+
+
+async def list_devices(
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    *,
+    community_id: str | None,
+    kind: str | None,
+    offline: bool | None,
+    after: str | None,
+    limit: int,
+) -> list[DeviceRecord]:
+    """Up to ``limit`` devices in the caller's scope (what :meth:`Principal.covers` admits), by id."""
+    scope = principal.scope_filters()
+    if community_id is not None and scope.get("community_id", community_id) != community_id:
+        return []
+    equals = {**scope, "community_id": community_id or scope.get("community_id"), "kind": kind, "offline": offline}
+    async with read:
+        return await DeviceRepository(read.session).find(equals, after, limit)
+
+
+async def list_rejects(
+    read: ReadOnlyUnitOfWork, principal: Principal, *, community_id: str | None, after: int | None, limit: int
+) -> list[Any]:
+    """Up to ``limit`` rejected device messages of the devices in the caller's scope, newest first."""
+    scope = principal.scope_filters()
+    if community_id is not None:
+        if scope.get("community_id", community_id) != community_id:
+            return []
+        scope = {**scope, "community_id": community_id}
+    async with read:
+        return await DeviceEventRepository(read.session).rejects(scope, after, limit)
 
 
 async def get_device(read: ReadOnlyUnitOfWork, device_id: str, principal: Principal) -> DeviceRecord:

@@ -4,8 +4,8 @@ One transaction per batch: bulk insert of the new events, rejects with their rea
 effects of the alarm rules (alarms + outbox events, welfare deadlines, parking counts).
 
 From the DEVICES stream, two consumers of the common runner share the work (``ingest_deliveries``): one takes the
-alarm-bearing kinds only (``ALARM_KINDS``: gas, smoke, water leak, door sensors, access gates, elevators, e-bike
-chargers), so a gas alarm never waits behind a telemetry backlog; the other takes everything else. A payload that
+alarm-bearing kinds only (``ALARM_KINDS``: gas, smoke, water leak, door sensors, access gates), so a gas alarm
+never waits behind a telemetry backlog; the other takes everything else. A payload that
 fails validation (not UTF-8 JSON, NUL bytes, lone surrogates, too large, nested too deep, unknown device, wrong topic
 or kind, a clock too far ahead) is a reject with its reason, counted — never a stop; a message the database still
 refuses is isolated by the runner and dead-lettered.
@@ -18,13 +18,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Histogram
 
 from renovation_common.auth import Principal
+from renovation_common.clock import system_clock
 from renovation_common.db import UnitOfWork
 from renovation_common.errors import Forbidden
 from renovation_common.messaging import Delivery
 from smart_community.adapters.repositories import (
+    AlarmRepository,
     DeviceEventRepository,
     DeviceRepository,
     EventRow,
@@ -33,23 +35,39 @@ from smart_community.adapters.repositories import (
     RuleSettingsRepository,
     WelfareTimerRepository,
 )
-from smart_community.domain.model import DeviceEvent, DeviceKind, DeviceRecord, parse_device_subject
+from smart_community.domain.model import AlarmType, DeviceEvent, DeviceKind, DeviceRecord, parse_device_subject
 from smart_community.domain.payloads import Rejected, parse_payload, validate_event
 from smart_community.domain.rules import (
+    DEVICE_ONLINE_CLEARER,
     ArmWelfareTimer,
     ParkingChange,
     RaiseAlarm,
     RequestRepair,
+    SensorNormal,
     evaluate,
 )
-from smart_community.service_layer.alarms import raise_alarm
+from smart_community.service_layer.alarms import CLEAR, raise_alarm, take_step
+from smart_community.service_layer.devices import announce_liveness
 
 DEVICE_EVENTS = Counter(
     "smart_community_device_events_total", "Device events received, by source and outcome", ["source", "outcome"]
 )
+# From a device event's arrival (``received_at``: when the DEVICES stream stored the MQTT message, or when the
+# gateway's request was received; both wall clock) to the commit of the transaction that opened its alarm and wrote
+# the ``alarm.raised`` event into the outbox. Only alarms a device event opens (not repeats, not the scanner's
+# welfare or offline alarms, whose moment is decided by time). Publication by the relay is not included.
+ALARM_LATENCY = Histogram(
+    "smart_community_alarm_latency_seconds",
+    "Device event arrival -> its alarm committed with alarm.raised in the outbox",
+    ["severity"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
 MAX_REJECT_PAYLOAD = 4000
 
-# Kinds whose events can raise a safety alarm or arm a welfare timer: their own consumer, ahead of telemetry.
+# Kinds whose events can raise an alarm or arm a welfare timer (the rules of ``domain/rules.py``): their own
+# consumer, ahead of telemetry. Elevator monitors and e-bike chargers raise no alarm (no rule reads them) and send
+# the bulk of the readings: they travel with the telemetry, so their backlog never delays a gas alarm. Cameras'
+# recognitions are high-volume too: an unaccompanied exit seen by a camera (a warning) rides the telemetry path.
 ALARM_KINDS = frozenset(
     {
         DeviceKind.GAS_DETECTOR,
@@ -57,8 +75,6 @@ ALARM_KINDS = frozenset(
         DeviceKind.WATER_LEAK_SENSOR,
         DeviceKind.DOOR_SENSOR,
         DeviceKind.ACCESS_GATE,
-        DeviceKind.ELEVATOR_MONITOR,
-        DeviceKind.EBIKE_CHARGER,
     }
 )
 ALARM_SUBJECTS = sorted(f"devices.*.*.{kind.value}" for kind in ALARM_KINDS)
@@ -90,6 +106,8 @@ class IngestResult:
     duplicates: int = 0
     rejected: list[tuple[int, str]] = field(default_factory=list)  # (index in batch, reason)
     alarms_raised: int = 0
+    # (severity, arrival of the event) of each alarm this batch opened: the latency observed after the commit
+    opened: list[tuple[str, datetime]] = field(default_factory=list)
 
 
 def _storable(text: str) -> str:
@@ -201,9 +219,15 @@ async def ingest(
             seen = min(ev.device_time, ev.received_at)
             if ev.device_id not in last_seen or last_seen[ev.device_id] < seen:
                 last_seen[ev.device_id] = seen
+        await _back_online(uow, last_seen, source_uri=source_uri, now=now)
         await DeviceRepository(session).touch(last_seen)
-        result.alarms_raised = await _apply_rules(uow, new_events, source_uri=source_uri, now=now)
+        result.opened = await _apply_rules(uow, new_events, source_uri=source_uri, now=now)
+        result.alarms_raised = len(result.opened)
         await uow.commit()
+    if result.opened:
+        committed = system_clock()  # the wall clock, as ``received_at`` is
+        for severity, arrived in result.opened:
+            ALARM_LATENCY.labels(severity).observe(max(0.0, (committed - arrived).total_seconds()))
 
     for source in {i.source for i in items}:
         DEVICE_EVENTS.labels(source, "rejected").inc(sum(1 for i, _ in result.rejected if items[i].source == source))
@@ -275,6 +299,17 @@ async def ingest_gateway_batch(
     return await ingest(uow, items, source_uri=source_uri, now=now, gateway_community=principal.community_id)
 
 
+async def _back_online(uow: UnitOfWork, heard: dict[str, datetime], *, source_uri: str, now: datetime) -> None:
+    """Devices marked offline that were heard from again: ``device.online`` and their offline alarm cleared
+    (``auto:device_online``), in the batch's transaction."""
+    for record in await DeviceRepository(uow.session).back_online(list(heard)):
+        d = record.device
+        announce_liveness(uow, d, online=True, seen_at=heard[d.id], source=source_uri, now=now)
+        alarm = await AlarmRepository(uow.session).open_of(d.id, AlarmType.OFFLINE.value, for_update=True)
+        if alarm is not None:
+            await take_step(uow, alarm, CLEAR, by=DEVICE_ONLINE_CLEARER, now=now, source=source_uri)
+
+
 _RULE_KINDS = {
     DeviceKind.GAS_DETECTOR,
     DeviceKind.SMOKE_ALARM,
@@ -293,12 +328,13 @@ async def _apply_rules(
     *,
     source_uri: str,
     now: datetime,
-) -> int:
+) -> list[tuple[str, datetime]]:
+    """Apply the rules' effects; return (severity, event arrival) of each alarm opened."""
     relevant = [
         (ev, rec) for _, ev, rec, _ in events if rec.device.kind in _RULE_KINDS and ev.event_type != "heartbeat"
     ]
     if not relevant:
-        return 0
+        return []
     session = uow.session
     household_ids: set[str] = set()
     for ev, rec in relevant:
@@ -309,7 +345,7 @@ async def _apply_rules(
             household_ids.add(resident)
     homes = await HouseholdRepository(session).by_ids(household_ids)
     settings = await RuleSettingsRepository(session).for_communities({rec.device.community_id for _, rec in relevant})
-    raised = 0
+    opened: list[tuple[str, datetime]] = []
     parking: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for ev, rec in relevant:
         device = rec.device
@@ -334,14 +370,17 @@ async def _apply_rules(
                     now=now,
                     repair=repair,
                 )
-                raised += int(upserted.inserted)
+                if upserted.inserted:
+                    opened.append((effect.severity.value, ev.received_at))
             elif isinstance(effect, ArmWelfareTimer):
                 await WelfareTimerRepository(session).arm(
                     effect.household_id, device.community_id, effect.door_opened_at, effect.due_at
                 )
+            elif isinstance(effect, SensorNormal):
+                await AlarmRepository(session).mark_normal(effect.dedup_key, effect.alarm_type.value, effect.at)
             elif isinstance(effect, ParkingChange):
                 counts = parking[device.community_id]
                 counts[0 if effect.delta > 0 else 1] += 1
     for community_id, (entries, exits) in sorted(parking.items()):
         await ParkingRepository(session).add(community_id, entries - exits, entries, exits, now)
-    return raised
+    return opened

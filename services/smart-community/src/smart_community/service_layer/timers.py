@@ -1,12 +1,13 @@
 """What time alone decides (the ``deadline-scanner`` and ``device-event-retention`` periodic jobs): due welfare
-deadlines, silent devices, unacknowledged critical alarms to escalate, and the retention purge."""
+deadlines, silent devices, unacknowledged critical alarms to escalate, alarms whose sensor has reported normal long
+enough to clear themselves, and the retention purge."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from renovation_common.contracts.smart_community import AlarmEscalated, DeviceOffline
+from renovation_common.contracts.smart_community import AlarmEscalated
 from renovation_common.db import UnitOfWork, UowFactory
 from renovation_common.events import new_event
 from smart_community.adapters.repositories import (
@@ -19,8 +20,9 @@ from smart_community.adapters.repositories import (
     WelfareTimerRepository,
 )
 from smart_community.domain import rules
-from smart_community.domain.model import AlarmStatus, Severity
-from smart_community.service_layer.alarms import raise_alarm
+from smart_community.domain.model import AlarmStatus, AlarmType, Severity
+from smart_community.service_layer.alarms import CLEAR, raise_alarm, take_step
+from smart_community.service_layer.devices import announce_liveness
 
 
 @dataclass
@@ -28,10 +30,12 @@ class ScanResult:
     welfare_alarms: int = 0
     offline: int = 0
     escalated: int = 0
+    auto_cleared: int = 0
 
 
 async def scan_deadlines(uow_factory: UowFactory, *, now: datetime, source: str, limit: int = 200) -> ScanResult:
-    """Fire due welfare deadlines, mark silent devices offline, escalate unacknowledged critical alarms.
+    """Fire due welfare deadlines, mark silent devices offline, escalate unacknowledged critical alarms, clear
+    alarms whose sensor has reported normal for its kind's quiet time.
 
     Each step is one transaction; rows are claimed with ``FOR UPDATE SKIP LOCKED`` and marked in the same
     transaction, so every deadline fires once across restarts and replicas.
@@ -40,6 +44,7 @@ async def scan_deadlines(uow_factory: UowFactory, *, now: datetime, source: str,
     result.welfare_alarms = await _fire_welfare_deadlines(uow_factory(), now=now, source=source, limit=limit)
     result.offline = await _mark_silent_devices(uow_factory(), now=now, source=source, limit=limit)
     result.escalated = await _escalate(uow_factory(), now=now, source=source, limit=limit)
+    result.auto_cleared = await _auto_clear(uow_factory(), now=now, source=source, limit=limit)
     return result
 
 
@@ -97,20 +102,7 @@ async def _mark_silent_devices(uow: UnitOfWork, *, now: datetime, source: str, l
                 source=source,
                 now=now,
             )
-            uow.publish(
-                new_event(
-                    DeviceOffline(
-                        device_id=d.id,
-                        community_id=d.community_id,
-                        district_id=d.district_id,
-                        kind=d.kind.value,
-                        last_seen_at=record.last_seen_at,
-                    ),
-                    source=source,
-                    subject=d.id,
-                    time=now,
-                )
-            )
+            announce_liveness(uow, d, online=False, seen_at=record.last_seen_at, source=source, now=now)
             offline += 1
         await uow.commit()
     return offline
@@ -142,6 +134,8 @@ async def _escalate(uow: UnitOfWork, *, now: datetime, source: str, limit: int) 
                         alarm_id=str(alarm.id),
                         community_id=alarm.community_id,
                         district_id=alarm.district_id,
+                        street_id=alarm.street_id,
+                        alarm_type=alarm.alarm_type,
                         severity=alarm.severity,
                         level=level,
                         escalated_at=now,
@@ -154,6 +148,27 @@ async def _escalate(uow: UnitOfWork, *, now: datetime, source: str, limit: int) 
             escalated += 1
         await uow.commit()
     return escalated
+
+
+async def _auto_clear(uow: UnitOfWork, *, now: datetime, source: str, limit: int) -> int:
+    cleared = 0
+    async with uow:
+        due = await AlarmRepository(uow.session).claim_due_auto_clears(now, limit)
+        settings_by = await RuleSettingsRepository(uow.session).for_communities({a.community_id for a in due})
+        for alarm in due:
+            quiet = rules.auto_clear_due(
+                AlarmType(alarm.alarm_type),
+                AlarmStatus(alarm.status),
+                alarm.normal_since,
+                settings_by[alarm.community_id],
+                now,
+            )
+            if quiet is None:
+                continue
+            await take_step(uow, alarm, CLEAR, by=rules.auto_cleared_by(quiet), now=now, source=source)
+            cleared += 1
+        await uow.commit()
+    return cleared
 
 
 async def purge_expired(uow: UnitOfWork, *, now: datetime, retention: timedelta, chunk: int = 10_000) -> int:

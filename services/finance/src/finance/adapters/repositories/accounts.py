@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from finance.adapters.orm import accounts
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import NEGATIVE_ALLOWED_BY_DEFAULT, AccountKind
+from renovation_common.db import rows_after_id
 
 A = accounts.c
 
@@ -69,6 +70,12 @@ class AccountRepository:
 
     async def get(self, account_id: uuid.UUID) -> Any:
         return (await self.session.execute(sa.select(accounts).where(A.id == account_id))).first()
+
+    async def find(
+        self, *, filters: dict[str, str], kind: str | None, after: uuid.UUID | None, limit: int
+    ) -> list[Any]:
+        """Accounts whose columns equal ``filters`` (and of ``kind``), by id after the cursor."""
+        return await rows_after_id(self.session, accounts, {**filters, "kind": kind}, after, limit)
 
     async def get_many(self, account_ids: list[uuid.UUID]) -> list[Any]:
         stmt = sa.select(accounts).where(A.id.in_(account_ids)).order_by(A.id)

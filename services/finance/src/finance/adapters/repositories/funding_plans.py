@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from finance.adapters.orm import accounts, disbursements, funding_milestones, funding_plan_lines, funding_plans
+from renovation_common.db import rows_after_id
 
 F = funding_plans.c
 L = funding_plan_lines.c
@@ -39,6 +40,12 @@ class FundingPlanRepository:
         if for_update:
             stmt = stmt.with_for_update()
         return (await self.session.execute(stmt)).first()
+
+    async def find(
+        self, *, filters: dict[str, str], status: str | None, after: uuid.UUID | None, limit: int
+    ) -> list[Any]:
+        """Plans whose columns equal ``filters`` (and in ``status``), by id after the cursor."""
+        return await rows_after_id(self.session, funding_plans, {**filters, "status": status}, after, limit)
 
     async def lines(self, plan_id: uuid.UUID) -> list[Any]:
         """The plan's sources with what their accounts received and disbursed."""

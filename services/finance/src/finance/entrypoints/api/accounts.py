@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
+from finance.domain.ledger import AccountKind
 from finance.domain.money import fen_to_yuan
-from finance.entrypoints.api.dependencies import ContextDep, after_int
+from finance.entrypoints.api.dependencies import ContextDep, after_id, after_int
 from finance.entrypoints.api.exports import EXPORT_MEDIA, export_response
 from finance.entrypoints.api.schemas.ledger import AccountCreate, AccountRead, EntryRead
 from finance.service_layer import accounts as uc
@@ -56,6 +57,28 @@ async def create_account(
 
 
 @router.get(
+    "/v1/accounts",
+    operation_id="listAccounts",
+    response_model=Page[AccountRead],
+    summary="The accounts of your scope (cursor pagination)",
+)
+async def list_accounts(
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, authorize(*READERS)],
+    ctx: ContextDep,
+    kind: Annotated[AccountKind | None, Query(description="Only accounts of this kind")] = None,
+    community_id: Annotated[str | None, Query(max_length=64, description="Only this community's accounts")] = None,
+) -> Page[AccountRead]:
+    """Residents list their own household's account; staff and the finance office the accounts inside their
+    scope as their token carries it; operators and government systems their district's. An account above the
+    caller's level (a district's treasury for a street officer) is not listed, as it cannot be read."""
+    rows = await uc.list_accounts(
+        ctx, principal, kind=kind, community_id=community_id, after=after_id(page), limit=page.limit + 1
+    )
+    return make_page([AccountRead.of(r) for r in rows], page.limit, lambda a: str(a.id))
+
+
+@router.get(
     "/v1/accounts/{account_id}",
     operation_id="getAccount",
     response_model=AccountRead,
@@ -94,6 +117,7 @@ async def get_statement(
     responses=EXPORT_MEDIA,
     response_class=Response,
     summary="The account's statement as CSV or XLSX",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def export_statement(
     account_id: uuid.UUID,

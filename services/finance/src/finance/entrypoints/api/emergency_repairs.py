@@ -114,6 +114,7 @@ async def stats(
     responses=EXPORT_MEDIA,
     response_class=Response,
     summary="The emergency repair fund's report as CSV or XLSX",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def report(
     principal: Annotated[Principal, authorize(*STATS_READERS)],

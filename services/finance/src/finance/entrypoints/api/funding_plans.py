@@ -5,18 +5,20 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query
 
-from finance.domain.funding import PlanLine
-from finance.entrypoints.api.dependencies import ContextDep
+from finance.domain.funding import PlanLine, PlanStatus
+from finance.entrypoints.api.dependencies import ContextDep, after_id
 from finance.entrypoints.api.schemas.funding_plans import (
     DisbursementCreate,
     FundingPlanCreate,
     FundingPlanRead,
+    FundingPlanSummary,
     ReceiptCreate,
 )
 from finance.service_layer import funding as uc
 from renovation_common.auth import Principal, Role, authorize
+from renovation_common.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(tags=["funding plans"])
 
@@ -44,6 +46,26 @@ async def create_plan(
         milestones=[(m.code, m.name, m.amount_fen) for m in body.milestones],
     )
     return FundingPlanRead.of(view)
+
+
+@router.get(
+    "/v1/funding-plans",
+    operation_id="listFundingPlans",
+    response_model=Page[FundingPlanSummary],
+    summary="The funding plans of your scope (cursor pagination)",
+)
+async def list_plans(
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, authorize(*READERS)],
+    ctx: ContextDep,
+    status: Annotated[PlanStatus | None, Query(description="Only plans in this state")] = None,
+    community_id: Annotated[str | None, Query(max_length=64, description="Only this community's plans")] = None,
+) -> Page[FundingPlanSummary]:
+    """Staff list the plans inside their scope; operators and government systems their district's."""
+    rows = await uc.list_plans(
+        ctx, principal, status=status, community_id=community_id, after=after_id(page), limit=page.limit + 1
+    )
+    return make_page([FundingPlanSummary.model_validate(r) for r in rows], page.limit, lambda p: str(p.id))
 
 
 @router.get(

@@ -133,6 +133,7 @@ async def replan_project(
     operation_id="solveTaskNetwork",
     response_model=SolveResponse,
     summary="Solve any task network with renewable resources (RCPSP), statelessly",
+    openapi_extra={"x-idempotency-key": False},  # stores nothing: a retry computes the same plan again
 )
 async def solve_task_network(
     body: SolveRequest, principal: Annotated[Principal, authorize(*SOLVERS)], ctx: ContextDep

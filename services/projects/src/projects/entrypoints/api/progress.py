@@ -22,6 +22,7 @@ from projects.entrypoints.api.schemas import (
 from projects.service_layer import progress as uc
 from renovation_common.auth import Principal, Role, authorize
 from renovation_common.errors import BadRequest
+from renovation_common.idempotency import answer_replay, replay_responses
 from renovation_common.pagination import Page, PageParams, encode_cursor, page_params
 
 router = APIRouter(tags=["progress"])
@@ -32,7 +33,7 @@ router = APIRouter(tags=["progress"])
     operation_id="reportProgress",
     status_code=status.HTTP_201_CREATED,
     response_model=ProgressRead,
-    responses={200: {"model": ProgressRead, "description": "The same report was already recorded (idempotent)"}},
+    responses=replay_responses(ProgressRead, "the report recorded first"),
     summary="Report a package's progress on a day (contractor)",
 )
 async def report_progress(
@@ -43,7 +44,8 @@ async def report_progress(
     ctx: ContextDep,
     response: Response,
 ) -> ProgressRead:
-    """One report per package and day: the same body again answers 200 with the first, another body 409
+    """One report per package and day: the same body again is a replay (200, `Idempotent-Replayed: true`, the
+    first report), another body 409
     ``progress_already_reported``; progress never goes backwards in time (400 ``progress_regressed``); a report
     dated after today (Beijing time) is 422 ``report_date_in_future``. Publishes ``projects.progress.reported.v1``,
     ``projects.project.delayed.v1`` when the report shows late packages (once per project and day) and
@@ -55,7 +57,7 @@ async def report_progress(
         uc.ReportProgress(project_id, body.package_id, body.report_date, body.percent_complete, body.note),
     )
     if not created:
-        response.status_code = status.HTTP_200_OK
+        answer_replay(response)
     return ProgressRead(
         id=report.id,
         package_id=report.package_id,

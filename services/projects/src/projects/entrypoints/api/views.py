@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 
 from projects.entrypoints.api import render
-from projects.entrypoints.api.dependencies import READERS, RuntimeDep
+from projects.entrypoints.api.dependencies import READERS, ContextDep, RuntimeDep
 from projects.entrypoints.api.schemas import (
     DailyReportRead,
     FaceChartRow,
@@ -73,6 +73,7 @@ async def get_schedule(
     response_model=HandoverChartRead,
     responses=_binary("image/svg+xml", "The chart as SVG (`format=svg`)"),
     summary="交叉施工作业面移交时序图: per work face, which trade hands over to which, and when",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def get_handover_chart(
     project_id: uuid.UUID,
@@ -119,16 +120,20 @@ async def get_handover_chart(
     response_model=ProgressTableRead,
     responses=_binary(XLSX_MEDIA_TYPE, "The table as an Excel workbook (`format=xlsx`)"),
     summary="工程日进度一栏表: planned against reported progress of every package on a day",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
 )
 async def get_progress_table(
     project_id: uuid.UUID,
     principal: Annotated[Principal, authorize(*READERS)],
     runtime: RuntimeDep,
+    ctx: ContextDep,
     day: Day,
     format: TableFormat = TableFormat.JSON,
 ) -> Any:
-    """Reports dated up to the day count. A day the plan's calendar cannot reach is 422 ``date_out_of_range``."""
-    table = await uc.get_progress_table(runtime.read(), principal, project_id, day)
+    """Reports dated up to the day count. A day the plan's calendar cannot reach is 422 ``date_out_of_range``.
+    The workbook's first sheet is for people (Chinese headers, trade and status names, the export time in Beijing
+    time with its offset); its ``data`` sheet keeps a stable machine header row with codes and ISO values."""
+    table = await uc.get_progress_table(runtime.read(), ctx, principal, project_id, day)
     if format is TableFormat.XLSX:
         return Response(
             table.xlsx(),

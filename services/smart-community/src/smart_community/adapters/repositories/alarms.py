@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smart_community.adapters.orm import alarms
-from smart_community.domain.model import AlarmRecord
+from smart_community.adapters.orm import alarm_transitions, alarms, rule_settings
+from smart_community.domain.model import AlarmRecord, RuleSettings
 from smart_community.domain.rules import RaiseAlarm
 
 _RECORD_FIELDS = tuple(f for f in AlarmRecord.__dataclass_fields__ if f in alarms.c)
+
+
+def _seconds(quiet: timedelta | None) -> int:
+    return int(quiet.total_seconds()) if quiet is not None else 0
 
 
 def _record(row: Any) -> AlarmRecord:
@@ -103,6 +107,12 @@ class AlarmRepository:
             set_={
                 "occurrences": alarms.c.occurrences + 1,
                 "last_occurred_at": sa.func.greatest(alarms.c.last_occurred_at, insert.excluded.last_occurred_at),
+                # the sensor alarms again: its quiet time starts over (a late repeat older than the normal report
+                # leaves it)
+                "normal_since": sa.case(
+                    (insert.excluded.last_occurred_at >= alarms.c.normal_since, sa.null()),
+                    else_=alarms.c.normal_since,
+                ),
             },
         ).returning(alarms.c.id, alarms.c.occurrences, sa.literal_column("(xmax = 0)").label("inserted"))
         row = (await self.session.execute(stmt)).one()
@@ -141,3 +151,69 @@ class AlarmRepository:
             .with_for_update(skip_locked=True)
         )
         return [_record(r) for r in rows]
+
+    async def open_of(self, dedup_key: str, alarm_type: str, *, for_update: bool = False) -> AlarmRecord | None:
+        """The open (not cleared) alarm of this key and type, if any (at most one: ``uq_alarms_open_per_key``)."""
+        stmt = sa.select(alarms).where(
+            alarms.c.dedup_key == dedup_key, alarms.c.alarm_type == alarm_type, alarms.c.status != "cleared"
+        )
+        if for_update:
+            stmt = stmt.with_for_update()
+        row = (await self.session.execute(stmt)).first()
+        return _record(row) if row else None
+
+    async def mark_normal(self, dedup_key: str, alarm_type: str, since: datetime) -> None:
+        """The sensor reports normal at ``since``: the open alarm's quiet time starts then, unless it started
+        already or the alarm occurred again after it."""
+        await self.session.execute(
+            sa.update(alarms)
+            .where(
+                alarms.c.dedup_key == dedup_key,
+                alarms.c.alarm_type == alarm_type,
+                alarms.c.status != "cleared",
+                alarms.c.normal_since.is_(None),
+                alarms.c.last_occurred_at <= since,
+            )
+            .values(normal_since=since)
+        )
+
+    async def claim_due_auto_clears(self, now: datetime, limit: int) -> list[AlarmRecord]:
+        """Open alarms whose sensor has reported normal for at least its kind's quiet time (the community's setting,
+        or the default), locked ``FOR UPDATE SKIP LOCKED`` so each is cleared once across replicas."""
+        a, rs = alarms, rule_settings
+        defaults = RuleSettings()
+        hold = sa.case(
+            (a.c.alarm_type == "gas", sa.func.coalesce(rs.c.gas_auto_clear_s, _seconds(defaults.gas_auto_clear_after))),
+            (
+                a.c.alarm_type == "smoke",
+                sa.func.coalesce(rs.c.smoke_auto_clear_s, _seconds(defaults.smoke_auto_clear_after)),
+            ),
+            (
+                a.c.alarm_type == "water_leak",
+                sa.func.coalesce(rs.c.water_leak_auto_clear_s, _seconds(defaults.water_leak_auto_clear_after)),
+            ),
+            else_=0,
+        )
+        rows = await self.session.execute(
+            sa.select(a)
+            .select_from(a.outerjoin(rs, rs.c.community_id == a.c.community_id))
+            .where(
+                a.c.normal_since.is_not(None),
+                a.c.status != "cleared",
+                hold > 0,
+                a.c.normal_since + sa.func.make_interval(0, 0, 0, 0, 0, 0, hold) <= now,
+            )
+            .order_by(a.c.normal_since)
+            .limit(limit)
+            .with_for_update(of=a, skip_locked=True)
+        )
+        return [_record(r) for r in rows]
+
+    async def add_transition(
+        self, alarm_id: uuid.UUID, from_status: str, to_status: str, by: str, at: datetime
+    ) -> None:
+        await self.session.execute(
+            sa.insert(alarm_transitions).values(
+                alarm_id=alarm_id, from_status=from_status, to_status=to_status, by=by, at=at
+            )
+        )

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from smart_community.adapters.orm import device_events, device_rejects
+from smart_community.adapters.orm import device_events, device_rejects, devices
 from smart_community.domain.model import DeviceEventRecord
 
 _STAGE_COLUMNS = (
@@ -115,6 +115,21 @@ class DeviceEventRepository:
                 ),
                 list(rejects),
             )
+
+    async def rejects(self, scope: dict[str, str], after: int | None, limit: int) -> list[Any]:
+        """A page of rejects of the devices whose columns equal ``scope``, newest first (rejects no registered device
+        can be tied to belong to no scope and are not listed)."""
+        d = devices.c
+        stmt = (
+            sa.select(device_rejects, d.community_id)
+            .join(devices, d.id == device_rejects.c.device_id)
+            .where(*(d[column] == value for column, value in scope.items()))
+            .order_by(device_rejects.c.id.desc())
+            .limit(limit)
+        )
+        if after is not None:
+            stmt = stmt.where(device_rejects.c.id < after)
+        return list((await self.session.execute(stmt)).all())
 
     async def of_device(
         self, device_id: str, start: datetime, end: datetime, after: tuple[datetime, int] | None, limit: int

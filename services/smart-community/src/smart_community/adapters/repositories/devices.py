@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from renovation_common.db import rows_after_id
 from smart_community.adapters.orm import devices, rule_settings
 from smart_community.domain.model import Device, DeviceKind, DeviceRecord, Placement
 
@@ -47,6 +48,10 @@ class DeviceRepository:
             stmt = stmt.with_for_update()
         row = (await self.session.execute(stmt)).first()
         return _record(row) if row else None
+
+    async def find(self, equals: dict[str, Any], after: str | None, limit: int) -> list[DeviceRecord]:
+        """A page of devices whose columns equal ``equals`` (``None``: no filter), by id after the cursor."""
+        return [_record(r) for r in await rows_after_id(self.session, devices, equals, after, limit)]
 
     async def by_ids(self, ids: Iterable[str]) -> dict[str, DeviceRecord]:
         wanted = sorted(set(ids))
@@ -110,17 +115,33 @@ class DeviceRepository:
     # ---- liveness
 
     async def touch(self, last_seen: dict[str, datetime]) -> None:
-        """Record when devices were last heard of (ordered by id so concurrent batches lock in the same order)."""
+        """Record when devices were last heard of (ordered by id so concurrent batches lock in the same order).
+        Coming back online is :meth:`back_online`'s (it announces it), called before."""
         if not last_seen:
             return
         ids = sorted(last_seen)
         await self.session.execute(
             sa.text(
-                "update devices d set last_seen_at = greatest(coalesce(d.last_seen_at, v.t), v.t), offline = false"
+                "update devices d set last_seen_at = greatest(coalesce(d.last_seen_at, v.t), v.t)"
                 " from unnest(cast(:ids as text[]), cast(:ts as timestamptz[])) as v(id, t) where d.id = v.id"
             ),
             {"ids": ids, "ts": [last_seen[i] for i in ids]},
         )
+
+    async def back_online(self, device_ids: Sequence[str]) -> list[DeviceRecord]:
+        """Mark these devices online again; return those that were offline (locked in id order; of two concurrent
+        batches hearing the same device only the first sees it offline, so it comes back online once)."""
+        if not device_ids:
+            return []
+        rows = await self.session.execute(
+            sa.text(
+                "with locked as (select id from devices where id = any(cast(:ids as text[])) and offline"
+                " order by id for update)"
+                " update devices d set offline = false from locked where d.id = locked.id returning d.*"
+            ),
+            {"ids": sorted(set(device_ids))},
+        )
+        return [_record(r) for r in rows]
 
     async def silent(self, now: datetime, limit: int) -> list[DeviceRecord]:
         """Devices past heartbeat × grace (community setting or the default) that are not yet marked offline."""

@@ -27,7 +27,18 @@ def _settings(row: Any) -> RuleSettings:
         escalation_after=timedelta(minutes=row.escalation_minutes),
         max_escalation_level=row.max_escalation_level,
         parking_capacity=row.parking_capacity,
+        gas_auto_clear_after=_quiet(row.gas_auto_clear_s),
+        smoke_auto_clear_after=_quiet(row.smoke_auto_clear_s),
+        water_leak_auto_clear_after=_quiet(row.water_leak_auto_clear_s),
     )
+
+
+def _quiet(seconds: int) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds > 0 else None
+
+
+def _seconds(quiet: timedelta | None) -> int:
+    return int(quiet.total_seconds()) if quiet is not None else 0
 
 
 class RuleSettingsRepository:
@@ -58,6 +69,9 @@ class RuleSettingsRepository:
             "escalation_minutes": int(s.escalation_after.total_seconds() // 60),
             "max_escalation_level": s.max_escalation_level,
             "parking_capacity": s.parking_capacity,
+            "gas_auto_clear_s": _seconds(s.gas_auto_clear_after),
+            "smoke_auto_clear_s": _seconds(s.smoke_auto_clear_after),
+            "water_leak_auto_clear_s": _seconds(s.water_leak_auto_clear_after),
             "updated_by": by,
             "updated_at": at,
         }

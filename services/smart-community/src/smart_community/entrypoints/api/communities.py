@@ -34,7 +34,8 @@ async def put_rule_settings(
     runtime: RuntimeDep,
 ) -> RuleSettingsBody:
     """Replaces the whole set: gas/smoke, welfare check window, accompaniment, offline grace, water leak,
-    escalation period and levels, parking capacity. 404 `community_unknown` for a community not known from survey
+    escalation period and levels, parking capacity, the quiet time after which a gas, smoke or leak alarm clears
+    itself. 404 `community_unknown` for a community not known from survey
     events."""
     settings = RuleSettings(
         gas_smoke_enabled=body.gas_smoke_enabled,
@@ -47,9 +48,16 @@ async def put_rule_settings(
         escalation_after=timedelta(minutes=body.escalation_minutes),
         max_escalation_level=body.max_escalation_level,
         parking_capacity=body.parking_capacity,
+        gas_auto_clear_after=_quiet(body.gas_auto_clear_s),
+        smoke_auto_clear_after=_quiet(body.smoke_auto_clear_s),
+        water_leak_auto_clear_after=_quiet(body.water_leak_auto_clear_s),
     )
     await communities.put_rule_settings(runtime.uow(), community_id, settings, principal, now=runtime.clock())
     return body
+
+
+def _quiet(seconds: int) -> timedelta | None:
+    return timedelta(seconds=seconds) if seconds > 0 else None
 
 
 @router.get(

@@ -13,6 +13,7 @@ from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal, Role, authorize
 from renovation_common.clock import system_clock
 from renovation_common.pagination import Page, PageParams, make_page, page_params
+from smart_community.domain.model import DeviceKind
 from smart_community.entrypoints.api.dependencies import device_broker
 from smart_community.entrypoints.api.schemas import (
     BatchResult,
@@ -20,6 +21,7 @@ from smart_community.entrypoints.api.schemas import (
     DeviceCreate,
     DeviceEventRead,
     DeviceRead,
+    DeviceRejectRead,
     GatewayBatch,
     RejectedItem,
 )
@@ -66,6 +68,55 @@ async def register_device(
         device_id=str(uuid.uuid4()),
     )
     return DeviceRead.of(record)
+
+
+@router.get(
+    "/v1/devices",
+    operation_id="listDevices",
+    response_model=Page[DeviceRead],
+    summary="The devices of your scope, with filters and a cursor",
+)
+async def list_devices(
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, authorize(*STAFF, Role.OPERATOR, Role.DEVICE_GATEWAY, Role.GOV_SYSTEM)],
+    runtime: RuntimeDep,
+    community_id: Annotated[str | None, Query(max_length=64, description="Only this community's devices")] = None,
+    kind: Annotated[DeviceKind | None, Query(description="Only devices of this kind")] = None,
+    offline: Annotated[bool | None, Query(description="`true`: only silent devices; `false`: only live ones")] = None,
+) -> Page[DeviceRead]:
+    """Devices of the token's community, street or district (a gateway: its community's), by id."""
+    found = await devices.list_devices(
+        runtime.read(),
+        principal,
+        community_id=community_id,
+        kind=kind.value if kind else None,
+        offline=offline,
+        after=page.after_str(64),
+        limit=page.limit + 1,
+    )
+    return make_page([DeviceRead.of(d) for d in found], page.limit, lambda d: d.id)
+
+
+@router.get(
+    "/v1/device-rejects",
+    operation_id="listDeviceRejects",
+    response_model=Page[DeviceRejectRead],
+    summary="Device messages that were refused, and why (newest first, with a cursor)",
+)
+async def list_device_rejects(
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, authorize(*STAFF, Role.OPERATOR)],
+    runtime: RuntimeDep,
+    community_id: Annotated[str | None, Query(max_length=64, description="Only this community's devices")] = None,
+) -> Page[DeviceRejectRead]:
+    """What ingestion refused (NUL bytes, bad UTF-8, oversized or too deeply nested payloads, unknown types, a
+    clock too far ahead …) for the devices of your scope — the same rejects the
+    `smart_community_device_events_total{outcome="rejected"}` metric counts. A message no registered device can be
+    tied to is counted but listed nowhere (it has no scope)."""
+    found = await devices.list_rejects(
+        runtime.read(), principal, community_id=community_id, after=page.after_int(), limit=page.limit + 1
+    )
+    return make_page([DeviceRejectRead.of(r) for r in found], page.limit, lambda r: r.id)
 
 
 @router.get(

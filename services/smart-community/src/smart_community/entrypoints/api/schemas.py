@@ -114,6 +114,31 @@ class GatewayBatch(BaseModel):
     events: list[GatewayEvent] = Field(min_length=1, max_length=1000)
 
 
+class DeviceRejectRead(BaseModel):
+    """A device message that was refused (kept for `EVENT_RETENTION_DAYS`), with why."""
+
+    id: int
+    received_at: datetime
+    device_id: str
+    community_id: str
+    source: str = Field(description="`mqtt` (the DEVICES stream) or `gateway` (a batch)")
+    reason: str = Field(description="Why it was refused (e.g. `invalid_utf8`, `nul_byte`, `too_deep`, `unknown_type`)")
+    payload_preview: str = Field(description="The first 200 characters as received, control characters escaped")
+
+    @classmethod
+    def of(cls, row: Any) -> DeviceRejectRead:
+        preview = row.payload[:200].encode("unicode_escape").decode("ascii")[:400]
+        return cls(
+            id=row.id,
+            received_at=row.received_at,
+            device_id=row.device_id,
+            community_id=row.community_id,
+            source=row.source,
+            reason=row.reason,
+            payload_preview=preview,
+        )
+
+
 class RejectedItem(BaseModel):
     index: int
     reason: str
@@ -163,9 +188,12 @@ class AlarmRead(BaseModel):
     last_occurred_at: datetime
     acknowledged_by: str | None
     acknowledged_at: datetime | None
-    cleared_by: str | None
+    cleared_by: str | None = Field(description="a user's `sub`, or `auto:normal_for_<s>s` / `auto:device_online`")
     cleared_at: datetime | None
     escalation_level: int
+    normal_since: datetime | None = Field(
+        default=None, description="its sensor has reported normal since (it clears itself after the quiet time)"
+    )
 
     @classmethod
     def of(cls, a: AlarmRecord) -> AlarmRead:
@@ -187,6 +215,7 @@ class AlarmRead(BaseModel):
             cleared_by=a.cleared_by,
             cleared_at=a.cleared_at,
             escalation_level=a.escalation_level,
+            normal_since=a.normal_since,
         )
 
 
@@ -203,6 +232,14 @@ class RuleSettingsBody(BaseModel):
     escalation_minutes: int = Field(default=10, ge=1, le=1440)
     max_escalation_level: int = Field(default=3, ge=1, le=10)
     parking_capacity: int | None = Field(default=None, ge=0, le=100000)
+    gas_auto_clear_s: int = Field(
+        default=600, ge=0, le=86400, description="A gas alarm clears itself after its detector reported `clear` this "
+        "long (seconds) without a new alarm; 0: only a person clears it",
+    )  # fmt: skip
+    smoke_auto_clear_s: int = Field(default=600, ge=0, le=86400, description="The same for smoke alarms")
+    water_leak_auto_clear_s: int = Field(
+        default=1800, ge=0, le=86400, description="The same for water leaks (the sensor reports `dry`)"
+    )
 
 
 class ParkingRead(BaseModel):

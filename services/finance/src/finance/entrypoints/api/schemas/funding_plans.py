@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from finance.domain.funding import MAX_PLAN_FEN, SOURCE_GROUP, FundingSource
+from finance.domain.funding import PlanStatus as FundingPlanStatus
 from finance.entrypoints.api.schemas.types import Fen, StrictId
 from finance.service_layer.funding import PlanView
 
@@ -68,6 +69,23 @@ class DisbursementRead(BaseModel):
     source: str
     amount_fen: int
     transfer_id: uuid.UUID
+    created_at: datetime
+
+
+class FundingPlanSummary(BaseModel):
+    """A plan as a list shows it (read it by id for its sources, milestones and disbursements)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    project_id: str
+    community_id: str
+    district_id: str
+    street_id: str | None
+    status: FundingPlanStatus
+    total_fen: int = Field(description="The plan's total in fen (the sum of its sources)")
+    approved_by: str | None
+    approved_at: datetime | None
     created_at: datetime
 
 
