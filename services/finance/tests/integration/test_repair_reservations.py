@@ -5,6 +5,7 @@ rejecting releases; nothing is half-written."""
 from __future__ import annotations
 
 import asyncio
+import json
 from contextlib import AsyncExitStack
 
 import pytest
@@ -163,6 +164,13 @@ async def test_cancelling_releases_the_reservations_and_the_dues_rejecting_a_req
         assert (released["balance_fen"], released["debits_pending_fen"], released["available_fen"]) == (
             balance, 0, balance,
         )  # fmt: skip
+    async with app.state.sessionmaker() as session:
+        closed = await session.execute(
+            sa.text("select payload from outbox where event_type = 'finance.emergency_repair.closed.v1'")
+        )
+        (event,) = [row[0] for row in closed]
+    data = (event if isinstance(event, dict) else json.loads(event))["data"]
+    assert (data["request_id"], data["status"], data["released_fen"]) == (rid, "cancelled", 8_000 + 500)
     again = await client.post(f"/v1/emergency-repairs/{rid}/cancel", headers=_admin(make_token), json={"reason": "y"})
     assert again.status_code == 200 and again.json()["closed_at"] == r.json()["closed_at"]
     mine = (await client.get(f"/v1/dues/{due['id']}", headers=resident)).json()

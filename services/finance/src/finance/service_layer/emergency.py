@@ -42,6 +42,7 @@ from finance.service_layer.scope import community_scope, of_row
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.finance import (
     EmergencyRepairApproved,
+    EmergencyRepairClosed,
     EmergencyRepairPaid,
     EmergencyRepairRequested,
 )
@@ -571,6 +572,25 @@ async def cancel(ctx: Context, principal: Principal, request_id: uuid.UUID, *, r
         closed = "cancelled" if row.status == "approved" else "rejected"
         await repairs.update(
             request_id, {"status": closed, "closed_by": principal.sub, "closed_at": now, "close_reason": reason}
+        )
+        released = 0
+        if row.status == "approved" and row.reserved:
+            released = sum(amount for *_, amount in _reserved(row.government_fen, row.public_income_fen))
+        uow.publish(
+            new_event(
+                EmergencyRepairClosed(
+                    request_id=str(request_id),
+                    community_id=row.community_id,
+                    district_id=row.district_id,
+                    status=closed,
+                    released_fen=released,
+                    closed_at=now,
+                ),
+                source=ctx.source,
+                subject=str(request_id),
+                event_id=ctx.new_id(),
+                time=now,
+            )
         )
         view = await _view(uow.session, request_id)
         await uow.commit()
