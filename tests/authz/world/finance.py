@@ -39,13 +39,14 @@ finance          getPaymentIntent                 Y   Y   Y   Y   .   .   .   . 
 finance          recordReceipt                    .   Y   .   .   .   .   .   .   .   Y
 finance          receivePaymentCallback           .   .   .   .   .   .   .   .   .   .
 finance          getCollection                    .   Y   Y   Y   .   .   .   .   .   Y
-finance          getEmergencyRepairStats          .   .   Y   Y   .   .   .   Y   .   .
-finance          exportEmergencyRepairReport      .   .   Y   Y   .   .   .   Y   .   .
+finance          getEmergencyRepairStats          .   .   Y   Y   .   .   .   Y   .   Y
+finance          exportEmergencyRepairReport      .   .   Y   Y   .   .   .   Y   .   Y
 finance          requestEmergencyRepair           Y   Y   Y   Y   .   .   .   .   .   .
 finance          listEmergencyRepairs             .   Y   Y   Y   .   .   .   .   .   .
 finance          getEmergencyRepair               Y   Y   Y   Y   .   .   .   .   .   .
 finance          approveEmergencyRepair           .   .   .   Y   .   .   .   .   .   .
 finance          payEmergencyRepair               .   .   .   Y   .   .   .   .   .   .
+finance          cancelEmergencyRepair            .   .   .   Y   .   .   .   .   .   .
 finance          depositEmergencyFund             .   .   .   Y   .   .   .   .   .   .
 finance          receivePublicIncome              .   Y   Y   Y   .   .   .   .   .   .
 finance          createPaybackAnalysis            .   .   .   Y   .   .   Y   .   .   .
@@ -185,6 +186,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
                 "method": "cash",
                 "received_at": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
             },
+            "cancelEmergencyRepair": {"reason": "matrix"},
         },
     )
 

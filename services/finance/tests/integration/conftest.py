@@ -103,6 +103,14 @@ async def seed_scheme(client, make_token, community_id="c1", *, district="D1", s
     return scheme, {d["household_id"]: d for d in dues}
 
 
+@pytest.fixture
+async def clocked(service_client):
+    """The app on a controllable clock: ``app, client, clock``."""
+    clock = Clock()
+    app, client = await service_client(create_app, "finance", clock=clock, **PAYMENT_SETTINGS)
+    return app, client, clock
+
+
 def recently(**delta) -> str:
     return (datetime.now(UTC) - timedelta(**(delta or {"minutes": 5}))).isoformat()
 

@@ -64,7 +64,9 @@ async def test_pre_2000_community_gets_80_20_split_and_posts_one_group(finance, 
     assert fund["balance_fen"] == 5_000_000 - 800_003
     assert (await client.get(f"/v1/accounts/{pi_account}", headers=admin)).json()["balance_fen"] == 0
     statement = (await client.get(f"/v1/accounts/{fund_account}/statement", headers=admin)).json()
-    assert [e["posted_delta_fen"] for e in statement["items"]] == [5_000_000, -800_003]
+    # deposit, the approval's reservation (pending, nothing posted), the payment posting it
+    assert [e["posted_delta_fen"] for e in statement["items"]] == [5_000_000, 0, -800_003]
+    assert [e["pending_delta_fen"] for e in statement["items"]] == [0, -800_003, 800_003]
     assert statement["items"][-1]["balance_after_fen"] == 4_199_997
 
     # the resident sees only their own share
@@ -92,7 +94,7 @@ async def test_pre_2000_community_gets_80_20_split_and_posts_one_group(finance, 
     sheet = load_workbook(io.BytesIO(xlsx.content)).active
     assert sheet.cell(2, 7).value == 1_000_003
     export = await client.get(f"/v1/accounts/{fund_account}/statement/export", headers=admin, params={"format": "xlsx"})
-    assert load_workbook(io.BytesIO(export.content)).active.max_row == 3
+    assert load_workbook(io.BytesIO(export.content)).active.max_row == 4
 
 
 async def test_2005_community_is_refused_with_reason(finance, make_token):
@@ -144,7 +146,9 @@ async def test_established_fund_refused_and_scope_checks(finance, make_token):
     assert r.status_code == 403 and r.json()["code"] == "role_not_allowed"
 
 
-async def test_payment_fails_whole_when_government_fund_is_short(finance, make_token):
+async def test_approval_fails_whole_when_government_fund_is_short(finance, make_token):
+    """The fund's share is reserved at approval: a fund that cannot hold it refuses the approval (it used to be
+    approved and fail only when paid), and nothing of the approval is written."""
     app, client = finance
     await seed_community(app, "c-short", delivered=1985, homes=[("s1", "b1", "40.00")])
     admin = auth(make_token, "district_admin", district_id="D1")
@@ -155,11 +159,16 @@ async def test_payment_fails_whole_when_government_fund_is_short(finance, make_t
         headers=worker,
         json={"request_id": request_id, "community_id": "c-short", "description": "x"},
     )
-    await client.post(f"/v1/emergency-repairs/{request_id}/approve", headers=admin, json={"approved_cost_fen": 10_000})
-    r = await client.post(f"/v1/emergency-repairs/{request_id}/pay", headers=admin)
+    r = await client.post(
+        f"/v1/emergency-repairs/{request_id}/approve", headers=admin, json={"approved_cost_fen": 10_000}
+    )
     assert r.status_code == 422 and r.json()["code"] == "insufficient_funds"
+    assert (r.json()["account"], r.json()["available_fen"]) == ("emergency_fund", 0)
     stored = (await client.get(f"/v1/emergency-repairs/{request_id}", headers=admin)).json()
-    assert stored["status"] == "approved" and stored["transfer_group_id"] is None
+    assert stored["status"] == "requested" and stored["approved_cost_fen"] is None
+    assert stored["household_shares"] == [] and stored["transfer_group_id"] is None
+    r = await client.post(f"/v1/emergency-repairs/{request_id}/pay", headers=admin)
+    assert r.status_code == 409 and r.json()["code"] == "emergency_repair_not_approved"
 
 
 async def test_a_stale_floor_area_never_wins_in_the_repair_split(finance, make_token):
@@ -185,6 +194,8 @@ async def test_a_stale_floor_area_never_wins_in_the_repair_split(finance, make_t
             await readmodels.record_household(uow, update(version, area))
     admin = auth(make_token, "district_admin", district_id="D1")
     worker = auth(make_token, "community_worker", district_id="D1", street_id="S1", community_id="c-vers")
+    deposit = {"deposit_id": new_id(), "amount_fen": 100_000}
+    assert (await client.post("/v1/emergency-fund/deposits", headers=admin, json=deposit)).status_code == 201
     r = await client.post(
         "/v1/emergency-repairs",
         headers=worker,

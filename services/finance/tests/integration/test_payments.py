@@ -3,21 +3,11 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 import sqlalchemy as sa
 
-from finance.entrypoints.app import create_app
-
-from .conftest import PAYMENT_SETTINGS, Clock, auth, callback, recently, seed_community, seed_scheme, signed
+from .conftest import auth, callback, recently, seed_community, seed_scheme, signed
 
 CALLBACKS = "/v1/payment-providers/wechat_pay/callbacks"
-
-
-@pytest.fixture
-async def clocked(service_client):
-    clock = Clock()
-    app, client = await service_client(create_app, "finance", clock=clock, **PAYMENT_SETTINGS)
-    return app, client, clock
 
 
 async def ledger_of(app, due_id):

@@ -79,3 +79,43 @@ def test_shares_always_sum_to_cost(cost, balance, areas):
     assert split.government_fen + split.public_income_fen + sum(split.household_shares.values()) == cost
     assert split.government_fen * 100 >= cost * 80 > (split.government_fen - 1) * 100
     assert split.public_income_fen <= balance
+
+
+def test_a_named_public_income_share_is_exact_and_bounded():
+    areas = {"h1": Decimal("60.00"), "h2": Decimal("40.00")}
+    split = split_repair_cost(10_000, public_income_balance_fen=3_000, household_areas=areas, public_income_fen=1_500)
+    assert (split.public_income_fen, split.households_fen, split.household_shares) == (
+        1_500,
+        500,
+        {"h1": 300, "h2": 200},
+    )
+    for asked, balance, code in (
+        (2_001, 10_000, "public_income_exceeds_owners_share"),
+        (2_000, 1_999, "insufficient_funds"),
+        (-1, 10_000, "invalid_amount"),
+    ):
+        with pytest.raises(RuleViolation) as refused:
+            split_repair_cost(10_000, public_income_balance_fen=balance, household_areas=areas, public_income_fen=asked)
+        assert refused.value.code == code
+    with pytest.raises(RuleViolation) as refused:
+        split_repair_cost(10_000, public_income_balance_fen=5_000, household_areas=areas, use_public_income=False,
+                          public_income_fen=1)  # fmt: skip
+    assert refused.value.code == "public_income_opted_out"
+
+
+def test_the_fund_must_cover_the_government_share_beyond_reservations():
+    from finance.domain.emergency import check_fund_covers
+
+    check_fund_covers(8_000, 8_000)
+    with pytest.raises(RuleViolation) as refused:
+        check_fund_covers(8_000, 7_999)
+    assert (refused.value.code, refused.value.extra["available_fen"]) == ("insufficient_funds", 7_999)
+
+
+def test_period_labels_follow_the_calendar():
+    from finance.domain.emergency import Period, period_label
+
+    assert [period_label(2026, m, Period.QUARTER) for m in (1, 3, 4, 6, 7, 12)] == [
+        "2026-Q1", "2026-Q1", "2026-Q2", "2026-Q2", "2026-Q3", "2026-Q4",
+    ]  # fmt: skip
+    assert (period_label(2026, 3, Period.MONTH), period_label(2026, 3, Period.YEAR)) == ("2026-03", "2026")

@@ -68,6 +68,20 @@ class EmergencyRepairPaid(EventData):
     paid_at: datetime
 
 
+@event_contract(
+    "finance.emergency_repair.closed.v1",
+    "An emergency repair request was rejected (before approval) or cancelled (after it: its reservations released, "
+    "its dues cancelled).",
+)
+class EmergencyRepairClosed(EventData):
+    request_id: str
+    community_id: str
+    district_id: str
+    status: str  # rejected | cancelled
+    released_fen: int  # what the reservations held (fund + public income), 0 for a rejection
+    closed_at: datetime
+
+
 @event_contract("finance.contribution.paid.v1", "A household paid a contribution due.")
 class ContributionPaid(EventData):
     due_id: str

@@ -230,7 +230,7 @@ contribution_schemes = sa.Table(
     sa.Column("pool_account_id", UUID(as_uuid=True), sa.ForeignKey("accounts.id"), nullable=False),
     sa.Column("created_by", sa.String(120), nullable=False),
     _created(),
-    sa.CheckConstraint("kind IN ('maintenance_fund','water_meter')", name="kind_known"),
+    sa.CheckConstraint("kind IN ('maintenance_fund','water_meter','emergency_repair')", name="kind_known"),
     sa.CheckConstraint("kind <> 'maintenance_fund' OR rate_fen_per_m2 >= 500", name="maintenance_rate_minimum"),
 )
 sa.Index("ix_contribution_schemes_community_id", contribution_schemes.c.community_id)
@@ -248,12 +248,16 @@ dues = sa.Table(
     sa.Column("floor_area_m2", sa.Numeric(10, 2), nullable=False),
     _fen("amount_fen"),
     _fen("paid_fen", default="0"),
+    # a due of an emergency repair that was cancelled before anything was paid: nothing more is accepted on it
+    sa.Column("cancelled_at", sa.DateTime(timezone=True)),
     _created(),
     sa.UniqueConstraint("scheme_id", "household_id"),
     sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
     sa.CheckConstraint("paid_fen >= 0 AND paid_fen <= amount_fen", name="not_overpaid"),
 )
 sa.Index("ix_dues_household_id", dues.c.household_id)
+sa.Index("ix_dues_district_id_id", dues.c.district_id, dues.c.id)
+sa.Index("ix_dues_community_id_id", dues.c.community_id, dues.c.id)
 
 # A resident's intent to pay a due through a provider: it never moves money. ``expired`` is derived from
 # ``expires_at`` when read (no sweeper); ``succeeded`` is set in the transaction that posts the provider's payment.
@@ -330,6 +334,8 @@ emergency_repairs = sa.Table(
     metadata,
     _id(),
     sa.Column("origin", sa.String(30), nullable=False),
+    # what the work is (the seed: 紧急维修、更新、改造 of common parts and shared facilities)
+    sa.Column("kind", sa.String(20), nullable=False, server_default="repair"),
     _ref("community_id", nullable=False),
     _ref("district_id", nullable=False),
     _ref("street_id"),
@@ -352,8 +358,21 @@ emergency_repairs = sa.Table(
     sa.Column("approved_at", sa.DateTime(timezone=True)),
     sa.Column("paid_at", sa.DateTime(timezone=True)),
     sa.Column("transfer_group_id", UUID(as_uuid=True)),
+    # approved with its fund and public-income shares held as pending transfers (False: approved before 0006)
+    sa.Column("reserved", sa.Boolean, nullable=False, server_default=sa.false()),
+    # the contribution scheme whose dues are the households' shares (kind emergency_repair)
+    sa.Column("dues_scheme_id", UUID(as_uuid=True), sa.ForeignKey("contribution_schemes.id")),
+    sa.Column("closed_by", sa.String(120)),
+    sa.Column("closed_at", sa.DateTime(timezone=True)),
+    sa.Column("close_reason", sa.String(500)),
     _created(),
-    sa.CheckConstraint("status IN ('requested','refused','approved','paid')", name="status_known"),
+    sa.CheckConstraint(
+        "status IN ('requested','refused','approved','paid','rejected','cancelled')", name="status_known"
+    ),
+    sa.CheckConstraint("kind IN ('repair','renewal','renovation')", name="kind_known"),
+    sa.CheckConstraint(
+        "status NOT IN ('rejected','cancelled') OR (closed_at IS NOT NULL AND closed_by IS NOT NULL)", name="closed"
+    ),
     sa.CheckConstraint("eligible OR status = 'refused'", name="refused_when_ineligible"),
     sa.CheckConstraint(
         "status NOT IN ('approved','paid') OR (approved_cost_fen > 0 AND government_fen + owners_fen = "

@@ -24,6 +24,12 @@ MAX_AREA_M2 = Decimal("10000.00")
 class SchemeKind(StrEnum):
     MAINTENANCE_FUND = "maintenance_fund"
     WATER_METER = "water_meter"
+    EMERGENCY_REPAIR = (
+        "emergency_repair"  # the households' shares of an approved emergency repair (not created by hand)
+    )
+
+
+CREATABLE_KINDS = (SchemeKind.MAINTENANCE_FUND, SchemeKind.WATER_METER)
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,8 @@ class SchemeTerms:
 
 
 def validate_terms(kind: SchemeKind, rate_fen_per_m2: int | None, amount_fen_per_household: int | None) -> SchemeTerms:
+    if kind not in CREATABLE_KINDS:
+        raise RuleViolation("scheme_kind_not_creatable", f"{kind.value} dues come from an approved emergency repair")
     if kind is SchemeKind.MAINTENANCE_FUND:
         if rate_fen_per_m2 is None:
             raise RuleViolation("rate_required", "a maintenance-fund scheme needs rate_fen_per_m2")
@@ -66,10 +74,14 @@ def due_fen(terms: SchemeTerms, floor_area_m2: Decimal) -> int:
 
 @dataclass(frozen=True)
 class Collection:
+    """Money due and paid, and households counted once each: with a due, paying (paid something), paid in full
+    (every due in force paid). A household with two dues or two payments is one paying household."""
+
     due_fen: int
     paid_fen: int
     households: int
     households_paid_in_full: int
+    households_paying: int = 0
 
     @property
     def rate_percent(self) -> Decimal:

@@ -5,9 +5,12 @@
   Rounding: the owners' 20% is ``floor(cost × 20 / 100)``; the government pays the rest, so the odd fen (at most
   0.8 fen of exact share) falls to the government and residents never pay more than their exact 20%. The two
   shares always sum exactly to the approved cost.
-* Public income pays first, up to its balance (or nothing, when the request opts out); the rest of the owners'
+* Public income pays first, up to its available balance (or nothing, when the request opts out, or exactly the
+  amount the approver names, refused when the available public income cannot cover it); the rest of the owners'
   share is apportioned to the affected households by exclusive floor area (largest remainder, see
   :func:`finance.domain.money.apportion`).
+* Approval reserves what the fund and the public income pay (pending transfers), so the available balances that
+  the next approval sees are net of every approved, unpaid repair.
 """
 
 from __future__ import annotations
@@ -32,6 +35,14 @@ class Origin(StrEnum):
     STREET_OFFICER = "street_officer"
     RESIDENT = "resident"
     ALARM = "alarm"
+
+
+class RepairKind(StrEnum):
+    """The seed's words: urgent 维修 (repair), 更新 (renewal) or 改造 (renovation) of common parts and facilities."""
+
+    REPAIR = "repair"
+    RENEWAL = "renewal"
+    RENOVATION = "renovation"
 
 
 class RefusalReason(StrEnum):
@@ -99,15 +110,23 @@ def split_repair_cost(
     public_income_balance_fen: int,
     household_areas: Mapping[str, Decimal],
     use_public_income: bool = True,
+    public_income_fen: int | None = None,
 ) -> RepairSplit:
-    """Split an approved cost: government 80%, then public income first, then households by floor area."""
+    """Split an approved cost: government 80%, then public income first, then households by floor area.
+
+    ``public_income_balance_fen`` is what the public income may still spend (balance minus reservations).
+    ``public_income_fen``, when given, is exactly what public income pays: more than the owners' share is refused
+    (``public_income_exceeds_owners_share``), more than the available balance too (``insufficient_funds``)."""
     if not 0 < approved_cost_fen <= MAX_COST_FEN:
         raise RuleViolation("invalid_amount", f"the approved cost must be between 1 and {MAX_COST_FEN} fen")
     if public_income_balance_fen < 0:
         raise RuleViolation("invalid_amount", "a public income balance cannot be negative")
     owners = owners_share_fen(approved_cost_fen)
     government = approved_cost_fen - owners
-    public_income = min(owners, public_income_balance_fen) if use_public_income else 0
+    if public_income_fen is None:
+        public_income = min(owners, public_income_balance_fen) if use_public_income else 0
+    else:
+        public_income = _named_public_income(public_income_fen, owners, public_income_balance_fen, use_public_income)
     households = owners - public_income
     if households > 0 and not household_areas:
         raise RuleViolation(
@@ -116,3 +135,52 @@ def split_repair_cost(
         )
     shares = apportion(households, household_areas) if households > 0 else dict.fromkeys(household_areas, 0)
     return RepairSplit(approved_cost_fen, government, owners, public_income, households, shares)
+
+
+def _named_public_income(asked: int, owners: int, available: int, use_public_income: bool) -> int:
+    if asked < 0:
+        raise RuleViolation("invalid_amount", "public_income_fen must not be negative")
+    if asked > 0 and not use_public_income:
+        raise RuleViolation("public_income_opted_out", "public_income_fen > 0 contradicts use_public_income: false")
+    if asked > owners:
+        raise RuleViolation(
+            "public_income_exceeds_owners_share",
+            f"public income pays at most the owners' share ({owners} fen)",
+            owners_fen=owners,
+        )
+    if asked > available:
+        raise RuleViolation(
+            "insufficient_funds",
+            f"the community's public income has {available} fen available (balance minus reservations); "
+            f"{asked} fen were asked",
+            available_fen=available,
+            account="public_income",
+        )
+    return asked
+
+
+def check_fund_covers(government_fen: int, available_fen: int) -> None:
+    """The district's emergency fund must hold the government share beyond what earlier approvals reserved."""
+    if government_fen > available_fen:
+        raise RuleViolation(
+            "insufficient_funds",
+            f"the district's emergency repair fund has {available_fen} fen available (balance minus reservations); "
+            f"the government share is {government_fen} fen",
+            available_fen=max(0, available_fen),
+            account="emergency_fund",
+        )
+
+
+class Period(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+def period_label(year: int, month: int, period: Period) -> str:
+    """The label of the period a (local) year and month fall in: ``2026-03``, ``2026-Q1``, ``2026``."""
+    if period is Period.MONTH:
+        return f"{year:04d}-{month:02d}"
+    if period is Period.QUARTER:
+        return f"{year:04d}-Q{(month - 1) // 3 + 1}"
+    return f"{year:04d}"

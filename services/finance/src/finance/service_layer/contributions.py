@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from finance.adapters.repositories import (
     AccountRepository,
-    AccountScope,
     CommunityRepository,
+    DueFilter,
     DueRepository,
     HouseholdRepository,
     PaymentRepository,
@@ -17,11 +17,11 @@ from finance.adapters.repositories import (
 )
 from finance.domain.contributions import Collection, SchemeKind, due_fen, validate_terms
 from finance.domain.errors import RuleViolation
-from finance.domain.ledger import AccountKind
+from finance.service_layer import well_known_accounts
 from finance.service_layer.context import Context
-from finance.service_layer.scope import community_scope, of_row
+from finance.service_layer.scope import community_scope, list_filters, of_row
 from renovation_common.auth import Principal, Role
-from renovation_common.errors import BadRequest, Forbidden, NotFound
+from renovation_common.errors import Forbidden, NotFound
 
 MAX_HOUSEHOLDS_PER_SCHEME = 20_000
 
@@ -58,14 +58,8 @@ async def create_scheme(ctx: Context, principal: Principal, cmd: CreateScheme) -
         if len(homes) > MAX_HOUSEHOLDS_PER_SCHEME:
             raise RuleViolation("too_many_households", "too many households for one scheme")
         scheme_id = ctx.new_id()
-        pool = await AccountRepository(uow.session).ensure(
-            code=f"scheme:{scheme_id}",
-            kind=AccountKind.CONTRIBUTION_POOL,
-            name=f"Contributions: {cmd.title}"[:200],
-            scope=AccountScope(
-                district_id=community.district_id, street_id=community.street_id, community_id=cmd.community_id
-            ),
-            now=now,
+        pool = await well_known_accounts.scheme_pool(
+            AccountRepository(uow.session), community, scheme_id, cmd.title, now
         )
         due_rows = [
             {
@@ -129,28 +123,50 @@ async def get_due(ctx: Context, principal: Principal, due_id: uuid.UUID) -> DueV
 class DueQuery:
     household_id: str | None = None
     scheme_id: uuid.UUID | None = None
+    community_id: str | None = None
+    kind: SchemeKind | None = None
+    status: str | None = None  # outstanding | paid | cancelled
+
+
+async def _ensure_named_targets_in_scope(session: Any, principal: Principal, query: DueQuery) -> None:
+    """A household or community the query names is checked against finance's record of it (403 outside scope)."""
+    if query.household_id is not None:
+        home = await HouseholdRepository(session).get(query.household_id)
+        if home is not None:
+            principal.ensure_covers(of_row(home), "household")
+    if query.community_id is not None:
+        community = await CommunityRepository(session).get(query.community_id)
+        if community is not None:
+            principal.ensure_covers(community_scope(community), "community")
 
 
 async def list_dues(
     ctx: Context, principal: Principal, query: DueQuery, *, after: uuid.UUID | None, limit: int
 ) -> list[Any]:
-    """Residents see their own household's dues only; staff filter by household or scheme inside their scope.
+    """Residents see their own household's dues only; staff see the dues of their scope (district, street or
+    community, from their claims), narrowed by household, community, scheme, kind and status.
 
     Returns up to ``limit`` dues after the cursor, by id."""
-    household_id = query.household_id
-    if principal.role is Role.RESIDENT:
-        if household_id not in (None, principal.household_id) or principal.household_id is None:
-            raise Forbidden("residents see only their own household", code="out_of_scope")
-        household_id = principal.household_id
-    elif household_id is None and query.scheme_id is None:
-        raise BadRequest("filter by household_id or scheme_id", code="filter_required")
+    where = DueFilter(
+        household_id=query.household_id,
+        community_id=query.community_id,
+        scheme_id=query.scheme_id,
+        kind=query.kind.value if query.kind else None,
+        status=query.status,
+    )
+    if principal.role is Role.RESIDENT and query.household_id not in (None, principal.household_id):
+        raise Forbidden("residents see only their own household", code="out_of_scope")
+    scope = list_filters(principal)  # a resident: their household; staff: every claim their token carries
     async with ctx.read() as reader:
-        rows = await DueRepository(reader.session).find(
-            household_id=household_id, scheme_id=query.scheme_id, after=after, limit=limit
-        )
-    if principal.role is not Role.RESIDENT:
-        for row in rows:
-            principal.ensure_covers(of_row(row), "due")
+        if principal.role is not Role.RESIDENT:
+            await _ensure_named_targets_in_scope(reader.session, principal, query)
+            named = query.community_id
+            if named is not None and scope.get("community_id", named) != named:
+                return []  # a worker of one community naming another: nothing of theirs there
+        where = replace(where, **scope)
+        rows = await DueRepository(reader.session).find(where, after=after, limit=limit)
+    for row in rows:
+        principal.ensure_covers(of_row(row), "due")
     return rows
 
 
@@ -175,30 +191,43 @@ class CommunityCollection:
     schemes: list[SchemeCollection]
 
 
-def _sum(parts: list[Collection]) -> Collection:
+def _add(parts: list[Collection]) -> Collection:
     return Collection(
         sum(c.due_fen for c in parts),
         sum(c.paid_fen for c in parts),
         sum(c.households for c in parts),
         sum(c.households_paid_in_full for c in parts),
+        sum(c.households_paying for c in parts),
+    )
+
+
+def _collection(row: Any) -> Collection:
+    return Collection(
+        int(row.due_fen), int(row.paid_fen), row.households, row.households_paid_in_full, row.households_paying
     )
 
 
 async def collection(
     ctx: Context, principal: Principal, community_id: str, scheme_id: uuid.UUID | None
 ) -> CommunityCollection:
+    """Per scheme and building, and in total; every total counts a household once (a household owing two dues, or
+    paying one due in two payments, is one household and one paying household)."""
     async with ctx.read() as reader:
         community = await CommunityRepository(reader.session).get(community_id)
         if community is None:
             raise NotFound("community not found", code="community_not_found")
         principal.ensure_covers(community_scope(community), "community")
-        rows = await DueRepository(reader.session).collection(community_id, scheme_id)
+        dues = DueRepository(reader.session)
+        rows = await dues.collection(community_id, scheme_id)
+        total = await dues.community_households(community_id, scheme_id)
     buildings: dict[uuid.UUID, tuple[str, list[BuildingCollection]]] = {}
     for row in rows:
-        c = Collection(int(row.due_fen), int(row.paid_fen), row.households, row.households_paid_in_full)
-        buildings.setdefault(row.scheme_id, (row.kind, []))[1].append(BuildingCollection(row.building_id, c))
+        buildings.setdefault(row.scheme_id, (row.kind, []))[1].append(
+            BuildingCollection(row.building_id, _collection(row))
+        )
+    # inside one scheme a household has one due (a unique constraint) in one building: the buildings add up
     schemes = [
-        SchemeCollection(sid, kind, _sum([b.collection for b in parts]), parts)
+        SchemeCollection(sid, kind, _add([b.collection for b in parts]), parts)
         for sid, (kind, parts) in buildings.items()
     ]
-    return CommunityCollection(community_id, _sum([s.total for s in schemes]), schemes)
+    return CommunityCollection(community_id, _collection(total), schemes)

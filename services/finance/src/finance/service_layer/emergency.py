@@ -1,31 +1,48 @@
-"""Emergency repair fund use cases (危急维修资金): request (staff, residents, alarms), approve with the 80/20 split,
-pay as one linked group of transfers, statistics in the Jiaxing format; the fund's deposits and public income."""
+"""Emergency repair fund use cases (危急维修资金): request (staff, residents, alarms); approve with the 80/20 split,
+reserving the fund's and the public income's shares (pending transfers) and turning the households' shares into
+dues; pay (the reservations are posted, the rest as one linked group); cancel or reject (the reservations are
+voided, the dues cancelled); statistics in the Jiaxing form by period; the fund's deposits and public income."""
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from finance.adapters.repositories import (
     AccountRepository,
     CommunityRepository,
+    DueRepository,
     EmergencyRepairRepository,
     HouseholdRepository,
     LedgerRepository,
+    SchemeRepository,
 )
-from finance.domain.emergency import REFUSAL_TEXT, Origin, RefusalReason, check_eligibility, split_repair_cost
+from finance.domain.contributions import SchemeKind
+from finance.domain.emergency import (
+    REFUSAL_TEXT,
+    Origin,
+    Period,
+    RefusalReason,
+    RepairKind,
+    check_eligibility,
+    check_fund_covers,
+    period_label,
+    split_repair_cost,
+)
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import TransferKind, TransferSpec
-from finance.domain.money import fen_to_wan_yuan
+from finance.domain.money import fen_to_wan_yuan, fen_to_yuan
 from finance.service_layer import ledger, well_known_accounts
 from finance.service_layer.context import Context, derived_id
 from finance.service_layer.scope import community_scope, of_row
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.finance import (
     EmergencyRepairApproved,
+    EmergencyRepairClosed,
     EmergencyRepairPaid,
     EmergencyRepairRequested,
 )
@@ -51,6 +68,7 @@ class RepairRequest:
     description: str = ""
     alarm_id: str | None = None
     estimated_cost_fen: int | None = None
+    kind: RepairKind = RepairKind.REPAIR
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,7 @@ async def record_request(
         {
             "id": req.request_id,
             "origin": req.origin.value,
+            "kind": req.kind.value,
             "community_id": req.community_id,
             "district_id": community.district_id,
             "street_id": community.street_id,
@@ -146,6 +165,7 @@ class RequestRepair:
     building_ids: tuple[str, ...] = ()
     location: str = ""
     estimated_cost_fen: int | None = None
+    kind: RepairKind = RepairKind.REPAIR
 
 
 async def request_repair(ctx: Context, principal: Principal, cmd: RequestRepair) -> RequestRecorded:
@@ -159,6 +179,7 @@ async def request_repair(ctx: Context, principal: Principal, cmd: RequestRepair)
         location=cmd.location,
         description=cmd.description,
         estimated_cost_fen=cmd.estimated_cost_fen,
+        kind=cmd.kind,
     )
     now = ctx.clock()
     async with ctx.uow() as uow:
@@ -175,7 +196,9 @@ async def request_repair(ctx: Context, principal: Principal, cmd: RequestRepair)
             principal.ensure_covers(community_scope(community), "community")
         recorded = await record_request(uow, ctx, req, event_id=ctx.new_id(), now=now)
         row = recorded.repair
-        if not recorded.created and (row.community_id != req.community_id or row.origin != req.origin.value):
+        if not recorded.created and (
+            row.community_id != req.community_id or row.origin != req.origin.value or row.kind != req.kind.value
+        ):
             raise RuleViolation("request_id_reused", "this request id was used for another request", status=409)
         await uow.commit()
     if not row.eligible:
@@ -243,28 +266,76 @@ async def _locked_in_scope(repairs: EmergencyRepairRepository, principal: Princi
     return row
 
 
-async def approve(
-    ctx: Context, principal: Principal, request_id: uuid.UUID, *, approved_cost_fen: int, use_public_income: bool
-) -> RepairView:
+@dataclass(frozen=True)
+class Approve:
+    approved_cost_fen: int
+    use_public_income: bool = True
+    public_income_fen: int | None = None  # exactly what public income pays; None: up to what it has available
+
+
+def _available(account: Any) -> int:
+    return int(account.credits_posted - account.debits_posted - account.debits_pending)
+
+
+def _reservation_id(request_id: uuid.UUID, line: str) -> uuid.UUID:
+    return derived_id("repair-reserve", request_id, line)
+
+
+def _reserved(government_fen: int, public_income_fen: int) -> list[tuple[str, str, int]]:
+    """The shares an approval reserves (pending transfers into the repair's clearing account): (line, transfer code,
+    amount) of each share above zero."""
+    lines = (
+        ("government", "repair_government_share", government_fen),
+        ("public_income", "repair_public_income_share", public_income_fen),
+    )
+    return [line for line in lines if line[2] > 0]
+
+
+def _closed(row: Any) -> Conflict:
+    return Conflict(f"the request was {row.status}; nothing more happens to it", code="emergency_repair_closed")
+
+
+async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd: Approve) -> RepairView:
+    """One transaction: lock the request, then the fund, public-income and clearing accounts (in id order), split
+    on what they have available net of earlier reservations, reserve the fund's and the public income's shares as
+    pending transfers (the database's no-overdraft check is the guarantee), turn the households' shares into dues,
+    announce. A refusal (``insufficient_funds``) writes nothing."""
     now = ctx.clock()
     async with ctx.uow() as uow:
         repairs = EmergencyRepairRepository(uow.session)
         row = await _locked_in_scope(repairs, principal, request_id)
         if row.status == "refused":
             raise _refusal(row)
+        if row.status in ("rejected", "cancelled"):
+            raise _closed(row)
         if row.status != "requested":
             raise Conflict(f"the request is already {row.status}", code="emergency_repair_already_approved")
-        homes = await HouseholdRepository(uow.session).of_community(row.community_id, row.building_ids or [])
-        areas = {h.household_id: Decimal(h.floor_area_m2) for h in homes}
-        account = await AccountRepository(uow.session).get_by_code(
-            well_known_accounts.public_income_code(row.community_id)
-        )
-        available = 0 if account is None else account.credits_posted - account.debits_posted - account.debits_pending
+        affected = await HouseholdRepository(uow.session).of_community(row.community_id, row.building_ids or [])
+        homes = {h.household_id: h for h in affected}
+        areas = {hid: Decimal(h.floor_area_m2) for hid, h in homes.items()}
+        accounts = AccountRepository(uow.session)
+        fund = await well_known_accounts.emergency_fund(accounts, row.district_id, now)
+        public_income = await well_known_accounts.public_income(accounts, row, now)
+        clearing = await well_known_accounts.repair_clearing(accounts, row, now)
+        locked = await accounts.lock([fund, public_income, clearing])
         split = split_repair_cost(
-            approved_cost_fen,
-            public_income_balance_fen=max(0, available),
+            cmd.approved_cost_fen,
+            public_income_balance_fen=max(0, _available(locked[public_income])),
             household_areas=areas,
-            use_public_income=use_public_income,
+            use_public_income=cmd.use_public_income,
+            public_income_fen=cmd.public_income_fen,
+        )
+        check_fund_covers(split.government_fen, _available(locked[fund]))
+        debits = {"government": fund, "public_income": public_income}
+        specs = [
+            _pay_spec(request_id, line, debits[line], clearing, amount, code, kind=TransferKind.PENDING)
+            for line, code, amount in _reserved(split.government_fen, split.public_income_fen)
+        ]
+        await LedgerRepository(uow.session).post(
+            specs, group_id=derived_id("repair-reserve-group", request_id), now=now
+        )
+        scheme_id = await _household_dues(
+            uow.session, principal, row, homes, split.household_shares, clearing, now, ctx
         )
         await repairs.update(
             request_id,
@@ -275,9 +346,11 @@ async def approve(
                 "owners_fen": split.owners_fen,
                 "public_income_fen": split.public_income_fen,
                 "households_fen": split.households_fen,
-                "use_public_income": use_public_income,
+                "use_public_income": cmd.use_public_income,
                 "approved_by": principal.sub,
                 "approved_at": now,
+                "reserved": True,
+                "dues_scheme_id": scheme_id,
             },
         )
         await repairs.replace_shares(
@@ -311,54 +384,145 @@ async def approve(
     return view
 
 
+async def _household_dues(
+    session: Any,
+    principal: Principal,
+    row: Any,
+    homes: dict[str, Any],
+    shares: dict[str, int],
+    clearing: uuid.UUID,
+    now: datetime,
+    ctx: Context,
+) -> uuid.UUID | None:
+    """The households' shares as dues of a scheme of kind ``emergency_repair`` (one per household that owes
+    something), paid through the payment rules like every due (intent + provider callback, or a staff receipt)."""
+    owing = {hid: amount for hid, amount in shares.items() if amount > 0}
+    if not owing:
+        return None
+    scheme_id = derived_id("repair-dues", row.id)
+    title = f"危急维修 {row.location or row.description}"[:200]
+    await SchemeRepository(session).add(
+        {
+            "id": scheme_id,
+            "community_id": row.community_id,
+            "district_id": row.district_id,
+            "street_id": row.street_id,
+            "kind": SchemeKind.EMERGENCY_REPAIR.value,
+            "title": title,
+            "pool_account_id": clearing,
+            "created_by": principal.sub,
+            "created_at": now,
+        },
+        [
+            {
+                "id": ctx.new_id(),
+                "scheme_id": scheme_id,
+                "household_id": hid,
+                "community_id": row.community_id,
+                "district_id": row.district_id,
+                "street_id": row.street_id,
+                "building_id": homes[hid].building_id,
+                "floor_area_m2": homes[hid].floor_area_m2,
+                "amount_fen": amount,
+                "created_at": now,
+            }
+            for hid, amount in sorted(owing.items())
+        ],
+    )
+    return scheme_id
+
+
 @dataclass(frozen=True)
 class RepairPaid:
     repair: RepairView
     replayed: bool  # paid before: nothing was posted now
 
 
+def _pay_spec(
+    request_id: uuid.UUID,
+    line: str,
+    debit: uuid.UUID,
+    credit: uuid.UUID,
+    amount: int,
+    code: str,
+    *,
+    kind: TransferKind = TransferKind.POSTED,
+) -> TransferSpec:
+    """A transfer of a repair: ``posted`` at payment, or ``pending`` (a reservation) at approval; its id derives
+    from the request and the line, so a retry maps to the same transfer."""
+    pending = kind is TransferKind.PENDING
+    transfer_id = _reservation_id(request_id, line) if pending else derived_id("repair", request_id, line)
+    return TransferSpec(
+        id=str(transfer_id),
+        kind=kind,
+        debit_account_id=str(debit),
+        credit_account_id=str(credit),
+        amount_fen=amount,
+        code=code,
+        reference=f"emergency_repair:{request_id}",
+    )
+
+
+def _resolve(request_id: uuid.UUID, line: str, kind: TransferKind, code: str) -> TransferSpec:
+    """Resolve a reservation made at approval, whole (the accounts and the amount are the pending transfer's):
+    ``post_pending`` when the repair is paid, ``void_pending`` when it is cancelled."""
+    prefix = "repair" if kind is TransferKind.POST_PENDING else "repair-release"
+    return TransferSpec(
+        id=str(derived_id(prefix, request_id, line)),
+        kind=kind,
+        debit_account_id=None,
+        credit_account_id=None,
+        amount_fen=None,
+        pending_id=str(_reservation_id(request_id, line)),
+        code=code,
+        reference=f"emergency_repair:{request_id}",
+    )
+
+
 async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> RepairPaid:
-    """Post the split as one linked group: government fund, public income and households into the repair's
-    clearing account, and the full cost out to the contractor (the outside world)."""
+    """Post the split as one linked group: the reservations of the fund and the public income posted into the
+    repair's clearing account, each household's share charged to its account (negative: what it owes until its due
+    is paid), and the full cost out to the contractor (the outside world)."""
     now = ctx.clock()
     async with ctx.uow() as uow:
         repairs = EmergencyRepairRepository(uow.session)
         row = await _locked_in_scope(repairs, principal, request_id)
         if row.status == "paid":
             return RepairPaid(await _view(uow.session, request_id), replayed=True)
+        if row.status in ("rejected", "cancelled"):
+            raise _closed(row)
         if row.status != "approved":
             raise RuleViolation("emergency_repair_not_approved", "only an approved request is paid", status=409)
         shares = await repairs.shares(request_id)
         accounts = AccountRepository(uow.session)
-        district, street, community = row.district_id, row.street_id, row.community_id
-        clearing = await well_known_accounts.repair_clearing(accounts, district, street, community, request_id, now)
-
-        def spec(line: str, debit: uuid.UUID, credit: uuid.UUID, amount: int, code: str) -> TransferSpec:
-            return TransferSpec(
-                id=str(derived_id("repair", request_id, line)),
-                kind=TransferKind.POSTED,
-                debit_account_id=str(debit),
-                credit_account_id=str(credit),
-                amount_fen=amount,
-                code=code,
-                reference=f"emergency_repair:{request_id}",
+        clearing = await well_known_accounts.repair_clearing(accounts, row, now)
+        group: list[TransferSpec] = []
+        if row.reserved:
+            group += [
+                _resolve(request_id, line, TransferKind.POST_PENDING, code)
+                for line, code, _amount in _reserved(row.government_fen, row.public_income_fen)
+            ]
+        else:  # approved before reservations existed (migration 0006): posted from what the accounts hold now
+            fund = await well_known_accounts.emergency_fund(accounts, row.district_id, now)
+            group.append(
+                _pay_spec(request_id, "government", fund, clearing, row.government_fen, "repair_government_share")
             )
-
-        fund = await well_known_accounts.emergency_fund(accounts, district, now)
-        group = [spec("government", fund, clearing, row.government_fen, "repair_government_share")]
-        if row.public_income_fen > 0:
-            pi = await well_known_accounts.public_income(accounts, district, street, community, now)
-            group.append(spec("public_income", pi, clearing, row.public_income_fen, "repair_public_income_share"))
+            if row.public_income_fen > 0:
+                pi = await well_known_accounts.public_income(accounts, row, now)
+                group.append(
+                    _pay_spec(
+                        request_id, "public_income", pi, clearing, row.public_income_fen, "repair_public_income_share"
+                    )
+                )
         for share in shares:
             if share.amount_fen > 0:
-                home = await well_known_accounts.household(
-                    accounts, district, street, community, share.household_id, now
-                )
+                home = await well_known_accounts.household(accounts, row, share.household_id, now)
                 group.append(
-                    spec(f"household:{share.household_id}", home, clearing, share.amount_fen, "repair_household_share")
-                )
-        outside = await well_known_accounts.external(accounts, district, now)
-        group.append(spec("payout", clearing, outside, row.approved_cost_fen, "repair_payout"))
+                    _pay_spec(request_id, f"household:{share.household_id}", home, clearing, share.amount_fen,
+                              "repair_household_share")
+                )  # fmt: skip
+        outside = await well_known_accounts.external(accounts, row.district_id, now)
+        group.append(_pay_spec(request_id, "payout", clearing, outside, row.approved_cost_fen, "repair_payout"))
         group_id = derived_id("repair-group", request_id)
         await LedgerRepository(uow.session).post(group, group_id=group_id, now=now)
         await repairs.update(request_id, {"status": "paid", "paid_at": now, "transfer_group_id": group_id})
@@ -366,8 +530,8 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> Repa
             new_event(
                 EmergencyRepairPaid(
                     request_id=str(request_id),
-                    community_id=community,
-                    district_id=district,
+                    community_id=row.community_id,
+                    district_id=row.district_id,
                     approved_cost_fen=row.approved_cost_fen,
                     transfer_group_id=str(group_id),
                     paid_at=now,
@@ -383,7 +547,79 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> Repa
     return RepairPaid(view, replayed=False)
 
 
+@dataclass(frozen=True)
+class RepairClosed:
+    repair: RepairView
+    replayed: bool  # closed before: nothing changed now
+
+
+async def cancel(ctx: Context, principal: Principal, request_id: uuid.UUID, *, reason: str) -> RepairClosed:
+    """A requested repair is rejected; an approved one is cancelled: its reservations are voided (the fund and the
+    public income have them available again) and its dues cancelled — refused (409 ``emergency_repair_dues_paid``)
+    once a household paid towards its share. A paid repair is not cancelled. One transaction."""
+    now = ctx.clock()
+    async with ctx.uow() as uow:
+        repairs = EmergencyRepairRepository(uow.session)
+        row = await _locked_in_scope(repairs, principal, request_id)
+        if row.status in ("rejected", "cancelled"):
+            return RepairClosed(await _view(uow.session, request_id), replayed=True)
+        if row.status == "paid":
+            raise Conflict("a paid repair is not cancelled", code="emergency_repair_already_paid")
+        if row.status == "refused":
+            raise _closed(row)
+        if row.status == "approved":
+            await _release(uow.session, row, now)
+        closed = "cancelled" if row.status == "approved" else "rejected"
+        await repairs.update(
+            request_id, {"status": closed, "closed_by": principal.sub, "closed_at": now, "close_reason": reason}
+        )
+        released = 0
+        if row.status == "approved" and row.reserved:
+            released = sum(amount for *_, amount in _reserved(row.government_fen, row.public_income_fen))
+        uow.publish(
+            new_event(
+                EmergencyRepairClosed(
+                    request_id=str(request_id),
+                    community_id=row.community_id,
+                    district_id=row.district_id,
+                    status=closed,
+                    released_fen=released,
+                    closed_at=now,
+                ),
+                source=ctx.source,
+                subject=str(request_id),
+                event_id=ctx.new_id(),
+                time=now,
+            )
+        )
+        view = await _view(uow.session, request_id)
+        await uow.commit()
+    return RepairClosed(view, replayed=False)
+
+
+async def _release(session: Any, row: Any, now: datetime) -> None:
+    if row.dues_scheme_id is not None:
+        dues = DueRepository(session)
+        paid = [d for d in await dues.of_scheme(row.dues_scheme_id, for_update=True) if d.paid_fen > 0]
+        if paid:
+            raise Conflict(
+                f"{len(paid)} household(s) already paid towards their share; refund them before cancelling",
+                code="emergency_repair_dues_paid",
+            )
+        await dues.cancel_scheme(row.dues_scheme_id, now)
+    if row.reserved:
+        lines = _reserved(row.government_fen, row.public_income_fen)
+        if lines:
+            specs = [
+                _resolve(row.id, line, TransferKind.VOID_PENDING, "repair_reservation_released") for line, *_ in lines
+            ]
+            await LedgerRepository(session).post(specs, group_id=derived_id("repair-release-group", row.id), now=now)
+
+
 # ------------------------------------------------------------------------------------------------ statistics
+CHINA = ZoneInfo("Asia/Shanghai")
+
+
 @dataclass(frozen=True)
 class DistrictStats:
     district_id: str
@@ -403,44 +639,119 @@ class DistrictStats:
 
 
 @dataclass(frozen=True)
+class Amounts:
+    """Uses and money of a set of paid repairs (one period, one kind, or all)."""
+
+    uses: int = 0
+    total_fen: int = 0
+    government_fen: int = 0
+    owners_fen: int = 0
+    public_income_fen: int = 0
+    households_fen: int = 0
+
+    def __add__(self, other: Amounts) -> Amounts:
+        return Amounts(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+    def yuan(self, name: str) -> str:
+        return str(fen_to_yuan(getattr(self, name)))
+
+    @property
+    def summary_zh(self) -> str:
+        return DistrictStats("", self.uses, self.total_fen, self.government_fen, self.owners_fen).summary_zh
+
+
+@dataclass(frozen=True)
+class PeriodStats:
+    label: str  # 2026-03 | 2026-Q1 | 2026
+    start: datetime  # the period's first moment in China's time
+    amounts: Amounts
+    by_kind: dict[str, Amounts]
+
+
+@dataclass(frozen=True)
 class FundStats:
+    district_id: str
+    street_id: str | None  # a street officer's (or street finance office's) statistics cover their street
+    period: Period
     period_from: datetime | None
     period_to: datetime | None
-    districts: list[DistrictStats]
-    total: DistrictStats
+    periods: list[PeriodStats]
+    by_kind: dict[str, Amounts]
+    total: Amounts
+
+    @property
+    def districts(self) -> list[DistrictStats]:
+        if not self.total.uses:
+            return []
+        t = self.total
+        return [DistrictStats(self.district_id, t.uses, t.total_fen, t.government_fen, t.owners_fen)]
 
 
-def _stats_district(principal: Principal, district_id: str | None) -> str:
-    """Statistics cover the caller's own district (a body or query naming another is refused)."""
+def _stats_scope(principal: Principal, district_id: str | None) -> tuple[str, str | None]:
+    """Statistics cover the caller's own district (a query naming another is refused), narrowed to the caller's
+    street when the token carries one (a street officer, a street finance office). The rows' district and street
+    are the server's records (copied from the community's read model when the request was recorded)."""
     if principal.district_id is None or district_id not in (None, principal.district_id):
         raise Forbidden("statistics cover your own district", code="out_of_scope")
-    return principal.district_id
+    return principal.district_id, principal.street_id
 
 
-async def _district_stats(
-    session: Any, district_id: str, start: datetime | None, end: datetime | None
-) -> list[DistrictStats]:
-    rows = await EmergencyRepairRepository(session).stats(district_id=district_id, start=start, end=end)
-    return [
-        DistrictStats(r.district_id, r.uses, int(r.total_fen), int(r.government_fen), int(r.owners_fen)) for r in rows
-    ]
+def _amounts(row: Any) -> Amounts:
+    return Amounts(
+        row.uses,
+        int(row.total_fen),
+        int(row.government_fen),
+        int(row.owners_fen),
+        int(row.public_income_fen),
+        int(row.households_fen),
+    )
 
 
 async def stats(
-    ctx: Context, principal: Principal, *, district_id: str | None, start: datetime | None, end: datetime | None
+    ctx: Context,
+    principal: Principal,
+    *,
+    district_id: str | None,
+    period: Period,
+    start: datetime | None,
+    end: datetime | None,
 ) -> FundStats:
-    """Paid uses and amounts of the caller's district in ``[start, end)``, in the Jiaxing format."""
-    district = _stats_district(principal, district_id)
+    """Paid uses in ``[start, end)`` per period (China's calendar) and kind of work: count (笔), amount, the
+    government's and the owners' shares (with public income and households apart), in the Jiaxing form."""
+    district, street = _stats_scope(principal, district_id)
     async with ctx.read() as reader:
-        rows = await _district_stats(reader.session, district, start, end)
-    total = DistrictStats(
-        "*",
-        sum(r.uses for r in rows),
-        sum(r.total_fen for r in rows),
-        sum(r.government_fen for r in rows),
-        sum(r.owners_fen for r in rows),
+        rows = await EmergencyRepairRepository(reader.session).stats_by_period(
+            district_id=district, street_id=street, period=period.value, start=start, end=end
+        )
+    buckets: dict[datetime, dict[str, Amounts]] = {}
+    for row in rows:
+        buckets.setdefault(row.period_start, {})[row.kind] = _amounts(row)
+    periods = [
+        PeriodStats(
+            period_label(local.year, local.month, period),
+            local.replace(tzinfo=CHINA),
+            sum(kinds.values(), Amounts()),
+            kinds,
+        )
+        for local, kinds in buckets.items()
+    ]
+    by_kind: dict[str, Amounts] = {}
+    for p in periods:
+        for kind, amounts in p.by_kind.items():
+            by_kind[kind] = by_kind.get(kind, Amounts()) + amounts
+    total = sum((p.amounts for p in periods), Amounts())
+    return FundStats(district, street, period, start, end, periods, by_kind, total)
+
+
+async def _district_stats(
+    session: Any, district_id: str, street_id: str | None, start: datetime | None, end: datetime | None
+) -> list[DistrictStats]:
+    rows = await EmergencyRepairRepository(session).stats(
+        district_id=district_id, street_id=street_id, start=start, end=end
     )
-    return FundStats(start, end, rows, total)
+    return [
+        DistrictStats(r.district_id, r.uses, int(r.total_fen), int(r.government_fen), int(r.owners_fen)) for r in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -453,13 +764,13 @@ class FundReport:
 async def report(
     ctx: Context, principal: Principal, *, district_id: str | None, start: datetime | None, end: datetime | None
 ) -> FundReport:
-    """One line per paid use in ``[start, end)``, and the Jiaxing summary of the district."""
-    district = _stats_district(principal, district_id)
+    """One line per paid use in ``[start, end)``, and the Jiaxing summary of the district (or the caller's street)."""
+    district, street = _stats_scope(principal, district_id)
     async with ctx.read() as reader:
         rows = await EmergencyRepairRepository(reader.session).paid(
-            district_id=district, start=start, end=end, limit=MAX_REPORT_ROWS
+            district_id=district, street_id=street, start=start, end=end, limit=MAX_REPORT_ROWS
         )
-        summary = await _district_stats(reader.session, district, start, end)
+        summary = await _district_stats(reader.session, district, street, start, end)
     return FundReport(district, rows, summary)
 
 
@@ -470,6 +781,21 @@ class Posted:
     account_id: uuid.UUID
     amount_fen: int
     replayed: bool
+
+
+async def _post_income(
+    ctx: Context, transfer_id: uuid.UUID, debit: uuid.UUID, credit: uuid.UUID, amount_fen: int, **labels: Any
+) -> Posted:
+    spec = TransferSpec(
+        id=str(transfer_id),
+        kind=TransferKind.POSTED,
+        debit_account_id=str(debit),
+        credit_account_id=str(credit),
+        amount_fen=amount_fen,
+        **labels,
+    )
+    result = await ledger.post(ctx, [spec])
+    return Posted(transfer_id, credit, amount_fen, result.replayed)
 
 
 async def deposit(
@@ -484,17 +810,7 @@ async def deposit(
         treasury = await well_known_accounts.treasury(accounts, principal.district_id, now)
         fund = await well_known_accounts.emergency_fund(accounts, principal.district_id, now)
         await uow.commit()
-    spec = TransferSpec(
-        id=str(deposit_id),
-        kind=TransferKind.POSTED,
-        debit_account_id=str(treasury),
-        credit_account_id=str(fund),
-        amount_fen=amount_fen,
-        code="emergency_fund_deposit",
-        memo=memo,
-    )
-    result = await ledger.post(ctx, [spec])
-    return Posted(deposit_id, fund, amount_fen, result.replayed)
+    return await _post_income(ctx, deposit_id, treasury, fund, amount_fen, code="emergency_fund_deposit", memo=memo)
 
 
 async def receive_public_income(
@@ -510,19 +826,9 @@ async def receive_public_income(
         principal.ensure_covers(community_scope(community), "community")
         accounts = AccountRepository(uow.session)
         outside = await well_known_accounts.external(accounts, community.district_id, now)
-        account = await well_known_accounts.public_income(
-            accounts, community.district_id, community.street_id, community_id, now
-        )
+        account = await well_known_accounts.public_income(accounts, community, now)
         await uow.commit()
-    spec = TransferSpec(
-        id=str(receipt_id),
-        kind=TransferKind.POSTED,
-        debit_account_id=str(outside),
-        credit_account_id=str(account),
-        amount_fen=amount_fen,
-        code="public_income",
-        memo=memo,
+    return await _post_income(
+        ctx, receipt_id, outside, account, amount_fen, code="public_income", memo=memo,
         reference=f"community:{community_id}",
-    )
-    result = await ledger.post(ctx, [spec])
-    return Posted(receipt_id, account, amount_fen, result.replayed)
+    )  # fmt: skip

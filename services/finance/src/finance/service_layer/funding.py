@@ -8,7 +8,6 @@ from typing import Any
 
 from finance.adapters.repositories import (
     AccountRepository,
-    AccountScope,
     FundingPlanRepository,
     LedgerRepository,
     ProjectRepository,
@@ -23,7 +22,7 @@ from finance.domain.funding import (
     check_disbursement,
     validate_plan,
 )
-from finance.domain.ledger import AccountKind, TransferKind, TransferSpec
+from finance.domain.ledger import TransferKind, TransferSpec
 from finance.service_layer import well_known_accounts
 from finance.service_layer.context import Context, derived_id
 from finance.service_layer.scope import ensure_reads_district_record, list_filters, of_row
@@ -137,18 +136,7 @@ async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -
             raise Conflict("the funding plan is already approved", code="funding_plan_already_approved")
         lines = await plans.lines(plan_id)
         for line in lines:
-            account_id = await AccountRepository(uow.session).ensure(
-                code=f"plan:{plan_id}:{line.source}",
-                kind=AccountKind.FUND_SOURCE,
-                name=f"Funding plan source {line.source}",
-                scope=AccountScope(
-                    district_id=plan.district_id,
-                    street_id=plan.street_id,
-                    community_id=plan.community_id,
-                    project_id=plan.project_id,
-                ),
-                now=now,
-            )
+            account_id = await well_known_accounts.plan_source(AccountRepository(uow.session), plan, line.source, now)
             await plans.set_line_account(plan_id, line.source, account_id)
         await plans.approve(plan_id, principal.sub, now)
         uow.publish(
@@ -254,9 +242,7 @@ async def disburse(
         line = next((ln for ln in await plans.lines(plan_id) if ln.source == source.value), None)
         if line is None:
             raise RuleViolation("source_not_in_plan", f"{source.value} is not a source of this plan")
-        project_account = await well_known_accounts.project(
-            AccountRepository(uow.session), plan.district_id, plan.street_id, plan.community_id, plan.project_id, now
-        )
+        project_account = await well_known_accounts.project(AccountRepository(uow.session), plan, plan.project_id, now)
         transfer_id = derived_id("disbursement", disbursement_id)
         spec = TransferSpec(
             id=str(transfer_id),

@@ -1,6 +1,8 @@
 """Payment use cases: intents (never move money), staff receipts and provider callbacks (post money on proof).
 
-Posting is the ledger group outside → household → scheme pool (linked), the due's ``paid_fen`` raised under the
+Posting is the ledger group outside → household → scheme pool (linked) — for a due of an emergency repair only
+outside → household, since the repair's payment charges the household account with its share (the account goes
+negative: what the household owes) — the due's ``paid_fen`` raised under the
 database's ``paid ≤ due`` check, the payment row with its proof and ``finance.contribution.paid.v1`` in the outbox:
 one transaction. Lock order: intent, then due (receipts lock only the due), then the ledger's accounts in id order.
 """
@@ -21,7 +23,7 @@ from finance.adapters.repositories import (
     PaymentRepository,
     SchemeRepository,
 )
-from finance.domain.contributions import check_payment
+from finance.domain.contributions import SchemeKind, check_payment
 from finance.domain.errors import RuleViolation
 from finance.domain.ledger import TransferKind, TransferSpec
 from finance.domain.payments import (
@@ -58,6 +60,7 @@ async def _locked_due(session: Any, due_id: uuid.UUID) -> Any:
 
 async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) -> None:
     """Claim the payment row, post the linked ledger group, raise the due, announce it (caller commits)."""
+    _check_in_force(due)
     check_payment(payment["amount_fen"], due.amount_fen, due.paid_fen)
     now = ctx.clock()
     payment_id = payment["id"]
@@ -73,12 +76,9 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
     )
     if not claimed:
         raise _Taken()
-    scheme = await SchemeRepository(uow.session).get(due.scheme_id)
     accounts = AccountRepository(uow.session)
     outside = await well_known_accounts.external(accounts, due.district_id, now)
-    home = await well_known_accounts.household(
-        accounts, due.district_id, due.street_id, due.community_id, due.household_id, now
-    )
+    home = await well_known_accounts.household(accounts, due, due.household_id, now)
     amount = payment["amount_fen"]
     group = [
         TransferSpec(
@@ -90,16 +90,20 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
             code="contribution_payment",
             reference=f"due:{due.id}",
         ),
-        TransferSpec(
-            id=str(derived_id("payment", payment_id, "settle")),
-            kind=TransferKind.POSTED,
-            debit_account_id=str(home),
-            credit_account_id=str(scheme.pool_account_id),
-            amount_fen=amount,
-            code="contribution_settlement",
-            reference=f"due:{due.id}",
-        ),
     ]
+    if due.kind != SchemeKind.EMERGENCY_REPAIR.value:
+        scheme = await SchemeRepository(uow.session).get(due.scheme_id)
+        group.append(
+            TransferSpec(
+                id=str(derived_id("payment", payment_id, "settle")),
+                kind=TransferKind.POSTED,
+                debit_account_id=str(home),
+                credit_account_id=str(scheme.pool_account_id),
+                amount_fen=amount,
+                code="contribution_settlement",
+                reference=f"due:{due.id}",
+            )
+        )
     await LedgerRepository(uow.session).post(group, group_id=group_id, now=now)
     await DueRepository(uow.session).raise_paid(due.id, amount)
     uow.publish(
@@ -118,6 +122,13 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
             time=now,
         )
     )
+
+
+def _check_in_force(due: Any) -> None:
+    if due.cancelled_at is not None:
+        raise RuleViolation(
+            "due_cancelled", "this due was cancelled (its emergency repair was cancelled); nothing is owed", status=409
+        )
 
 
 class _Taken(Exception):
@@ -149,6 +160,7 @@ async def create_intent(
             raise NotFound("due not found", code="due_not_found")
         principal.ensure_covers(of_row(due), "due")
         check_intent_provider(provider, rules)
+        _check_in_force(due)
         check_payment(amount_fen, due.amount_fen, due.paid_fen)
         row = await PaymentIntentRepository(uow.session).add(
             {

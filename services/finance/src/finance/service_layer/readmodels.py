@@ -66,8 +66,6 @@ async def record_project(uow: UnitOfWork, data: ProjectCreated, *, now: datetime
             "name": data.name[:200],
         }
     )
-    account_id = await well_known_accounts.project(
-        AccountRepository(uow.session), data.district_id, data.street_id, data.community_id, data.project_id, now
-    )
+    account_id = await well_known_accounts.project(AccountRepository(uow.session), data, data.project_id, now)
     await projects.set_account(data.project_id, account_id)
     await uow.commit()

@@ -7,7 +7,7 @@ services' events: ``communities``, ``households``, ``projects``.
 
 from finance.adapters.repositories.accounts import AccountRepository, AccountScope
 from finance.adapters.repositories.communities import CommunityRepository
-from finance.adapters.repositories.dues import DueRepository
+from finance.adapters.repositories.dues import DueFilter, DueRepository
 from finance.adapters.repositories.emergency_repairs import EmergencyRepairRepository
 from finance.adapters.repositories.funding_plans import FundingPlanRepository
 from finance.adapters.repositories.households import HouseholdRepository
@@ -22,6 +22,7 @@ __all__ = [
     "AccountRepository",
     "AccountScope",
     "CommunityRepository",
+    "DueFilter",
     "DueRepository",
     "EmergencyRepairRepository",
     "FundingPlanRepository",

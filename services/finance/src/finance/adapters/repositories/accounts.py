@@ -81,6 +81,11 @@ class AccountRepository:
         stmt = sa.select(accounts).where(A.id.in_(account_ids)).order_by(A.id)
         return list((await self.session.execute(stmt)).all())
 
+    async def lock(self, account_ids: list[uuid.UUID]) -> dict[uuid.UUID, Any]:
+        """Lock accounts ``FOR UPDATE`` in id order (the ledger's order: no deadlocks) and read their counters."""
+        stmt = sa.select(accounts).where(A.id.in_(account_ids)).order_by(A.id).with_for_update()
+        return {row.id: row for row in (await self.session.execute(stmt)).all()}
+
     async def get_by_code(self, code: str, *, for_update: bool = False) -> Any:
         stmt = sa.select(accounts).where(A.code == code)
         if for_update:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 
+from finance.domain.contributions import SchemeKind
 from finance.entrypoints.api.dependencies import ContextDep, after_id
 from finance.entrypoints.api.schemas.contributions import (
     BuildingCollectionRead,
@@ -74,20 +75,27 @@ async def create_scheme(
     "/v1/dues",
     operation_id="listDues",
     response_model=Page[DueRead],
-    summary="Dues: a resident's own, or staff's by household or scheme (cursor pagination)",
+    summary="Dues: a resident's own household's, or those of the caller's scope (filters, cursor pagination)",
 )
 async def list_dues(
     page: Annotated[PageParams, Depends(page_params)],
     principal: Annotated[Principal, authorize(Role.RESIDENT, *READERS)],
     ctx: ContextDep,
     household_id: Annotated[str | None, Query(pattern=ID)] = None,
+    community_id: Annotated[str | None, Query(pattern=ID)] = None,
     scheme_id: uuid.UUID | None = None,
+    kind: Annotated[SchemeKind | None, Query(description="e.g. emergency_repair: repairs' household shares")] = None,
+    status: Annotated[Literal["outstanding", "paid", "cancelled"] | None, Query()] = None,
 ) -> Page[DueRead]:
-    """Residents see their own household's dues only; staff filter by household or scheme inside their scope."""
+    """Residents see their own household's dues only (every kind, the shares of emergency repairs included);
+    staff and finance officers the dues of their scope (district, street or community), narrowed by household,
+    community, scheme, kind and status."""
     rows = await uc.list_dues(
         ctx,
         principal,
-        uc.DueQuery(household_id=household_id, scheme_id=scheme_id),
+        uc.DueQuery(
+            household_id=household_id, community_id=community_id, scheme_id=scheme_id, kind=kind, status=status
+        ),
         after=after_id(page),
         limit=page.limit + 1,
     )
@@ -120,7 +128,9 @@ async def get_collection(
     ctx: ContextDep,
     scheme_id: uuid.UUID | None = None,
 ) -> CommunityCollectionRead:
-    """Money due and paid, and households paid in full, per scheme and building and in total."""
+    """Money due and paid, households with a due, paying and paid in full, per scheme and building and in total;
+    a household counts once in every total (two dues or two payments are still one paying household). Cancelled
+    dues are not collected."""
     result = await uc.collection(ctx, principal, community_id, scheme_id)
     return CommunityCollectionRead(
         community_id=result.community_id,

@@ -8,12 +8,16 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from finance.domain.money import fen_to_yuan
+from finance.domain.emergency import Period
+from finance.domain.money import fen_to_wan_yuan, fen_to_yuan
 from finance.entrypoints.api.dependencies import ContextDep, after_id
 from finance.entrypoints.api.exports import EXPORT_MEDIA, export_response
 from finance.entrypoints.api.schemas.emergency_repairs import (
+    AmountsRead,
     ApproveRepair,
+    CancelRepair,
     DistrictStatsRead,
+    PeriodStatsRead,
     RepairCreate,
     RepairRead,
     StatsRead,
@@ -26,11 +30,33 @@ from renovation_common.pagination import Page, PageParams, make_page, page_param
 router = APIRouter(tags=["emergency repair fund"])
 REQUESTERS = (Role.RESIDENT, Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
 STAFF = (Role.COMMUNITY_WORKER, Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
-STATS_READERS = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN, Role.GOV_SYSTEM)
+# District statistics: the district's admin, government systems and finance offices (their district), street
+# officers (their street); the scope is checked against the records' district and street.
+STATS_READERS = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN, Role.FINANCE_OFFICER, Role.GOV_SYSTEM)
+STATUSES = Literal["requested", "refused", "approved", "paid", "rejected", "cancelled"]
 
 DistrictQuery = Annotated[str | None, Query(pattern=ID, description="Your own district (the default)")]
 FromQuery = Annotated[datetime | None, Query(alias="from", description="Paid at or after (inclusive)")]
 ToQuery = Annotated[datetime | None, Query(alias="to", description="Paid before (exclusive)")]
+
+
+def _amounts_read(a: uc.Amounts) -> AmountsRead:
+    money = ("total", "government", "owners", "public_income", "households")
+    return AmountsRead(
+        uses=a.uses,
+        **{f"{m}_fen": getattr(a, f"{m}_fen") for m in money},
+        **{f"{m}_yuan": a.yuan(f"{m}_fen") for m in money},
+    )
+
+
+def _period_read(p: uc.PeriodStats) -> PeriodStatsRead:
+    return PeriodStatsRead(
+        period=p.label,
+        period_start=p.start,
+        summary_zh=p.amounts.summary_zh,
+        by_kind={k: _amounts_read(a) for k, a in p.by_kind.items()},
+        **_amounts_read(p.amounts).model_dump(),
+    )
 
 
 def _district_read(s: uc.DistrictStats) -> DistrictStatsRead:
@@ -49,25 +75,36 @@ def _district_read(s: uc.DistrictStats) -> DistrictStatsRead:
     "/v1/emergency-repairs/stats",
     operation_id="getEmergencyRepairStats",
     response_model=StatsRead,
-    summary="Uses and amounts of the emergency repair fund in the Jiaxing form (共计N笔、X万元)",
+    summary="District statistics of the emergency repair fund in the Jiaxing form, by month, quarter or year",
 )
 async def stats(
     principal: Annotated[Principal, authorize(*STATS_READERS)],
     ctx: ContextDep,
     district_id: DistrictQuery = None,
+    period: Annotated[Period, Query(description="month | quarter | year, China's calendar")] = Period.MONTH,
     period_from: FromQuery = None,
     period_to: ToQuery = None,
 ) -> StatsRead:
-    """Uses and amounts per district and period, in the Jiaxing format (共计N笔、X万元); counts paid repairs."""
-    result = await uc.stats(ctx, principal, district_id=district_id, start=period_from, end=period_to)
+    """Paid uses (笔) per period and kind of work, with the amount, the government's 80% and the owners' 20%
+    (public income and households apart), exact in fen with yuan strings beside; ``summary_zh`` in the Jiaxing
+    form (共计N笔、X万元). A district's admin, finance office and government systems read their district; a street
+    officer their street."""
+    result = await uc.stats(ctx, principal, district_id=district_id, period=period, start=period_from, end=period_to)
+    total = result.total
     return StatsRead(
+        district_id=result.district_id,
+        street_id=result.street_id,
+        period=result.period,
         period_from=result.period_from,
         period_to=result.period_to,
+        periods=[_period_read(p) for p in result.periods],
+        by_kind={k: _amounts_read(a) for k, a in result.by_kind.items()},
+        totals=_amounts_read(total),
         districts=[_district_read(r) for r in result.districts],
-        uses=result.total.uses,
-        total_fen=result.total.total_fen,
-        total_wan_yuan=result.total.total_wan_yuan,
-        summary_zh=result.total.summary_zh,
+        uses=total.uses,
+        total_fen=total.total_fen,
+        total_wan_yuan=fen_to_wan_yuan(total.total_fen),
+        summary_zh=total.summary_zh,
     )
 
 
@@ -101,6 +138,7 @@ async def report(
         "public_income_fen",
         "households_fen",
         "approved_cost_yuan",
+        "kind",
     ]
     data: list[list[Any]] = [
         [
@@ -115,6 +153,7 @@ async def report(
             r.public_income_fen,
             r.households_fen,
             str(fen_to_yuan(r.approved_cost_fen)),
+            r.kind,
         ]
         for r in result.uses
     ]
@@ -132,6 +171,7 @@ async def report(
                 None,
                 None,
                 str(fen_to_yuan(s.total_fen)),
+                None,
             ]
         )
     return export_response(format, f"emergency-repair-fund-{result.district_id}", "危急维修资金", header, data)
@@ -163,6 +203,7 @@ async def request_repair(
             building_ids=tuple(body.building_ids),
             location=body.location,
             estimated_cost_fen=body.estimated_cost_fen,
+            kind=body.kind,
         ),
     )
     if not recorded.created:
@@ -180,7 +221,7 @@ async def list_repairs(
     page: Annotated[PageParams, Depends(page_params)],
     principal: Annotated[Principal, authorize(*STAFF)],
     ctx: ContextDep,
-    status: Literal["requested", "refused", "approved", "paid"] | None = None,
+    status: STATUSES | None = None,
 ) -> Page[RepairRead]:
     """The requests of the caller's district, street or community, by id; optionally of one status."""
     rows = await uc.list_repairs(ctx, principal, status=status, after=after_id(page), limit=page.limit + 1)
@@ -214,10 +255,21 @@ async def approve_repair(
     ctx: ContextDep,
 ) -> RepairRead:
     """The owners' 20% is ``floor(cost × 20%)`` (the government takes the odd fen); public income pays first up to
-    its available balance unless ``use_public_income`` is false; the rest is apportioned to the affected households
-    by exclusive floor area (largest remainder)."""
+    what it has available (or exactly ``public_income_fen``) unless ``use_public_income`` is false; the rest is
+    apportioned to the affected households by exclusive floor area (largest remainder) and becomes their dues
+    (``GET /v1/dues?kind=emergency_repair``). The fund's and the public income's shares are reserved (pending
+    transfers): a later approval sees only what is left, and one they cannot cover is refused with 422
+    ``insufficient_funds`` (``account``: ``emergency_fund`` | ``public_income``, ``available_fen``), writing
+    nothing."""
     view = await uc.approve(
-        ctx, principal, request_id, approved_cost_fen=body.approved_cost_fen, use_public_income=body.use_public_income
+        ctx,
+        principal,
+        request_id,
+        uc.Approve(
+            approved_cost_fen=body.approved_cost_fen,
+            use_public_income=body.use_public_income,
+            public_income_fen=body.public_income_fen,
+        ),
     )
     return RepairRead.of(view.repair, view.shares)
 
@@ -231,7 +283,28 @@ async def approve_repair(
 async def pay_repair(
     request_id: uuid.UUID, principal: Annotated[Principal, authorize(Role.DISTRICT_ADMIN)], ctx: ContextDep
 ) -> RepairRead:
-    """All or nothing (422 ``insufficient_funds`` when the district's fund is short); a repeat answers the paid
-    request. Announced as ``finance.emergency_repair.paid.v1``."""
+    """All or nothing: the reservations are posted, each household's share charged to its account (settled by its
+    due's payments), the cost paid out. A repeat answers the paid request. Announced as
+    ``finance.emergency_repair.paid.v1``."""
     paid = await uc.pay(ctx, principal, request_id)
     return RepairRead.of(paid.repair.repair, paid.repair.shares)
+
+
+@router.post(
+    "/v1/emergency-repairs/{request_id}/cancel",
+    operation_id="cancelEmergencyRepair",
+    response_model=RepairRead,
+    summary="Reject a requested repair, or cancel an approved one and release its reservations",
+)
+async def cancel_repair(
+    request_id: uuid.UUID,
+    body: CancelRepair,
+    principal: Annotated[Principal, authorize(Role.DISTRICT_ADMIN)],
+    ctx: ContextDep,
+) -> RepairRead:
+    """A requested repair becomes ``rejected``; an approved one ``cancelled``: the fund's and the public income's
+    reservations are voided and the households' dues cancelled, in one transaction. Refused once a household has
+    paid towards its share (409 ``emergency_repair_dues_paid``) and for a paid repair (409
+    ``emergency_repair_already_paid``). A repeat answers the closed request."""
+    closed = await uc.cancel(ctx, principal, request_id, reason=body.reason)
+    return RepairRead.of(closed.repair.repair, closed.repair.shares)

@@ -63,9 +63,17 @@ class PaymentRead(BaseModel):
     created_at: datetime
 
 
+def _status(row: Any) -> str:
+    if row.cancelled_at is not None:
+        return "cancelled"
+    return "paid" if row.paid_fen == row.amount_fen else "outstanding"
+
+
 class DueRead(BaseModel):
     id: uuid.UUID
     scheme_id: uuid.UUID
+    kind: str = Field(description="maintenance_fund | water_meter | emergency_repair (a repair's household share)")
+    status: str = Field(description="outstanding | paid | cancelled")
     household_id: str
     community_id: str
     building_id: str
@@ -80,6 +88,8 @@ class DueRead(BaseModel):
         return cls(
             id=row.id,
             scheme_id=row.scheme_id,
+            kind=row.kind,
+            status=_status(row),
             household_id=row.household_id,
             community_id=row.community_id,
             building_id=row.building_id,
@@ -96,8 +106,9 @@ class DueRead(BaseModel):
 class CollectionRead(BaseModel):
     due_fen: int
     paid_fen: int
-    households: int
-    households_paid_in_full: int
+    households: int = Field(description="Households with a due, each counted once")
+    households_paying: int = Field(description="Households that paid something, each counted once")
+    households_paid_in_full: int = Field(description="Households whose every due is paid")
     rate_percent: Decimal = Field(description="paid / due, percent, two decimals")
     households_rate_percent: Decimal
 
@@ -107,6 +118,7 @@ class CollectionRead(BaseModel):
             due_fen=c.due_fen,
             paid_fen=c.paid_fen,
             households=c.households,
+            households_paying=c.households_paying,
             households_paid_in_full=c.households_paid_in_full,
             rate_percent=c.rate_percent,
             households_rate_percent=c.households_rate_percent,
