@@ -17,6 +17,7 @@ from survey.adapters.orm import (
     BuildingRow,
     CommunityRow,
     ConsultationRow,
+    HouseholdAnswerCountRow,
     HouseholdRow,
     RankingRow,
     RegistryAuditRow,
@@ -25,8 +26,11 @@ from survey.adapters.orm import (
     ResponseRow,
     StreetRow,
     SubmissionRow,
+    TallyDeltaRow,
+    TallyRow,
 )
 from survey.domain.registry import HouseholdSpec
+from survey.domain.tallies import Registry, Tallies
 
 
 class Repository:
@@ -206,12 +210,212 @@ class Repository:
         stmt = sa.select(HouseholdRow.id, HouseholdRow.community_id).where(HouseholdRow.id.in_(household_ids))
         return {hid: cid for hid, cid in (await self.session.execute(stmt)).all()}
 
-    async def resident_pairs(self, household_ids: set[uuid.UUID]) -> set[tuple[uuid.UUID, uuid.UUID]]:
-        """(household id, resident id) of every resident of these households."""
+    async def answering_households(self, household_ids: set[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
+        """Community, floor area and building code of each household, share-locked until commit: a concurrent
+        change of its area or residents waits for this write (and then moves its tallies), or this write waits
+        for it and counts the new facts."""
         if not household_ids:
-            return set()
-        stmt = sa.select(ResidentRow.household_id, ResidentRow.id).where(ResidentRow.household_id.in_(household_ids))
-        return {(hid, rid) for hid, rid in (await self.session.execute(stmt)).all()}
+            return {}
+        stmt = (
+            sa.select(HouseholdRow.id, HouseholdRow.community_id, HouseholdRow.floor_area_m2, BuildingRow.code)
+            .join(BuildingRow, BuildingRow.id == HouseholdRow.building_id)
+            .where(HouseholdRow.id.in_(household_ids))
+            .order_by(HouseholdRow.id)
+            .with_for_update(read=True, of=HouseholdRow)
+        )
+        return {r.id: r for r in (await self.session.execute(stmt)).all()}
+
+    async def birth_years(self, household_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[uuid.UUID, int]]:
+        """household id -> {resident id: birth year} for every resident of these households."""
+        if not household_ids:
+            return {}
+        stmt = sa.select(ResidentRow.household_id, ResidentRow.id, ResidentRow.birth_year).where(
+            ResidentRow.household_id.in_(household_ids)
+        )
+        out: dict[uuid.UUID, dict[uuid.UUID, int]] = {h: {} for h in household_ids}
+        for hid, rid, year in (await self.session.execute(stmt)).all():
+            out[hid][rid] = year
+        return out
+
+    # -- tallies -------------------------------------------------------------------------------------------------
+    async def apply_tallies(
+        self, consultation_id: uuid.UUID, change: Tallies, *, touch: tuple[tuple[str, str], ...] = ()
+    ) -> dict[tuple[str, str], int]:
+        """Add ``change`` to the consultation's tallies, atomically per row (``n = n + excluded.n``) and in key
+        order (concurrent writers lock rows in one order). Returns the new count of every row touched (rows in
+        ``touch`` are touched even when they do not change)."""
+        zero = (0, Decimal(0))
+        entries = dict(change) | {k: change.get(k, zero) for k in touch}
+        if not entries:
+            return {}
+        rows = [
+            {"consultation_id": consultation_id, "metric": m, "key": k, "n": n, "amount": a}
+            for (m, k), (n, a) in sorted(entries.items())
+        ]
+        t = TallyRow.__table__
+        out: dict[tuple[str, str], int] = {}
+        for chunk in _chunks(rows, 3000):
+            stmt = pg_insert(t).values(chunk)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["consultation_id", "metric", "key"],
+                set_={"n": t.c.n + stmt.excluded.n, "amount": t.c.amount + stmt.excluded.amount},
+            ).returning(t.c.metric, t.c.key, t.c.n)
+            out.update({(m, k): n for m, k, n in (await self.session.execute(stmt)).all()})
+        return out
+
+    async def add_tally_deltas(self, consultation_id: uuid.UUID, change: Tallies) -> None:
+        """Queue ``change`` for this transaction's commit (``TallyDeltaRow``), in key order: one INSERT, no lock
+        on the shared tally rows until COMMIT."""
+        rows = [
+            {"consultation_id": consultation_id, "metric": m, "key": k, "n": n, "amount": a}
+            for (m, k), (n, a) in sorted(change.items())
+        ]
+        for chunk in _chunks(rows, 3000):
+            await self.session.execute(sa.insert(TallyDeltaRow), chunk)
+
+    async def counts_for_event(self, consultation_id: uuid.UUID, community_id: uuid.UUID) -> tuple[int, int]:
+        """(committed answers of the consultation, households of the community), from the counters."""
+        responses = (
+            sa.select(TallyRow.n)
+            .where(TallyRow.consultation_id == consultation_id, TallyRow.metric == "responses", TallyRow.key == "")
+            .scalar_subquery()
+        )
+        households = sa.select(CommunityRow.household_count).where(CommunityRow.id == community_id).scalar_subquery()
+        n, total = (await self.session.execute(sa.select(responses, households))).one()
+        return int(n or 0), int(total or 0)
+
+    async def count_household_answers(
+        self, consultation_id: uuid.UUID, deltas: dict[uuid.UUID, int]
+    ) -> dict[uuid.UUID, tuple[int, int]]:
+        """Per-resident surveys: add to each household's answer count; returns household -> (before, after)."""
+        deltas = {h: d for h, d in deltas.items() if d}
+        if not deltas:
+            return {}
+        t = HouseholdAnswerCountRow.__table__
+        stmt = pg_insert(t).values(
+            [{"consultation_id": consultation_id, "household_id": h, "n": d} for h, d in sorted(deltas.items())]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["consultation_id", "household_id"], set_={"n": t.c.n + stmt.excluded.n}
+        ).returning(t.c.household_id, t.c.n)
+        return {h: (n - deltas[h], n) for h, n in (await self.session.execute(stmt)).all()}
+
+    async def tallies(self, consultation_id: uuid.UUID) -> Tallies:
+        stmt = sa.select(TallyRow.metric, TallyRow.key, TallyRow.n, TallyRow.amount).where(
+            TallyRow.consultation_id == consultation_id
+        )
+        out = Tallies()
+        for metric, key, n, amount in (await self.session.execute(stmt)).all():
+            if n or amount:
+                out[(metric, key)] = (int(n), Decimal(amount))
+        return out
+
+    async def replace_tallies(
+        self, consultation_id: uuid.UUID, tallies: Tallies, household_answers: dict[uuid.UUID, int]
+    ) -> None:
+        """Repair: the consultation's tallies become ``tallies`` (a full recount); the caller holds the answers
+        lock exclusively."""
+        await self.session.execute(sa.delete(TallyRow).where(TallyRow.consultation_id == consultation_id))
+        await self.session.execute(
+            sa.delete(HouseholdAnswerCountRow).where(HouseholdAnswerCountRow.consultation_id == consultation_id)
+        )
+        await self.apply_tallies(consultation_id, tallies)
+        if household_answers:
+            await self.count_household_answers(consultation_id, household_answers)
+
+    async def household_answer_counts(self, consultation_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        stmt = sa.select(HouseholdAnswerCountRow.household_id, HouseholdAnswerCountRow.n).where(
+            HouseholdAnswerCountRow.consultation_id == consultation_id, HouseholdAnswerCountRow.n != 0
+        )
+        return {h: int(n) for h, n in (await self.session.execute(stmt)).all()}
+
+    async def registry_totals(self, community_id: uuid.UUID) -> Registry:
+        """The community's household and area counters and its households per building (no household is read)."""
+        c = (
+            await self.session.execute(
+                sa.select(CommunityRow.household_count, CommunityRow.floor_area_m2).where(
+                    CommunityRow.id == community_id
+                )
+            )
+        ).one()
+        per_building = (
+            await self.session.execute(
+                sa.select(BuildingRow.code, BuildingRow.household_count).where(
+                    BuildingRow.community_id == community_id, BuildingRow.household_count > 0
+                )
+            )
+        ).all()
+        return Registry(int(c.household_count), Decimal(c.floor_area_m2), {code: int(n) for code, n in per_building})
+
+    async def suggestions(self, consultation_id: uuid.UUID, limit: int) -> list[str]:
+        stmt = (
+            sa.select(ResponseRow.suggestion)
+            .where(ResponseRow.consultation_id == consultation_id, ResponseRow.suggestion.is_not(None))
+            .order_by(ResponseRow.created_at, ResponseRow.id)
+            .limit(limit)
+        )
+        return [s for s in (await self.session.scalars(stmt)).all() if s]
+
+    async def answer_facts(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
+        """Every stored answer with its household's current facts (the full recount: verification and repair)."""
+        oldest = (
+            sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
+            .group_by(ResidentRow.household_id)
+            .subquery()
+        )
+        own = sa.orm.aliased(ResidentRow)
+        stmt = (
+            sa.select(
+                ResponseRow.household_id,
+                ResponseRow.answers,
+                ResponseRow.channel,
+                HouseholdRow.floor_area_m2,
+                BuildingRow.code,
+                sa.func.coalesce(own.birth_year, oldest.c.birth_year).label("birth_year"),
+            )
+            .join(HouseholdRow, HouseholdRow.id == ResponseRow.household_id)
+            .join(BuildingRow, BuildingRow.id == HouseholdRow.building_id)
+            .outerjoin(own, own.id == ResponseRow.resident_id)
+            .outerjoin(oldest, oldest.c.household_id == ResponseRow.household_id)
+            .where(ResponseRow.consultation_id == consultation_id)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def answers_of_household(self, household_id: uuid.UUID) -> list[sa.Row[Any]]:
+        """Every answer of one household, with its consultation (a registry change moves their tallies)."""
+        stmt = (
+            sa.select(ResponseRow.consultation_id, ResponseRow.answers, ResponseRow.channel, ResponseRow.resident_id)
+            .where(ResponseRow.household_id == household_id)
+            .order_by(ResponseRow.consultation_id, ResponseRow.id)
+        )
+        return list((await self.session.execute(stmt)).all())
+
+    async def consultations(self, ids: set[uuid.UUID]) -> list[ConsultationRow]:
+        if not ids:
+            return []
+        stmt = sa.select(ConsultationRow).where(ConsultationRow.id.in_(ids)).order_by(ConsultationRow.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def count_registry(
+        self, community_id: uuid.UUID, households: int, area: Decimal, per_building: dict[uuid.UUID, int]
+    ) -> None:
+        """Add to the community's and its buildings' counters (household insert, area change)."""
+        await self.session.execute(
+            sa.update(CommunityRow)
+            .where(CommunityRow.id == community_id)
+            .values(
+                household_count=CommunityRow.household_count + households,
+                floor_area_m2=CommunityRow.floor_area_m2 + area,
+            )
+        )
+        if per_building:
+            t = BuildingRow.__table__
+            await self.session.execute(
+                sa.update(t)
+                .where(t.c.id == sa.bindparam("b_id"))
+                .values(household_count=t.c.household_count + sa.bindparam("b_n")),
+                [{"b_id": b, "b_n": n} for b, n in sorted(per_building.items())],
+            )
 
     async def submissions(self, submission_ids: set[uuid.UUID]) -> dict[uuid.UUID, SubmissionRow]:
         if not submission_ids:
@@ -249,34 +453,64 @@ class Repository:
             stmt, [{"b_id": sid, "b_code": code, "b_result": body} for sid, code, body in results]
         )
 
-    async def upsert_responses(self, rows: list[dict[str, Any]]) -> dict[uuid.UUID, tuple[uuid.UUID, int, bool]]:
-        """Insert or overwrite each respondent's answer unless a later-answered one is stored (offline sync may
-        deliver out of order). ``rows`` name each respondent key at most once. Returns, per respondent key
-        written, (id, version, inserted); a key missing from the result keeps its newer stored answer."""
+    async def insert_new_responses(self, rows: list[dict[str, Any]]) -> dict[uuid.UUID, uuid.UUID]:
+        """Insert the answers of respondents who have none yet (sorted by respondent key, so concurrent batches
+        lock in one order). Returns respondent key -> id of the rows inserted; a key answered already (or by a
+        concurrent transaction, which this one waits for) is left to :meth:`lock_responses` and
+        :meth:`update_responses`."""
         if not rows:
             return {}
-        stmt = pg_insert(ResponseRow).values(sorted(rows, key=lambda r: r["respondent_key"]))
-        excluded = stmt.excluded
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["consultation_id", "respondent_key"],
-            set_={
-                "answers": excluded.answers,
-                "suggestion": excluded.suggestion,
-                "channel": excluded.channel,
-                "interviewer": excluded.interviewer,
-                "answered_at": excluded.answered_at,
-                "last_submission_id": excluded.last_submission_id,
-                "version": ResponseRow.version + 1,
-                "updated_at": sa.func.now(),
-            },
-            where=ResponseRow.answered_at <= excluded.answered_at,
-        ).returning(
-            ResponseRow.respondent_key,
-            ResponseRow.id,
-            ResponseRow.version,
-            sa.literal_column("xmax = 0").label("inserted"),
+        stmt = (
+            pg_insert(ResponseRow)
+            .values(sorted(rows, key=lambda r: r["respondent_key"]))
+            .on_conflict_do_nothing(index_elements=["consultation_id", "respondent_key"])
+            .returning(ResponseRow.respondent_key, ResponseRow.id)
         )
-        return {key: (rid, version, bool(ins)) for key, rid, version, ins in (await self.session.execute(stmt)).all()}
+        return {key: rid for key, rid in (await self.session.execute(stmt)).all()}
+
+    async def lock_responses(self, consultation_id: uuid.UUID, keys: set[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
+        """The stored answers of these respondents, locked until commit (``FOR UPDATE``, in key order): what an
+        update replaces, so its tallies move from the old answer to the new one."""
+        if not keys:
+            return {}
+        stmt = (
+            sa.select(
+                ResponseRow.respondent_key,
+                ResponseRow.id,
+                ResponseRow.version,
+                ResponseRow.answered_at,
+                ResponseRow.answers,
+                ResponseRow.channel,
+                ResponseRow.household_id,
+                ResponseRow.resident_id,
+            )
+            .where(ResponseRow.consultation_id == consultation_id, ResponseRow.respondent_key.in_(keys))
+            .order_by(ResponseRow.respondent_key)
+            .with_for_update()
+        )
+        return {r.respondent_key: r for r in (await self.session.execute(stmt)).all()}
+
+    async def update_responses(self, rows: list[dict[str, Any]]) -> None:
+        """Overwrite locked answers (``rows`` carry ``b_id`` and the new values); version + 1."""
+        if not rows:
+            return
+        table = ResponseRow.__table__
+        stmt = (
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("b_id"))
+            .values(
+                resident_id=sa.bindparam("b_resident_id"),
+                answers=sa.bindparam("b_answers", type_=JSONB),
+                suggestion=sa.bindparam("b_suggestion"),
+                channel=sa.bindparam("b_channel"),
+                interviewer=sa.bindparam("b_interviewer"),
+                answered_at=sa.bindparam("b_answered_at"),
+                last_submission_id=sa.bindparam("b_submission_id"),
+                version=table.c.version + 1,
+                updated_at=sa.func.now(),
+            )
+        )
+        await self.session.execute(stmt, rows)
 
     async def responses_by_keys(
         self, consultation_id: uuid.UUID, keys: set[uuid.UUID]
@@ -307,10 +541,6 @@ class Repository:
             .order_by(ResponseAuditRow.id)
         )
         return list((await self.session.scalars(stmt)).all())
-
-    async def response_count(self, consultation_id: uuid.UUID) -> int:
-        stmt = sa.select(sa.func.count()).select_from(ResponseRow).where(ResponseRow.consultation_id == consultation_id)
-        return int((await self.session.execute(stmt)).scalar_one())
 
     async def response_facts(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
         """Responses with the respondent's birth year (resident's, else the household's oldest resident's)."""
