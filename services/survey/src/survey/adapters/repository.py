@@ -26,7 +26,6 @@ from survey.adapters.orm import (
     ResponseRow,
     StreetRow,
     SubmissionRow,
-    TallyDeltaRow,
     TallyRow,
 )
 from survey.domain.registry import HouseholdSpec
@@ -266,23 +265,28 @@ class Repository:
     async def add_tally_deltas(self, consultation_id: uuid.UUID, change: Tallies) -> None:
         """Queue ``change`` for this transaction's commit (``TallyDeltaRow``), in key order: one INSERT, no lock
         on the shared tally rows until COMMIT."""
-        rows = [
-            {"consultation_id": consultation_id, "metric": m, "key": k, "n": n, "amount": a}
-            for (m, k), (n, a) in sorted(change.items())
-        ]
-        for chunk in _chunks(rows, 3000):
-            await self.session.execute(sa.insert(TallyDeltaRow), chunk)
+        await self.add_tally_deltas_and_count(consultation_id, None, change)
 
-    async def counts_for_event(self, consultation_id: uuid.UUID, community_id: uuid.UUID) -> tuple[int, int]:
-        """(committed answers of the consultation, households of the community), from the counters."""
-        responses = (
-            sa.select(TallyRow.n)
-            .where(TallyRow.consultation_id == consultation_id, TallyRow.metric == "responses", TallyRow.key == "")
-            .scalar_subquery()
-        )
-        households = sa.select(CommunityRow.household_count).where(CommunityRow.id == community_id).scalar_subquery()
-        n, total = (await self.session.execute(sa.select(responses, households))).one()
-        return int(n or 0), int(total or 0)
+    async def add_tally_deltas_and_count(
+        self, consultation_id: uuid.UUID, community_id: uuid.UUID | None, change: Tallies
+    ) -> tuple[int, int]:
+        """:meth:`add_tally_deltas`, and in the same round trip (committed answers of the consultation,
+        households of the community) from the counters — what a count(*) would have seen."""
+        keys = sorted(change)
+        row = (
+            await self.session.execute(
+                _ADD_DELTAS_AND_COUNT,
+                {
+                    "c": consultation_id,
+                    "community": community_id,
+                    "metrics": [m for m, _ in keys],
+                    "keys": [k for _, k in keys],
+                    "ns": [change[k][0] for k in keys],
+                    "amounts": [change[k][1] for k in keys],
+                },
+            )
+        ).one()
+        return int(row.responses or 0), int(row.households or 0)
 
     async def count_household_answers(
         self, consultation_id: uuid.UUID, deltas: dict[uuid.UUID, int]
@@ -328,6 +332,35 @@ class Repository:
             HouseholdAnswerCountRow.consultation_id == consultation_id, HouseholdAnswerCountRow.n != 0
         )
         return {h: int(n) for h, n in (await self.session.execute(stmt)).all()}
+
+    async def result_inputs(
+        self, consultation_id: uuid.UUID, community_id: uuid.UUID, suggestions: int
+    ) -> tuple[Registry, Tallies, list[str]]:
+        """What a result is computed from, in one round trip: the consultation's tallies, the community's
+        household and area counters, its households per building, and its first ``suggestions`` suggestions
+        (partial index). No answer and no household is read."""
+        rows = (
+            await self.session.execute(
+                _RESULT_INPUTS, {"c": consultation_id, "community": community_id, "limit": suggestions}
+            )
+        ).all()
+        t = Tallies()
+        per_building: dict[str, int] = {}
+        households, area = 0, Decimal(0)
+        texts: list[tuple[int, str]] = []
+        for part, key, n, amount in rows:
+            if part == "t":
+                metric, _, k = key.partition("\x1e")
+                if n or amount:
+                    t[(metric, k)] = (int(n), Decimal(amount))
+            elif part == "b":
+                per_building[key] = int(n)
+            elif part == "c":
+                households, area = int(n), Decimal(amount)
+            else:
+                texts.append((int(n), key))
+        texts.sort()
+        return Registry(households, area, per_building), t, [x for _, x in texts if x]
 
     async def registry_totals(self, community_id: uuid.UUID) -> Registry:
         """The community's household and area counters and its households per building (no household is read)."""
@@ -432,12 +465,8 @@ class Repository:
             {"submission_id": sid, "consultation_id": consultation_id, "body_hash": h, "status_code": 0, "result": {}}
             for sid, h in sorted(hashes.items())
         ]
-        result = await self.session.execute(
-            pg_insert(SubmissionRow)
-            .values(rows)
-            .on_conflict_do_nothing(index_elements=["submission_id"])
-            .returning(SubmissionRow.submission_id)
-        )
+        # one cached statement, the rows as parameters (SQLAlchemy's insertmanyvalues: multi-row VALUES batches)
+        result = await self.session.execute(_CLAIM_SUBMISSIONS, rows)
         return set(result.scalars().all())
 
     async def complete_submissions(self, results: list[tuple[uuid.UUID, int, dict[str, Any]]]) -> None:
@@ -460,13 +489,8 @@ class Repository:
         :meth:`update_responses`."""
         if not rows:
             return {}
-        stmt = (
-            pg_insert(ResponseRow)
-            .values(sorted(rows, key=lambda r: r["respondent_key"]))
-            .on_conflict_do_nothing(index_elements=["consultation_id", "respondent_key"])
-            .returning(ResponseRow.respondent_key, ResponseRow.id)
-        )
-        return {key: rid for key, rid in (await self.session.execute(stmt)).all()}
+        result = await self.session.execute(_INSERT_NEW_RESPONSES, sorted(rows, key=lambda r: r["respondent_key"]))
+        return {key: rid for key, rid in result.all()}
 
     async def lock_responses(self, consultation_id: uuid.UUID, keys: set[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
         """The stored answers of these respondents, locked until commit (``FOR UPDATE``, in key order): what an
@@ -524,7 +548,7 @@ class Repository:
 
     async def audit_responses(self, rows: list[dict[str, Any]]) -> None:
         for chunk in _chunks(rows, 2000):
-            await self.session.execute(sa.insert(ResponseAuditRow), chunk)
+            await self.session.execute(sa.insert(ResponseAuditRow.__table__), chunk)
 
     async def responses_of_household(self, consultation_id: uuid.UUID, household_id: uuid.UUID) -> list[ResponseRow]:
         stmt = (
@@ -605,6 +629,57 @@ class Repository:
     async def closed_before(self, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, datetime]:
         stmt = sa.select(ConsultationRow.id, ConsultationRow.closed_at).where(ConsultationRow.id.in_(ids))
         return {i: t for i, t in (await self.session.execute(stmt)).all()}
+
+
+_CLAIM_SUBMISSIONS = (
+    pg_insert(SubmissionRow.__table__)
+    .on_conflict_do_nothing(index_elements=["submission_id"])
+    .returning(SubmissionRow.__table__.c.submission_id)
+)
+_INSERT_NEW_RESPONSES = (
+    pg_insert(ResponseRow.__table__)
+    .on_conflict_do_nothing(index_elements=["consultation_id", "respondent_key"])
+    .returning(ResponseRow.__table__.c.respondent_key, ResponseRow.__table__.c.id)
+)
+# rows in array order (key order: the deferred trigger applies them in insertion order, so concurrent commits
+# lock the shared tally rows in one order)
+_ADD_DELTAS_AND_COUNT = sa.text(
+    """
+    with queued as (
+        insert into consultation_tally_deltas (consultation_id, metric, key, n, amount)
+        select cast(:c as uuid), d.metric, d.key, d.n, d.amount
+        from unnest(cast(:metrics as text[]), cast(:keys as text[]), cast(:ns as bigint[]),
+                    cast(:amounts as numeric[])) with ordinality as d(metric, key, n, amount, i)
+        order by d.i
+        returning 1
+    )
+    select (select n from consultation_tallies
+             where consultation_id = cast(:c as uuid) and metric = 'responses' and key = '') as responses,
+           (select household_count from communities where id = cast(:community as uuid)) as households,
+           (select count(*) from queued) as queued
+    """
+)
+
+
+# ``metric`` and ``key`` travel joined by U+001E (neither holds it: metrics are constants, keys join question
+# ids and options with U+001F)
+_RESULT_INPUTS = sa.text(
+    """
+    select 't' as part, metric || chr(30) || key as key, n, amount
+      from consultation_tallies where consultation_id = cast(:c as uuid)
+    union all
+    select 'b', code, household_count, 0 from buildings
+     where community_id = cast(:community as uuid) and household_count > 0
+    union all
+    select 'c', '', household_count, floor_area_m2 from communities where id = cast(:community as uuid)
+    union all
+    select 's', s.suggestion, s.rn, 0 from (
+        select suggestion, row_number() over (order by created_at, id) as rn from responses
+         where consultation_id = cast(:c as uuid) and suggestion is not null
+         order by created_at, id limit :limit
+    ) s
+    """
+)
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:

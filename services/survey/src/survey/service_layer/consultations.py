@@ -214,11 +214,12 @@ MAX_SUGGESTIONS = 200
 async def _compute(repo: Repository, row: ConsultationRow, *, final: bool, year: int) -> Result:
     """The result from the incremental tallies, the registry counters and the first suggestions: no answer and
     no household is read."""
+    registry, tallies, suggestions = await repo.result_inputs(row.id, row.community_id, MAX_SUGGESTIONS)
     return result_from_tallies(
         setup_of(row),
-        await repo.registry_totals(row.community_id),
-        await repo.tallies(row.id),
-        await repo.suggestions(row.id, MAX_SUGGESTIONS),
+        registry,
+        tallies,
+        suggestions,
         catalog=MENU_CATALOG,
         age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
         reference_year=year,

@@ -207,10 +207,12 @@ async def _submit(
         if recorded:
             await _count_households(repo, row.id, setup, household_deltas, change)
             # as a count(*) would see it: the committed answers plus this transaction's own
-            committed, households_total = await repo.counts_for_event(consultation_id, row.community_id)
+            # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
+            # unlocked until then; the counts are as a count(*) would see them (committed + this transaction's)
+            committed, households_total = await repo.add_tally_deltas_and_count(
+                consultation_id, row.community_id, change
+            )
             count = committed + change.n(tallies.RESPONSES)
-            # applied inside COMMIT (deferred trigger), so the tally rows every writer shares stay unlocked
-            await repo.add_tally_deltas(consultation_id, change)
             created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
             for item in recorded:
                 assert item.result is not None
