@@ -131,3 +131,13 @@ def test_a_changed_answer_moves_its_tallies_from_the_old_option_to_the_new_one()
     assert t.n("participating") == 1 and t.amount("participating") == Decimal("60.00")
     assert t.n("channel", "paper") == 1 and t.n("channel", "app") == 0
     assert t.n("responses") == 1
+
+
+def test_number_answers_are_bounded_so_their_sums_stay_exact():
+    from survey.domain.questions import AnswerError, validate_answer
+
+    q = Question("n", QuestionKind.NUMBER, "How many")
+    assert validate_answer(q, "999999999999999.123456") == "999999999999999.123456"
+    for bad in ("1E+15", "-1000000000000000", "0.0000001", "1E+400"):
+        with pytest.raises(AnswerError):
+            validate_answer(q, bad)
