@@ -26,7 +26,6 @@ from survey.adapters.orm import (
     ResponseAuditRow,
     ResponseRow,
     StreetRow,
-    SubmissionRow,
     TallyRow,
 )
 from survey.domain.registry import HouseholdSpec
@@ -357,11 +356,7 @@ class Repository:
         """What a result is computed from, in one round trip: the consultation's tallies, the community's
         household and area counters, its households per building, and its first ``suggestions`` suggestions
         (partial index). No answer and no household is read."""
-        rows = (
-            await self.session.execute(
-                _RESULT_INPUTS, {"c": consultation_id, "community": community_id, "limit": suggestions}
-            )
-        ).all()
+        rows = await (await self._driver()).fetch(_RESULT_INPUTS, consultation_id, community_id, suggestions)
         t = Tallies()
         per_building: dict[str, int] = {}
         households, area = 0, Decimal(0)
@@ -487,9 +482,10 @@ class Repository:
             {"submission_id": sid, "consultation_id": consultation_id, "body_hash": h, "status_code": 0, "result": {}}
             for sid, h in sorted(hashes.items())
         ]
-        # one cached statement, the rows as parameters (SQLAlchemy's insertmanyvalues: multi-row VALUES batches)
-        result = await self.session.execute(_CLAIM_SUBMISSIONS, rows)
-        return set(result.scalars().all())
+        found = await self._insert_many(
+            "submissions", _SUBMISSION_COLUMNS, rows, "on conflict (submission_id) do nothing returning submission_id"
+        )
+        return {r[0] for r in found}
 
     async def complete_submissions(self, results: list[tuple[uuid.UUID, int, dict[str, Any]]]) -> None:
         if not results:
@@ -510,8 +506,13 @@ class Repository:
         :meth:`update_responses`."""
         if not rows:
             return {}
-        result = await self.session.execute(_INSERT_NEW_RESPONSES, sorted(rows, key=lambda r: r["respondent_key"]))
-        return {key: rid for key, rid in result.all()}
+        found = await self._insert_many(
+            "responses",
+            _RESPONSE_COLUMNS,
+            sorted(rows, key=lambda r: r["respondent_key"]),
+            "on conflict (consultation_id, respondent_key) do nothing returning respondent_key, id",
+        )
+        return {key: rid for key, rid in found}
 
     async def lock_responses(self, consultation_id: uuid.UUID, keys: set[uuid.UUID]) -> dict[uuid.UUID, sa.Row[Any]]:
         """The stored answers of these respondents, locked until commit (``FOR UPDATE``, in key order): what an
@@ -570,14 +571,23 @@ class Repository:
     async def audit_responses(self, rows: list[dict[str, Any]]) -> None:
         if not rows:
             return
-        cols = list(_AUDIT_COLUMNS)
-        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(_AUDIT_COLUMNS.values()))
-        # in the given order (the audit trail is read by id)
-        await (await self._driver()).execute(
-            f"insert into response_audit ({', '.join(cols)}) select {', '.join(cols)} "
-            f"from unnest({arrays}) with ordinality as u({', '.join(cols)}, i) order by i",
-            *[[_audit_value(c, r.get(c)) for r in rows] for c in cols],
+        await self._insert_many("response_audit", _AUDIT_COLUMNS, rows)
+
+    async def _insert_many(
+        self, table: str, columns: dict[str, str], rows: list[dict[str, Any]], suffix: str = ""
+    ) -> list[Any]:
+        """One INSERT of every row, in the given order (``unnest`` of one array per column, ``WITH ORDINALITY``),
+        on the driver: the order concurrent writers lock rows in, and the order of an audit trail."""
+        if not rows:
+            return []
+        cols = ", ".join(columns)
+        arrays = ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(columns.values()))
+        sql = (
+            f"insert into {table} ({cols}) select {cols} from unnest({arrays}) with ordinality as u({cols}, i) "
+            f"order by i {suffix}"
         )
+        params = [[_db_value(t, r.get(c)) for r in rows] for c, t in columns.items()]
+        return list(await (await self._driver()).fetch(sql, *params))
 
     async def responses_of_household(self, consultation_id: uuid.UUID, household_id: uuid.UUID) -> list[ResponseRow]:
         stmt = (
@@ -660,16 +670,6 @@ class Repository:
         return {i: t for i, t in (await self.session.execute(stmt)).all()}
 
 
-_CLAIM_SUBMISSIONS = (
-    pg_insert(SubmissionRow.__table__)
-    .on_conflict_do_nothing(index_elements=["submission_id"])
-    .returning(SubmissionRow.__table__.c.submission_id)
-)
-_INSERT_NEW_RESPONSES = (
-    pg_insert(ResponseRow.__table__)
-    .on_conflict_do_nothing(index_elements=["consultation_id", "respondent_key"])
-    .returning(ResponseRow.__table__.c.respondent_key, ResponseRow.__table__.c.id)
-)
 # rows in array order (key order: the deferred trigger applies them in insertion order, so concurrent commits
 # lock the shared tally rows in one order)
 _ADD_DELTAS_AND_COUNT = """
@@ -703,31 +703,51 @@ _AUDIT_COLUMNS = {  # response_audit column -> Postgres type, for the unnest ins
 }
 
 
-def _audit_value(column: str, value: Any) -> Any:
-    if column == "answers":
+_SUBMISSION_COLUMNS = {
+    "submission_id": "uuid",
+    "consultation_id": "uuid",
+    "body_hash": "text",
+    "status_code": "smallint",
+    "result": "jsonb",
+}
+_RESPONSE_COLUMNS = {
+    "id": "uuid",
+    "consultation_id": "uuid",
+    "household_id": "uuid",
+    "resident_id": "uuid",
+    "respondent_key": "uuid",
+    "answers": "jsonb",
+    "suggestion": "text",
+    "channel": "text",
+    "interviewer": "text",
+    "answered_at": "timestamptz",
+    "last_submission_id": "uuid",
+}
+
+
+def _db_value(pg_type: str, value: Any) -> Any:
+    if pg_type == "jsonb":
         return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
     return value
 
 
 # ``metric`` and ``key`` travel joined by U+001E (neither holds it: metrics are constants, keys join question
 # ids and options with U+001F)
-_RESULT_INPUTS = sa.text(
-    """
+_RESULT_INPUTS = """
     select 't' as part, metric || chr(30) || key as key, n, amount
-      from consultation_tallies where consultation_id = cast(:c as uuid)
+      from consultation_tallies where consultation_id = $1::uuid
     union all
     select 'b', code, household_count, 0 from buildings
-     where community_id = cast(:community as uuid) and household_count > 0
+     where community_id = $2::uuid and household_count > 0
     union all
-    select 'c', '', household_count, floor_area_m2 from communities where id = cast(:community as uuid)
+    select 'c', '', household_count, floor_area_m2 from communities where id = $2::uuid
     union all
     select 's', s.suggestion, s.rn, 0 from (
         select suggestion, row_number() over (order by created_at, id) as rn from responses
-         where consultation_id = cast(:c as uuid) and suggestion is not null
-         order by created_at, id limit :limit
+         where consultation_id = $1::uuid and suggestion is not null
+         order by created_at, id limit $3
     ) s
-    """
-)
+"""
 
 
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
