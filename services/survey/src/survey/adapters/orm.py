@@ -49,6 +49,11 @@ class CommunityRow(Base):
     built_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
     delivered_year: Mapped[int | None] = mapped_column(sa.SmallInteger)
     maintenance_fund_established: Mapped[bool] = mapped_column(sa.Boolean)
+    # registry counters, kept in the transactions that add households or change their area (results and events
+    # read them instead of counting the households)
+    household_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")
+    floor_area_m2: Mapped[Decimal] = mapped_column(sa.Numeric(16, 2), server_default="0")
+    version: Mapped[int] = mapped_column(sa.Integer, server_default="1")  # + 1 on each change; sent in events
     created_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
     __table_args__ = (
@@ -64,6 +69,7 @@ class BuildingRow(Base):
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     community_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("communities.id", ondelete="RESTRICT"))
     code: Mapped[str] = mapped_column(sa.String(20))
+    household_count: Mapped[int] = mapped_column(sa.Integer, server_default="0")  # counter, as the community's
     __table_args__ = (sa.UniqueConstraint("community_id", "code"),)
 
 
@@ -77,6 +83,7 @@ class HouseholdRow(Base):
     floor_area_m2: Mapped[Decimal] = mapped_column(sa.Numeric(10, 2))
     owner_name: Mapped[str | None] = mapped_column(sa.String(50))
     owner_phone: Mapped[str | None] = mapped_column(sa.String(20))
+    version: Mapped[int] = mapped_column(sa.Integer, server_default="1")  # + 1 on each change; sent in events
     created_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
     updated_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
     __table_args__ = (
@@ -158,7 +165,56 @@ class ResponseRow(Base):
         sa.UniqueConstraint("consultation_id", "respondent_key"),
         sa.CheckConstraint("channel IN ('app','door_to_door','paper','meeting')", name="channel_known"),
         sa.CheckConstraint("channel = 'app' OR interviewer IS NOT NULL", name="interviewer_recorded"),
+        # a result's suggestions: the first ones in answer order, read without scanning the other answers
+        sa.Index(
+            "ix_responses_suggestions",
+            "consultation_id",
+            "created_at",
+            "id",
+            postgresql_where=sa.text("suggestion IS NOT NULL"),
+        ),
     )
+
+
+class TallyRow(Base):
+    """A consultation's incremental tallies (``survey.domain.tallies``): each write adds its answer's change in
+    its own transaction (``n = n + excluded.n``); a result reads these rows instead of every answer."""
+
+    __tablename__ = "consultation_tallies"
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True
+    )
+    metric: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    key: Mapped[str] = mapped_column(sa.Text, primary_key=True)
+    n: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric, server_default="0")  # exact: areas in m², number sums
+
+
+class TallyDeltaRow(Base):
+    """A write's change to the tallies, applied at its commit: the deferred constraint trigger
+    ``apply_tally_delta`` (migration 0006) adds each row to ``consultation_tallies`` (``n = n + excluded.n``,
+    in insertion order — the write inserts them in key order) and deletes it, inside COMMIT. The hot tally rows
+    every writer shares are locked only for the commit itself, never across a round trip to the application."""
+
+    __tablename__ = "consultation_tally_deltas"
+    id: Mapped[int] = mapped_column(sa.BigInteger, sa.Identity(), primary_key=True)
+    consultation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    metric: Mapped[str] = mapped_column(sa.String(20))
+    key: Mapped[str] = mapped_column(sa.Text)
+    n: Mapped[int] = mapped_column(sa.BigInteger)
+    amount: Mapped[Decimal] = mapped_column(sa.Numeric)
+
+
+class HouseholdAnswerCountRow(Base):
+    """Per-resident (demand) surveys: how many residents of a household have answered, so the household counts
+    once in the household-level tallies (its 0 -> 1 and 1 -> 0 transitions)."""
+
+    __tablename__ = "consultation_household_answers"
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True
+    )
+    household_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    n: Mapped[int] = mapped_column(sa.Integer, server_default="0")
 
 
 class SubmissionRow(Base):

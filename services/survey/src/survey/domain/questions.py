@@ -11,6 +11,8 @@ from typing import Any
 MAX_QUESTIONS = 100
 MAX_OPTIONS = 60
 MAX_TEXT = 2000
+MAX_NUMBER = 10**15  # number answers: |x| < MAX_NUMBER, at most MAX_DECIMALS decimal places
+MAX_DECIMALS = 6
 
 
 class QuestionKind(StrEnum):
@@ -170,6 +172,9 @@ def validate_answer(q: Question, value: Any) -> Any:
             raise fail("a number is expected") from None
         if not number.is_finite():
             raise fail("a finite number is expected")
+        # bounded, so that sums stay exact in the tallies (28 significant digits for a million answers)
+        if abs(number) >= MAX_NUMBER or number.as_tuple().exponent < -MAX_DECIMALS:  # type: ignore[operator]
+            raise fail(f"a number below {MAX_NUMBER:,} with at most {MAX_DECIMALS} decimals is expected")
         if q.min_value is not None and number < q.min_value:
             raise fail(f"at least {q.min_value}")
         if q.max_value is not None and number > q.max_value:

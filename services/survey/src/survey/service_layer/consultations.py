@@ -6,7 +6,6 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -37,10 +36,12 @@ from survey.domain.consultation import (
     transition,
 )
 from survey.domain.exports import demand_chart_svg, export_columns, export_row
-from survey.domain.questions import CHOICE_KINDS, Question, QuestionKind, Questionnaire, QuestionnaireError, ShowIf
+from survey.domain.questions import CHOICE_KINDS, QuestionKind, Questionnaire, QuestionnaireError
 from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, Result, compute_result, headline_approval
 from survey.domain.rules import DecisionRule, RuleError, RuleKind, fraction_str, parse_fraction, percent
+from survey.domain.tallies import Answer, Tallies, result_from_tallies, tallies_of
 from survey.service_layer.registry import community_scope, ensure_staff_covers, load_community
+from survey.service_layer.setup import question_from_dict, setup_of
 
 log = structlog.get_logger("survey.consultations")
 
@@ -50,37 +51,6 @@ def domain_error(exc: ConsultationError | QuestionnaireError | RuleError) -> Dom
     if code in ("invalid_transition", "consultation_not_open", "outside_answer_window"):
         return InvalidState(str(exc), code=code)
     return DomainError(str(exc), code=code)
-
-
-# -- (de)serialising the questionnaire ---------------------------------------------------------------------------
-def question_from_dict(d: dict[str, Any]) -> Question:
-    show = d.get("show_if")
-    return Question(
-        id=d["id"],
-        kind=QuestionKind(d["kind"]),
-        text=d["text"],
-        options=tuple(d.get("options") or ()),
-        required=bool(d.get("required", True)),
-        min_picks=d.get("min_picks"),
-        max_picks=d.get("max_picks"),
-        min_value=Decimal(str(d["min_value"])) if d.get("min_value") is not None else None,
-        max_value=Decimal(str(d["max_value"])) if d.get("max_value") is not None else None,
-        max_length=int(d.get("max_length") or 500),
-        show_if=ShowIf(show["question_id"], tuple(show["any_of"])) if show else None,
-    )
-
-
-def setup_of(row: ConsultationRow) -> Setup:
-    threshold = parse_fraction(row.threshold) if row.threshold else None
-    return Setup(
-        kind=ConsultationKind(row.kind),
-        questionnaire=Questionnaire(tuple(question_from_dict(q) for q in row.questions)),
-        rule=DecisionRule.preset(row.rule, threshold),
-        decision_question_id=row.decision_question_id,
-        approve_options=tuple(row.approve_options or ()),
-        menu_question_id=row.menu_question_id,
-        menu_threshold=parse_fraction(row.menu_threshold),
-    )
 
 
 @dataclass(frozen=True)
@@ -238,7 +208,27 @@ async def open_consultation(
     return row
 
 
+MAX_SUGGESTIONS = 200
+
+
 async def _compute(repo: Repository, row: ConsultationRow, *, final: bool, year: int) -> Result:
+    """The result from the incremental tallies, the registry counters and the first suggestions: no answer and
+    no household is read."""
+    registry, tallies, suggestions = await repo.result_inputs(row.id, row.community_id, MAX_SUGGESTIONS)
+    return result_from_tallies(
+        setup_of(row),
+        registry,
+        tallies,
+        suggestions,
+        catalog=MENU_CATALOG,
+        age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
+        reference_year=year,
+        final=final,
+    )
+
+
+async def _compute_from_answers(repo: Repository, row: ConsultationRow, *, final: bool, year: int) -> Result:
+    """The same result from every stored answer and household (verification only: it reads them all)."""
     households = [HouseholdFact(str(h), code, area) for h, code, area in await repo.household_facts(row.community_id)]
     responses = [
         ResponseFact(str(r.household_id), r.answers, r.birth_year, r.suggestion, r.channel)
@@ -252,7 +242,58 @@ async def _compute(repo: Repository, row: ConsultationRow, *, final: bool, year:
         age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
         reference_year=year,
         final=final,
+        max_suggestions=MAX_SUGGESTIONS,
     )
+
+
+async def recount_tallies(repo: Repository, row: ConsultationRow) -> tuple[Tallies, dict[uuid.UUID, int]]:
+    """The full recount of a consultation's tallies from its stored answers and the registry as it is now
+    (and, on per-resident surveys, the answers per household)."""
+    setup = setup_of(row)
+    facts = await repo.answer_facts(row.id)
+    answers = [
+        (str(f.household_id), Answer(f.answers, f.channel, f.birth_year, f.code, f.floor_area_m2)) for f in facts
+    ]
+    per_household: dict[uuid.UUID, int] = {}
+    if setup.per_resident:
+        for f in facts:
+            per_household[f.household_id] = per_household.get(f.household_id, 0) + 1
+    return tallies_of(setup, answers), per_household
+
+
+@dataclass(frozen=True)
+class RecountReport:
+    consultation_id: uuid.UUID
+    consistent: bool
+    differences: dict[str, Any]
+    repaired: bool
+
+
+async def recount_consultation(
+    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, repair: bool = False
+) -> RecountReport:
+    """Verification and repair (staff in scope): recount every stored answer and compare with the incremental
+    tallies; with ``repair``, replace the tallies by the recount. Holds the answers lock exclusively, so no
+    write is in flight while it counts."""
+    async with uow:
+        repo = Repository(uow.session)
+        await repo.lock_answers(consultation_id, exclusive=True)
+        row = await load_consultation(repo, consultation_id)
+        ensure_staff_covers_consultation(principal, row)
+        expected, per_household = await recount_tallies(repo, row)
+        actual = await repo.tallies(row.id)
+        stored_households = await repo.household_answer_counts(row.id)
+        differences: dict[str, Any] = {
+            f"{m}:{k}": {"tallied": str(actual.get((m, k))), "recounted": str(expected.get((m, k)))}
+            for (m, k) in sorted(set(actual) | set(expected))
+            if actual.get((m, k)) != expected.get((m, k))
+        }
+        if stored_households != per_household:
+            differences["household_answers"] = {"tallied": len(stored_households), "recounted": len(per_household)}
+        if repair and differences:
+            await repo.replace_tallies(row.id, expected, per_household)
+            await uow.commit()
+        return RecountReport(row.id, not differences, differences, bool(repair and differences))
 
 
 def _ratio_view(value: Fraction) -> dict[str, Any]:

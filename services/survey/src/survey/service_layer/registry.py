@@ -17,6 +17,7 @@ from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidde
 from renovation_common.events import new_event
 from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
 from survey.adapters.repository import Repository
+from survey.domain import tallies
 from survey.domain.registry import (
     HouseholdSpec,
     ResidentSpec,
@@ -26,6 +27,7 @@ from survey.domain.registry import (
     needs_accompaniment,
 )
 from survey.service_layer.context import Context
+from survey.service_layer.setup import setup_of
 
 
 class RowsRejected(DomainError):
@@ -100,6 +102,7 @@ def community_event(c: CommunityRow, household_count: int, source: str) -> Any:
             delivered_year=c.delivered_year,
             maintenance_fund_established=c.maintenance_fund_established,
             household_count=household_count,
+            version=c.version,
         ),
         source=source,
         subject=str(c.id),
@@ -138,6 +141,9 @@ async def register_community(uow: UnitOfWork, principal: Principal, cmd: NewComm
             built_year=cmd.built_year,
             delivered_year=cmd.delivered_year,
             maintenance_fund_established=cmd.maintenance_fund_established,
+            household_count=0,
+            floor_area_m2=Decimal(0),
+            version=1,
         )
         repo.add(row)
         await repo.flush()
@@ -162,9 +168,8 @@ async def get_community(uow: UnitOfWork, principal: Principal, community_id: uui
         repo = Repository(uow.session)
         c = await load_community(repo, community_id)
         await ensure_reads_community(repo, principal, c)
-        count = await repo.household_count(community_id)
         uow.session.expunge_all()  # read-only: the rollback on exit must not expire what we return
-        return c, count
+        return c, c.household_count
 
 
 def _household_event(
@@ -191,6 +196,7 @@ def _household_event(
             elderly_living_alone=elderly_living_alone(residents, year),
             needs_accompaniment=needs_accompaniment(residents),
             resident_count=len(residents),
+            version=h.version,
         ),
         source=source,
         subject=str(h.id),
@@ -258,6 +264,7 @@ async def add_households(
                 unit=s.unit,
                 room=s.room,
                 floor_area_m2=s.floor_area,
+                version=1,
             )
             uow.publish(_household_event(HouseholdRegistered, c, h, s.building, list(s.residents), now.year, source))
             out.append(
@@ -272,7 +279,15 @@ async def add_households(
             )
         await repo.insert_residents(residents)
         await repo.audit_registry(audit)
-        uow.publish(community_event(c, await repo.household_count(community_id), source))
+        # the registry counters (the community row is locked above): results and events read them
+        per_building: dict[uuid.UUID, int] = {}
+        for _, s in specs:
+            per_building[buildings[s.building]] = per_building.get(buildings[s.building], 0) + 1
+        await repo.count_registry(community_id, 0, Decimal(0), per_building)
+        c.household_count += len(specs)
+        c.floor_area_m2 += sum((s.floor_area for _, s in specs), Decimal(0))
+        c.version += 1
+        uow.publish(community_event(c, c.household_count, source))
         await uow.commit()
     return out
 
@@ -358,6 +373,8 @@ async def update_household(
             raise NotFound("household not found", code="household_not_found")
         c = await load_community(repo, h.community_id)
         ensure_staff_covers(principal, c)
+        old_area = h.floor_area_m2
+        old_years = {r.id: r.birth_year for r in await repo.residents([h.id])}
         changes: dict[str, Any] = {}
         if change.floor_area is not None and change.floor_area != h.floor_area_m2:
             changes["floor_area_m2"] = [str(h.floor_area_m2), str(change.floor_area)]
@@ -395,10 +412,15 @@ async def update_household(
             await repo.insert_residents(rows(change.add_residents))
             changes["residents_added"] = len(change.add_residents)
         h.updated_at = now
+        h.version += 1
         await repo.flush()
         residents = await repo.residents([h.id])
         specs = [ResidentSpec(r.birth_year, r.lives_alone, r.needs_accompaniment) for r in residents]
         code = await repo.building_code(h.building_id)
+        if h.floor_area_m2 != old_area:
+            await repo.count_registry(c.id, 0, h.floor_area_m2 - old_area, {})
+        new_years = {r.id: r.birth_year for r in residents}
+        await retally_household(repo, h.id, code, (old_area, old_years), (h.floor_area_m2, new_years))
         await repo.audit_registry(
             [
                 {
@@ -413,6 +435,42 @@ async def update_household(
         uow.publish(_household_event(HouseholdUpdated, c, h, code, specs, now.year, source))
         await uow.commit()
     return HouseholdView(h, code, residents, True)
+
+
+async def retally_household(
+    repo: Repository,
+    household_id: uuid.UUID,
+    building: str,
+    old: tuple[Decimal, dict[uuid.UUID, int]],
+    new: tuple[Decimal, dict[uuid.UUID, int]],
+) -> None:
+    """A household's area or residents changed (its row is locked, so no answer of it is being written): move
+    the tallies of each of its answers from the old facts to the new ones, in every consultation it answered."""
+    if old == new:
+        return
+    answers = await repo.answers_of_household(household_id)
+    rows = {r.id: r for r in await repo.consultations({a.consultation_id for a in answers})}
+    changes: dict[uuid.UUID, tallies.Tallies] = {}
+    for a in answers:
+        setup = setup_of(rows[a.consultation_id])
+        before = _answer_with(a, building, *old)
+        after = _answer_with(a, building, *new)
+        t = changes.setdefault(a.consultation_id, tallies.Tallies())
+        t.merge(tallies.change(setup, before, after))
+    for consultation_id, t in sorted(changes.items()):
+        setup = setup_of(rows[consultation_id])
+        if setup.per_resident:  # the household counts once there, with its area
+            t.merge(tallies.household_contribution(setup, None, building=building, area=old[0]), -1)
+            t.merge(tallies.household_contribution(setup, None, building=building, area=new[0]))
+        await repo.add_tally_deltas(consultation_id, t)
+
+
+def _answer_with(a: Any, building: str, area: Decimal, years: dict[uuid.UUID, int]) -> tallies.Answer:
+    if a.resident_id is not None and a.resident_id in years:
+        birth: int | None = years[a.resident_id]
+    else:
+        birth = min(years.values()) if years else None
+    return tallies.Answer(a.answers, a.channel, birth, building, area)
 
 
 async def list_households(

@@ -13,6 +13,7 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from renovation_common.auth import Principal, Role
@@ -22,15 +23,17 @@ from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidde
 from renovation_common.events import new_event
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repository import Repository
-from survey.domain.consultation import Channel, ConsultationError, State, Window, ensure_accepts_answers
+from survey.domain import tallies
+from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
+from survey.domain.tallies import Answer, Tallies
 from survey.service_layer.consultations import (
     _is_uuid,
     domain_error,
     ensure_staff_covers_consultation,
     load_consultation,
-    setup_of,
 )
+from survey.service_layer.setup import setup_of
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -195,43 +198,62 @@ async def _submit(
                 if k == len(rounds):
                     rounds.append([])
                 rounds[k].append(item)
-        households_total: int | None = None
+        setup = setup_of(row)
+        change = Tallies()
+        household_deltas: dict[uuid.UUID, int] = {}
+        recorded: list[_Item] = []
         for batch in rounds:
-            recorded = await _submit_round(repo, principal, row, batch, now=now)
-            if recorded:
-                if households_total is None:
-                    households_total = await repo.household_count(row.community_id)
-                count = await repo.response_count(consultation_id)
-                created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
-                for item in recorded:
-                    assert item.result is not None
-                    # the count as it stood right after this item (the ones created later in the batch excluded)
-                    if item.result.body["status"] == "created":
-                        created_after -= 1
-                    uow.publish(
-                        new_event(
-                            ResponseRecorded(
-                                consultation_id=str(consultation_id),
-                                community_id=str(row.community_id),
-                                district_id=row.district_id,
-                                street_id=row.street_id,
-                                kind=row.kind,
-                                responses_count=count - created_after,
-                                households_total=households_total,
-                            ),
-                            source=source,
-                            subject=str(consultation_id),
-                        )
+            recorded += await _submit_round(repo, principal, row, setup, batch, change, household_deltas, now=now)
+        if recorded:
+            await _count_households(repo, row.id, setup, household_deltas, change)
+            # as a count(*) would see it: the committed answers plus this transaction's own
+            # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
+            # unlocked until then; the counts are as a count(*) would see them (committed + this transaction's)
+            committed, households_total = await repo.add_tally_deltas_and_count(
+                consultation_id, row.community_id, change
+            )
+            count = committed + change.n(tallies.RESPONSES)
+            created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
+            for item in recorded:
+                assert item.result is not None
+                # the count as it stood right after this item (the ones created later in the batch excluded)
+                if item.result.body["status"] == "created":
+                    created_after -= 1
+                uow.publish(
+                    new_event(
+                        ResponseRecorded(
+                            consultation_id=str(consultation_id),
+                            community_id=str(row.community_id),
+                            district_id=row.district_id,
+                            street_id=row.street_id,
+                            kind=row.kind,
+                            responses_count=count - created_after,
+                            households_total=households_total,
+                        ),
+                        source=source,
+                        subject=str(consultation_id),
                     )
+                )
         await uow.commit()
     return items
 
 
 async def _submit_round(
-    repo: Repository, principal: Principal, row: ConsultationRow, items: list[_Item], *, now: datetime
+    repo: Repository,
+    principal: Principal,
+    row: ConsultationRow,
+    setup: Setup,
+    items: list[_Item],
+    change: Tallies,
+    household_deltas: dict[uuid.UUID, int],
+    *,
+    now: datetime,
 ) -> list[_Item]:
-    """Items with distinct submission ids. Returns those that changed a response (created or updated)."""
-    communities = await repo.household_communities({i.household_id for i in items})
+    """Items with distinct submission ids. Returns those that changed a response (created or updated); their
+    tallies' change is added to ``change`` (and, on per-resident surveys, new answers per household to
+    ``household_deltas``)."""
+    households = await repo.answering_households({i.household_id for i in items})
+    communities = {h: r.community_id for h, r in households.items()}
     scope_error: DomainError | None = None
     if principal.role is Role.COMMUNITY_WORKER:
         try:
@@ -252,7 +274,6 @@ async def _submit_round(
         ensure_accepts_answers(State(row.state), Window(row.opens_at, row.closes_at), now)
     except ConsultationError as exc:
         window_error = domain_error(exc)
-    setup = setup_of(row)
     for item in items:
         if item.done:
             continue
@@ -269,15 +290,14 @@ async def _submit_round(
             except AnswerError as exc:
                 item.error = DomainError(str(exc), code=exc.code, question_id=exc.question_id)
     pending = [i for i in items if not i.done]
-    named = {i.household_id for i in pending if i.cmd.resident_id is not None}
-    residents = await repo.resident_pairs(named)
+    residents = await repo.birth_years({i.household_id for i in pending})
     for item in pending:
         if item.cmd.resident_id is None:
             if setup.per_resident:
                 item.error = BadRequest(
                     "a demand survey is answered per resident: give resident_id", code="resident_required"
                 )
-        elif (item.household_id, item.cmd.resident_id) not in residents:
+        elif item.cmd.resident_id not in residents.get(item.household_id, {}):
             item.error = NotFound("resident not found in this household", code="resident_not_found")
         else:
             item.resident_id = item.cmd.resident_id
@@ -293,7 +313,8 @@ async def _submit_round(
             if item.cmd.submission_id in raced:
                 _replay(item, stored[item.cmd.submission_id])
     pending = [i for i in pending if not i.done]
-    return await _write(repo, principal, row, pending)
+    facts = {h: (r.code, r.floor_area_m2, residents.get(h, {})) for h, r in households.items()}
+    return await _write(repo, principal, row, setup, pending, facts, change, household_deltas)
 
 
 def _replay(item: _Item, stored: Any) -> None:
@@ -303,9 +324,33 @@ def _replay(item: _Item, stored: Any) -> None:
         item.result = SubmissionResult(stored.status_code, stored.result, replayed=True)
 
 
-async def _write(repo: Repository, principal: Principal, row: ConsultationRow, items: list[_Item]) -> list[_Item]:
-    """Upsert the answers (in waves when a respondent appears more than once, later items after earlier ones),
-    audit every item, store each result under its submission id. Returns the items that changed a response."""
+Facts = dict[uuid.UUID, tuple[str, Decimal, dict[uuid.UUID, int]]]  # household -> building, area, birth years
+
+
+def _answer(facts: Facts, household_id: uuid.UUID, resident_id: uuid.UUID | None, answers: Any, channel: str) -> Answer:
+    building, area, years = facts[household_id]
+    if resident_id is not None and resident_id in years:
+        birth: int | None = years[resident_id]
+    else:
+        birth = min(years.values()) if years else None
+    return Answer(answers, channel, birth, building, area)
+
+
+async def _write(
+    repo: Repository,
+    principal: Principal,
+    row: ConsultationRow,
+    setup: Setup,
+    items: list[_Item],
+    facts: Facts,
+    change: Tallies,
+    household_deltas: dict[uuid.UUID, int],
+) -> list[_Item]:
+    """Write the answers (in waves when a respondent appears more than once, later items after earlier ones):
+    new respondents are inserted; answered ones are locked and overwritten unless the stored answer was given
+    later (offline sync out of order: ``superseded``). Each change's tallies (the old answer's out, the new
+    one's in) go into ``change``. Audits every item and stores each result under its submission id. Returns the
+    items that changed a response."""
     waves: list[list[_Item]] = []
     depth: dict[uuid.UUID, int] = {}
     for item in items:
@@ -319,35 +364,56 @@ async def _write(repo: Repository, principal: Principal, row: ConsultationRow, i
     completed: list[tuple[uuid.UUID, int, dict[str, Any]]] = []
     changed: list[_Item] = []
     for wave in waves:
-        written = await repo.upsert_responses(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "consultation_id": row.id,
-                    "household_id": i.household_id,
-                    "resident_id": i.resident_id,
-                    "respondent_key": i.key,
-                    "answers": i.answers,
-                    "suggestion": (i.cmd.suggestion or "").strip() or None,
-                    "channel": i.channel,
-                    "interviewer": i.interviewer,
-                    "answered_at": i.answered_at,
-                    "last_submission_id": i.cmd.submission_id,
-                }
-                for i in wave
-            ]
-        )
-        kept = {i.key for i in wave if i.key is not None and i.key not in written}
-        newer = await repo.responses_by_keys(row.id, kept)
+        values = {
+            i.key: {
+                "id": uuid.uuid4(),
+                "consultation_id": row.id,
+                "household_id": i.household_id,
+                "resident_id": i.resident_id,
+                "respondent_key": i.key,
+                "answers": i.answers,
+                "suggestion": (i.cmd.suggestion or "").strip() or None,
+                "channel": i.channel,
+                "interviewer": i.interviewer,
+                "answered_at": i.answered_at,
+                "last_submission_id": i.cmd.submission_id,
+            }
+            for i in wave
+        }
+        inserted = await repo.insert_new_responses(list(values.values()))
+        stored = await repo.lock_responses(row.id, {k for k in values if k not in inserted})
+        updates: list[dict[str, Any]] = []
         for item in wave:
             assert item.key is not None and item.answered_at is not None
-            if item.key in written:
-                response_id, version, inserted = written[item.key]
-                status, code = ("created", 201) if inserted else ("updated", 200)
+            new = _answer(facts, item.household_id, item.resident_id, item.answers, item.channel)
+            if item.key in inserted:
+                response_id, version, status, code = inserted[item.key], 1, "created", 201
+                change.merge(tallies.change(setup, None, new))
+                if setup.per_resident:
+                    household_deltas[item.household_id] = household_deltas.get(item.household_id, 0) + 1
                 changed.append(item)
             else:
-                response_id, version = newer[item.key]
-                status, code = "superseded", 200
+                old = stored[item.key]
+                if old.answered_at <= item.answered_at:
+                    response_id, version, status, code = old.id, old.version + 1, "updated", 200
+                    before = _answer(facts, old.household_id, old.resident_id, old.answers, old.channel)
+                    change.merge(tallies.change(setup, before, new))
+                    v = values[item.key]
+                    updates.append(
+                        {
+                            "b_id": old.id,
+                            "b_resident_id": v["resident_id"],
+                            "b_answers": v["answers"],
+                            "b_suggestion": v["suggestion"],
+                            "b_channel": v["channel"],
+                            "b_interviewer": v["interviewer"],
+                            "b_answered_at": v["answered_at"],
+                            "b_submission_id": v["last_submission_id"],
+                        }
+                    )
+                    changed.append(item)
+                else:
+                    response_id, version, status, code = old.id, old.version, "superseded", 200
             audits.append(
                 {
                     "response_id": response_id,
@@ -379,9 +445,30 @@ async def _write(repo: Repository, principal: Principal, row: ConsultationRow, i
             }
             item.result = SubmissionResult(code, body)
             completed.append((item.cmd.submission_id, code, body))
+        await repo.update_responses(updates)
     await repo.audit_responses(audits)
     await repo.complete_submissions(completed)
     return changed
+
+
+async def _count_households(
+    repo: Repository,
+    consultation_id: uuid.UUID,
+    setup: Setup,
+    household_deltas: dict[uuid.UUID, int],
+    change: Tallies,
+) -> None:
+    """Per-resident surveys: a household counts once in the household-level tallies, from its first answer."""
+    if not setup.per_resident or not household_deltas:
+        return
+    households = await repo.answering_households(set(household_deltas))
+    for household_id, (before, after) in (
+        await repo.count_household_answers(consultation_id, household_deltas)
+    ).items():
+        if (before == 0) != (after == 0):
+            h = households[household_id]
+            sign = 1 if after else -1
+            change.merge(tallies.household_contribution(setup, None, building=h.code, area=h.floor_area_m2), sign)
 
 
 async def household_responses(
