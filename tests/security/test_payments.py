@@ -386,6 +386,7 @@ async def test_twenty_concurrent_duplicate_callbacks_post_exactly_once(world):
     answers = await asyncio.gather(*(world.client.post(CALLBACKS, content=raw, headers=headers) for _ in range(20)))
     assert [a.status_code for a in answers] == [200] * 20, [a.text for a in answers if a.status_code != 200]
     assert sorted(a.json()["replayed"] for a in answers) == [False] + [True] * 19
+    assert all((a.headers.get("idempotent-replayed") == "true") == a.json()["replayed"] for a in answers)
     assert len({a.json()["payment_id"] for a in answers}) == 1
     assert await world.ledger() == posted_once(80_000)
 

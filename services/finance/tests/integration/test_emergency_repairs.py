@@ -196,6 +196,8 @@ async def test_a_stale_floor_area_never_wins_in_the_repair_split(finance, make_t
     worker = auth(make_token, "community_worker", district_id="D1", street_id="S1", community_id="c-vers")
     deposit = {"deposit_id": new_id(), "amount_fen": 100_000}
     assert (await client.post("/v1/emergency-fund/deposits", headers=admin, json=deposit)).status_code == 201
+    again = await client.post("/v1/emergency-fund/deposits", headers=admin, json=deposit)  # a replay: nothing twice
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true" and again.json()["replayed"]
     r = await client.post(
         "/v1/emergency-repairs",
         headers=worker,

@@ -37,6 +37,7 @@ async def test_transfers_idempotent_linked_and_two_phase(finance, make_token):
     assert first.status_code == 201, first.text
     retry = await client.post("/v1/transfers", headers=admin, json=body)
     assert retry.status_code == 200 and retry.json()["replayed"] is True
+    assert retry.headers["idempotent-replayed"] == "true"
     assert retry.json()["transfers"] == first.json()["transfers"]
     body["transfers"][0]["amount_fen"] = 999
     conflict = await client.post("/v1/transfers", headers=admin, json=body)

@@ -149,7 +149,8 @@ async def submit_batch(
             entry |= {"status": exc.status, "problem": {"code": exc.code, "title": exc.title, "detail": exc.detail}}
         else:
             assert item.result is not None
-            entry |= {"status": item.result.status_code, "replayed": item.result.replayed, "result": item.result.body}
+            status = 200 if item.result.replayed else item.result.status_code  # a replay answers 200, as alone
+            entry |= {"status": status, "replayed": item.result.replayed, "result": item.result.body}
         out.append(entry)
     return out
 

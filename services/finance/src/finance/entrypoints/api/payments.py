@@ -29,6 +29,7 @@ from finance.entrypoints.api.schemas.payments import (
 from finance.service_layer import payments as uc
 from renovation_common.auth import Principal, Role, authorize
 from renovation_common.errors import PROBLEM_JSON, PROBLEM_RESPONSES, DomainError, Problem
+from renovation_common.idempotency import answer_replay, replay_responses
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(tags=["payments"])
@@ -104,7 +105,7 @@ async def get_intent(
     operation_id="recordReceipt",
     response_model=DueRead,
     status_code=201,
-    responses={200: {"model": DueRead, "description": "The same receipt again: the first result"}},
+    responses=replay_responses(DueRead, "the due as the first receipt left it"),
     summary="Record a staff receipt: the payment is posted on it",
 )
 async def record_receipt(
@@ -116,12 +117,13 @@ async def record_receipt(
 ) -> DueRead:
     """A community worker of the due's community or a finance officer in scope records a receipt; the payment is
     posted (outside → household → scheme pool) in the same transaction. A receipt number is unique in the
-    community: the same receipt again answers the first result, the number with other content is 409
+    community: the same receipt again is a replay (200, ``Idempotent-Replayed: true``, the first result), the
+    number with other content is 409
     ``receipt_number_taken``."""
     receipt = uc.Receipt(body.receipt_number, body.amount_fen, body.method, body.received_at)
     recorded = await uc.record_receipt(ctx, principal, due_id, receipt)
     if recorded.replayed:
-        response.status_code = 200
+        answer_replay(response)
     return DueRead.of(recorded.due.due, recorded.due.payments)
 
 
@@ -170,6 +172,7 @@ CALLBACK_RESPONSES: dict[int | str, dict[str, Any]] = {
 )
 async def receive_callback(
     request: Request,
+    response: Response,
     ctx: ContextDep,
     provider: Annotated[str, Path(pattern=PROVIDER_NAME, max_length=40)],
     payment_timestamp: Annotated[
@@ -182,7 +185,7 @@ async def receive_callback(
     """Authenticated by ``Payment-Signature: v1=base64(HMAC-SHA256(secret, "{Payment-Timestamp}.{raw body}"))``
     with the provider's secret, verified on the raw bytes before the JSON is parsed; the timestamp must be within
     the tolerance (default 300 s). Idempotent by ``provider_txn_id``: a repeat answers the first result (200,
-    ``replayed: true``) and posts nothing. The full contract: ``docs/payments.md``."""
+    ``Idempotent-Replayed: true``, ``replayed: true``) and posts nothing. The full contract: ``docs/payments.md``."""
     try:
         raw = await uc.authenticate_callback(
             ctx,
@@ -212,4 +215,6 @@ async def receive_callback(
         payment_id=str(result.payment.id),
         replayed=result.replayed,
     )
+    if result.replayed:
+        answer_replay(response)
     return CallbackRead.of(result)

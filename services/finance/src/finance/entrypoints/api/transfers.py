@@ -10,6 +10,7 @@ from finance.entrypoints.api.dependencies import ContextDep
 from finance.entrypoints.api.schemas.ledger import TransferBatch, TransferRead, TransfersRead
 from finance.service_layer import ledger as uc
 from renovation_common.auth import Principal, Role, authorize
+from renovation_common.idempotency import answer_replay, replay_responses
 
 router = APIRouter(tags=["ledger"])
 
@@ -19,7 +20,7 @@ router = APIRouter(tags=["ledger"])
     operation_id="createTransfers",
     response_model=TransfersRead,
     status_code=201,
-    responses={200: {"model": TransfersRead, "description": "A retry: the first result"}},
+    responses=replay_responses(TransfersRead),
     summary="Post a transfer, or several as a linked group (all or nothing)",
 )
 async def create_transfers(
@@ -29,12 +30,13 @@ async def create_transfers(
     ctx: ContextDep,
 ) -> TransfersRead:
     """Every account must lie in the caller's district. A transfer id is the client's: the same ids and bodies
-    again answer the first result (200, ``replayed: true``), another body is 409 ``transfer_id_reused``. A
+    again are a replay (200, ``Idempotent-Replayed: true``, ``replayed: true``), another body is 409
+    ``transfer_id_reused``. A
     ``pending`` transfer reserves; ``post_pending`` (up to the reserved amount) or ``void_pending`` resolves it once.
     An overdraft of an account that may not go negative is 422 ``insufficient_funds``."""
     result = await uc.create_transfers(ctx, principal, [t.spec() for t in body.transfers])
     if result.replayed:
-        response.status_code = 200
+        answer_replay(response)
     return TransfersRead(
         transfers=[TransferRead.of(r) for r in result.transfers], group_id=result.group_id, replayed=result.replayed
     )

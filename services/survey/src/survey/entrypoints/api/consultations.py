@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, Response
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
 from renovation_common.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
+from renovation_common.idempotency import answer_replay, replay_responses
 from survey.entrypoints.api.deps import answerers, officers, readers, staff, utcnow
 from survey.entrypoints.api.schemas import (
     AuditRead,
@@ -154,7 +155,12 @@ def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
     summary="Answer a consultation",
     response_model=SubmissionRead,
     status_code=201,
-    responses={200: {"model": SubmissionRead, "description": "Updated, superseded, or a replay of the same id"}},
+    responses={
+        200: {
+            **replay_responses(SubmissionRead)[200],
+            "description": "Updated, superseded, or a replay of the same id (then `Idempotent-Replayed: true`)",
+        }
+    },
 )
 async def submit_response(
     consultation_id: uuid.UUID,
@@ -163,14 +169,16 @@ async def submit_response(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> JSONResponse:
     """One household's (or resident's) answers under a client `submission_id`: the same id and body replays the first
-    result (header `Submission-Replayed: true`), another body is 409 `submission_id_reused`. Residents answer for
-    their own household through the app; community workers record door-to-door, paper or meeting answers.
+    answer again (200, header `Idempotent-Replayed: true`), another body is 409 `submission_id_reused`. Residents
+    answer for their own household through the app; community workers record door-to-door, paper or meeting answers.
     """
     result = await ruc.submit_response(
         runtime.uow(), principal, consultation_id, _cmd(body), now=utcnow(), source=runtime.settings.event_source
     )
-    headers = {"Submission-Replayed": "true"} if result.replayed else None
-    return JSONResponse(result.body, status_code=result.status_code, headers=headers)
+    response = JSONResponse(result.body, status_code=result.status_code)
+    if result.replayed:
+        answer_replay(response)
+    return response
 
 
 @responses_router.post(
