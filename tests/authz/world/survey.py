@@ -27,6 +27,7 @@ survey           createSignedLink                 Y   Y   Y   Y   Y   Y   Y   Y 
 survey           readyz                           Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 survey           metrics                          Y   Y   Y   Y   Y   Y   Y   Y   Y   Y
 survey           registerCommunity                .   .   Y   Y   .   .   .   .   .   .
+survey           listCommunities                  Y   Y   Y   Y   .   .   .   .   .   .
 survey           getCommunity                     Y   Y   Y   Y   .   .   .   .   .   .
 survey           addHouseholds                    .   Y   Y   Y   .   .   .   .   .   .
 survey           importHouseholds                 .   Y   Y   Y   .   .   .   .   .   .
@@ -34,6 +35,7 @@ survey           listHouseholds                   .   Y   Y   Y   .   .   .   . 
 survey           getHousehold                     Y   Y   Y   Y   .   .   .   .   .   .
 survey           updateHousehold                  .   Y   Y   Y   .   .   .   .   .   .
 survey           createConsultation               .   Y   Y   Y   .   .   .   .   .   .
+survey           listConsultations                Y   Y   Y   Y   .   .   .   .   .   .
 survey           getConsultation                  Y   Y   Y   Y   .   .   .   .   .   .
 survey           openConsultation                 .   Y   Y   Y   .   .   .   .   .   .
 survey           closeConsultation                .   Y   Y   Y   .   .   .   .   .   .

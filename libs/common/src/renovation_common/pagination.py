@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
@@ -64,6 +65,16 @@ class PageParams(BaseModel):
         if not isinstance(key, str) or len(key) > max_length:
             raise BadRequest("cursor is not valid", code="invalid_cursor")
         return key
+
+    def after_uuid(self) -> uuid.UUID | None:
+        """The UUID key of a cursor made by ``make_page(..., key=lambda x: str(x.id))``."""
+        key = self.after_str(36)
+        if key is None:
+            return None
+        try:
+            return uuid.UUID(key)
+        except ValueError:
+            raise BadRequest("cursor is not valid", code="invalid_cursor") from None
 
     def after_time_and_id(self, parse_id: Callable[[str], IdT]) -> tuple[datetime, IdT] | None:
         """The ``[timestamp, id]`` key of a cursor made by ``make_page(..., key=lambda x: [x.t.isoformat(), id])``."""

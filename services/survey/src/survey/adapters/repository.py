@@ -185,6 +185,30 @@ class Repository:
         return [(hid, code, area) for hid, code, area in (await self.session.execute(stmt)).all()]
 
     # -- consultations ---------------------------------------------------------------------------------------
+    async def communities_page(self, equals: dict[str, Any], after: uuid.UUID | None, limit: int) -> list[CommunityRow]:
+        """A page of communities whose columns equal ``equals`` (``None``: no filter), by id after the cursor."""
+        stmt = sa.select(CommunityRow).order_by(CommunityRow.id).limit(limit)
+        for column, value in equals.items():
+            if value is not None:
+                stmt = stmt.where(getattr(CommunityRow, column) == value)
+        if after is not None:
+            stmt = stmt.where(CommunityRow.id > after)
+        return list(await self.session.scalars(stmt))
+
+    async def consultations_page(
+        self, equals: dict[str, Any], states: Sequence[str] | None, after: uuid.UUID | None, limit: int
+    ) -> list[ConsultationRow]:
+        """A page of consultations whose columns equal ``equals`` and in ``states``, by id after the cursor."""
+        stmt = sa.select(ConsultationRow).order_by(ConsultationRow.id).limit(limit)
+        for column, value in equals.items():
+            if value is not None:
+                stmt = stmt.where(getattr(ConsultationRow, column) == value)
+        if states is not None:
+            stmt = stmt.where(ConsultationRow.state.in_(list(states)))
+        if after is not None:
+            stmt = stmt.where(ConsultationRow.id > after)
+        return list(await self.session.scalars(stmt))
+
     async def consultation(self, consultation_id: uuid.UUID, *, lock: str | None = None) -> ConsultationRow | None:
         stmt = sa.select(ConsultationRow).where(ConsultationRow.id == consultation_id)
         if lock == "update":

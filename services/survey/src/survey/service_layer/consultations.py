@@ -11,7 +11,7 @@ from typing import Any
 
 import structlog
 
-from renovation_common.auth import Principal, Scope
+from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.survey import (
     MENU_CATALOG,
     ConsultationClosed,
@@ -40,7 +40,7 @@ from survey.domain.questions import CHOICE_KINDS, QuestionKind, Questionnaire, Q
 from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, Result, compute_result, headline_approval
 from survey.domain.rules import DecisionRule, RuleError, RuleKind, fraction_str, parse_fraction, percent
 from survey.domain.tallies import Answer, Tallies, result_from_tallies, tallies_of
-from survey.service_layer.registry import community_scope, ensure_staff_covers, load_community
+from survey.service_layer.registry import community_scope, ensure_staff_covers, load_community, resident_community
 from survey.service_layer.setup import question_from_dict, setup_of
 
 log = structlog.get_logger("survey.consultations")
@@ -149,6 +149,53 @@ async def get_consultation(uow: UnitOfWork, principal: Principal, consultation_i
         await ensure_can_read(repo, principal, row, results=False)
         uow.session.expunge_all()
         return row
+
+
+RESIDENT_STATES = (State.OPEN.value, State.PUBLISHED.value)  # what a resident's app lists: to answer, to read
+
+
+async def list_consultations(
+    uow: UnitOfWork,
+    principal: Principal,
+    *,
+    community_id: uuid.UUID | None,
+    state: str | None,
+    kind: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[ConsultationRow]:
+    """Consultations in the caller's scope, by id: staff see every state of the communities they cover; a resident
+    sees the open and the published ones of their own community (from the registry, never from the token)."""
+    async with uow:
+        repo = Repository(uow.session)
+        states: list[str] | None = [state] if state is not None else None
+        if principal.role is Role.RESIDENT:
+            own = await resident_community(repo, principal)
+            if own is None or (community_id is not None and community_id != own):
+                return []
+            allowed = [s for s in (states or RESIDENT_STATES) if s in RESIDENT_STATES]
+            if not allowed:
+                return []
+            equals: dict[str, Any] = {"community_id": own, "kind": kind}
+            states = allowed
+        elif principal.is_staff:
+            scope = {k: v for k, v in principal.scope_filters().items() if k != "household_id"}
+            claimed = scope.pop("community_id", None)
+            if claimed is not None and community_id is not None and str(community_id) != claimed:
+                return []
+            wanted = (
+                community_id
+                if community_id is not None
+                else (uuid.UUID(claimed) if claimed and _is_uuid(claimed) else None)
+            )
+            if claimed is not None and wanted is None:
+                return []
+            equals = {**scope, "community_id": wanted, "kind": kind}
+        else:
+            raise Forbidden("this list is for staff and residents", code="out_of_scope")
+        rows = await repo.consultations_page(equals, states, after, limit)
+        uow.session.expunge_all()
+        return rows
 
 
 async def ensure_can_read(repo: Repository, principal: Principal, row: ConsultationRow, *, results: bool) -> None:

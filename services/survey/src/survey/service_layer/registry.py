@@ -109,7 +109,9 @@ def community_event(c: CommunityRow, household_count: int, source: str) -> Any:
     )
 
 
-async def register_community(uow: UnitOfWork, principal: Principal, cmd: NewCommunity, *, source: str) -> CommunityRow:
+async def register_community(
+    uow: UnitOfWork, principal: Principal, cmd: NewCommunity, *, source: str, now: datetime
+) -> CommunityRow:
     """Register a community in a street. Its district is the street's, from the street's record — never from the
     body: a ``district_id`` in the body must agree with it. A street not seen before is recorded in the caller's
     own district (the token's claim), so a district admin can never place a community in another district's
@@ -144,6 +146,8 @@ async def register_community(uow: UnitOfWork, principal: Principal, cmd: NewComm
             household_count=0,
             floor_area_m2=Decimal(0),
             version=1,
+            created_at=now,
+            updated_at=now,
         )
         repo.add(row)
         await repo.flush()
@@ -170,6 +174,49 @@ async def get_community(uow: UnitOfWork, principal: Principal, community_id: uui
         await ensure_reads_community(repo, principal, c)
         uow.session.expunge_all()  # read-only: the rollback on exit must not expire what we return
         return c, c.household_count
+
+
+def _staff_scope(principal: Principal) -> dict[str, str]:
+    """The district/street/community claims of a staff token as column filters (what ``covers`` admits)."""
+    return {k: v for k, v in principal.scope_filters().items() if k != "household_id"}
+
+
+async def list_communities(
+    uow: UnitOfWork, principal: Principal, *, street_id: str | None, after: uuid.UUID | None, limit: int
+) -> list[CommunityRow]:
+    """Communities in the caller's scope, by id (a resident: their own community, from the registry)."""
+    async with uow:
+        repo = Repository(uow.session)
+        if principal.role is Role.RESIDENT:
+            own = await resident_community(repo, principal)
+            if own is None:
+                return []
+            equals: dict[str, Any] = {"id": own}
+        elif principal.is_staff:
+            scope = _staff_scope(principal)
+            if street_id is not None and scope.get("street_id", street_id) != street_id:
+                return []
+            equals = {
+                "district_id": scope.get("district_id"),
+                "street_id": street_id or scope.get("street_id"),
+                "id": uuid.UUID(scope["community_id"]) if _uuid_or_none(scope.get("community_id")) else None,
+            }
+            if "community_id" in scope and equals["id"] is None:
+                return []  # a community claim that names no community of the registry
+        else:
+            raise Forbidden("this list is for staff and residents", code="out_of_scope")
+        rows = await repo.communities_page(equals, after, limit)
+        uow.session.expunge_all()
+        return rows
+
+
+def _uuid_or_none(value: str | None) -> uuid.UUID | None:
+    if value is None:
+        return None
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
 
 
 def _household_event(

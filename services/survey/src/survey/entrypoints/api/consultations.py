@@ -12,6 +12,9 @@ from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
 from renovation_common.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 from renovation_common.idempotency import answer_replay, replay_responses
+from renovation_common.pagination import Page, PageParams, make_page, page_params
+from survey.domain.consultation import ConsultationKind
+from survey.domain.consultation import State as ConsultationState
 from survey.entrypoints.api.deps import answerers, officers, readers, staff, utcnow
 from survey.entrypoints.api.schemas import (
     AuditRead,
@@ -68,6 +71,35 @@ async def create_consultation(
         **data,
     )
     return _read(await uc.create_consultation(runtime.uow(), principal, cmd, now=utcnow()))
+
+
+@router.get(
+    "/v1/consultations",
+    operation_id="listConsultations",
+    summary="The consultations of your scope, or your community's open and published ones (cursor pagination)",
+    response_model=Page[ConsultationRead],
+)
+async def list_consultations(
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    community_id: Annotated[uuid.UUID | None, Query(description="Only this community's consultations")] = None,
+    state: Annotated[ConsultationState | None, Query(description="Only consultations in this state")] = None,
+    kind: Annotated[ConsultationKind | None, Query(description="Only consultations of this kind")] = None,
+) -> Page[ConsultationRead]:
+    """Staff list every consultation of the communities their token covers; a resident lists the open and the
+    published consultations of their own community (the registry places their household; drafts and closed,
+    unpublished rounds are not theirs to see) — what a resident app shows: rounds to answer, results to read."""
+    rows = await uc.list_consultations(
+        runtime.uow(),
+        principal,
+        community_id=community_id,
+        state=state.value if state else None,
+        kind=kind.value if kind else None,
+        after=page.after_uuid(),
+        limit=page.limit + 1,
+    )
+    return make_page([_read(r) for r in rows], page.limit, lambda c: str(c.id))
 
 
 @router.get(

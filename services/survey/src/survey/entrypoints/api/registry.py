@@ -11,7 +11,7 @@ from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
 from renovation_common.errors import DomainError
 from renovation_common.exports import XLSX_MEDIA_TYPE
-from renovation_common.pagination import PageParams, decode_cursor, encode_cursor, page_params
+from renovation_common.pagination import Page, PageParams, decode_cursor, encode_cursor, make_page, page_params
 from survey.domain.registry import HouseholdSpec, ResidentSpec
 from survey.entrypoints.api.deps import context, officers, readers, staff, utcnow
 from survey.entrypoints.api.schemas import (
@@ -43,6 +43,7 @@ def _community_read(c: Any, count: int) -> CommunityRead:
         delivered_year=c.delivered_year,
         maintenance_fund_established=c.maintenance_fund_established,
         household_count=count,
+        created_at=c.created_at,
     )
 
 
@@ -95,9 +96,33 @@ async def register_community(
     the body's. Publishes `survey.community.registered.v1`.
     """
     row = await uc.register_community(
-        runtime.uow(), principal, uc.NewCommunity(**body.model_dump()), source=runtime.settings.event_source
+        runtime.uow(),
+        principal,
+        uc.NewCommunity(**body.model_dump()),
+        source=runtime.settings.event_source,
+        now=utcnow(),
     )
     return _community_read(row, 0)
+
+
+@router.get(
+    "/v1/communities",
+    operation_id="listCommunities",
+    summary="The communities of your scope (cursor pagination)",
+    response_model=Page[CommunityRead],
+)
+async def list_communities(
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    street_id: Annotated[str | None, Query(max_length=64, description="Only this street's communities")] = None,
+) -> Page[CommunityRead]:
+    """Staff list the communities their token's district, street or community covers; a resident gets their own
+    community (the one the registry places their household in), e.g. to find its open consultations."""
+    rows = await uc.list_communities(
+        runtime.uow(), principal, street_id=street_id, after=page.after_uuid(), limit=page.limit + 1
+    )
+    return make_page([_community_read(c, c.household_count) for c in rows], page.limit, lambda c: str(c.id))
 
 
 @router.get(

@@ -45,6 +45,7 @@ class CommunityRead(BaseModel):
     delivered_year: int | None
     maintenance_fund_established: bool
     household_count: int
+    created_at: datetime
 
 
 class ResidentIn(Strict):
@@ -192,6 +193,7 @@ class ConsultationRead(BaseModel):
     published_at: datetime | None
     outcome: str | None
     decided_by: str | None
+    created_at: datetime
 
 
 # -- responses --------------------------------------------------------------------------------------------------
