@@ -38,7 +38,7 @@ from finance.domain.ledger import TransferKind, TransferSpec
 from finance.domain.money import fen_to_wan_yuan, fen_to_yuan
 from finance.service_layer import ledger, well_known_accounts
 from finance.service_layer.context import Context, derived_id
-from finance.service_layer.scope import community_scope, of_row
+from finance.service_layer.scope import community_scope, list_filters, of_row
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.finance import (
     EmergencyRepairApproved,
@@ -242,18 +242,8 @@ async def list_repairs(
     ctx: Context, principal: Principal, *, status: str | None, after: uuid.UUID | None, limit: int
 ) -> list[Any]:
     """Requests in the caller's scope (district, street, community), by id after the cursor."""
-    filters = {
-        k: v
-        for k, v in (
-            ("district_id", principal.district_id),
-            ("street_id", principal.street_id),
-            ("community_id", principal.community_id),
-            ("status", status),
-        )
-        if v
-    }
-    if not {"district_id", "street_id", "community_id"} & filters.keys():
-        raise Forbidden("your token carries no scope", code="out_of_scope")
+    scope = {k: v for k, v in list_filters(principal, households=False).items() if k != "household_id"}
+    filters = {**scope, **({"status": status} if status else {})}
     async with ctx.read() as reader:
         return await EmergencyRepairRepository(reader.session).find(filters=filters, after=after, limit=limit)
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from finance.domain.ledger import AccountKind
 from finance.domain.money import fen_to_yuan
-from finance.entrypoints.api.dependencies import ContextDep, after_id, after_int
+from finance.entrypoints.api.dependencies import ContextDep
 from finance.entrypoints.api.exports import EXPORT_MEDIA, export_response
 from finance.entrypoints.api.schemas.ledger import AccountCreate, AccountRead, EntryRead
 from finance.service_layer import accounts as uc
@@ -73,7 +73,7 @@ async def list_accounts(
     scope as their token carries it; operators and government systems their district's. An account above the
     caller's level (a district's treasury for a street officer) is not listed, as it cannot be read."""
     rows = await uc.list_accounts(
-        ctx, principal, kind=kind, community_id=community_id, after=after_id(page), limit=page.limit + 1
+        ctx, principal, kind=kind, community_id=community_id, after=page.after_uuid(), limit=page.limit + 1
     )
     return make_page([AccountRead.of(r) for r in rows], page.limit, lambda a: str(a.id))
 
@@ -107,7 +107,7 @@ async def get_statement(
 ) -> Page[EntryRead]:
     """One entry per transfer touching the account: posted and pending deltas, the balance and the available
     amount after it, and the counterparty account."""
-    rows = await uc.statement(ctx, principal, account_id, after=after_int(page), limit=page.limit + 1)
+    rows = await uc.statement(ctx, principal, account_id, after=page.after_int(), limit=page.limit + 1)
     return make_page([EntryRead.of(r) for r in rows], page.limit, lambda e: e.entry_id)
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query
 
 from finance.domain.contributions import SchemeKind
-from finance.entrypoints.api.dependencies import ContextDep, after_id
+from finance.entrypoints.api.dependencies import ContextDep
 from finance.entrypoints.api.schemas.contributions import (
     BuildingCollectionRead,
     CollectionRead,
@@ -96,7 +96,7 @@ async def list_dues(
         uc.DueQuery(
             household_id=household_id, community_id=community_id, scheme_id=scheme_id, kind=kind, status=status
         ),
-        after=after_id(page),
+        after=page.after_uuid(),
         limit=page.limit + 1,
     )
     return make_page([DueRead.of(r) for r in rows], page.limit, lambda d: str(d.id))

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from finance.domain.emergency import Period
 from finance.domain.money import fen_to_wan_yuan, fen_to_yuan
-from finance.entrypoints.api.dependencies import ContextDep, after_id
+from finance.entrypoints.api.dependencies import ContextDep
 from finance.entrypoints.api.exports import EXPORT_MEDIA, export_response
 from finance.entrypoints.api.schemas.emergency_repairs import (
     AmountsRead,
@@ -224,7 +224,7 @@ async def list_repairs(
     status: STATUSES | None = None,
 ) -> Page[RepairRead]:
     """The requests of the caller's district, street or community, by id; optionally of one status."""
-    rows = await uc.list_repairs(ctx, principal, status=status, after=after_id(page), limit=page.limit + 1)
+    rows = await uc.list_repairs(ctx, principal, status=status, after=page.after_uuid(), limit=page.limit + 1)
     return make_page([RepairRead.of(r) for r in rows], page.limit, lambda r: str(r.id))
 
 

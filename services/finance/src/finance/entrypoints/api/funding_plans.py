@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from finance.domain.funding import PlanLine, PlanStatus
-from finance.entrypoints.api.dependencies import ContextDep, after_id
+from finance.entrypoints.api.dependencies import ContextDep
 from finance.entrypoints.api.schemas.funding_plans import (
     DisbursementCreate,
     FundingPlanCreate,
@@ -63,7 +63,7 @@ async def list_plans(
 ) -> Page[FundingPlanSummary]:
     """Staff list the plans inside their scope; operators and government systems their district's."""
     rows = await uc.list_plans(
-        ctx, principal, status=status, community_id=community_id, after=after_id(page), limit=page.limit + 1
+        ctx, principal, status=status, community_id=community_id, after=page.after_uuid(), limit=page.limit + 1
     )
     return make_page([FundingPlanSummary.model_validate(r) for r in rows], page.limit, lambda p: str(p.id))
 

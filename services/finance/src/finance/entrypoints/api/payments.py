@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from finance.domain.errors import RuleViolation
 from finance.domain.payments import PROVIDER_NAME, ProviderPayment
-from finance.entrypoints.api.dependencies import ContextDep, after_id
+from finance.entrypoints.api.dependencies import ContextDep
 from finance.entrypoints.api.schemas.contributions import DueRead
 from finance.entrypoints.api.schemas.payments import (
     CallbackRead,
@@ -82,7 +82,7 @@ async def list_intents(
     ctx: ContextDep,
 ) -> Page[IntentRead]:
     """Oldest first by id; each with its status (``expired`` is derived from ``expires_at``)."""
-    views = await uc.list_intents(ctx, principal, due_id, after=after_id(page), limit=page.limit + 1)
+    views = await uc.list_intents(ctx, principal, due_id, after=page.after_uuid(), limit=page.limit + 1)
     return make_page([IntentRead.of(v) for v in views], page.limit, lambda i: str(i.id))
 
 
