@@ -49,6 +49,7 @@ PLAN: dict[str, tuple[str, list[str]]] = {
     "webhooks": ("bench_webhooks.py", ["--events", "1000", "--sizes", "300,1000", "--concurrency", "16"]),
     "outbox": ("bench_outbox.py", ["--single", "200", "--bursts", "2500,10000"]),
     "consumers": ("bench_consumers.py", ["--sizes", "1000,3605,7210"]),
+    "finance": ("bench_finance.py", ["--households", "10,100", "--approvals", "40", "--repairs", "1000,10000"]),
     "projects": (
         "bench_projects.py",
         [
