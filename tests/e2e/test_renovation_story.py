@@ -408,6 +408,13 @@ async def test_menu_round_becomes_a_planned_funded_and_completed_project(story, 
     assert completed["data"]["completed_on"] == last_day.isoformat()
     assert completed["data"]["community_id"] == story.community_id
 
+    # the seventh step: the survey service drafts the community's satisfaction round from the completion event
+    async def satisfaction_drafted() -> bool:
+        r = await api.get("survey", "/v1/consultations", worker, params={"kind": "satisfaction", "state": "draft"})
+        return r.status_code == 200 and any(c["community_id"] == story.community_id for c in r.json()["items"])
+
+    await eventually_true(satisfaction_drafted, timeout_s=60, what="the satisfaction round drafted on completion")
+
 
 async def test_gas_alarm_of_elderly_resident_living_alone_reaches_the_government(story, api, tokens, eventually_true):
     worker = worker_token(tokens, story.community_id)

@@ -20,6 +20,7 @@ class World:
     households: list[dict[str, Any]] = field(default_factory=list)
     district: str = DISTRICT
     street: str = STREET
+    app: Any = None
 
     def officer(self, **kw: Any) -> dict[str, str]:
         return bearer(self.make_token("district_admin", district_id=kw.get("district", self.district)))
@@ -116,8 +117,8 @@ class World:
 
 @pytest.fixture
 async def world(service_client, make_token) -> World:
-    _, client = await service_client(create_app, "survey", outbox_poll_interval_s=0.05)
-    w = World(client, make_token)
+    app, client = await service_client(create_app, "survey", outbox_poll_interval_s=0.05)
+    w = World(client, make_token, app=app)
     w.community_id = await w.community()
     w.households = await w.add_households(w.community_id, ["60.00", "70.50", "80.25", "90.00", "55.55"])
     return w

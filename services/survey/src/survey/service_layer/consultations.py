@@ -12,6 +12,7 @@ from typing import Any
 import structlog
 
 from renovation_common.auth import Principal, Role, Scope
+from renovation_common.contracts.projects import ProjectCompleted
 from renovation_common.contracts.survey import (
     MENU_CATALOG,
     ConsultationClosed,
@@ -84,14 +85,12 @@ async def load_consultation(repo: Repository, consultation_id: uuid.UUID, lock: 
     return row
 
 
-async def create_consultation(
-    uow: UnitOfWork, principal: Principal, cmd: NewConsultation, *, now: datetime
-) -> ConsultationRow:
+def _checked(cmd: NewConsultation) -> tuple[str | None, str]:
+    """Validate a consultation's definition; its stored threshold and menu threshold (exact fractions)."""
     try:
         threshold = parse_fraction(cmd.threshold) if cmd.threshold else None
         if threshold is not None and cmd.rule != RuleKind.HOUSEHOLD_SHARE:
             raise RuleError(f"{cmd.rule} has fixed legal thresholds; a custom threshold is not allowed")
-        row_threshold = fraction_str(threshold) if threshold is not None else None
         menu_threshold = parse_fraction(cmd.menu_threshold)
         setup = Setup(
             kind=ConsultationKind(cmd.kind),
@@ -109,36 +108,109 @@ async def create_consultation(
         raise domain_error(exc) from None
     except ValueError as exc:
         raise DomainError(str(exc), code="invalid_consultation") from None
+    return (fraction_str(threshold) if threshold is not None else None), fraction_str(menu_threshold)
+
+
+def _draft_row(
+    c: CommunityRow, cmd: NewConsultation, *, consultation_id: uuid.UUID, created_by: str, now: datetime
+) -> ConsultationRow:
+    row_threshold, menu_threshold = _checked(cmd)
+    return ConsultationRow(
+        id=consultation_id,
+        community_id=c.id,
+        district_id=c.district_id,
+        street_id=c.street_id,
+        kind=cmd.kind,
+        title=cmd.title,
+        batch=cmd.batch,
+        state=State.DRAFT.value,
+        questions=cmd.questions,
+        rule=cmd.rule,
+        threshold=row_threshold,
+        decision_question_id=cmd.decision_question_id,
+        approve_options=cmd.approve_options,
+        menu_question_id=cmd.menu_question_id,
+        menu_threshold=menu_threshold,
+        age_middle_from=cmd.age_middle_from,
+        age_elderly_from=cmd.age_elderly_from,
+        opens_at=cmd.opens_at,
+        closes_at=cmd.closes_at,
+        created_by=created_by,
+        created_at=now,
+    )
+
+
+async def create_consultation(
+    uow: UnitOfWork, principal: Principal, cmd: NewConsultation, *, now: datetime
+) -> ConsultationRow:
+    _checked(cmd)  # a bad definition is refused before any read
     async with uow:
         repo = Repository(uow.session)
         c = await load_community(repo, cmd.community_id)
         ensure_staff_covers(principal, c)
-        row = ConsultationRow(
-            id=uuid.uuid4(),
-            community_id=c.id,
-            district_id=c.district_id,
-            street_id=c.street_id,
-            kind=cmd.kind,
-            title=cmd.title,
-            batch=cmd.batch,
-            state=State.DRAFT.value,
-            questions=cmd.questions,
-            rule=cmd.rule,
-            threshold=row_threshold,
-            decision_question_id=cmd.decision_question_id,
-            approve_options=cmd.approve_options,
-            menu_question_id=cmd.menu_question_id,
-            menu_threshold=fraction_str(menu_threshold),
-            age_middle_from=cmd.age_middle_from,
-            age_elderly_from=cmd.age_elderly_from,
-            opens_at=cmd.opens_at,
-            closes_at=cmd.closes_at,
-            created_by=principal.sub,
-            created_at=now,
-        )
+        row = _draft_row(c, cmd, consultation_id=uuid.uuid4(), created_by=principal.sub, now=now)
         repo.add(row)
         await repo.flush()
         await uow.commit()
+    return row
+
+
+SATISFACTION_DRAFTER = "system:project-completed"
+SATISFACTION_OPTIONS = ["very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied"]
+
+
+def satisfaction_round_id(project_id: str) -> uuid.UUID:
+    """The draft satisfaction round of a completed project (one per project, whichever replica drafts it)."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, f"renovation:satisfaction:{project_id}")
+
+
+async def draft_satisfaction_round(uow: UnitOfWork, data: ProjectCompleted, *, now: datetime) -> ConsultationRow | None:
+    """When a project completes, its community gets a draft satisfaction round (评议反馈, the seventh step of the
+    democratic decision method): staff review and open it. Once per project; a community the registry does not
+    hold gets none (the event is acknowledged, nothing is drafted)."""
+    try:
+        community_id = uuid.UUID(data.community_id)
+    except ValueError:
+        log.warning("satisfaction_round_skipped", project_id=data.project_id, reason="community_id_not_a_uuid")
+        return None
+    repo = Repository(uow.session)
+    if await repo.consultation(satisfaction_round_id(data.project_id)) is not None:
+        return None  # drafted already (a redelivery, another replica)
+    c = await repo.community(community_id)
+    if c is None:
+        log.warning("satisfaction_round_skipped", project_id=data.project_id, reason="community_unknown")
+        return None
+    cmd = NewConsultation(
+        community_id=c.id,
+        kind=ConsultationKind.SATISFACTION.value,
+        title=f"{c.name} 改造满意度评议（{data.completed_on.isoformat()} 竣工）",
+        batch=None,
+        questions=[
+            {
+                "id": "satisfied",
+                "kind": "single_choice",
+                "text": "您对本次老旧小区改造是否满意？",
+                "options": SATISFACTION_OPTIONS,
+                "required": True,
+            },
+            {"id": "feedback", "kind": "text", "text": "意见和建议", "required": False},
+        ],
+        rule=RuleKind.NONE.value,
+        threshold=None,
+        decision_question_id="satisfied",
+        approve_options=["very_satisfied", "satisfied"],
+        menu_question_id=None,
+        menu_threshold="1/2",
+        age_middle_from=35,
+        age_elderly_from=60,
+        opens_at=None,
+        closes_at=None,
+    )
+    row = _draft_row(
+        c, cmd, consultation_id=satisfaction_round_id(data.project_id), created_by=SATISFACTION_DRAFTER, now=now
+    )
+    repo.add(row)
+    await repo.flush()
     return row
 
 
