@@ -8,6 +8,8 @@ caller's own scope next to a target that the records place elsewhere.
 import pytest
 from sqlalchemy import text
 
+from renovation_common.testing.plugin import all_pages
+
 from .conftest import auth, new_id, recently, seed_community, seed_project, seed_scheme
 
 
@@ -165,39 +167,31 @@ async def test_lists_of_accounts_and_funding_plans_hold_only_the_callers_scope(w
         r = await client.post("/v1/funding-plans", headers=admins[district], json=body)
         assert r.status_code == 201, r.text
 
-    async def every(path, headers, **params):
-        seen, cursor = [], None
-        while True:
-            r = await client.get(
-                path, headers=headers, params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
-            )
-            assert r.status_code == 200, r.text
-            seen += r.json()["items"]
-            cursor = r.json()["next_cursor"]
-            if cursor is None:
-                return seen
-
     mine = {made[k] for k in ("h1", "h2", "h9", "h3", "district")}
-    d1 = {a["id"] for a in await every("/v1/accounts", admins["D1"])} & mine
+    d1 = {a["id"] for a in await all_pages(client, "/v1/accounts", admins["D1"])} & mine
     assert d1 == {made["h1"], made["h2"], made["h9"], made["district"]}
     street = auth(make_token, "street_officer", district_id="D1", street_id="S1")
-    s1 = await every("/v1/accounts", street)
+    s1 = await all_pages(client, "/v1/accounts", street)
     assert {a["id"] for a in s1} & mine == {made["h1"], made["h2"]}  # not S2's, not the district's treasury
     assert all(a["street_id"] == "S1" for a in s1)
     resident = auth(make_token, "resident", district_id="D1", street_id="S1", community_id="c1", household_id="h1")
-    assert [a["id"] for a in await every("/v1/accounts", resident)] == [made["h1"]]
-    by_kind = await every("/v1/accounts", admins["D1"], kind="government")
+    assert [a["id"] for a in await all_pages(client, "/v1/accounts", resident)] == [made["h1"]]
+    by_kind = await all_pages(client, "/v1/accounts", admins["D1"], kind="government")
     assert made["district"] in {a["id"] for a in by_kind} and {a["kind"] for a in by_kind} == {"government"}
-    assert {a["id"] for a in await every("/v1/accounts", admins["D1"], community_id="c2")} & mine == {made["h9"]}
-    assert await every("/v1/accounts", street, community_id="c2") == []  # another street's community: nothing
+    assert {a["id"] for a in await all_pages(client, "/v1/accounts", admins["D1"], community_id="c2")} & mine == {
+        made["h9"]
+    }
+    assert (
+        await all_pages(client, "/v1/accounts", street, community_id="c2") == []
+    )  # another street's community: nothing
     gov = auth(make_token, "gov_system", district_id="D2")
-    assert {a["id"] for a in await every("/v1/accounts", gov)} & mine == {made["h3"]}
+    assert {a["id"] for a in await all_pages(client, "/v1/accounts", gov)} & mine == {made["h3"]}
 
-    plans = await every("/v1/funding-plans", admins["D1"])
+    plans = await all_pages(client, "/v1/funding-plans", admins["D1"])
     assert sorted(p["project_id"] for p in plans) == ["p1", "p2"] and {p["status"] for p in plans} == {"draft"}
-    assert [p["project_id"] for p in await every("/v1/funding-plans", street)] == ["p1"]
-    assert await every("/v1/funding-plans", admins["D1"], status="approved") == []
-    assert [p["project_id"] for p in await every("/v1/funding-plans", gov)] == ["p3"]
+    assert [p["project_id"] for p in await all_pages(client, "/v1/funding-plans", street)] == ["p1"]
+    assert await all_pages(client, "/v1/funding-plans", admins["D1"], status="approved") == []
+    assert [p["project_id"] for p in await all_pages(client, "/v1/funding-plans", gov)] == ["p3"]
     r = await client.get("/v1/funding-plans", headers=resident)
     assert r.status_code == 403
     r = await client.get("/v1/accounts", headers=admins["D1"], params={"cursor": "%%%"})

@@ -7,23 +7,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from renovation_common.testing.plugin import bearer
+from renovation_common.testing.plugin import all_pages, bearer
 from smart_community.entrypoints.app import create_app
 
 from .conftest import World, new_id
-
-
-async def every(client, path, headers, **params):
-    seen, cursor = [], None
-    while True:
-        r = await client.get(
-            path, headers=headers, params={**params, "limit": 2, **({"cursor": cursor} if cursor else {})}
-        )
-        assert r.status_code == 200, r.text
-        seen += r.json()["items"]
-        cursor = r.json()["next_cursor"]
-        if cursor is None:
-            return seen
 
 
 @pytest.mark.integration
@@ -35,20 +22,20 @@ async def test_devices_and_rejects_are_listed_in_scope(service_client, jetstream
     mine = [await home.device(kind, placement="community") for kind in ("access_gate", "lpr_camera", "access_gate")]
     theirs = await away.device("access_gate", placement="community")
 
-    listed = await every(client, "/v1/devices", home.token())
+    listed = await all_pages(client, "/v1/devices", home.token())
     assert sorted(d["id"] for d in listed) == sorted(d["id"] for d in mine)  # never the other community's
-    gates = await every(client, "/v1/devices", home.token(), kind="access_gate")
+    gates = await all_pages(client, "/v1/devices", home.token(), kind="access_gate")
     assert {d["kind"] for d in gates} == {"access_gate"} and len(gates) == 2
-    assert await every(client, "/v1/devices", home.token(), offline="true") == []
-    assert await every(client, "/v1/devices", home.token(), community_id=away.community) == []
+    assert await all_pages(client, "/v1/devices", home.token(), offline="true") == []
+    assert await all_pages(client, "/v1/devices", home.token(), community_id=away.community) == []
     district = bearer(make_token("district_admin", district_id=home.district))
-    both = {d["id"] for d in await every(client, "/v1/devices", district)}
+    both = {d["id"] for d in await all_pages(client, "/v1/devices", district)}
     assert {d["id"] for d in mine} | {theirs["id"]} <= both
-    assert {d["id"] for d in await every(client, "/v1/devices", district, community_id=away.community)} == {
+    assert {d["id"] for d in await all_pages(client, "/v1/devices", district, community_id=away.community)} == {
         theirs["id"]
     }
     other_district = bearer(make_token("district_admin", district_id="999999"))
-    assert await every(client, "/v1/devices", other_district) == []
+    assert await all_pages(client, "/v1/devices", other_district) == []
 
     # rejects: a gateway batch with a poison event and a wrong type, for a device of each community
     now = datetime.now(UTC).isoformat()
@@ -60,13 +47,13 @@ async def test_devices_and_rejects_are_listed_in_scope(service_client, jetstream
         ]
         r = await client.post("/v1/device-events/batch", json={"events": batch}, headers=gateway)
         assert r.status_code == 200 and len(r.json()["rejected"]) >= 1, r.text
-    rejects = await every(client, "/v1/device-rejects", home.token())
+    rejects = await all_pages(client, "/v1/device-rejects", home.token())
     assert rejects and {r["device_id"] for r in rejects} == {mine[0]["id"]}
     assert all(r["community_id"] == home.community and r["reason"] and r["source"] for r in rejects)
     assert all(r["payload_preview"].isascii() for r in rejects)
     ids = [r["id"] for r in rejects]
     assert ids == sorted(ids, reverse=True)  # newest first
-    assert {r["device_id"] for r in await every(client, "/v1/device-rejects", district)} >= {
+    assert {r["device_id"] for r in await all_pages(client, "/v1/device-rejects", district)} >= {
         mine[0]["id"],
         theirs["id"],
     }

@@ -187,3 +187,20 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout_s: float =
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s}s")
         await asyncio.sleep(interval_s)
+
+
+async def all_pages(
+    client: httpx.AsyncClient, path: str, headers: dict[str, str], *, page_size: int = 2, **params: Any
+) -> list[Any]:
+    """Every item of a cursor-paginated list, following ``next_cursor`` page by page (small pages: the cursor is
+    exercised); each page must answer 200."""
+    seen: list[Any] = []
+    cursor: str | None = None
+    while True:
+        query = {**params, "limit": page_size, **({"cursor": cursor} if cursor else {})}
+        r = await client.get(path, headers=headers, params=query)
+        assert r.status_code == 200, r.text
+        seen += r.json()["items"]
+        cursor = r.json()["next_cursor"]
+        if cursor is None:
+            return seen
