@@ -59,6 +59,7 @@ async def test_pre_2000_community_gets_80_20_split_and_posts_one_group(finance, 
     assert paid["status"] == "paid" and paid["transfer_group_id"]
     again = await client.post(f"/v1/emergency-repairs/{request_id}/pay", headers=admin)
     assert again.json()["transfer_group_id"] == paid["transfer_group_id"]
+    assert again.headers["idempotent-replayed"] == "true" and "idempotent-replayed" not in r.headers
 
     fund = (await client.get(f"/v1/accounts/{fund_account}", headers=admin)).json()
     assert fund["balance_fen"] == 5_000_000 - 800_003

@@ -428,12 +428,7 @@ class Repository:
 
     async def answer_facts(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
         """Every stored answer with its household's current facts (the full recount: verification and repair)."""
-        oldest = (
-            sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
-            .group_by(ResidentRow.household_id)
-            .subquery()
-        )
-        own = sa.orm.aliased(ResidentRow)
+        own, oldest = _respondent_sources()
         stmt = (
             sa.select(
                 ResponseRow.household_id,
@@ -631,12 +626,7 @@ class Repository:
 
     async def response_facts(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
         """Responses with the respondent's birth year (resident's, else the household's oldest resident's)."""
-        oldest = (
-            sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
-            .group_by(ResidentRow.household_id)
-            .subquery()
-        )
-        own = sa.orm.aliased(ResidentRow)
+        own, oldest = _respondent_sources()
         stmt = (
             sa.select(
                 ResponseRow.household_id,
@@ -653,12 +643,7 @@ class Repository:
         return list((await self.session.execute(stmt)).all())
 
     async def export_rows(self, consultation_id: uuid.UUID) -> list[sa.Row[Any]]:
-        oldest = (
-            sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
-            .group_by(ResidentRow.household_id)
-            .subquery()
-        )
-        own = sa.orm.aliased(ResidentRow)
+        own, oldest = _respondent_sources()
         stmt = (
             sa.select(
                 ResponseRow.id.label("response_id"),
@@ -776,3 +761,14 @@ _RESULT_INPUTS = """
 
 def _chunks(items: list[dict[str, Any]], size: int) -> list[list[dict[str, Any]]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
+
+
+def _respondent_sources() -> tuple[Any, Any]:
+    """What a respondent's birth year is read from: the answering resident (``own``, joined on the response's
+    ``resident_id``), else the household's oldest resident (``oldest``, joined on its ``household_id``)."""
+    oldest = (
+        sa.select(ResidentRow.household_id, sa.func.min(ResidentRow.birth_year).label("birth_year"))
+        .group_by(ResidentRow.household_id)
+        .subquery()
+    )
+    return sa.orm.aliased(ResidentRow), oldest

@@ -25,6 +25,7 @@ from finance.entrypoints.api.schemas.emergency_repairs import (
 from finance.entrypoints.api.schemas.types import ID
 from finance.service_layer import emergency as uc
 from renovation_common.auth import Principal, Role, authorize
+from renovation_common.idempotency import answer_replay, replay_responses
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(tags=["emergency repair fund"])
@@ -279,14 +280,20 @@ async def approve_repair(
     operation_id="payEmergencyRepair",
     response_model=RepairRead,
     summary="Pay an approved repair: the split is posted as one linked group",
+    responses=replay_responses(RepairRead, "the paid request"),
 )
 async def pay_repair(
-    request_id: uuid.UUID, principal: Annotated[Principal, authorize(Role.DISTRICT_ADMIN)], ctx: ContextDep
+    request_id: uuid.UUID,
+    response: Response,
+    principal: Annotated[Principal, authorize(Role.DISTRICT_ADMIN)],
+    ctx: ContextDep,
 ) -> RepairRead:
     """All or nothing: the reservations are posted, each household's share charged to its account (settled by its
-    due's payments), the cost paid out. A repeat answers the paid request. Announced as
-    ``finance.emergency_repair.paid.v1``."""
+    due's payments), the cost paid out. A repeat is a replay (`Idempotent-Replayed: true`, the paid request).
+    Announced as ``finance.emergency_repair.paid.v1``."""
     paid = await uc.pay(ctx, principal, request_id)
+    if paid.replayed:
+        answer_replay(response)
     return RepairRead.of(paid.repair.repair, paid.repair.shares)
 
 
@@ -295,16 +302,20 @@ async def pay_repair(
     operation_id="cancelEmergencyRepair",
     response_model=RepairRead,
     summary="Reject a requested repair, or cancel an approved one and release its reservations",
+    responses=replay_responses(RepairRead, "the closed request"),
 )
 async def cancel_repair(
     request_id: uuid.UUID,
     body: CancelRepair,
+    response: Response,
     principal: Annotated[Principal, authorize(Role.DISTRICT_ADMIN)],
     ctx: ContextDep,
 ) -> RepairRead:
     """A requested repair becomes ``rejected``; an approved one ``cancelled``: the fund's and the public income's
     reservations are voided and the households' dues cancelled, in one transaction. Refused once a household has
     paid towards its share (409 ``emergency_repair_dues_paid``) and for a paid repair (409
-    ``emergency_repair_already_paid``). A repeat answers the closed request."""
+    ``emergency_repair_already_paid``). A repeat is a replay (`Idempotent-Replayed: true`, the closed request)."""
     closed = await uc.cancel(ctx, principal, request_id, reason=body.reason)
+    if closed.replayed:
+        answer_replay(response)
     return RepairRead.of(closed.repair.repair, closed.repair.shares)
