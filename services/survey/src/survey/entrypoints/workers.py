@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import structlog
 
 from renovation_common.app import Runtime, Worker
+from renovation_common.workers import WorkLoop
 from survey.config import Settings
 from survey.service_layer import consultations as uc
 
@@ -26,18 +25,17 @@ async def scan_once(runtime: Runtime) -> list[str]:
 
 
 async def auto_closer(runtime: Runtime) -> None:
+    """Every replica runs the scan (the close use case locks each due consultation, so two replicas never close one
+    twice); a full batch means more may be due: scan again at once, otherwise wait for the interval."""
     settings = runtime.settings
     assert isinstance(settings, Settings)
-    while True:
-        try:
-            closed = await scan_once(runtime)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            log.warning("auto_closer_error", error=type(exc).__name__, detail=str(exc)[:300])
-            closed = []
-        if len(closed) < settings.auto_close_batch_size:  # a full batch: more may be due, scan again at once
-            await asyncio.sleep(settings.auto_close_interval_s)
+
+    async def step() -> bool:
+        return len(await scan_once(runtime)) >= settings.auto_close_batch_size
+
+    await WorkLoop(
+        "consultation-auto-close", step, service=settings.service_name, poll_interval_s=settings.auto_close_interval_s
+    ).run()
 
 
 def workers(runtime: Runtime) -> list[Worker]:

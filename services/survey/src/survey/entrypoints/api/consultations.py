@@ -15,7 +15,7 @@ from renovation_common.idempotency import answer_replay, replay_responses
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 from survey.domain.consultation import ConsultationKind
 from survey.domain.consultation import State as ConsultationState
-from survey.entrypoints.api.deps import answerers, officers, readers, staff, utcnow
+from survey.entrypoints.api.deps import answerers, officers, readers, staff
 from survey.entrypoints.api.schemas import (
     AuditRead,
     BatchRead,
@@ -70,7 +70,7 @@ async def create_consultation(
         closes_at=body.closes_at,
         **data,
     )
-    return _read(await uc.create_consultation(runtime.uow(), principal, cmd, now=utcnow()))
+    return _read(await uc.create_consultation(runtime.uow(), principal, cmd, now=runtime.clock()))
 
 
 @router.get(
@@ -130,7 +130,7 @@ async def open_consultation(
 ) -> ConsultationRead:
     """Moves a draft to open; answers are accepted until `closes_at`."""
     row = await uc.open_consultation(
-        runtime.uow(), principal, consultation_id, now=utcnow(), source=runtime.settings.event_source
+        runtime.uow(), principal, consultation_id, now=runtime.clock(), source=runtime.settings.event_source
     )
     return _read(row)
 
@@ -150,7 +150,7 @@ async def close_consultation(
     `survey.consultation.closed.v1`.
     """
     return await uc.close_consultation(
-        runtime.uow(), principal, consultation_id, now=utcnow(), source=runtime.settings.event_source
+        runtime.uow(), principal, consultation_id, now=runtime.clock(), source=runtime.settings.event_source
     )
 
 
@@ -166,7 +166,7 @@ async def publish_consultation(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """Makes the result public to the community's residents and publishes `survey.consultation.published.v1`."""
-    return _read(await uc.publish_consultation(runtime.uow(), principal, consultation_id, now=utcnow()))
+    return _read(await uc.publish_consultation(runtime.uow(), principal, consultation_id, now=runtime.clock()))
 
 
 def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
@@ -205,7 +205,7 @@ async def submit_response(
     answer for their own household through the app; community workers record door-to-door, paper or meeting answers.
     """
     result = await ruc.submit_response(
-        runtime.uow(), principal, consultation_id, _cmd(body), now=utcnow(), source=runtime.settings.event_source
+        runtime.uow(), principal, consultation_id, _cmd(body), now=runtime.clock(), source=runtime.settings.event_source
     )
     response = JSONResponse(result.body, status_code=result.status_code)
     if result.replayed:
@@ -233,7 +233,7 @@ async def sync_responses(
         principal,
         consultation_id,
         [_cmd(i) for i in body.items],
-        now=utcnow(),
+        now=runtime.clock(),
         source=runtime.settings.event_source,
     )
     accepted = sum(1 for i in items if i["status"] < 300)
@@ -274,7 +274,7 @@ async def get_result(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
-    return await uc.get_result(runtime.uow(), principal, consultation_id, now=utcnow())
+    return await uc.get_result(runtime.uow(), principal, consultation_id, now=runtime.clock())
 
 
 @results_router.get(
@@ -296,7 +296,7 @@ async def export_responses(
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
     """CSV or XLSX of every response, formula-like text neutralised; personal data never included."""
-    row, columns, rows = await uc.export_table(runtime.uow(), principal, consultation_id, now=utcnow())
+    row, columns, rows = await uc.export_table(runtime.uow(), principal, consultation_id, now=runtime.clock())
     name = f"consultation-{row.id}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
@@ -318,7 +318,7 @@ async def demand_chart(
     question_id: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
 ) -> Response:
     """An SVG bar chart of menu demand by age group."""
-    svg = await uc.demand_chart(runtime.uow(), principal, consultation_id, question_id, now=utcnow())
+    svg = await uc.demand_chart(runtime.uow(), principal, consultation_id, question_id, now=runtime.clock())
     return Response(svg, media_type="image/svg+xml")
 
 
@@ -338,6 +338,11 @@ async def publish_ranking(
     district comes from the caller's scope.
     """
     row = await uc.publish_ranking(
-        runtime.uow(), principal, body.district_id, body.batch, now=utcnow(), source=runtime.settings.event_source
+        runtime.uow(),
+        principal,
+        body.district_id,
+        body.batch,
+        now=runtime.clock(),
+        source=runtime.settings.event_source,
     )
     return RankingRead.model_validate(row, from_attributes=True)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends
@@ -18,10 +17,6 @@ staff = require_roles(*STAFF)
 officers = require_roles(*OFFICERS)
 readers = require_roles(*ANY_READER)
 answerers = require_roles(Role.RESIDENT, Role.COMMUNITY_WORKER)
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def context(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Context:

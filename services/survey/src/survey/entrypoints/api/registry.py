@@ -13,7 +13,7 @@ from renovation_common.errors import DomainError
 from renovation_common.exports import XLSX_MEDIA_TYPE
 from renovation_common.pagination import Page, PageParams, decode_cursor, encode_cursor, make_page, page_params
 from survey.domain.registry import HouseholdSpec, ResidentSpec
-from survey.entrypoints.api.deps import context, officers, readers, staff, utcnow
+from survey.entrypoints.api.deps import context, officers, readers, staff
 from survey.entrypoints.api.schemas import (
     CommunityCreate,
     CommunityRead,
@@ -100,7 +100,7 @@ async def register_community(
         principal,
         uc.NewCommunity(**body.model_dump()),
         source=runtime.settings.event_source,
-        now=utcnow(),
+        now=runtime.clock(),
     )
     return _community_read(row, 0)
 
@@ -269,6 +269,6 @@ async def update_household(
         ),
     )
     view = await uc.update_household(
-        runtime.uow(), principal, household_id, change, now=utcnow(), source=runtime.settings.event_source
+        runtime.uow(), principal, household_id, change, now=runtime.clock(), source=runtime.settings.event_source
     )
     return _household_read(view)
