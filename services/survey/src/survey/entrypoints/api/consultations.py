@@ -281,6 +281,7 @@ async def get_result(
     "/v1/consultations/{consultation_id}/export",
     operation_id="exportResponses",
     summary="Export the answers",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
     response_class=Response,
     responses={
         200: {
@@ -308,6 +309,7 @@ async def export_responses(
     "/v1/consultations/{consultation_id}/charts/demand-by-age.svg",
     operation_id="demandByAgeChart",
     summary="Chart demand by age group",
+    openapi_extra={"x-signed-link": True},  # opens in a browser from POST /v1/links
     response_class=Response,
     responses={200: {"content": {"image/svg+xml": {}}, "description": "Grouped bar chart (SVG)"}},
 )
