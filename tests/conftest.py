@@ -16,27 +16,23 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
 from renovation_common.auth import issue_dev_token
 from renovation_common.devstack import SERVICES, ServiceInfo, Stack, migrate_all, pick_port
 from renovation_common.settings import DEV_JWT_SECRET
+from renovation_common.testing.receiver import WebhookReceiver
 
 # Per-service settings of the test system. Webhooks: the government receiver runs on loopback, so loopback is an
 # allowed target (only 127.0.0.0/8, not every private range); short lease and timeout so that a delivery leased by
@@ -205,92 +201,13 @@ async def system(system_stack: Stack, tmp_path_factory: pytest.TempPathFactory) 
 # ---------------------------------------------------------------------------------------------- webhook receiver
 
 
-@dataclass
-class Delivery:
-    webhook_id: str
-    event: dict[str, Any]
-    verified: bool
-    error: str | None
-
-
-@dataclass
-class Receiver:
-    """A government system's endpoint: verifies each request with ``standardwebhooks`` and records it."""
-
-    secret: str = ""
-    port: int = 0
-    status: int = 204
-    received: list[Delivery] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/renovation"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                error: str | None = None
-                try:
-                    Webhook(receiver.secret).verify(body, headers)
-                except (WebhookVerificationError, Exception) as exc:  # an unverifiable request is refused
-                    error = f"{type(exc).__name__}: {exc}"
-                event = json.loads(body) if error is None else {}
-                with receiver.lock:
-                    receiver.received.append(Delivery(headers.get("webhook-id", ""), event, error is None, error))
-                status = receiver.status if error is None else 401
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def snapshot(self) -> list[Delivery]:
-        with self.lock:
-            return list(self.received)
-
-    def of_type(self, type_: str, **data: Any) -> list[Delivery]:
-        return [
-            d
-            for d in self.snapshot()
-            if d.verified
-            and d.event.get("type") == type_
-            and all(d.event.get("data", {}).get(k) == v for k, v in data.items())
-        ]
-
-    def counts(self) -> Counter[str]:
-        """Requests per webhook-id (a redelivery of the same event carries the same id)."""
-        return Counter(d.webhook_id for d in self.snapshot())
-
-
 @pytest.fixture(scope="session")
 def make_receiver() -> Iterator[Any]:
     """Start receivers on demand (any scope); all are stopped at the end of the session."""
-    started: list[Receiver] = []
+    started: list[WebhookReceiver] = []
 
-    def make(status: int = 204) -> Receiver:
-        r = Receiver(status=status)
-        r.start()
+    def make(status: int = 204) -> WebhookReceiver:
+        r = WebhookReceiver(status=status).start()
         started.append(r)
         return r
 
@@ -302,7 +219,7 @@ def make_receiver() -> Iterator[Any]:
 
 
 @pytest.fixture
-def receiver(make_receiver: Any) -> Receiver:
+def receiver(make_receiver: Any) -> WebhookReceiver:
     return make_receiver()
 
 

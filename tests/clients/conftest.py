@@ -15,10 +15,8 @@ import os
 import shutil
 import subprocess
 import tempfile
-import threading
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ import pytest
 
 from renovation_common.devstack import SERVICES
 from renovation_common.devstack.catalog import ROOT
+from renovation_common.testing.receiver import Received, WebhookReceiver
 
 HERE = Path(__file__).resolve().parent
 PACKAGE_JSON = HERE / "package.json"
@@ -169,53 +168,7 @@ def write_documents(documents: dict[str, dict[str, Any]], folder: Path) -> dict[
 # ---------------------------------------------------------------------------------------------- raw deliveries
 
 
-@dataclass
-class RawDelivery:
-    headers: dict[str, str]  # lower-case names
-    body: bytes  # exactly as received
-
-
-@dataclass
-class RawReceiver:
-    """An endpoint that keeps every request as received (raw body, headers) and answers 204, verifying nothing:
-    the tests verify what it got with the AsyncAPI document and with docs/integration.md's snippet."""
-
-    port: int = 0
-    received: list[RawDelivery] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/gov/hooks"
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                receiver.received.append(RawDelivery({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(204)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-
-    def of_type(self, event_type: str) -> list[RawDelivery]:
-        return [d for d in list(self.received) if json.loads(d.body).get("type") == event_type]
+RawDelivery = Received  # a request exactly as the endpoint received it (raw body, lower-case headers)
 
 
 @dataclass
@@ -228,15 +181,14 @@ class RealDeliveries:
 @pytest.fixture(scope="session")
 async def real_deliveries(api: Any, tokens: Any, eventually_true: Any) -> AsyncIterator[RealDeliveries]:
     """A subscription of a government system, its signed ping and one real event, as its endpoint received them."""
-    receiver = RawReceiver()
-    receiver.start()
+    receiver = WebhookReceiver(verify=False).start()  # keeps what it got; the tests verify it themselves
     try:
         gov = tokens("gov_system", sub="raw-receiver-gov", district_id=DELIVERY_DISTRICT)
         r = await api.post(
             "webhooks",
             "/v1/subscriptions",
             gov,
-            json={"url": receiver.url, "event_types": ["survey.community.*"], "description": "raw deliveries"},
+            json={"url": receiver.url(), "event_types": ["survey.community.*"], "description": "raw deliveries"},
         )
         assert r.status_code == 201, r.text
         subscription = r.json()

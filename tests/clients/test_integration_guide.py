@@ -176,7 +176,7 @@ async def test_walkthrough_runs_against_the_running_services(api, system, make_r
         name: system.url(name) for name in ("survey", "projects", "finance", "smart-community", "webhooks")
     }
     variables["smart_community"] = variables.pop("smart-community")
-    variables["receiver"] = receiver.url
+    variables["receiver"] = receiver.url()
     requests = [r for block in blocks("http") for r in parse(block, variables)]
     assert len(requests) >= 15
     for request in requests:

@@ -105,7 +105,9 @@ async def test_python_client_generated_without_warnings_drives_the_story(
     subscription = ok(
         await mod(webhooks, "api.subscriptions.create_subscription").asyncio_detailed(
             client=gov,
-            body=webhooks.models.SubscriptionCreate(url=receiver.url, event_types=["finance.funding_plan.approved.v1"]),
+            body=webhooks.models.SubscriptionCreate(
+                url=receiver.url(), event_types=["finance.funding_plan.approved.v1"]
+            ),
             idempotency_key=f"py-client-{cid}",
         )
     )

@@ -44,7 +44,7 @@ async def test_typescript_client_generated_compiled_strict_and_driving_the_story
         "jwt_secret": os.environ.get("JWT_SECRET") or DEV_JWT_SECRET,
         "district_id": DISTRICT,
         "street_id": STREET,
-        "receiver_url": receiver.url,
+        "receiver_url": receiver.url(),
         "label": "TS客户端",
     }
 

@@ -120,7 +120,7 @@ async def story(system, api, make_receiver, tokens) -> Story:
         "/v1/subscriptions",
         {**gov, "Idempotency-Key": f"story-subscription-{s.community_id}"},
         ok=(201,),
-        json={"url": s.receiver.url, "event_types": SUBSCRIBED, "community_id": s.community_id},
+        json={"url": s.receiver.url(), "event_types": SUBSCRIBED, "community_id": s.community_id},
     )
     s.subscription_id, s.receiver.secret = r.json()["id"], r.json()["secret"]
 

@@ -160,7 +160,7 @@ async def prepare(api: Any, tokens: Any, make_receiver: Any) -> World:
         ok=(201,),
         timeout_s=180,
         json={
-            "url": w.receiver.url,
+            "url": w.receiver.url(),
             "event_types": ["survey.response.recorded.v1", "smart_community.alarm.raised.v1"],
             "community_id": w.fc,
         },

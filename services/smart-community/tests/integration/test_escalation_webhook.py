@@ -4,57 +4,16 @@ community, signed, to a receiver that verifies it with ``standardwebhooks``."""
 
 from __future__ import annotations
 
-import asyncio
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from standardwebhooks import Webhook
 
 from renovation_common.testing.plugin import bearer, eventually
+from renovation_common.testing.receiver import WebhookReceiver
 from smart_community.entrypoints.app import create_app
 
 from .conftest import World, new_id
-
-
-class Receiver:
-    """A bare HTTP/1.1 endpoint on 127.0.0.1 keeping the events whose signature verifies."""
-
-    def __init__(self) -> None:
-        self.secret = ""
-        self.events: list[dict[str, Any]] = []
-        self.port = 0
-        self.server: asyncio.Server | None = None
-
-    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                headers = {k.strip().lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:] if x)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                try:
-                    Webhook(self.secret).verify(body, headers)
-                    self.events.append(json.loads(body))
-                    status = b"204 No Content"
-                except Exception:
-                    status = b"400 Bad Request"
-                writer.write(b"HTTP/1.1 " + status + b"\r\ncontent-length: 0\r\n\r\n")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def __aenter__(self) -> Receiver:
-        self.server = await asyncio.start_server(self.handle, "127.0.0.1", 0)
-        self.port = self.server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self.server is not None
-        self.server.close()
 
 
 @pytest.mark.integration
@@ -74,7 +33,7 @@ async def test_escalation_reaches_the_street_offices_webhook(service_client, jet
     )
     assert put.status_code == 200, put.text
 
-    async with Receiver() as receiver:
+    async with WebhookReceiver() as receiver:
         # the street office's system subscribes to escalations in its community (accepted once webhooks has learnt
         # where the community lies from survey.community.registered.v1)
         office = bearer(make_token("gov_system", sub="street-office-system", district_id=world.district))
@@ -105,10 +64,10 @@ async def test_escalation_reaches_the_street_offices_webhook(service_client, jet
         clock.advance(minutes=5, seconds=1)
 
         async def delivered() -> bool:
-            return any(e["type"] == "smart_community.alarm.escalated.v1" for e in receiver.events)
+            return any(e["type"] == "smart_community.alarm.escalated.v1" for e in receiver.events())
 
         await eventually(delivered, timeout_s=30)
-    [escalated] = receiver.events
+    [escalated] = receiver.events()
     assert escalated["data"]["community_id"] == world.community and escalated["data"]["street_id"] == world.street
     assert escalated["data"]["level"] == 1 and escalated["data"]["severity"] == "critical"
     assert escalated["data"]["alarm_type"] == "smoke"

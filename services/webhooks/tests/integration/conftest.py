@@ -3,25 +3,19 @@ injectable clock, helpers to publish CloudEvents straight to JetStream and to st
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from standardwebhooks import Webhook
-from standardwebhooks.webhooks import WebhookVerificationError
 
 from renovation_common.contracts.finance import ContributionPaid
 from renovation_common.contracts.survey import CommunityRegistered
 from renovation_common.events import new_event
 from renovation_common.messaging import ensure_event_stream
 from renovation_common.testing.plugin import bearer, running_app
+from renovation_common.testing.receiver import WebhookReceiver
 from webhooks.entrypoints.app import create_app
 
 
@@ -38,106 +32,10 @@ class Clock:
         self.offset += delta
 
 
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-    verified: bool
-    error: str | None
-    at: float
-
-
-@dataclass
-class Receiver:
-    port: int = 0
-    secrets: list[str] = field(default_factory=list)
-    received: list[Received] = field(default_factory=list)
-    # path -> (status, extra headers, delay_s)
-    routes: dict[str, tuple[int, dict[str, str], float]] = field(default_factory=dict)
-    in_flight: dict[str, int] = field(default_factory=dict)
-    max_in_flight: dict[str, int] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    server: ThreadingHTTPServer | None = None
-
-    def url(self, path: str = "/hook") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def verify(self, body: bytes, headers: dict[str, str]) -> str | None:
-        if not self.secrets:
-            return "no secret configured"
-        error = "no secret"
-        for secret in self.secrets:
-            try:
-                Webhook(secret).verify(body, headers)
-                return None
-            except WebhookVerificationError as exc:
-                error = str(exc)
-        return error
-
-    def start(self) -> None:
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                path = self.path
-                with receiver.lock:
-                    receiver.in_flight[path] = receiver.in_flight.get(path, 0) + 1
-                    receiver.max_in_flight[path] = max(receiver.max_in_flight.get(path, 0), receiver.in_flight[path])
-                try:
-                    body = self.rfile.read(int(self.headers.get("content-length", "0")))
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    error = receiver.verify(body, headers)
-                    status, extra, delay = receiver.routes.get(path, (200, {}, 0.0))
-                    if delay:
-                        time.sleep(delay)
-                    with receiver.lock:
-                        receiver.received.append(Received(path, headers, body, error is None, error, time.monotonic()))
-                    if error is not None:
-                        status = 401
-                    self.send_response(status)
-                    for k, v in extra.items():
-                        self.send_header(k, v)
-                    payload = b"ok" if status < 300 else b"nope " * 1000
-                    self.send_header("content-length", str(len(payload)))
-                    self.end_headers()
-                    self.wfile.write(payload)
-                finally:
-                    with receiver.lock:
-                        receiver.in_flight[path] -= 1
-
-        if self.port == 0:
-            with socket.socket() as s:
-                s.bind(("127.0.0.1", 0))
-                self.port = s.getsockname()[1]
-        ThreadingHTTPServer.allow_reuse_address = True
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def stop(self) -> None:
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
-
-    def ids(self, path: str | None = None, *, verified: bool = True) -> list[str]:
-        return [
-            r.headers["webhook-id"]
-            for r in list(self.received)
-            if (path is None or r.path == path) and r.verified == verified
-        ]
-
-
 @pytest.fixture
 def receiver():
-    r = Receiver()
-    r.start()
-    yield r
-    r.stop()
+    with WebhookReceiver(status=200) as r:
+        yield r
 
 
 @pytest.fixture
@@ -235,7 +133,9 @@ def register_community(jetstream):
     return register
 
 
-async def subscribe(client, headers, receiver: Receiver, district: str, path: str = "/hook", **extra: Any) -> dict:
+async def subscribe(
+    client, headers, receiver: WebhookReceiver, district: str, path: str = "/hook", **extra: Any
+) -> dict:
     body = {"url": receiver.url(path), "event_types": ["finance.*"], "district_id": district, **extra}
     resp = await client.post("/v1/subscriptions", json=body, headers=headers)
     assert resp.status_code == 201, resp.text
