@@ -9,6 +9,7 @@ from datetime import date, datetime
 from html import escape
 
 from projects.domain.progress import PlannedHandover, PlannedPackage
+from renovation_common.svg import FONT_STACK, fit, text_width, wrap
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
@@ -56,48 +57,6 @@ def build_chart(packages: Sequence[PlannedPackage], handovers: Sequence[PlannedH
         bars.sort(key=lambda b: (b.start, b.trade))
         rows.append(FaceRow(face_id, items[0].face_name, tuple(bars), tuple(hand_by_face[face_id])))
     return rows
-
-
-# a CJK font stack: the first installed one draws the Chinese labels (a browser falls back to any sans-serif)
-FONT_STACK = (
-    "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', "
-    "'Heiti SC', sans-serif"
-)
-
-
-def text_width(text: str, size: float) -> float:
-    """An upper estimate of a label's width: a CJK character is one em, any other character 0.62 em."""
-    return sum(size if ord(c) > 0x2E7F else 0.62 * size for c in text)
-
-
-def fit(text: str, size: float, width: float) -> str:
-    """``text`` cut (with an ellipsis) so that it is at most ``width`` wide."""
-    if text_width(text, size) <= width:
-        return text
-    while text and text_width(text + "…", size) > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def wrap(text: str, size: float, width: float) -> list[str]:
-    """Lines of ``text`` at most ``width`` wide (broken at spaces where it can, between CJK characters anywhere)."""
-    lines: list[str] = []
-    line = ""
-    for ch in text:
-        if text_width(line + ch, size) > width and line:
-            cut = line.rfind(" ")
-            if cut > 0 and not ch.isspace():
-                lines.append(line[:cut])
-                line = line[cut + 1 :]
-            else:
-                lines.append(line.rstrip())
-                line = ""
-            if ch.isspace():
-                continue
-        line += ch
-    if line.strip():
-        lines.append(line.rstrip())
-    return lines or [""]
 
 
 def render_svg(
@@ -149,7 +108,7 @@ def render_svg(
         x = left + k * day_w
         out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{grid_bottom}" stroke="#ddd"/>')
         if k < len(dates) and x + text_width("2025-01-01", 9) <= width:
-            out.append(f'<text x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
+            out.append(f'<text class="tick" x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
     for i, row in enumerate(rows):
         y = top + i * row_h
         out.append(f'<text x="8" y="{y + row_h / 2 + 4:.1f}">{escape(fit(row.face_name, 11, left - 14))}</text>')
