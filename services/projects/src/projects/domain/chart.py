@@ -100,7 +100,9 @@ def render_svg(
         f"<title>{escape(title)}</title>",
     ]
     for i, line in enumerate(title_lines):
-        out.append(f'<text x="10" y="{24 + 18 * i}" font-size="14" font-weight="bold">{escape(line)}</text>')
+        out.append(
+            f'<text class="title" x="10" y="{24 + 18 * i}" font-size="14" font-weight="bold">{escape(line)}</text>'
+        )
     # a date every ``step`` working days (whole days: the axis counts working days, never fractions of one); the
     # step leaves room for a date label (10 characters at 9 px) between two ticks
     step = max(1, -(-int(text_width("2025-01-01", 9) + 8) // max(1, int(day_w))))
@@ -111,7 +113,8 @@ def render_svg(
             out.append(f'<text class="tick" x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
     for i, row in enumerate(rows):
         y = top + i * row_h
-        out.append(f'<text x="8" y="{y + row_h / 2 + 4:.1f}">{escape(fit(row.face_name, 11, left - 14))}</text>')
+        face = escape(fit(row.face_name, 11, left - 14))
+        out.append(f'<text class="face" x="8" y="{y + row_h / 2 + 4:.1f}">{face}</text>')
         for bar in row.bars:
             x = left + bar.start * day_w
             w = max(1.0, (bar.end - bar.start) * day_w)
@@ -141,7 +144,7 @@ def render_svg(
             out.append(f'<rect x="{x:.1f}" y="{yy - 9}" width="12" height="10" fill="{fill}"/>')
         else:
             out.append(f'<path d="{_diamond(x + 6, yy - 4)}" fill="{fill}" stroke="#222"/>')
-        out.append(f'<text x="{x + 18:.1f}" y="{yy}">{escape(text)}</text>')
+        out.append(f'<text class="legend" x="{x + 18:.1f}" y="{yy}">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

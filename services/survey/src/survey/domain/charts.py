@@ -65,7 +65,8 @@ def demand_chart_svg(title: str, question: Question, series: Mapping[str, Mappin
     ]
     for i, line in enumerate(title_lines):
         parts.append(
-            f'<text x="10" y="{24 + 20 * i}" font-size="{TITLE_SIZE}" font-weight="bold">{escape(line)}</text>'
+            f'<text class="title" x="10" y="{24 + 20 * i}" font-size="{TITLE_SIZE}" font-weight="bold">'
+            f"{escape(line)}</text>"
         )
     parts.append(f'<text x="{left - 6}" y="{top - 12}" text-anchor="end" fill="#555">人数</text>')
     for value in ticks:
