@@ -100,9 +100,14 @@ class Rendered:
         return [t.text for t in self.texts if cls is None or t.cls == cls]
 
 
-async def render(svg: str, workdir: Path) -> Rendered:
+@pytest.fixture
+def browser() -> str:
+    """The Chromium binary, looked up before any set-up: a machine without it fails at once."""
+    return chromium()
+
+
+async def render(binary: str, svg: str, workdir: Path) -> Rendered:
     """``svg`` drawn by headless Chromium: the page's own measurements of every text and of the viewport."""
-    binary = chromium()
     page = workdir / f"chart-{uuid.uuid4().hex}.html"
     page.write_text(PAGE.format(svg=svg), encoding="utf-8")
     proc = await asyncio.create_subprocess_exec(
@@ -154,7 +159,7 @@ def assert_drawn_cleanly(chart: Rendered, title: str) -> None:
 
 
 # -- the survey's demand-by-age-group chart ---------------------------------------------------------------------
-async def test_the_demand_by_age_chart_in_chromium(service_client, make_token, tmp_path):
+async def test_the_demand_by_age_chart_in_chromium(browser, service_client, make_token, tmp_path):
     _, survey = await service_client(create_survey_app, "survey", outbox_poll_interval_s=0.05)
     admin = bearer(make_token("district_admin", district_id=D))
     made = await survey.post(
@@ -206,7 +211,9 @@ async def test_the_demand_by_age_chart_in_chromium(service_client, make_token, t
 
     got = await survey.get(f"/v1/consultations/{cid}/charts/demand-by-age.svg", headers=worker)
     assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml"), got.text
-    chart = await render(got.text, tmp_path)
+    chart = await render(browser, got.text, tmp_path)
+    if os.environ.get("CHARTS_KEEP"):
+        Path(os.environ["CHARTS_KEEP"], "demand-by-age.svg").write_text(got.text, encoding="utf-8")
 
     assert_drawn_cleanly(chart, f"{title}: {question}")
     assert len(chart.of("title")) >= 2  # a long title wraps onto lines within the width
@@ -222,7 +229,7 @@ async def test_the_demand_by_age_chart_in_chromium(service_client, make_token, t
 
 
 # -- the projects service's handover chart ----------------------------------------------------------------------
-async def test_the_handover_chart_in_chromium(service_client, make_token, tmp_path):
+async def test_the_handover_chart_in_chromium(browser, service_client, make_token, tmp_path):
     _, survey = await service_client(create_survey_app, "survey", outbox_poll_interval_s=0.05)
     projects_app, projects = await service_client(create_projects_app, "projects", outbox_poll_interval_s=0.05)
     admin = bearer(make_token("district_admin", district_id=D))
@@ -272,7 +279,9 @@ async def test_the_handover_chart_in_chromium(service_client, make_token, tmp_pa
     data = (await projects.get(f"/v1/projects/{pid}/handover-chart", headers=contractor)).json()
     got = await projects.get(f"/v1/projects/{pid}/handover-chart?format=svg", headers=contractor)
     assert got.status_code == 200 and got.headers["content-type"].startswith("image/svg+xml"), got.text
-    chart = await render(got.text, tmp_path)
+    chart = await render(browser, got.text, tmp_path)
+    if os.environ.get("CHARTS_KEEP"):  # CHARTS_KEEP=dir: the SVGs as drawn, to look at
+        Path(os.environ["CHARTS_KEEP"], "handover-chart.svg").write_text(got.text, encoding="utf-8")
 
     assert_drawn_cleanly(chart, data["title"])
     trades = sorted({bar["trade"] for face in data["faces"] for bar in face["bars"]})
