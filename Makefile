@@ -8,11 +8,12 @@ SERVICES := survey projects finance smart-community webhooks
 EDITABLES := -e libs/common[embedded] $(foreach s,$(SERVICES),-e services/$(s))
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint typecheck unit token up bench clean
+.PHONY: help install chromium run test lint typecheck unit token up bench clean
 
 help:
 	@echo "make run      - embedded (or configured) Postgres + NATS, migrations, all five services [REPLICAS=2]"
 	@echo "make test     - isolated stack, lint, type checks, architecture contracts, the whole test suite"
+	@echo "make chromium - headless Chromium and a CJK font for tests/charts (apt; skipped when installed)"
 	@echo "make token ROLE=district_admin DISTRICT=510105 [STREET= COMMUNITY= HOUSEHOLD= SUB=]"
 	@echo "make bench    - benchmarks (long; BENCH_ARGS=--quick for a short pass); table in docs/benchmarks.md"
 
@@ -22,6 +23,18 @@ $(STAMP): constraints.txt requirements-dev.txt libs/common/pyproject.toml $(fore
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# tests/charts renders the services' SVG charts in headless Chromium with a CJK font of the charts' font stack
+# (Debian packages; nothing to do when both are there; root or sudo for apt-get)
+CHROMIUM_PACKAGES := chromium fonts-wqy-microhei
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@if [ -x /usr/bin/chromium ] && fc-list :lang=zh family | grep -q .; then \
+		echo "chromium: $$(/usr/bin/chromium --version 2>/dev/null) with a CJK font, nothing to install"; \
+	else \
+		$(SUDO) apt-get install -y --no-install-recommends $(CHROMIUM_PACKAGES) \
+		|| { $(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $(CHROMIUM_PACKAGES); }; \
+	fi
 
 run: $(STAMP)
 	$(PY) -m renovation_common.devstack run --replicas $(or $(REPLICAS),1)
@@ -36,7 +49,7 @@ lint: $(STAMP)
 	$(PY) -m mypy
 	if [ -f deploy/validate.py ]; then $(PY) deploy/validate.py; fi
 
-test: lint
+test: lint chromium
 	$(PY) -m renovation_common.devstack test -- $(PYTEST_ARGS)
 
 unit: $(STAMP)

@@ -90,7 +90,7 @@ def test_table_handovers_daily_report_and_chart():
 
 def test_the_handover_chart_speaks_chinese_and_keeps_every_label_inside():
     from projects.domain.catalog import TRADE_NAMES_ZH
-    from projects.domain.chart import text_width
+    from renovation_common.svg import text_width
 
     cal = WorkingCalendar.of(date(2025, 3, 3))
     dates = cal.dates(400)

@@ -269,7 +269,7 @@ async def test_demand_survey_per_resident_export_and_chart(world):
     assert res["by_age_group"]["youth"]["questions"]["want"]["gym"] == 1  # the 1995 resident of household 0
     svg = await world.client.get(f"/v1/consultations/{cid}/charts/demand-by-age.svg", headers=world.worker())
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
-    assert "elderly / canteen: 2" in svg.text and svg.text.startswith("<svg")
+    assert "老年 / canteen: 2" in svg.text and svg.text.startswith("<svg")  # the age group in Chinese
 
     csv_r = await world.client.get(f"/v1/consultations/{cid}/export?format=csv", headers=world.worker())
     assert csv_r.status_code == 200

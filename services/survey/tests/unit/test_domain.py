@@ -18,7 +18,7 @@ from survey.domain.consultation import (
     ensure_accepts_answers,
     transition,
 )
-from survey.domain.exports import demand_chart_svg, export_columns, export_row
+from survey.domain.exports import export_columns, export_row
 from survey.domain.questions import AnswerError, Question, QuestionKind, Questionnaire, QuestionnaireError, ShowIf
 from survey.domain.ranking import Candidate, rank
 from survey.domain.registry import RegistryError, ResidentSpec, check_rows, elderly_living_alone, parse_area
@@ -259,17 +259,3 @@ def test_export_numbers_stay_numbers_and_are_never_prefixed():
         "60.50",
     ]
     assert csv_cell("-5+1") == "'-5+1"  # not a number: a formula a spreadsheet would evaluate
-
-
-def test_chart_svg_is_well_formed():
-    import xml.etree.ElementTree as ET
-
-    svg = demand_chart_svg("Demand <by> age", ["canteen", "gym"], {"youth": {"gym": 5}, "elderly": {"canteen": 7}})
-    root = ET.fromstring(svg)  # noqa: S314 - our own output
-    rects = [
-        e
-        for e in root.iter("{http://www.w3.org/2000/svg}rect")
-        if e.find("{http://www.w3.org/2000/svg}title") is not None
-    ]
-    assert len(rects) == 4
-    assert any(r.find("{http://www.w3.org/2000/svg}title").text == "elderly / canteen: 7" for r in rects)

@@ -180,3 +180,33 @@ MENU_CATALOG: dict[str, str] = {
     "culture_space": "upgrade",
     "smart_community": "upgrade",
 }
+
+# The Chinese name of every menu item: how charts and tables show a menu code.
+MENU_ITEM_NAMES_ZH: dict[str, str] = {
+    "structural_reinforcement": "结构加固",
+    "water_pipe_renewal": "供水管线改造",
+    "power_cable_undergrounding": "电力线缆入地",
+    "gas_pipe_renewal": "燃气管线改造",
+    "heating_pipe_renewal": "供热管线改造",
+    "telecom_line_undergrounding": "通信线缆入地",
+    "rain_sewage_separation": "雨污分流",
+    "fire_lane": "消防通道",
+    "barrier_free_access": "无障碍设施",
+    "roof_repair": "屋面修缮",
+    "wall_anti_seepage": "外墙防渗",
+    "elevator_installation": "加装电梯",
+    "parking": "停车设施",
+    "greening": "绿化",
+    "lighting": "照明",
+    "security_cameras": "安防监控",
+    "public_facilities": "公共服务设施",
+    "ebike_charging": "电动自行车充电",
+    "road_paving": "道路铺装",
+    "facade_renovation": "立面改造",
+    "community_canteen": "社区食堂",
+    "elderly_care": "养老服务",
+    "child_care": "托育服务",
+    "culture_space": "文化活动空间",
+    "smart_community": "智慧社区",
+}
+assert set(MENU_ITEM_NAMES_ZH) == set(MENU_CATALOG), "every menu item has a Chinese name"

@@ -9,6 +9,7 @@ from datetime import date, datetime
 from html import escape
 
 from projects.domain.progress import PlannedHandover, PlannedPackage
+from renovation_common.svg import FONT_STACK, fit, text_width, wrap
 
 PALETTE = (
     "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948",
@@ -58,48 +59,6 @@ def build_chart(packages: Sequence[PlannedPackage], handovers: Sequence[PlannedH
     return rows
 
 
-# a CJK font stack: the first installed one draws the Chinese labels (a browser falls back to any sans-serif)
-FONT_STACK = (
-    "'Noto Sans CJK SC', 'Source Han Sans SC', 'PingFang SC', 'Microsoft YaHei', 'WenQuanYi Micro Hei', "
-    "'Heiti SC', sans-serif"
-)
-
-
-def text_width(text: str, size: float) -> float:
-    """An upper estimate of a label's width: a CJK character is one em, any other character 0.62 em."""
-    return sum(size if ord(c) > 0x2E7F else 0.62 * size for c in text)
-
-
-def fit(text: str, size: float, width: float) -> str:
-    """``text`` cut (with an ellipsis) so that it is at most ``width`` wide."""
-    if text_width(text, size) <= width:
-        return text
-    while text and text_width(text + "…", size) > width:
-        text = text[:-1]
-    return text + "…"
-
-
-def wrap(text: str, size: float, width: float) -> list[str]:
-    """Lines of ``text`` at most ``width`` wide (broken at spaces where it can, between CJK characters anywhere)."""
-    lines: list[str] = []
-    line = ""
-    for ch in text:
-        if text_width(line + ch, size) > width and line:
-            cut = line.rfind(" ")
-            if cut > 0 and not ch.isspace():
-                lines.append(line[:cut])
-                line = line[cut + 1 :]
-            else:
-                lines.append(line.rstrip())
-                line = ""
-            if ch.isspace():
-                continue
-        line += ch
-    if line.strip():
-        lines.append(line.rstrip())
-    return lines or [""]
-
-
 def render_svg(
     title: str,
     rows: Sequence[FaceRow],
@@ -141,7 +100,9 @@ def render_svg(
         f"<title>{escape(title)}</title>",
     ]
     for i, line in enumerate(title_lines):
-        out.append(f'<text x="10" y="{24 + 18 * i}" font-size="14" font-weight="bold">{escape(line)}</text>')
+        out.append(
+            f'<text class="title" x="10" y="{24 + 18 * i}" font-size="14" font-weight="bold">{escape(line)}</text>'
+        )
     # a date every ``step`` working days (whole days: the axis counts working days, never fractions of one); the
     # step leaves room for a date label (10 characters at 9 px) between two ticks
     step = max(1, -(-int(text_width("2025-01-01", 9) + 8) // max(1, int(day_w))))
@@ -149,10 +110,11 @@ def render_svg(
         x = left + k * day_w
         out.append(f'<line x1="{x:.1f}" y1="{top - 8}" x2="{x:.1f}" y2="{grid_bottom}" stroke="#ddd"/>')
         if k < len(dates) and x + text_width("2025-01-01", 9) <= width:
-            out.append(f'<text x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
+            out.append(f'<text class="tick" x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
     for i, row in enumerate(rows):
         y = top + i * row_h
-        out.append(f'<text x="8" y="{y + row_h / 2 + 4:.1f}">{escape(fit(row.face_name, 11, left - 14))}</text>')
+        face = escape(fit(row.face_name, 11, left - 14))
+        out.append(f'<text class="face" x="8" y="{y + row_h / 2 + 4:.1f}">{face}</text>')
         for bar in row.bars:
             x = left + bar.start * day_w
             w = max(1.0, (bar.end - bar.start) * day_w)
@@ -182,7 +144,7 @@ def render_svg(
             out.append(f'<rect x="{x:.1f}" y="{yy - 9}" width="12" height="10" fill="{fill}"/>')
         else:
             out.append(f'<path d="{_diamond(x + 6, yy - 4)}" fill="{fill}" stroke="#222"/>')
-        out.append(f'<text x="{x + 18:.1f}" y="{yy}">{escape(text)}</text>')
+        out.append(f'<text class="legend" x="{x + 18:.1f}" y="{yy}">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out)
 

@@ -54,6 +54,7 @@ class Question:
     kind: QuestionKind
     text: str
     options: tuple[str, ...] = ()
+    option_labels: tuple[tuple[str, str], ...] = ()  # (option, label) pairs: how an option reads in charts
     required: bool = True
     min_picks: int | None = None
     max_picks: int | None = None
@@ -69,6 +70,10 @@ class Question:
         low = self.min_picks if self.min_picks is not None else (len(self.options) if self.is_full_ranking else 1)
         high = self.max_picks if self.max_picks is not None else len(self.options)
         return low, high
+
+    def label(self, option: str, fallback: Mapping[str, str] | None = None) -> str:
+        """How ``option`` reads in a chart: its label, else its ``fallback`` name (a menu item's), else itself."""
+        return dict(self.option_labels).get(option) or (fallback or {}).get(option) or option
 
     @property
     def is_full_ranking(self) -> bool:
@@ -206,6 +211,11 @@ def validate_questionnaire(questions: Sequence[Question]) -> None:
                     raise QuestionnaireError(f"question {q.id}: need 0 <= min_picks <= max_picks <= options")
         elif q.options:
             raise QuestionnaireError(f"question {q.id}: only choice questions have options")
+        labelled = [o for o, _ in q.option_labels]
+        if len(set(labelled)) != len(labelled) or any(o not in q.options for o in labelled):
+            raise QuestionnaireError(f"question {q.id}: option labels name options of the question, each once")
+        if any(not label.strip() for _, label in q.option_labels):
+            raise QuestionnaireError(f"question {q.id}: an option label is empty")
         if q.min_value is not None and q.max_value is not None and q.min_value > q.max_value:
             raise QuestionnaireError(f"question {q.id}: min_value > max_value")
         if not (1 <= q.max_length <= MAX_TEXT):

@@ -27,6 +27,7 @@ from renovation_common.events import new_event
 from survey.adapters.orm import CommunityRow, ConsultationRow, RankingRow
 from survey.adapters.repository import Repository
 from survey.domain import ranking
+from survey.domain.charts import demand_chart_svg
 from survey.domain.consultation import (
     ConsultationError,
     ConsultationKind,
@@ -36,7 +37,7 @@ from survey.domain.consultation import (
     check_setup,
     transition,
 )
-from survey.domain.exports import demand_chart_svg, export_columns, export_row
+from survey.domain.exports import export_columns, export_row
 from survey.domain.questions import CHOICE_KINDS, QuestionKind, Questionnaire, QuestionnaireError
 from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, Result, compute_result, headline_approval
 from survey.domain.rules import DecisionRule, RuleError, RuleKind, fraction_str, parse_fraction, percent
@@ -673,7 +674,7 @@ async def demand_chart(
             raise BadRequest("name a choice question to chart", code="not_a_choice_question")
         doc = row.final_result or result_document(row, await _compute(repo, row, final=False, year=now.year), now)
         series = {g: v["questions"].get(q.id, {}) for g, v in doc["by_age_group"].items()}
-        return demand_chart_svg(f"{row.title}: {q.text}", list(q.options), series)
+        return demand_chart_svg(f"{row.title}: {q.text}", q, series)
 
 
 async def publish_ranking(

@@ -19,6 +19,7 @@ def question_from_dict(d: dict[str, Any]) -> Question:
         kind=QuestionKind(d["kind"]),
         text=d["text"],
         options=tuple(d.get("options") or ()),
+        option_labels=tuple((d.get("option_labels") or {}).items()),
         required=bool(d.get("required", True)),
         min_picks=d.get("min_picks"),
         max_picks=d.get("max_picks"),

@@ -15,6 +15,7 @@ Area = Annotated[Decimal, Field(gt=0, le=10000, max_digits=7, decimal_places=2, 
 Year = Annotated[int, Field(ge=1880, le=2100)]
 QuestionId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
 OptionValue = Annotated[str, Field(min_length=1, max_length=60)]
+OptionLabel = Annotated[str, Field(min_length=1, max_length=60)]
 
 
 class Strict(BaseModel):
@@ -126,6 +127,13 @@ class QuestionIn(Strict):
     kind: Literal["single_choice", "multiple_choice", "ranking", "rating", "number", "text"]
     text: str = Field(min_length=1, max_length=500)
     options: list[OptionValue] = Field(default_factory=list, max_length=60)
+    option_labels: dict[OptionValue, OptionLabel] | None = Field(
+        default=None,
+        max_length=60,
+        description="Choice questions: how an option reads in charts (option -> label, e.g. 'canteen': '社区食堂'); "
+        "an option without one shows its menu item's Chinese name, or the option itself",
+        examples=[{"canteen": "社区食堂", "gym": "健身房"}],
+    )
     required: bool = True
     min_picks: int | None = Field(default=None, ge=0, le=60)
     max_picks: int | None = Field(default=None, ge=1, le=60)
