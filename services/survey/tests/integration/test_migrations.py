@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from renovation_common.migrations import alembic_config
 from survey.adapters.orm import metadata
-from survey.adapters.repository import Repository
+from survey.adapters.repositories import ConsultationRepository, ResponseRepository, TallyRepository
 from survey.service_layer.consultations import load_consultation, recount_tallies
 
 
@@ -92,11 +92,10 @@ async def test_0006_backfills_tallies_and_counters_from_existing_answers(databas
                 )
         await asyncio.to_thread(command.upgrade, cfg, "head")
         async with AsyncSession(engine) as session:
-            repo = Repository(session)
-            row = await load_consultation(repo, consultation)
-            expected, _ = await recount_tallies(repo, row)
-            backfilled = await repo.tallies(consultation)
-            registry = await repo.registry_totals(community)
+            row = await load_consultation(ConsultationRepository(session), consultation)
+            expected, _ = await recount_tallies(ResponseRepository(session), row)
+            backfilled = await TallyRepository(session).tallies(consultation)
+            registry = await TallyRepository(session).registry_totals(community)
     finally:
         await engine.dispose()
     assert backfilled == expected

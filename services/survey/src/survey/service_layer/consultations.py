@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.projects import ProjectCompleted
@@ -25,7 +26,13 @@ from renovation_common.db import UnitOfWork
 from renovation_common.errors import BadRequest, DomainError, Forbidden, InvalidState, NotFound
 from renovation_common.events import new_event
 from survey.adapters.orm import CommunityRow, ConsultationRow, RankingRow
-from survey.adapters.repository import Repository
+from survey.adapters.repositories import (
+    CommunityRepository,
+    ConsultationRepository,
+    HouseholdRepository,
+    ResponseRepository,
+    TallyRepository,
+)
 from survey.domain import ranking
 from survey.domain.consultation import (
     ConsultationError,
@@ -78,7 +85,9 @@ def ensure_staff_covers_consultation(principal: Principal, row: ConsultationRow)
         raise Forbidden("this consultation is outside your scope", code="out_of_scope")
 
 
-async def load_consultation(repo: Repository, consultation_id: uuid.UUID, lock: str | None = None) -> ConsultationRow:
+async def load_consultation(
+    repo: ConsultationRepository, consultation_id: uuid.UUID, lock: str | None = None
+) -> ConsultationRow:
     row = await repo.consultation(consultation_id, lock=lock)
     if row is None:
         raise NotFound("consultation not found", code="consultation_not_found")
@@ -145,8 +154,8 @@ async def create_consultation(
 ) -> ConsultationRow:
     _checked(cmd)  # a bad definition is refused before any read
     async with uow:
-        repo = Repository(uow.session)
-        c = await load_community(repo, cmd.community_id)
+        repo = ConsultationRepository(uow.session)
+        c = await load_community(CommunityRepository(uow.session), cmd.community_id)
         ensure_staff_covers(principal, c)
         row = _draft_row(c, cmd, consultation_id=uuid.uuid4(), created_by=principal.sub, now=now)
         repo.add(row)
@@ -173,10 +182,10 @@ async def draft_satisfaction_round(uow: UnitOfWork, data: ProjectCompleted, *, n
     except ValueError:
         log.warning("satisfaction_round_skipped", project_id=data.project_id, reason="community_id_not_a_uuid")
         return None
-    repo = Repository(uow.session)
+    repo = ConsultationRepository(uow.session)
     if await repo.consultation(satisfaction_round_id(data.project_id)) is not None:
         return None  # drafted already (a redelivery, another replica)
-    c = await repo.community(community_id)
+    c = await CommunityRepository(uow.session).community(community_id)
     if c is None:
         log.warning("satisfaction_round_skipped", project_id=data.project_id, reason="community_unknown")
         return None
@@ -216,9 +225,8 @@ async def draft_satisfaction_round(uow: UnitOfWork, data: ProjectCompleted, *, n
 
 async def get_consultation(uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID) -> ConsultationRow:
     async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id)
-        await ensure_can_read(repo, principal, row, results=False)
+        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(uow.session), principal, row, results=False)
         uow.session.expunge_all()
         return row
 
@@ -239,10 +247,9 @@ async def list_consultations(
     """Consultations in the caller's scope, by id: staff see every state of the communities they cover; a resident
     sees the open and the published ones of their own community (from the registry, never from the token)."""
     async with uow:
-        repo = Repository(uow.session)
         states: list[str] | None = [state] if state is not None else None
         if principal.role is Role.RESIDENT:
-            own = await resident_community(repo, principal)
+            own = await resident_community(HouseholdRepository(uow.session), principal)
             if own is None or (community_id is not None and community_id != own):
                 return []
             allowed = [s for s in (states or RESIDENT_STATES) if s in RESIDENT_STATES]
@@ -265,12 +272,14 @@ async def list_consultations(
             equals = {**scope, "community_id": wanted, "kind": kind}
         else:
             raise Forbidden("this list is for staff and residents", code="out_of_scope")
-        rows = await repo.consultations_page(equals, states, after, limit)
+        rows = await ConsultationRepository(uow.session).consultations_page(equals, states, after, limit)
         uow.session.expunge_all()
         return rows
 
 
-async def ensure_can_read(repo: Repository, principal: Principal, row: ConsultationRow, *, results: bool) -> None:
+async def ensure_can_read(
+    households: HouseholdRepository, principal: Principal, row: ConsultationRow, *, results: bool
+) -> None:
     """Staff covering the community always; a resident of the community reads the questionnaire, and the results
     once they are published."""
     if principal.is_staff:
@@ -278,7 +287,9 @@ async def ensure_can_read(repo: Repository, principal: Principal, row: Consultat
         return
     if principal.household_id is None:
         raise Forbidden("this consultation is outside your scope", code="out_of_scope")
-    household = await repo.household(uuid.UUID(principal.household_id)) if _is_uuid(principal.household_id) else None
+    household = (
+        await households.household(uuid.UUID(principal.household_id)) if _is_uuid(principal.household_id) else None
+    )
     if household is None or household.community_id != row.community_id:
         raise Forbidden("this consultation is outside your scope", code="out_of_scope")
     if results and row.state != State.PUBLISHED:
@@ -297,8 +308,7 @@ async def open_consultation(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, source: str
 ) -> ConsultationRow:
     async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id, lock="update")
+        row = await load_consultation(ConsultationRepository(uow.session), consultation_id, lock="update")
         ensure_staff_covers_consultation(principal, row)
         try:
             row.state = transition(State(row.state), State.OPEN).value
@@ -330,7 +340,7 @@ async def open_consultation(
 MAX_SUGGESTIONS = 200
 
 
-async def _compute(repo: Repository, row: ConsultationRow, *, final: bool, year: int) -> Result:
+async def _compute(repo: TallyRepository, row: ConsultationRow, *, final: bool, year: int) -> Result:
     """The result from the incremental tallies, the registry counters and the first suggestions: no answer and
     no household is read."""
     registry, tallies, suggestions = await repo.result_inputs(row.id, row.community_id, MAX_SUGGESTIONS)
@@ -346,12 +356,15 @@ async def _compute(repo: Repository, row: ConsultationRow, *, final: bool, year:
     )
 
 
-async def _compute_from_answers(repo: Repository, row: ConsultationRow, *, final: bool, year: int) -> Result:
+async def _compute_from_answers(session: AsyncSession, row: ConsultationRow, *, final: bool, year: int) -> Result:
     """The same result from every stored answer and household (verification only: it reads them all)."""
-    households = [HouseholdFact(str(h), code, area) for h, code, area in await repo.household_facts(row.community_id)]
+    households = [
+        HouseholdFact(str(h), code, area)
+        for h, code, area in await HouseholdRepository(session).household_facts(row.community_id)
+    ]
     responses = [
         ResponseFact(str(r.household_id), r.answers, r.birth_year, r.suggestion, r.channel)
-        for r in await repo.response_facts(row.id)
+        for r in await ResponseRepository(session).response_facts(row.id)
     ]
     return compute_result(
         setup_of(row),
@@ -365,7 +378,7 @@ async def _compute_from_answers(repo: Repository, row: ConsultationRow, *, final
     )
 
 
-async def recount_tallies(repo: Repository, row: ConsultationRow) -> tuple[Tallies, dict[uuid.UUID, int]]:
+async def recount_tallies(repo: ResponseRepository, row: ConsultationRow) -> tuple[Tallies, dict[uuid.UUID, int]]:
     """The full recount of a consultation's tallies from its stored answers and the registry as it is now
     (and, on per-resident surveys, the answers per household)."""
     setup = setup_of(row)
@@ -395,13 +408,13 @@ async def recount_consultation(
     tallies; with ``repair``, replace the tallies by the recount. Holds the answers lock exclusively, so no
     write is in flight while it counts."""
     async with uow:
-        repo = Repository(uow.session)
-        await repo.lock_answers(consultation_id, exclusive=True)
-        row = await load_consultation(repo, consultation_id)
+        consultations, tally_repo = ConsultationRepository(uow.session), TallyRepository(uow.session)
+        await consultations.lock_answers(consultation_id, exclusive=True)
+        row = await load_consultation(consultations, consultation_id)
         ensure_staff_covers_consultation(principal, row)
-        expected, per_household = await recount_tallies(repo, row)
-        actual = await repo.tallies(row.id)
-        stored_households = await repo.household_answer_counts(row.id)
+        expected, per_household = await recount_tallies(ResponseRepository(uow.session), row)
+        actual = await tally_repo.tallies(row.id)
+        stored_households = await tally_repo.household_answer_counts(row.id)
         differences: dict[str, Any] = {
             f"{m}:{k}": {"tallied": str(actual.get((m, k))), "recounted": str(expected.get((m, k)))}
             for (m, k) in sorted(set(actual) | set(expected))
@@ -410,7 +423,7 @@ async def recount_consultation(
         if stored_households != per_household:
             differences["household_answers"] = {"tallied": len(stored_households), "recounted": len(per_household)}
         if repair and differences:
-            await repo.replace_tallies(row.id, expected, per_household)
+            await tally_repo.replace_tallies(row.id, expected, per_household)
             await uow.commit()
         return RecountReport(row.id, not differences, differences, bool(repair and differences))
 
@@ -487,12 +500,12 @@ async def close_consultation(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, source: str
 ) -> dict[str, Any]:
     async with uow:
-        repo = Repository(uow.session)
+        repo = ConsultationRepository(uow.session)
         # the exclusive answers lock waits for submissions in flight and keeps new ones out until commit
         await repo.lock_answers(consultation_id, exclusive=True)
         row = await load_consultation(repo, consultation_id, lock="update")
         ensure_staff_covers_consultation(principal, row)
-        doc = await _close(uow, repo, row, now=now, source=source, closed_by=principal.sub)
+        doc = await _close(uow, row, now=now, source=source, closed_by=principal.sub)
         await uow.commit()
     return doc
 
@@ -507,12 +520,12 @@ async def auto_close_consultation(
     locks finds the consultation already closed and does nothing, so exactly one ``closed`` event is written.
     """
     async with uow:
-        repo = Repository(uow.session)
+        repo = ConsultationRepository(uow.session)
         await repo.lock_answers(consultation_id, exclusive=True)
         row = await repo.consultation(consultation_id, lock="update")
         if row is None or row.state != State.OPEN or row.closes_at is None or row.closes_at > now:
             return None
-        doc = await _close(uow, repo, row, now=now, source=source, closed_by=AUTO_CLOSER)
+        doc = await _close(uow, row, now=now, source=source, closed_by=AUTO_CLOSER)
         await uow.commit()
     return doc
 
@@ -523,7 +536,7 @@ async def close_due_consultations(
     """The auto-closer's scan: close every open consultation whose ``closes_at`` has passed (at most ``limit``
     per call), each in its own transaction through :func:`auto_close_consultation`. Returns the ids it closed."""
     async with new_uow() as uow:
-        due = await Repository(uow.session).due_consultations(now, limit)
+        due = await ConsultationRepository(uow.session).due_consultations(now, limit)
     closed = []
     for consultation_id in due:
         try:
@@ -535,14 +548,14 @@ async def close_due_consultations(
 
 
 async def _close(
-    uow: UnitOfWork, repo: Repository, row: ConsultationRow, *, now: datetime, source: str, closed_by: str
+    uow: UnitOfWork, row: ConsultationRow, *, now: datetime, source: str, closed_by: str
 ) -> dict[str, Any]:
     """open → closed under the caller's locks: the final tally, the frozen result and the ``closed`` event."""
     try:
         row.state = transition(State(row.state), State.CLOSED).value
     except ConsultationError as exc:
         raise domain_error(exc) from None
-    result = await _compute(repo, row, final=True, year=now.year)
+    result = await _compute(TallyRepository(uow.session), row, final=True, year=now.year)
     row.closed_at = now
     row.closed_by = closed_by
     doc = result_document(row, result, now)
@@ -596,8 +609,7 @@ async def publish_consultation(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
 ) -> ConsultationRow:
     async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id, lock="update")
+        row = await load_consultation(ConsultationRepository(uow.session), consultation_id, lock="update")
         ensure_staff_covers_consultation(principal, row)
         try:
             row.state = transition(State(row.state), State.PUBLISHED).value
@@ -614,12 +626,11 @@ async def get_result(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
 ) -> dict[str, Any]:
     async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id)
-        await ensure_can_read(repo, principal, row, results=True)
+        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(uow.session), principal, row, results=True)
         if row.final_result is not None:
             return row.final_result  # closed: the result as it was decided
-        result = await _compute(repo, row, final=False, year=now.year)
+        result = await _compute(TallyRepository(uow.session), row, final=False, year=now.year)
         return result_document(row, result, now)
 
 
@@ -627,14 +638,13 @@ async def export_table(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
 ) -> tuple[ConsultationRow, list[str], list[list[str]]]:
     async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id)
+        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
         ensure_staff_covers_consultation(principal, row)
         questions = setup_of(row).questionnaire.questions
         groups = AgeGroups(row.age_middle_from, row.age_elderly_from)
         year = (row.closed_at or now).year
         rows = []
-        for r in await repo.export_rows(row.id):
+        for r in await ResponseRepository(uow.session).export_rows(row.id):
             fixed = {
                 "response_id": str(r.response_id),
                 "household_id": str(r.household_id),
@@ -658,9 +668,8 @@ async def demand_chart(
     uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, question_id: str | None, *, now: datetime
 ) -> str:
     async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id)
-        await ensure_can_read(repo, principal, row, results=True)
+        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(uow.session), principal, row, results=True)
         setup = setup_of(row)
         choice = [q for q in setup.questionnaire.questions if q.kind in CHOICE_KINDS]
         wanted = (
@@ -671,7 +680,9 @@ async def demand_chart(
         q = setup.questionnaire.get(wanted or "")
         if q is None or q.kind not in CHOICE_KINDS:
             raise BadRequest("name a choice question to chart", code="not_a_choice_question")
-        doc = row.final_result or result_document(row, await _compute(repo, row, final=False, year=now.year), now)
+        doc = row.final_result or result_document(
+            row, await _compute(TallyRepository(uow.session), row, final=False, year=now.year), now
+        )
         series = {g: v["questions"].get(q.id, {}) for g, v in doc["by_age_group"].items()}
         return demand_chart_svg(f"{row.title}: {q.text}", list(q.options), series)
 
@@ -684,7 +695,7 @@ async def publish_ranking(
     if principal.district_id != district_id:
         raise Forbidden("rankings are made by the district's own office", code="out_of_scope")
     async with uow:
-        repo = Repository(uow.session)
+        repo = ConsultationRepository(uow.session)
         rows = await repo.passed_willingness(district_id, batch)
         candidates = [
             ranking.Candidate(
