@@ -16,7 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from renovation_common.migrations import alembic_config
 from survey.adapters.orm import metadata
 from survey.adapters.repositories import ConsultationRepository, ResponseRepository, TallyRepository
-from survey.service_layer.consultations import load_consultation, recount_tallies
+from survey.service_layer.consultations.access import load_consultation
+from survey.service_layer.consultations.results import recount_tallies
 
 
 async def test_migrations_match_models(database_factory):

@@ -32,8 +32,8 @@ from survey.domain.registry import (
     elderly_living_alone,
     needs_accompaniment,
 )
+from survey.service_layer.consultations.mapping import setup_of
 from survey.service_layer.context import Context
-from survey.service_layer.setup import setup_of
 
 
 class RowsRejected(DomainError):

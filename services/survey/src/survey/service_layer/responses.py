@@ -34,13 +34,13 @@ from survey.domain import tallies
 from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
 from survey.domain.tallies import Answer, Tallies
-from survey.service_layer.consultations import (
-    _is_uuid,
+from survey.service_layer.consultations.access import (
     domain_error,
     ensure_staff_covers_consultation,
+    is_uuid,
     load_consultation,
 )
-from survey.service_layer.setup import setup_of
+from survey.service_layer.consultations.mapping import setup_of
 
 CLOCK_SKEW = timedelta(minutes=5)
 
@@ -98,7 +98,7 @@ class SubmissionResult:
 def _respondent(principal: Principal, cmd: SubmitResponse) -> tuple[uuid.UUID, str, str | None]:
     """Household, channel and interviewer the caller may answer for."""
     if principal.role is Role.RESIDENT:
-        if principal.household_id is None or not _is_uuid(principal.household_id):
+        if principal.household_id is None or not is_uuid(principal.household_id):
             raise Forbidden("your token names no household", code="no_household_claim")
         own = uuid.UUID(principal.household_id)
         if cmd.household_id is not None and cmd.household_id != own:
