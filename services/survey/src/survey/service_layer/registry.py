@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered, HouseholdUpdated
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
 from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
@@ -173,11 +173,12 @@ async def register_community(
     return row
 
 
-async def get_community(uow: UnitOfWork, principal: Principal, community_id: uuid.UUID) -> tuple[CommunityRow, int]:
-    async with uow:
-        c = await load_community(CommunityRepository(uow.session), community_id)
-        await ensure_reads_community(HouseholdRepository(uow.session), principal, c)
-        uow.session.expunge_all()  # read-only: the rollback on exit must not expire what we return
+async def get_community(
+    read: ReadOnlyUnitOfWork, principal: Principal, community_id: uuid.UUID
+) -> tuple[CommunityRow, int]:
+    async with read:
+        c = await load_community(CommunityRepository(read.session), community_id)
+        await ensure_reads_community(HouseholdRepository(read.session), principal, c)
         return c, c.household_count
 
 
@@ -187,12 +188,12 @@ def _staff_scope(principal: Principal) -> dict[str, str]:
 
 
 async def list_communities(
-    uow: UnitOfWork, principal: Principal, *, street_id: str | None, after: uuid.UUID | None, limit: int
+    read: ReadOnlyUnitOfWork, principal: Principal, *, street_id: str | None, after: uuid.UUID | None, limit: int
 ) -> list[CommunityRow]:
     """Communities in the caller's scope, by id (a resident: their own community, from the registry)."""
-    async with uow:
+    async with read:
         if principal.role is Role.RESIDENT:
-            own = await resident_community(HouseholdRepository(uow.session), principal)
+            own = await resident_community(HouseholdRepository(read.session), principal)
             if own is None:
                 return []
             equals: dict[str, Any] = {"id": own}
@@ -209,8 +210,7 @@ async def list_communities(
                 return []  # a community claim that names no community of the registry
         else:
             raise Forbidden("this list is for staff and residents", code="out_of_scope")
-        rows = await CommunityRepository(uow.session).communities_page(equals, after, limit)
-        uow.session.expunge_all()
+        rows = await CommunityRepository(read.session).communities_page(equals, after, limit)
         return rows
 
 
@@ -385,17 +385,16 @@ class HouseholdView:
     personal: bool
 
 
-async def get_household(uow: UnitOfWork, principal: Principal, household_id: uuid.UUID) -> HouseholdView:
-    async with uow:
-        repo = HouseholdRepository(uow.session)
+async def get_household(read: ReadOnlyUnitOfWork, principal: Principal, household_id: uuid.UUID) -> HouseholdView:
+    async with read:
+        repo = HouseholdRepository(read.session)
         h = await repo.household(household_id)
         if h is None:
             raise NotFound("household not found", code="household_not_found")
-        c = await load_community(CommunityRepository(uow.session), h.community_id)
+        c = await load_community(CommunityRepository(read.session), h.community_id)
         if not sees_personal_data(principal, c, h.id):
             raise Forbidden("this household is outside your scope", code="out_of_scope")
         view = HouseholdView(h, await repo.building_code(h.building_id), await repo.residents([h.id]), True)
-        uow.session.expunge_all()
         return view
 
 
@@ -527,11 +526,11 @@ def _answer_with(a: Any, building: str, area: Decimal, years: dict[uuid.UUID, in
 
 
 async def list_households(
-    uow: UnitOfWork, principal: Principal, community_id: uuid.UUID, after: Any, limit: int
+    read: ReadOnlyUnitOfWork, principal: Principal, community_id: uuid.UUID, after: Any, limit: int
 ) -> tuple[list[HouseholdView], tuple[str, str, str, str] | None]:
-    async with uow:
-        repo = HouseholdRepository(uow.session)
-        c = await load_community(CommunityRepository(uow.session), community_id)
+    async with read:
+        repo = HouseholdRepository(read.session)
+        c = await load_community(CommunityRepository(read.session), community_id)
         ensure_staff_covers(principal, c)
         key = tuple(after) if isinstance(after, list) and len(after) == 4 else None
         rows = await repo.households_page(community_id, key, limit + 1)  # type: ignore[arg-type]
@@ -545,5 +544,4 @@ async def list_households(
         if len(rows) > limit and shown:
             h, code = shown[-1]
             next_key = (code, h.unit, h.room, str(h.id))
-        uow.session.expunge_all()
         return views, next_key

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.survey import ResponseRecorded
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
 from survey.adapters.orm import ConsultationRow
@@ -499,12 +499,12 @@ async def _count_households(
 
 
 async def household_responses(
-    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, household_id: uuid.UUID
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, household_id: uuid.UUID
 ) -> tuple[ConsultationRow, list[Any], list[Any]]:
     """The household's own answers (and their audit trail): the household itself, or staff covering it."""
-    async with uow:
-        repo = ResponseRepository(uow.session)
-        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
+    async with read:
+        repo = ResponseRepository(read.session)
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
         if principal.role is Role.RESIDENT:
             if principal.household_id != str(household_id):
                 raise Forbidden("a resident reads only their own household's answers", code="not_your_household")
@@ -514,5 +514,4 @@ async def household_responses(
             raise Forbidden(f"role {principal.role.value} may not read answers", code="role_not_allowed")
         responses = await repo.responses_of_household(consultation_id, household_id)
         trail = await repo.audit_trail(consultation_id, household_id) if principal.is_staff else []
-        uow.session.expunge_all()
         return row, responses, trail

@@ -92,7 +92,7 @@ async def list_consultations(
     published consultations of their own community (the registry places their household; drafts and closed,
     unpublished rounds are not theirs to see) — what a resident app shows: rounds to answer, results to read."""
     rows = await queries.list_consultations(
-        runtime.uow(),
+        runtime.read(),
         principal,
         community_id=community_id,
         state=state.value if state else None,
@@ -115,7 +115,7 @@ async def get_consultation(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """The consultation's definition, state and answer window."""
-    return _read(await queries.get_consultation(runtime.uow(), principal, consultation_id))
+    return _read(await queries.get_consultation(runtime.read(), principal, consultation_id))
 
 
 @router.post(
@@ -254,7 +254,7 @@ async def household_responses(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdResponsesRead:
     """The household's current answers and, for staff, their audit trail."""
-    _, responses, trail = await ruc.household_responses(runtime.uow(), principal, consultation_id, household_id)
+    _, responses, trail = await ruc.household_responses(runtime.read(), principal, consultation_id, household_id)
     return HouseholdResponsesRead(
         consultation_id=consultation_id,
         household_id=household_id,
@@ -275,7 +275,7 @@ async def get_result(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
-    return await queries.get_result(runtime.uow(), principal, consultation_id, now=runtime.clock())
+    return await queries.get_result(runtime.read(), principal, consultation_id, now=runtime.clock())
 
 
 @results_router.get(
@@ -298,7 +298,7 @@ async def export_responses(
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
     """CSV or XLSX of every response, formula-like text neutralised; personal data never included."""
-    row, columns, rows = await queries.export_table(runtime.uow(), principal, consultation_id, now=runtime.clock())
+    row, columns, rows = await queries.export_table(runtime.read(), principal, consultation_id, now=runtime.clock())
     name = f"consultation-{row.id}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
@@ -321,7 +321,7 @@ async def demand_chart(
     question_id: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
 ) -> Response:
     """An SVG bar chart of menu demand by age group."""
-    svg = await queries.demand_chart(runtime.uow(), principal, consultation_id, question_id, now=runtime.clock())
+    svg = await queries.demand_chart(runtime.read(), principal, consultation_id, question_id, now=runtime.clock())
     return Response(svg, media_type="image/svg+xml")
 
 

@@ -120,7 +120,7 @@ async def list_communities(
     """Staff list the communities their token's district, street or community covers; a resident gets their own
     community (the one the registry places their household in), e.g. to find its open consultations."""
     rows = await uc.list_communities(
-        runtime.uow(), principal, street_id=street_id, after=page.after_uuid(), limit=page.limit + 1
+        runtime.read(), principal, street_id=street_id, after=page.after_uuid(), limit=page.limit + 1
     )
     return make_page([_community_read(c, c.household_count) for c in rows], page.limit, lambda c: str(c.id))
 
@@ -137,7 +137,7 @@ async def get_community(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CommunityRead:
     """A community with its scope and household count, for staff covering it and its residents."""
-    row, count = await uc.get_community(runtime.uow(), principal, community_id)
+    row, count = await uc.get_community(runtime.read(), principal, community_id)
     return _community_read(row, count)
 
 
@@ -220,7 +220,7 @@ async def list_households(
 ) -> HouseholdPage:
     """Cursor-paginated by building, unit and room. Owners' personal data only for staff covering the community."""
     views, next_key = await uc.list_households(
-        runtime.uow(), principal, community_id, decode_cursor(page.cursor), page.limit
+        runtime.read(), principal, community_id, decode_cursor(page.cursor), page.limit
     )
     return HouseholdPage(
         items=[_household_read(v) for v in views], next_cursor=encode_cursor(list(next_key)) if next_key else None
@@ -239,7 +239,7 @@ async def get_household(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdRead:
     """A household and its residents; personal data only for the household itself and staff in scope."""
-    return _household_read(await uc.get_household(runtime.uow(), principal, household_id))
+    return _household_read(await uc.get_household(runtime.read(), principal, household_id))
 
 
 @router.patch(

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from renovation_common.auth import Principal, Role
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork
 from renovation_common.errors import BadRequest, Forbidden
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repositories import (
@@ -32,11 +32,12 @@ from survey.service_layer.consultations.results import compute, result_document
 from survey.service_layer.registry import resident_community
 
 
-async def get_consultation(uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID) -> ConsultationRow:
-    async with uow:
-        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
-        await ensure_can_read(HouseholdRepository(uow.session), principal, row, results=False)
-        uow.session.expunge_all()
+async def get_consultation(
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID
+) -> ConsultationRow:
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=False)
         return row
 
 
@@ -44,7 +45,7 @@ RESIDENT_STATES = (State.OPEN.value, State.PUBLISHED.value)  # what a resident's
 
 
 async def list_consultations(
-    uow: UnitOfWork,
+    read: ReadOnlyUnitOfWork,
     principal: Principal,
     *,
     community_id: uuid.UUID | None,
@@ -55,10 +56,10 @@ async def list_consultations(
 ) -> list[ConsultationRow]:
     """Consultations in the caller's scope, by id: staff see every state of the communities they cover; a resident
     sees the open and the published ones of their own community (from the registry, never from the token)."""
-    async with uow:
+    async with read:
         states: list[str] | None = [state] if state is not None else None
         if principal.role is Role.RESIDENT:
-            own = await resident_community(HouseholdRepository(uow.session), principal)
+            own = await resident_community(HouseholdRepository(read.session), principal)
             if own is None or (community_id is not None and community_id != own):
                 return []
             allowed = [s for s in (states or RESIDENT_STATES) if s in RESIDENT_STATES]
@@ -81,34 +82,33 @@ async def list_consultations(
             equals = {**scope, "community_id": wanted, "kind": kind}
         else:
             raise Forbidden("this list is for staff and residents", code="out_of_scope")
-        rows = await ConsultationRepository(uow.session).consultations_page(equals, states, after, limit)
-        uow.session.expunge_all()
+        rows = await ConsultationRepository(read.session).consultations_page(equals, states, after, limit)
         return rows
 
 
 async def get_result(
-    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
 ) -> dict[str, Any]:
-    async with uow:
-        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
-        await ensure_can_read(HouseholdRepository(uow.session), principal, row, results=True)
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=True)
         if row.final_result is not None:
             return row.final_result  # closed: the result as it was decided
-        result = await compute(TallyRepository(uow.session), row, final=False, year=now.year)
+        result = await compute(TallyRepository(read.session), row, final=False, year=now.year)
         return result_document(row, result, now)
 
 
 async def export_table(
-    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
 ) -> tuple[ConsultationRow, list[str], list[list[str]]]:
-    async with uow:
-        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
         ensure_staff_covers_consultation(principal, row)
         questions = setup_of(row).questionnaire.questions
         groups = AgeGroups(row.age_middle_from, row.age_elderly_from)
         year = (row.closed_at or now).year
         rows = []
-        for r in await ResponseRepository(uow.session).export_rows(row.id):
+        for r in await ResponseRepository(read.session).export_rows(row.id):
             fixed = {
                 "response_id": str(r.response_id),
                 "household_id": str(r.household_id),
@@ -124,16 +124,20 @@ async def export_table(
                 "version": r.version,
             }
             rows.append(export_row(questions, fixed, r.answers, r.suggestion))
-        uow.session.expunge_all()
         return row, export_columns(questions), rows
 
 
 async def demand_chart(
-    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, question_id: str | None, *, now: datetime
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    consultation_id: uuid.UUID,
+    question_id: str | None,
+    *,
+    now: datetime,
 ) -> str:
-    async with uow:
-        row = await load_consultation(ConsultationRepository(uow.session), consultation_id)
-        await ensure_can_read(HouseholdRepository(uow.session), principal, row, results=True)
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=True)
         setup = setup_of(row)
         choice = [q for q in setup.questionnaire.questions if q.kind in CHOICE_KINDS]
         wanted = (
@@ -145,7 +149,7 @@ async def demand_chart(
         if q is None or q.kind not in CHOICE_KINDS:
             raise BadRequest("name a choice question to chart", code="not_a_choice_question")
         doc = row.final_result or result_document(
-            row, await compute(TallyRepository(uow.session), row, final=False, year=now.year), now
+            row, await compute(TallyRepository(read.session), row, final=False, year=now.year), now
         )
         series = {g: v["questions"].get(q.id, {}) for g, v in doc["by_age_group"].items()}
         return demand_chart_svg(f"{row.title}: {q.text}", list(q.options), series)
