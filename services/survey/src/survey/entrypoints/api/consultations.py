@@ -141,6 +141,7 @@ async def open_consultation(
     operation_id="closeConsultation",
     summary="Close a consultation",
     response_model=ResultRead,
+    response_model_exclude_unset=True,  # keys a question's kind has no use for stay absent, as stored
 )
 async def close_consultation(
     consultation_id: uuid.UUID,
@@ -268,6 +269,7 @@ async def household_responses(
     operation_id="getResult",
     summary="Read a consultation's live result",
     response_model=ResultRead,
+    response_model_exclude_unset=True,  # keys a question's kind has no use for stay absent, as stored
 )
 async def get_result(
     consultation_id: uuid.UUID,
