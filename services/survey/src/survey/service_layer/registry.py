@@ -15,7 +15,7 @@ from renovation_common.contracts.survey import CommunityRegistered, HouseholdReg
 from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
-from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
+from survey.adapters.orm import BuildingRow, CommunityRow, HouseholdRow, ResidentRow
 from survey.adapters.repositories import (
     CommunityRepository,
     ConsultationRepository,
@@ -375,6 +375,35 @@ async def import_households(
         raise BadRequest("the file has no household rows", code="empty_file")
     numbered = list(enumerate(specs, start=1))  # no bad rows: specs are the data rows in order
     return await add_households(uow, principal, community_id, numbered, now=now, source=ctx.source)
+
+
+@dataclass(frozen=True)
+class BuildingView:
+    building: BuildingRow
+    community: CommunityRow
+    floor_area_m2: Decimal  # its households' exclusive floor area
+
+
+async def list_buildings(
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    community_id: uuid.UUID,
+    *,
+    code: str | None,
+    with_households: bool | None,
+    after: tuple[str, uuid.UUID] | None,
+    limit: int,
+) -> list[BuildingView]:
+    """A community's buildings, by code: staff whose scope covers the community, and its residents (the registry
+    places their household there). Another community's resident or staff outside the scope: 403 ``out_of_scope``;
+    an unknown community: 404."""
+    async with read:
+        c = await load_community(CommunityRepository(read.session), community_id)
+        await ensure_reads_community(HouseholdRepository(read.session), principal, c)
+        rows = await HouseholdRepository(read.session).buildings_page(
+            community_id, code=code, with_households=with_households, after=after, limit=limit
+        )
+        return [BuildingView(b, c, area) for b, area in rows]
 
 
 @dataclass(frozen=True)

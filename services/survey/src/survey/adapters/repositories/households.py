@@ -83,6 +83,41 @@ class HouseholdRepository(SqlRepository):
     async def household(self, household_id: uuid.UUID, *, for_update: bool = False) -> HouseholdRow | None:
         return await self.session.get(HouseholdRow, household_id, with_for_update=for_update)
 
+    async def buildings_page(
+        self,
+        community_id: uuid.UUID,
+        *,
+        code: str | None,
+        with_households: bool | None,
+        after: tuple[str, uuid.UUID] | None,
+        limit: int,
+    ) -> list[tuple[BuildingRow, Decimal]]:
+        """A page of the community's buildings by code (then id), each with the exclusive floor area of its
+        households; ``code``: only that building; ``with_households``: only buildings with (or without)
+        registered households."""
+        area = (
+            sa.select(HouseholdRow.building_id, sa.func.sum(HouseholdRow.floor_area_m2).label("area"))
+            .where(HouseholdRow.community_id == community_id)
+            .group_by(HouseholdRow.building_id)
+            .subquery()
+        )
+        stmt = (
+            sa.select(BuildingRow, sa.func.coalesce(area.c.area, 0))
+            .outerjoin(area, area.c.building_id == BuildingRow.id)
+            .where(BuildingRow.community_id == community_id)
+            .order_by(BuildingRow.code, BuildingRow.id)
+            .limit(limit)
+        )
+        if code is not None:
+            stmt = stmt.where(BuildingRow.code == code)
+        if with_households is not None:
+            stmt = stmt.where(BuildingRow.household_count > 0 if with_households else BuildingRow.household_count == 0)
+        if after is not None:
+            stmt = stmt.where(
+                sa.or_(BuildingRow.code > after[0], sa.and_(BuildingRow.code == after[0], BuildingRow.id > after[1]))
+            )
+        return [(b, Decimal(a)) for b, a in (await self.session.execute(stmt)).all()]
+
     async def building_code(self, building_id: uuid.UUID) -> str:
         return str(
             (await self.session.execute(sa.select(BuildingRow.code).where(BuildingRow.id == building_id))).scalar_one()

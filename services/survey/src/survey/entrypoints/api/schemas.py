@@ -53,6 +53,16 @@ class CommunityRead(BaseModel):
     created_at: datetime
 
 
+class BuildingRead(BaseModel):
+    id: uuid.UUID = Field(description="The id other services know the building by (device placement, repairs)")
+    community_id: uuid.UUID
+    community_name: str = Field(examples=["劲松北社区"])
+    code: str = Field(description="The building's code in the registry (as imported)", examples=["3"])
+    name: str = Field(description="The name people use: `3号楼` for a numeric code, else the code", examples=["3号楼"])
+    household_count: int = Field(ge=0, description="Households registered in the building")
+    floor_area_m2: Decimal = Field(description="Their exclusive floor area, exact", examples=["1520.75"])
+
+
 class ResidentIn(Strict):
     birth_year: Year
     lives_alone: bool = False
