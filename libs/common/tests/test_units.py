@@ -129,3 +129,10 @@ def test_time_and_id_cursor():
     assert PageParams().after_time_and_id(uuid.UUID) is None
     with pytest.raises(BadRequest):
         PageParams(cursor=encode_cursor(["yesterday", "x"])).after_time_and_id(uuid.UUID)
+
+    page = PageParams(cursor=encode_cursor(["A座", str(ident)]))
+    assert page.after_text_and_id(uuid.UUID) == ("A座", ident)
+    assert PageParams().after_text_and_id(uuid.UUID) is None
+    for bad in (["A座"], [1, str(ident)], ["A座", "x"], {"A座": str(ident)}, "ab", ["x" * 21, str(ident)]):
+        with pytest.raises(BadRequest):
+            PageParams(cursor=encode_cursor(bad)).after_text_and_id(uuid.UUID, max_length=20)

@@ -32,6 +32,7 @@ survey           getCommunity                     Y   Y   Y   Y   .   .   .   . 
 survey           addHouseholds                    .   Y   Y   Y   .   .   .   .   .   .
 survey           importHouseholds                 .   Y   Y   Y   .   .   .   .   .   .
 survey           listHouseholds                   .   Y   Y   Y   .   .   .   .   .   .
+survey           listBuildings                    Y   Y   Y   Y   .   .   .   .   .   .
 survey           getHousehold                     Y   Y   Y   Y   .   .   .   .   .   .
 survey           updateHousehold                  .   Y   Y   Y   .   .   .   .   .   .
 survey           createConsultation               .   Y   Y   Y   .   .   .   .   .   .

@@ -76,6 +76,22 @@ class PageParams(BaseModel):
         except ValueError:
             raise BadRequest("cursor is not valid", code="invalid_cursor") from None
 
+    def after_text_and_id(self, parse_id: Callable[[str], IdT], max_length: int = 200) -> tuple[str, IdT] | None:
+        """The ``[text, id]`` key of a cursor made by ``make_page(..., key=lambda x: [x.code, str(x.id)])`` (a list
+        sorted by a text column, then its id)."""
+        key = self.after
+        if key is None:
+            return None
+        try:
+            if not isinstance(key, list):
+                raise TypeError
+            text, raw_id = key
+            if not isinstance(text, str) or len(text) > max_length:
+                raise ValueError
+            return text, parse_id(str(raw_id))
+        except (TypeError, ValueError):
+            raise BadRequest("cursor is not valid", code="invalid_cursor") from None
+
     def after_time_and_id(self, parse_id: Callable[[str], IdT]) -> tuple[datetime, IdT] | None:
         """The ``[timestamp, id]`` key of a cursor made by ``make_page(..., key=lambda x: [x.t.isoformat(), id])``."""
         key = self.after

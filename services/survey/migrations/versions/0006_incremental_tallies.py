@@ -113,7 +113,7 @@ def upgrade() -> None:
 
 def _backfill_tallies() -> None:
     from survey.domain.tallies import Answer, tallies_of
-    from survey.service_layer.setup import setup_of
+    from survey.service_layer.consultations.mapping import setup_of
 
     conn = op.get_bind()
     tallies = sa.table(

@@ -14,7 +14,7 @@ from renovation_common.testing.plugin import eventually
 from survey.adapters.orm import infra
 from survey.entrypoints.app import create_app
 from survey.entrypoints.workers import scan_once
-from survey.service_layer import consultations as uc
+from survey.service_layer.consultations import lifecycle as uc
 
 from .conftest import World
 

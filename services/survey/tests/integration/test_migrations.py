@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from renovation_common.migrations import alembic_config
 from survey.adapters.orm import metadata
-from survey.adapters.repository import Repository
-from survey.service_layer.consultations import load_consultation, recount_tallies
+from survey.adapters.repositories import ConsultationRepository, ResponseRepository, TallyRepository
+from survey.service_layer.consultations.access import load_consultation
+from survey.service_layer.consultations.results import recount_tallies
 
 
 async def test_migrations_match_models(database_factory):
@@ -92,11 +93,10 @@ async def test_0006_backfills_tallies_and_counters_from_existing_answers(databas
                 )
         await asyncio.to_thread(command.upgrade, cfg, "head")
         async with AsyncSession(engine) as session:
-            repo = Repository(session)
-            row = await load_consultation(repo, consultation)
-            expected, _ = await recount_tallies(repo, row)
-            backfilled = await repo.tallies(consultation)
-            registry = await repo.registry_totals(community)
+            row = await load_consultation(ConsultationRepository(session), consultation)
+            expected, _ = await recount_tallies(ResponseRepository(session), row)
+            backfilled = await TallyRepository(session).tallies(consultation)
+            registry = await TallyRepository(session).registry_totals(community)
     finally:
         await engine.dispose()
     assert backfilled == expected

@@ -10,7 +10,7 @@ from renovation_common.contracts.projects import ProjectCompleted
 from renovation_common.events import new_event
 from renovation_common.messaging import ensure_event_stream
 from renovation_common.testing.plugin import eventually
-from survey.service_layer.consultations import SATISFACTION_DRAFTER, satisfaction_round_id
+from survey.service_layer.consultations.lifecycle import SATISFACTION_DRAFTER, satisfaction_round_id
 
 
 async def test_a_completed_project_drafts_one_satisfaction_round(world, jetstream):

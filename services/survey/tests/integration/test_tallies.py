@@ -15,14 +15,10 @@ import asyncpg
 
 from renovation_common.auth import Principal, Role
 from renovation_common.testing.plugin import running_app
-from survey.adapters.repository import Repository
+from survey.adapters.repositories import ConsultationRepository
 from survey.entrypoints.app import create_app
-from survey.service_layer.consultations import (
-    _compute_from_answers,
-    load_consultation,
-    recount_consultation,
-    result_document,
-)
+from survey.service_layer.consultations.access import load_consultation
+from survey.service_layer.consultations.results import compute_from_answers, recount_consultation, result_document
 
 ITEMS = ["parking", "greening", "lighting", "elevator_installation"]
 
@@ -53,10 +49,9 @@ async def _recount(app, world, cid: str, *, repair: bool = False):
 
 async def _full_result(app, cid: str) -> dict[str, Any]:
     async with app.state.runtime.uow() as uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, uuid.UUID(cid))
+        row = await load_consultation(ConsultationRepository(uow.session), uuid.UUID(cid))
         now = datetime.now(UTC)
-        return result_document(row, await _compute_from_answers(repo, row, final=False, year=now.year), now)
+        return result_document(row, await compute_from_answers(uow.session, row, final=False, year=now.year), now)
 
 
 def _comparable(doc: dict[str, Any]) -> dict[str, Any]:

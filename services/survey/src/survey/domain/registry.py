@@ -172,3 +172,9 @@ def check_rows(rows: Sequence[Mapping[str, object]], current_year: int) -> tuple
         first_seen[spec.key] = i
         specs.append(spec)
     return specs, errors
+
+
+def building_name(code: str) -> str:
+    """A building's name as people say it: ``3`` -> ``3号楼``; a code that is not a number is its own name
+    (``A座``, ``东区2栋``). The registry records codes only; projects names its building faces the same way."""
+    return f"{code}号楼" if code.isdigit() else code

@@ -13,7 +13,7 @@ from renovation_common.contracts.projects import ProjectCompleted
 from renovation_common.db import ConsumerUnitOfWork
 from renovation_common.events import CloudEvent, EventData
 from renovation_common.messaging import ConsumerSpec, PoisonMessage, subscription_for
-from survey.service_layer.consultations import draft_satisfaction_round
+from survey.service_layer.consultations.lifecycle import draft_satisfaction_round
 
 PROJECTS_CONSUMER = "projects-events"
 PROJECT_COMPLETED = "projects.project.completed.v1"

@@ -7,7 +7,7 @@ import structlog
 from renovation_common.app import Runtime, Worker
 from renovation_common.workers import WorkLoop
 from survey.config import Settings
-from survey.service_layer import consultations as uc
+from survey.service_layer.consultations import lifecycle as uc
 
 log = structlog.get_logger("survey.workers")
 

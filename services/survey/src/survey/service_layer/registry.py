@@ -12,11 +12,17 @@ from sqlalchemy.exc import IntegrityError
 
 from renovation_common.auth import Principal, Role, Scope
 from renovation_common.contracts.survey import CommunityRegistered, HouseholdRegistered, HouseholdUpdated
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
-from survey.adapters.orm import CommunityRow, HouseholdRow, ResidentRow
-from survey.adapters.repository import Repository
+from survey.adapters.orm import BuildingRow, CommunityRow, HouseholdRow, ResidentRow
+from survey.adapters.repositories import (
+    CommunityRepository,
+    ConsultationRepository,
+    HouseholdRepository,
+    ResponseRepository,
+    TallyRepository,
+)
 from survey.domain import tallies
 from survey.domain.registry import (
     HouseholdSpec,
@@ -26,8 +32,8 @@ from survey.domain.registry import (
     elderly_living_alone,
     needs_accompaniment,
 )
+from survey.service_layer.consultations.mapping import setup_of
 from survey.service_layer.context import Context
-from survey.service_layer.setup import setup_of
 
 
 class RowsRejected(DomainError):
@@ -63,7 +69,7 @@ def sees_personal_data(principal: Principal, c: CommunityRow, household_id: uuid
     return principal.household_id == str(household_id) and principal.covers(community_scope(c, str(household_id)))
 
 
-async def resident_community(repo: Repository, principal: Principal) -> uuid.UUID | None:
+async def resident_community(households: HouseholdRepository, principal: Principal) -> uuid.UUID | None:
     """The community of a resident's household, from the registry (never from a claim the token makes about it)."""
     if principal.role is not Role.RESIDENT or principal.household_id is None:
         return None
@@ -71,21 +77,21 @@ async def resident_community(repo: Repository, principal: Principal) -> uuid.UUI
         household_id = uuid.UUID(principal.household_id)
     except ValueError:
         return None
-    h = await repo.household(household_id)
+    h = await households.household(household_id)
     return h.community_id if h is not None else None
 
 
-async def ensure_reads_community(repo: Repository, principal: Principal, c: CommunityRow) -> None:
+async def ensure_reads_community(households: HouseholdRepository, principal: Principal, c: CommunityRow) -> None:
     """Staff whose scope covers the community; a resident of one of its households."""
     if principal.is_staff and principal.covers(community_scope(c)):
         return
-    if principal.role is Role.RESIDENT and await resident_community(repo, principal) == c.id:
+    if principal.role is Role.RESIDENT and await resident_community(households, principal) == c.id:
         return
     raise Forbidden("this community is outside your scope", code="out_of_scope")
 
 
-async def load_community(repo: Repository, community_id: uuid.UUID) -> CommunityRow:
-    c = await repo.community(community_id)
+async def load_community(communities: CommunityRepository, community_id: uuid.UUID) -> CommunityRow:
+    c = await communities.community(community_id)
     if c is None:
         raise NotFound("community not found", code="community_not_found")
     return c
@@ -120,7 +126,7 @@ async def register_community(
     if principal.role is Role.STREET_OFFICER and cmd.street_id != principal.street_id:
         raise Forbidden("you may register communities only in your own street", code="out_of_scope")
     async with uow:
-        repo = Repository(uow.session)
+        repo = CommunityRepository(uow.session)
         street = await repo.street(cmd.street_id)
         if street is None:
             if principal.district_id is None:
@@ -167,12 +173,12 @@ async def register_community(
     return row
 
 
-async def get_community(uow: UnitOfWork, principal: Principal, community_id: uuid.UUID) -> tuple[CommunityRow, int]:
-    async with uow:
-        repo = Repository(uow.session)
-        c = await load_community(repo, community_id)
-        await ensure_reads_community(repo, principal, c)
-        uow.session.expunge_all()  # read-only: the rollback on exit must not expire what we return
+async def get_community(
+    read: ReadOnlyUnitOfWork, principal: Principal, community_id: uuid.UUID
+) -> tuple[CommunityRow, int]:
+    async with read:
+        c = await load_community(CommunityRepository(read.session), community_id)
+        await ensure_reads_community(HouseholdRepository(read.session), principal, c)
         return c, c.household_count
 
 
@@ -182,13 +188,12 @@ def _staff_scope(principal: Principal) -> dict[str, str]:
 
 
 async def list_communities(
-    uow: UnitOfWork, principal: Principal, *, street_id: str | None, after: uuid.UUID | None, limit: int
+    read: ReadOnlyUnitOfWork, principal: Principal, *, street_id: str | None, after: uuid.UUID | None, limit: int
 ) -> list[CommunityRow]:
     """Communities in the caller's scope, by id (a resident: their own community, from the registry)."""
-    async with uow:
-        repo = Repository(uow.session)
+    async with read:
         if principal.role is Role.RESIDENT:
-            own = await resident_community(repo, principal)
+            own = await resident_community(HouseholdRepository(read.session), principal)
             if own is None:
                 return []
             equals: dict[str, Any] = {"id": own}
@@ -205,8 +210,7 @@ async def list_communities(
                 return []  # a community claim that names no community of the registry
         else:
             raise Forbidden("this list is for staff and residents", code="out_of_scope")
-        rows = await repo.communities_page(equals, after, limit)
-        uow.session.expunge_all()
+        rows = await CommunityRepository(read.session).communities_page(equals, after, limit)
         return rows
 
 
@@ -262,8 +266,8 @@ async def add_households(
     """All or nothing: either every row becomes a household or none does (rows already in the registry are
     reported as ``household_exists``). Returns the created households (ids and keys)."""
     async with uow:
-        repo = Repository(uow.session)
-        c = await repo.community(community_id, for_update=True)  # serialises imports into one community
+        communities, repo = CommunityRepository(uow.session), HouseholdRepository(uow.session)
+        c = await communities.community(community_id, for_update=True)  # serialises imports into one community
         if c is None:
             raise NotFound("community not found", code="community_not_found")
         ensure_staff_covers(principal, c)
@@ -325,12 +329,12 @@ async def add_households(
                 }
             )
         await repo.insert_residents(residents)
-        await repo.audit_registry(audit)
+        await communities.audit_registry(audit)
         # the registry counters (the community row is locked above): results and events read them
         per_building: dict[uuid.UUID, int] = {}
         for _, s in specs:
             per_building[buildings[s.building]] = per_building.get(buildings[s.building], 0) + 1
-        await repo.count_registry(community_id, 0, Decimal(0), per_building)
+        await communities.count_registry(community_id, 0, Decimal(0), per_building)
         c.household_count += len(specs)
         c.floor_area_m2 += sum((s.floor_area for _, s in specs), Decimal(0))
         c.version += 1
@@ -361,7 +365,7 @@ async def import_households(
     """A CSV or XLSX file, all or nothing, with a per-row error report. The caller's scope is checked before the
     file is read; the file is read off the event loop within the reader's limits."""
     async with uow:
-        ensure_staff_covers(principal, await load_community(Repository(uow.session), community_id))
+        ensure_staff_covers(principal, await load_community(CommunityRepository(uow.session), community_id))
     rows = await ctx.files.read(content, fmt)
     now = ctx.clock()
     specs, errors = check_rows(rows, now.year)
@@ -374,6 +378,35 @@ async def import_households(
 
 
 @dataclass(frozen=True)
+class BuildingView:
+    building: BuildingRow
+    community: CommunityRow
+    floor_area_m2: Decimal  # its households' exclusive floor area
+
+
+async def list_buildings(
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    community_id: uuid.UUID,
+    *,
+    code: str | None,
+    with_households: bool | None,
+    after: tuple[str, uuid.UUID] | None,
+    limit: int,
+) -> list[BuildingView]:
+    """A community's buildings, by code: staff whose scope covers the community, and its residents (the registry
+    places their household there). Another community's resident or staff outside the scope: 403 ``out_of_scope``;
+    an unknown community: 404."""
+    async with read:
+        c = await load_community(CommunityRepository(read.session), community_id)
+        await ensure_reads_community(HouseholdRepository(read.session), principal, c)
+        rows = await HouseholdRepository(read.session).buildings_page(
+            community_id, code=code, with_households=with_households, after=after, limit=limit
+        )
+        return [BuildingView(b, c, area) for b, area in rows]
+
+
+@dataclass(frozen=True)
 class HouseholdView:
     household: HouseholdRow
     building_code: str
@@ -381,17 +414,16 @@ class HouseholdView:
     personal: bool
 
 
-async def get_household(uow: UnitOfWork, principal: Principal, household_id: uuid.UUID) -> HouseholdView:
-    async with uow:
-        repo = Repository(uow.session)
+async def get_household(read: ReadOnlyUnitOfWork, principal: Principal, household_id: uuid.UUID) -> HouseholdView:
+    async with read:
+        repo = HouseholdRepository(read.session)
         h = await repo.household(household_id)
         if h is None:
             raise NotFound("household not found", code="household_not_found")
-        c = await load_community(repo, h.community_id)
+        c = await load_community(CommunityRepository(read.session), h.community_id)
         if not sees_personal_data(principal, c, h.id):
             raise Forbidden("this household is outside your scope", code="out_of_scope")
         view = HouseholdView(h, await repo.building_code(h.building_id), await repo.residents([h.id]), True)
-        uow.session.expunge_all()
         return view
 
 
@@ -414,11 +446,11 @@ async def update_household(
     source: str,
 ) -> HouseholdView:
     async with uow:
-        repo = Repository(uow.session)
+        communities, repo = CommunityRepository(uow.session), HouseholdRepository(uow.session)
         h = await repo.household(household_id, for_update=True)
         if h is None:
             raise NotFound("household not found", code="household_not_found")
-        c = await load_community(repo, h.community_id)
+        c = await load_community(communities, h.community_id)
         ensure_staff_covers(principal, c)
         old_area = h.floor_area_m2
         old_years = {r.id: r.birth_year for r in await repo.residents([h.id])}
@@ -465,10 +497,10 @@ async def update_household(
         specs = [ResidentSpec(r.birth_year, r.lives_alone, r.needs_accompaniment) for r in residents]
         code = await repo.building_code(h.building_id)
         if h.floor_area_m2 != old_area:
-            await repo.count_registry(c.id, 0, h.floor_area_m2 - old_area, {})
+            await communities.count_registry(c.id, 0, h.floor_area_m2 - old_area, {})
         new_years = {r.id: r.birth_year for r in residents}
-        await retally_household(repo, h.id, code, (old_area, old_years), (h.floor_area_m2, new_years))
-        await repo.audit_registry(
+        await retally_household(uow, h.id, code, (old_area, old_years), (h.floor_area_m2, new_years))
+        await communities.audit_registry(
             [
                 {
                     "entity": "household",
@@ -485,7 +517,7 @@ async def update_household(
 
 
 async def retally_household(
-    repo: Repository,
+    uow: UnitOfWork,
     household_id: uuid.UUID,
     building: str,
     old: tuple[Decimal, dict[uuid.UUID, int]],
@@ -495,8 +527,10 @@ async def retally_household(
     the tallies of each of its answers from the old facts to the new ones, in every consultation it answered."""
     if old == new:
         return
-    answers = await repo.answers_of_household(household_id)
-    rows = {r.id: r for r in await repo.consultations({a.consultation_id for a in answers})}
+    answers = await ResponseRepository(uow.session).answers_of_household(household_id)
+    consultations = await ConsultationRepository(uow.session).consultations({a.consultation_id for a in answers})
+    rows = {r.id: r for r in consultations}
+    tally_repo = TallyRepository(uow.session)
     changes: dict[uuid.UUID, tallies.Tallies] = {}
     for a in answers:
         setup = setup_of(rows[a.consultation_id])
@@ -509,7 +543,7 @@ async def retally_household(
         if setup.per_resident:  # the household counts once there, with its area
             t.merge(tallies.household_contribution(setup, None, building=building, area=old[0]), -1)
             t.merge(tallies.household_contribution(setup, None, building=building, area=new[0]))
-        await repo.add_tally_deltas(consultation_id, t)
+        await tally_repo.add_tally_deltas(consultation_id, t)
 
 
 def _answer_with(a: Any, building: str, area: Decimal, years: dict[uuid.UUID, int]) -> tallies.Answer:
@@ -521,11 +555,11 @@ def _answer_with(a: Any, building: str, area: Decimal, years: dict[uuid.UUID, in
 
 
 async def list_households(
-    uow: UnitOfWork, principal: Principal, community_id: uuid.UUID, after: Any, limit: int
+    read: ReadOnlyUnitOfWork, principal: Principal, community_id: uuid.UUID, after: Any, limit: int
 ) -> tuple[list[HouseholdView], tuple[str, str, str, str] | None]:
-    async with uow:
-        repo = Repository(uow.session)
-        c = await load_community(repo, community_id)
+    async with read:
+        repo = HouseholdRepository(read.session)
+        c = await load_community(CommunityRepository(read.session), community_id)
         ensure_staff_covers(principal, c)
         key = tuple(after) if isinstance(after, list) and len(after) == 4 else None
         rows = await repo.households_page(community_id, key, limit + 1)  # type: ignore[arg-type]
@@ -539,5 +573,4 @@ async def list_households(
         if len(rows) > limit and shown:
             h, code = shown[-1]
             next_key = (code, h.unit, h.room, str(h.id))
-        uow.session.expunge_all()
         return views, next_key

@@ -16,26 +16,52 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.survey import ResponseRecorded
-from renovation_common.db import UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
 from renovation_common.events import new_event
 from survey.adapters.orm import ConsultationRow
-from survey.adapters.repository import Repository
+from survey.adapters.repositories import (
+    ConsultationRepository,
+    HouseholdRepository,
+    ResponseRepository,
+    TallyRepository,
+)
 from survey.domain import tallies
 from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
 from survey.domain.tallies import Answer, Tallies
-from survey.service_layer.consultations import (
-    _is_uuid,
+from survey.service_layer.consultations.access import (
     domain_error,
     ensure_staff_covers_consultation,
+    is_uuid,
     load_consultation,
 )
-from survey.service_layer.setup import setup_of
+from survey.service_layer.consultations.mapping import setup_of
 
 CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class _Repositories:
+    """The repositories a write of answers goes through, on one transaction's session."""
+
+    consultations: ConsultationRepository
+    households: HouseholdRepository
+    responses: ResponseRepository
+    tallies: TallyRepository
+
+    @classmethod
+    def of(cls, session: AsyncSession) -> _Repositories:
+        return cls(
+            ConsultationRepository(session),
+            HouseholdRepository(session),
+            ResponseRepository(session),
+            TallyRepository(session),
+        )
 
 
 @dataclass(frozen=True)
@@ -72,7 +98,7 @@ class SubmissionResult:
 def _respondent(principal: Principal, cmd: SubmitResponse) -> tuple[uuid.UUID, str, str | None]:
     """Household, channel and interviewer the caller may answer for."""
     if principal.role is Role.RESIDENT:
-        if principal.household_id is None or not _is_uuid(principal.household_id):
+        if principal.household_id is None or not is_uuid(principal.household_id):
             raise Forbidden("your token names no household", code="no_household_claim")
         own = uuid.UUID(principal.household_id)
         if cmd.household_id is not None and cmd.household_id != own:
@@ -181,11 +207,11 @@ async def _submit(
         except DomainError as exc:
             item.error = exc
     async with uow:
-        repo = Repository(uow.session)
+        repo = _Repositories.of(uow.session)
         # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones
-        await repo.lock_answers(consultation_id, exclusive=False)
+        await repo.consultations.lock_answers(consultation_id, exclusive=False)
         try:
-            row = await load_consultation(repo, consultation_id)
+            row = await load_consultation(repo.consultations, consultation_id)
         except DomainError as exc:
             for item in items:
                 item.error = item.error or exc
@@ -210,7 +236,7 @@ async def _submit(
             # as a count(*) would see it: the committed answers plus this transaction's own
             # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
             # unlocked until then; the counts are as a count(*) would see them (committed + this transaction's)
-            committed, households_total = await repo.add_tally_deltas_and_count(
+            committed, households_total = await repo.tallies.add_tally_deltas_and_count(
                 consultation_id, row.community_id, change
             )
             count = committed + change.n(tallies.RESPONSES)
@@ -240,7 +266,7 @@ async def _submit(
 
 
 async def _submit_round(
-    repo: Repository,
+    repo: _Repositories,
     principal: Principal,
     row: ConsultationRow,
     setup: Setup,
@@ -253,7 +279,7 @@ async def _submit_round(
     """Items with distinct submission ids. Returns those that changed a response (created or updated); their
     tallies' change is added to ``change`` (and, on per-resident surveys, new answers per household to
     ``household_deltas``)."""
-    households = await repo.answering_households({i.household_id for i in items})
+    households = await repo.households.answering_households({i.household_id for i in items})
     communities = {h: r.community_id for h, r in households.items()}
     scope_error: DomainError | None = None
     if principal.role is Role.COMMUNITY_WORKER:
@@ -266,7 +292,7 @@ async def _submit_round(
             item.error = NotFound("household not found in this consultation's community", code="household_not_found")
         elif scope_error is not None:
             item.error = scope_error
-    known = await repo.submissions({i.cmd.submission_id for i in items if not i.done})
+    known = await repo.responses.submissions({i.cmd.submission_id for i in items if not i.done})
     for item in items:
         if not item.done and item.cmd.submission_id in known:
             _replay(item, known[item.cmd.submission_id])
@@ -291,7 +317,7 @@ async def _submit_round(
             except AnswerError as exc:
                 item.error = DomainError(str(exc), code=exc.code, question_id=exc.question_id)
     pending = [i for i in items if not i.done]
-    residents = await repo.birth_years({i.household_id for i in pending})
+    residents = await repo.households.birth_years({i.household_id for i in pending})
     for item in pending:
         if item.cmd.resident_id is None:
             if setup.per_resident:
@@ -306,10 +332,10 @@ async def _submit_round(
         # a resident named on a household survey is recorded, but the household stays the respondent
         item.key = item.resident_id if setup.per_resident and item.resident_id else item.household_id
     pending = [i for i in pending if not i.done]
-    claimed = await repo.claim_submissions(row.id, {i.cmd.submission_id: i.body_hash for i in pending})
+    claimed = await repo.responses.claim_submissions(row.id, {i.cmd.submission_id: i.body_hash for i in pending})
     raced = {i.cmd.submission_id for i in pending} - claimed
     if raced:  # claimed and committed by a concurrent submission of the same id since we looked
-        stored = await repo.submissions(raced)
+        stored = await repo.responses.submissions(raced)
         for item in pending:
             if item.cmd.submission_id in raced:
                 _replay(item, stored[item.cmd.submission_id])
@@ -338,7 +364,7 @@ def _answer(facts: Facts, household_id: uuid.UUID, resident_id: uuid.UUID | None
 
 
 async def _write(
-    repo: Repository,
+    repo: _Repositories,
     principal: Principal,
     row: ConsultationRow,
     setup: Setup,
@@ -381,8 +407,8 @@ async def _write(
             }
             for i in wave
         }
-        inserted = await repo.insert_new_responses(list(values.values()))
-        stored = await repo.lock_responses(row.id, {k for k in values if k not in inserted})
+        inserted = await repo.responses.insert_new_responses(list(values.values()))
+        stored = await repo.responses.lock_responses(row.id, {k for k in values if k not in inserted})
         updates: list[dict[str, Any]] = []
         for item in wave:
             assert item.key is not None and item.answered_at is not None
@@ -446,14 +472,14 @@ async def _write(
             }
             item.result = SubmissionResult(code, body)
             completed.append((item.cmd.submission_id, code, body))
-        await repo.update_responses(updates)
-    await repo.audit_responses(audits)
-    await repo.complete_submissions(completed)
+        await repo.responses.update_responses(updates)
+    await repo.responses.audit_responses(audits)
+    await repo.responses.complete_submissions(completed)
     return changed
 
 
 async def _count_households(
-    repo: Repository,
+    repo: _Repositories,
     consultation_id: uuid.UUID,
     setup: Setup,
     household_deltas: dict[uuid.UUID, int],
@@ -462,9 +488,9 @@ async def _count_households(
     """Per-resident surveys: a household counts once in the household-level tallies, from its first answer."""
     if not setup.per_resident or not household_deltas:
         return
-    households = await repo.answering_households(set(household_deltas))
+    households = await repo.households.answering_households(set(household_deltas))
     for household_id, (before, after) in (
-        await repo.count_household_answers(consultation_id, household_deltas)
+        await repo.tallies.count_household_answers(consultation_id, household_deltas)
     ).items():
         if (before == 0) != (after == 0):
             h = households[household_id]
@@ -473,12 +499,12 @@ async def _count_households(
 
 
 async def household_responses(
-    uow: UnitOfWork, principal: Principal, consultation_id: uuid.UUID, household_id: uuid.UUID
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, household_id: uuid.UUID
 ) -> tuple[ConsultationRow, list[Any], list[Any]]:
     """The household's own answers (and their audit trail): the household itself, or staff covering it."""
-    async with uow:
-        repo = Repository(uow.session)
-        row = await load_consultation(repo, consultation_id)
+    async with read:
+        repo = ResponseRepository(read.session)
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
         if principal.role is Role.RESIDENT:
             if principal.household_id != str(household_id):
                 raise Forbidden("a resident reads only their own household's answers", code="not_your_household")
@@ -488,5 +514,4 @@ async def household_responses(
             raise Forbidden(f"role {principal.role.value} may not read answers", code="role_not_allowed")
         responses = await repo.responses_of_household(consultation_id, household_id)
         trail = await repo.audit_trail(consultation_id, household_id) if principal.is_staff else []
-        uow.session.expunge_all()
         return row, responses, trail

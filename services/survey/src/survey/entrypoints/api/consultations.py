@@ -30,8 +30,9 @@ from survey.entrypoints.api.schemas import (
     ResultRead,
     SubmissionRead,
 )
-from survey.service_layer import consultations as uc
 from survey.service_layer import responses as ruc
+from survey.service_layer.consultations import lifecycle, queries, rankings
+from survey.service_layer.consultations.mapping import NewConsultation
 
 router = APIRouter(tags=["consultations"])
 responses_router = APIRouter(tags=["responses"])
@@ -41,7 +42,7 @@ rankings_router = APIRouter(tags=["rankings"])
 
 def _read(row: Any) -> ConsultationRead:
     read = ConsultationRead.model_validate(row, from_attributes=True)
-    return read.model_copy(update={"auto_closed": row.closed_by == uc.AUTO_CLOSER})
+    return read.model_copy(update={"auto_closed": row.closed_by == lifecycle.AUTO_CLOSER})
 
 
 @router.post(
@@ -62,7 +63,7 @@ async def create_consultation(
     """
     data = body.model_dump(mode="json", exclude={"rule", "community_id", "opens_at", "closes_at"})
     data["questions"] = [q.model_dump(mode="json", exclude_none=True) for q in body.questions]
-    cmd = uc.NewConsultation(
+    cmd = NewConsultation(
         community_id=body.community_id,
         rule=body.rule.kind,
         threshold=body.rule.threshold,
@@ -70,7 +71,7 @@ async def create_consultation(
         closes_at=body.closes_at,
         **data,
     )
-    return _read(await uc.create_consultation(runtime.uow(), principal, cmd, now=runtime.clock()))
+    return _read(await lifecycle.create_consultation(runtime.uow(), principal, cmd, now=runtime.clock()))
 
 
 @router.get(
@@ -90,8 +91,8 @@ async def list_consultations(
     """Staff list every consultation of the communities their token covers; a resident lists the open and the
     published consultations of their own community (the registry places their household; drafts and closed,
     unpublished rounds are not theirs to see) — what a resident app shows: rounds to answer, results to read."""
-    rows = await uc.list_consultations(
-        runtime.uow(),
+    rows = await queries.list_consultations(
+        runtime.read(),
         principal,
         community_id=community_id,
         state=state.value if state else None,
@@ -114,7 +115,7 @@ async def get_consultation(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """The consultation's definition, state and answer window."""
-    return _read(await uc.get_consultation(runtime.uow(), principal, consultation_id))
+    return _read(await queries.get_consultation(runtime.read(), principal, consultation_id))
 
 
 @router.post(
@@ -129,7 +130,7 @@ async def open_consultation(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """Moves a draft to open; answers are accepted until `closes_at`."""
-    row = await uc.open_consultation(
+    row = await lifecycle.open_consultation(
         runtime.uow(), principal, consultation_id, now=runtime.clock(), source=runtime.settings.event_source
     )
     return _read(row)
@@ -140,6 +141,7 @@ async def open_consultation(
     operation_id="closeConsultation",
     summary="Close a consultation",
     response_model=ResultRead,
+    response_model_exclude_unset=True,  # keys a question's kind has no use for stay absent, as stored
 )
 async def close_consultation(
     consultation_id: uuid.UUID,
@@ -149,7 +151,7 @@ async def close_consultation(
     """Stops answers (waits for submissions in flight), computes the outcome under its rule and publishes
     `survey.consultation.closed.v1`.
     """
-    return await uc.close_consultation(
+    return await lifecycle.close_consultation(
         runtime.uow(), principal, consultation_id, now=runtime.clock(), source=runtime.settings.event_source
     )
 
@@ -166,7 +168,7 @@ async def publish_consultation(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """Makes the result public to the community's residents and publishes `survey.consultation.published.v1`."""
-    return _read(await uc.publish_consultation(runtime.uow(), principal, consultation_id, now=runtime.clock()))
+    return _read(await lifecycle.publish_consultation(runtime.uow(), principal, consultation_id, now=runtime.clock()))
 
 
 def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
@@ -253,7 +255,7 @@ async def household_responses(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdResponsesRead:
     """The household's current answers and, for staff, their audit trail."""
-    _, responses, trail = await ruc.household_responses(runtime.uow(), principal, consultation_id, household_id)
+    _, responses, trail = await ruc.household_responses(runtime.read(), principal, consultation_id, household_id)
     return HouseholdResponsesRead(
         consultation_id=consultation_id,
         household_id=household_id,
@@ -267,6 +269,7 @@ async def household_responses(
     operation_id="getResult",
     summary="Read a consultation's live result",
     response_model=ResultRead,
+    response_model_exclude_unset=True,  # keys a question's kind has no use for stay absent, as stored
 )
 async def get_result(
     consultation_id: uuid.UUID,
@@ -274,7 +277,7 @@ async def get_result(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
-    return await uc.get_result(runtime.uow(), principal, consultation_id, now=runtime.clock())
+    return await queries.get_result(runtime.read(), principal, consultation_id, now=runtime.clock())
 
 
 @results_router.get(
@@ -297,7 +300,7 @@ async def export_responses(
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
     """CSV or XLSX of every response, formula-like text neutralised; personal data never included."""
-    row, columns, rows = await uc.export_table(runtime.uow(), principal, consultation_id, now=runtime.clock())
+    row, columns, rows = await queries.export_table(runtime.read(), principal, consultation_id, now=runtime.clock())
     name = f"consultation-{row.id}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
@@ -320,7 +323,7 @@ async def demand_chart(
     question_id: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
 ) -> Response:
     """An SVG bar chart of menu demand by age group."""
-    svg = await uc.demand_chart(runtime.uow(), principal, consultation_id, question_id, now=runtime.clock())
+    svg = await queries.demand_chart(runtime.read(), principal, consultation_id, question_id, now=runtime.clock())
     return Response(svg, media_type="image/svg+xml")
 
 
@@ -339,7 +342,7 @@ async def publish_ranking(
     """Ranks the communities whose willingness passed in a batch and publishes `survey.ranking.published.v1`. The
     district comes from the caller's scope.
     """
-    row = await uc.publish_ranking(
+    row = await rankings.publish_ranking(
         runtime.uow(),
         principal,
         body.district_id,

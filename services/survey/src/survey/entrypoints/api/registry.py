@@ -12,9 +12,10 @@ from renovation_common.auth import Principal
 from renovation_common.errors import DomainError
 from renovation_common.exports import XLSX_MEDIA_TYPE
 from renovation_common.pagination import Page, PageParams, decode_cursor, encode_cursor, make_page, page_params
-from survey.domain.registry import HouseholdSpec, ResidentSpec
+from survey.domain.registry import HouseholdSpec, ResidentSpec, building_name
 from survey.entrypoints.api.deps import context, officers, readers, staff
 from survey.entrypoints.api.schemas import (
+    BuildingRead,
     CommunityCreate,
     CommunityRead,
     HouseholdIn,
@@ -120,7 +121,7 @@ async def list_communities(
     """Staff list the communities their token's district, street or community covers; a resident gets their own
     community (the one the registry places their household in), e.g. to find its open consultations."""
     rows = await uc.list_communities(
-        runtime.uow(), principal, street_id=street_id, after=page.after_uuid(), limit=page.limit + 1
+        runtime.read(), principal, street_id=street_id, after=page.after_uuid(), limit=page.limit + 1
     )
     return make_page([_community_read(c, c.household_count) for c in rows], page.limit, lambda c: str(c.id))
 
@@ -137,7 +138,7 @@ async def get_community(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CommunityRead:
     """A community with its scope and household count, for staff covering it and its residents."""
-    row, count = await uc.get_community(runtime.uow(), principal, community_id)
+    row, count = await uc.get_community(runtime.read(), principal, community_id)
     return _community_read(row, count)
 
 
@@ -220,11 +221,58 @@ async def list_households(
 ) -> HouseholdPage:
     """Cursor-paginated by building, unit and room. Owners' personal data only for staff covering the community."""
     views, next_key = await uc.list_households(
-        runtime.uow(), principal, community_id, decode_cursor(page.cursor), page.limit
+        runtime.read(), principal, community_id, decode_cursor(page.cursor), page.limit
     )
     return HouseholdPage(
         items=[_household_read(v) for v in views], next_cursor=encode_cursor(list(next_key)) if next_key else None
     )
+
+
+@router.get(
+    "/v1/communities/{community_id}/buildings",
+    operation_id="listBuildings",
+    summary="List a community's buildings (cursor pagination)",
+    response_model=Page[BuildingRead],
+)
+async def list_buildings(
+    community_id: uuid.UUID,
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    page: Annotated[PageParams, Depends(page_params)],
+    code: Annotated[
+        str | None, Query(min_length=1, max_length=20, description="Only the building with this code", examples=["3"])
+    ] = None,
+    with_households: Annotated[
+        bool | None,
+        Query(description="Only buildings with (`true`) or without (`false`) registered households", examples=[True]),
+    ] = None,
+) -> Page[BuildingRead]:
+    """The community's buildings by code, each with its id (what other services place devices and repairs by),
+    its name (`3号楼`), its registered households and their exclusive floor area. Staff whose scope covers the
+    community and the community's residents (the registry places their household) may read it; anyone else is
+    refused with 403 `out_of_scope`, an unknown community is 404 `community_not_found`."""
+    views = await uc.list_buildings(
+        runtime.read(),
+        principal,
+        community_id,
+        code=code,
+        with_households=with_households,
+        after=page.after_text_and_id(uuid.UUID, max_length=20),
+        limit=page.limit + 1,
+    )
+    items = [
+        BuildingRead(
+            id=v.building.id,
+            community_id=v.community.id,
+            community_name=v.community.name,
+            code=v.building.code,
+            name=building_name(v.building.code),
+            household_count=v.building.household_count,
+            floor_area_m2=v.floor_area_m2,
+        )
+        for v in views
+    ]
+    return make_page(items, page.limit, lambda b: [b.code, str(b.id)])
 
 
 @router.get(
@@ -239,7 +287,7 @@ async def get_household(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdRead:
     """A household and its residents; personal data only for the household itself and staff in scope."""
-    return _household_read(await uc.get_household(runtime.uow(), principal, household_id))
+    return _household_read(await uc.get_household(runtime.read(), principal, household_id))
 
 
 @router.patch(

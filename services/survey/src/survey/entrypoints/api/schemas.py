@@ -9,6 +9,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from survey.domain.consultation import Channel, ConsultationKind
+from survey.domain.consultation import State as ConsultationState
+from survey.domain.questions import QuestionKind
+from survey.domain.rules import Comparison, Outcome, RuleKind
+
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.:]+$")]
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[\w\-./# ]+$")]
 Area = Annotated[Decimal, Field(gt=0, le=10000, max_digits=7, decimal_places=2, examples=["72.35"])]
@@ -47,6 +52,16 @@ class CommunityRead(BaseModel):
     maintenance_fund_established: bool
     household_count: int
     created_at: datetime
+
+
+class BuildingRead(BaseModel):
+    id: uuid.UUID = Field(description="The id other services know the building by (device placement, repairs)")
+    community_id: uuid.UUID
+    community_name: str = Field(examples=["劲松北社区"])
+    code: str = Field(description="The building's code in the registry (as imported)", examples=["3"])
+    name: str = Field(description="The name people use: `3号楼` for a numeric code, else the code", examples=["3号楼"])
+    household_count: int = Field(ge=0, description="Households registered in the building")
+    floor_area_m2: Decimal = Field(description="Their exclusive floor area, exact", examples=["1520.75"])
 
 
 class ResidentIn(Strict):
@@ -301,42 +316,132 @@ class HouseholdResponsesRead(BaseModel):
 
 
 # -- results and rankings ---------------------------------------------------------------------------------------
+Fraction = Annotated[
+    str, Field(pattern=r"^\d+/\d+$", description="Exact fraction 'n/d' (lowest terms)", examples=["3/4"])
+]
+Percent = Annotated[
+    str, Field(pattern=r"^\d+\.\d{2}$", description="Percent, half-up to two places", examples=["75.00"])
+]
+AreaText = Annotated[str, Field(pattern=r"^\d+(\.\d+)?$", description="Square metres, exact", examples=["15750.00"])]
+ConditionName = Literal[
+    "consent_of_all_households", "participation_area", "participation_owners", "approval_area", "approval_owners"
+]
+MenuCategory = Literal["basic", "improvement", "upgrade", "unknown"]
+
+
 class RatioRead(BaseModel):
-    ratio: str = Field(description="Exact fraction 'n/d'", examples=["3/4"])
-    percent: str = Field(examples=["75.00"])
+    ratio: Fraction
+    percent: Percent
 
 
 class ConditionRead(BaseModel):
-    name: str
-    actual: str
-    actual_percent: str
-    comparison: str
-    required: str
-    required_percent: str
+    name: ConditionName
+    actual: Fraction
+    actual_percent: Percent
+    comparison: Comparison
+    required: Fraction
+    required_percent: Percent
     met: bool
 
 
+class TotalsRead(BaseModel):
+    households: int = Field(ge=0, description="Every household of the community (the registry)")
+    area_m2: AreaText = Field(description="Their exclusive floor area")
+
+
+class ParticipationRead(BaseModel):
+    households: int = Field(ge=0, description="Households that answered")
+    area_m2: AreaText
+    households_of_all: RatioRead
+    area_of_all: RatioRead
+
+
+class ApprovalRead(BaseModel):
+    households: int = Field(ge=0, description="Households whose answer approves (the decision question)")
+    area_m2: AreaText
+    households_of_participating: RatioRead
+    area_of_participating: RatioRead
+    households_of_all: RatioRead
+    headline: RatioRead = Field(
+        description="The ratio the closed event reports: over all households for `household_share` (and no rule), "
+        "over participating owners for the Civil Code rules"
+    )
+
+
+class MenuItemResultRead(BaseModel):
+    code: str = Field(description="A code of the menu catalogue", examples=["elevator_installation"])
+    category: MenuCategory
+    support_count: int = Field(ge=0)
+    ratio: Fraction = Field(description="Supporting households / participating households")
+    percent: Percent
+    selected: bool = Field(description="The support reached `menu_threshold`")
+
+
+class QuestionResultRead(BaseModel):
+    """A key is absent where it does not apply to the question's kind."""
+
+    question_id: str
+    kind: QuestionKind
+    answered: int = Field(ge=0)
+    options: dict[str, int] | None = Field(
+        default=None, description="Choice questions: picks per option; rating: answers per star (1–5) given"
+    )
+    rank_points: dict[str, int] | None = Field(default=None, description="Ranking: Borda points (first of n gets n)")
+    mean: Fraction | None = Field(default=None, description="Rating: the exact mean")
+    mean_decimal: str | None = Field(
+        default=None,
+        description="Rating: the mean as a decimal (its percent rounded half-up to two places, divided by 100)",
+    )
+    sum: str | None = Field(default=None, description="Number: the exact sum of the answers")
+
+
+class AgeGroupResultRead(BaseModel):
+    responses: int = Field(ge=0)
+    questions: dict[str, dict[str, int]] = Field(description="Choice question id -> option -> picks in the group")
+
+
+class AgeGroupsResultRead(BaseModel):
+    youth: AgeGroupResultRead
+    middle_aged: AgeGroupResultRead
+    elderly: AgeGroupResultRead
+    unknown: AgeGroupResultRead = Field(description="Respondents without a recorded birth year")
+
+
+class AgeGroupBoundsRead(BaseModel):
+    middle_from: int = Field(description="Age from which a respondent is middle-aged")
+    elderly_from: int = Field(description="Age from which a respondent is elderly")
+
+
+class BuildingResultRead(BaseModel):
+    households: int = Field(ge=0)
+    responses: int = Field(ge=0, description="Households of the building that answered")
+    approving: int = Field(ge=0)
+
+
 class ResultRead(BaseModel):
-    model_config = ConfigDict(extra="allow")
     consultation_id: uuid.UUID
     community_id: uuid.UUID
-    kind: str
-    state: str
-    rule: str
-    outcome: str
-    provisional_outcome: str
-    decided_by: str
+    kind: ConsultationKind
+    state: ConsultationState
+    rule: RuleKind
+    outcome: Outcome
+    provisional_outcome: Outcome = Field(description="The outcome if the consultation closed now")
+    decided_by: ConditionName | Literal["no_decision_rule"] = Field(
+        description="The first failing condition in legal order; if all pass, the binding one (least slack)"
+    )
     conditions: list[ConditionRead]
-    totals: dict[str, Any]
-    participation: dict[str, Any]
-    approval: dict[str, Any]
-    responses: int
-    menu: list[dict[str, Any]]
-    questions: list[dict[str, Any]]
-    by_age_group: dict[str, Any]
-    by_building: dict[str, Any]
-    by_channel: dict[str, int]
-    suggestions: list[str]
+    totals: TotalsRead
+    participation: ParticipationRead
+    approval: ApprovalRead
+    responses: int = Field(ge=0)
+    menu: list[MenuItemResultRead]
+    menu_threshold: Fraction | None = Field(description="The menu's selection threshold; null without a menu question")
+    questions: list[QuestionResultRead]
+    by_age_group: AgeGroupsResultRead
+    age_groups: AgeGroupBoundsRead
+    by_building: dict[str, BuildingResultRead] = Field(description="Building code -> its counts")
+    by_channel: dict[Channel, int] = Field(description="Answers per channel (channels without answers absent)")
+    suggestions: list[str] = Field(description="The first 200 suggestions, oldest first")
     computed_at: datetime
 
 

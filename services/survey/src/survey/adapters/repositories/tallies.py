@@ -1,0 +1,188 @@
+"""The incremental tallies of each consultation and what a result is computed from."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+from survey.adapters.orm import BuildingRow, CommunityRow, HouseholdAnswerCountRow, TallyRow
+from survey.adapters.repositories._base import SqlRepository, chunks
+from survey.domain.tallies import Registry, Tallies
+
+
+class TallyRepository(SqlRepository):
+    """Tally rows and deltas, per-household answer counts (per-resident surveys), result inputs."""
+
+    async def apply_tallies(
+        self, consultation_id: uuid.UUID, change: Tallies, *, touch: tuple[tuple[str, str], ...] = ()
+    ) -> dict[tuple[str, str], int]:
+        """Add ``change`` to the consultation's tallies, atomically per row (``n = n + excluded.n``) and in key
+        order (concurrent writers lock rows in one order). Returns the new count of every row touched (rows in
+        ``touch`` are touched even when they do not change)."""
+        zero = (0, Decimal(0))
+        entries = dict(change) | {k: change.get(k, zero) for k in touch}
+        if not entries:
+            return {}
+        rows = [
+            {"consultation_id": consultation_id, "metric": m, "key": k, "n": n, "amount": a}
+            for (m, k), (n, a) in sorted(entries.items())
+        ]
+        t = TallyRow.__table__
+        out: dict[tuple[str, str], int] = {}
+        for chunk in chunks(rows, 3000):
+            stmt = pg_insert(t).values(chunk)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["consultation_id", "metric", "key"],
+                set_={"n": t.c.n + stmt.excluded.n, "amount": t.c.amount + stmt.excluded.amount},
+            ).returning(t.c.metric, t.c.key, t.c.n)
+            out.update({(m, k): n for m, k, n in (await self.session.execute(stmt)).all()})
+        return out
+
+    async def add_tally_deltas(self, consultation_id: uuid.UUID, change: Tallies) -> None:
+        """Queue ``change`` for this transaction's commit (``TallyDeltaRow``), in key order: one INSERT, no lock
+        on the shared tally rows until COMMIT."""
+        await self.add_tally_deltas_and_count(consultation_id, None, change)
+
+    async def add_tally_deltas_and_count(
+        self, consultation_id: uuid.UUID, community_id: uuid.UUID | None, change: Tallies
+    ) -> tuple[int, int]:
+        """:meth:`add_tally_deltas`, and in the same round trip (committed answers of the consultation,
+        households of the community) from the counters — what a count(*) would have seen."""
+        keys = sorted(change)
+        row = await (await self._driver()).fetchrow(
+            _ADD_DELTAS_AND_COUNT,
+            consultation_id,
+            community_id,
+            [m for m, _ in keys],
+            [k for _, k in keys],
+            [change[k][0] for k in keys],
+            [change[k][1] for k in keys],
+        )
+        return int(row[0] or 0), int(row[1] or 0)
+
+    async def count_household_answers(
+        self, consultation_id: uuid.UUID, deltas: dict[uuid.UUID, int]
+    ) -> dict[uuid.UUID, tuple[int, int]]:
+        """Per-resident surveys: add to each household's answer count; returns household -> (before, after)."""
+        deltas = {h: d for h, d in deltas.items() if d}
+        if not deltas:
+            return {}
+        t = HouseholdAnswerCountRow.__table__
+        stmt = pg_insert(t).values(
+            [{"consultation_id": consultation_id, "household_id": h, "n": d} for h, d in sorted(deltas.items())]
+        )
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["consultation_id", "household_id"], set_={"n": t.c.n + stmt.excluded.n}
+        ).returning(t.c.household_id, t.c.n)
+        return {h: (n - deltas[h], n) for h, n in (await self.session.execute(stmt)).all()}
+
+    async def tallies(self, consultation_id: uuid.UUID) -> Tallies:
+        stmt = sa.select(TallyRow.metric, TallyRow.key, TallyRow.n, TallyRow.amount).where(
+            TallyRow.consultation_id == consultation_id
+        )
+        out = Tallies()
+        for metric, key, n, amount in (await self.session.execute(stmt)).all():
+            if n or amount:
+                out[(metric, key)] = (int(n), Decimal(amount))
+        return out
+
+    async def replace_tallies(
+        self, consultation_id: uuid.UUID, tallies: Tallies, household_answers: dict[uuid.UUID, int]
+    ) -> None:
+        """Repair: the consultation's tallies become ``tallies`` (a full recount); the caller holds the answers
+        lock exclusively."""
+        await self.session.execute(sa.delete(TallyRow).where(TallyRow.consultation_id == consultation_id))
+        await self.session.execute(
+            sa.delete(HouseholdAnswerCountRow).where(HouseholdAnswerCountRow.consultation_id == consultation_id)
+        )
+        await self.apply_tallies(consultation_id, tallies)
+        if household_answers:
+            await self.count_household_answers(consultation_id, household_answers)
+
+    async def household_answer_counts(self, consultation_id: uuid.UUID) -> dict[uuid.UUID, int]:
+        stmt = sa.select(HouseholdAnswerCountRow.household_id, HouseholdAnswerCountRow.n).where(
+            HouseholdAnswerCountRow.consultation_id == consultation_id, HouseholdAnswerCountRow.n != 0
+        )
+        return {h: int(n) for h, n in (await self.session.execute(stmt)).all()}
+
+    async def result_inputs(
+        self, consultation_id: uuid.UUID, community_id: uuid.UUID, suggestions: int
+    ) -> tuple[Registry, Tallies, list[str]]:
+        """What a result is computed from, in one round trip: the consultation's tallies, the community's
+        household and area counters, its households per building, and its first ``suggestions`` suggestions
+        (partial index). No answer and no household is read."""
+        rows = await (await self._driver()).fetch(_RESULT_INPUTS, consultation_id, community_id, suggestions)
+        t = Tallies()
+        per_building: dict[str, int] = {}
+        households, area = 0, Decimal(0)
+        texts: list[tuple[int, str]] = []
+        for part, key, n, amount in rows:
+            if part == "t":
+                metric, _, k = key.partition("\x1e")
+                if n or amount:
+                    t[(metric, k)] = (int(n), Decimal(amount))
+            elif part == "b":
+                per_building[key] = int(n)
+            elif part == "c":
+                households, area = int(n), Decimal(amount)
+            else:
+                texts.append((int(n), key))
+        texts.sort()
+        return Registry(households, area, per_building), t, [x for _, x in texts if x]
+
+    async def registry_totals(self, community_id: uuid.UUID) -> Registry:
+        """The community's household and area counters and its households per building (no household is read)."""
+        c = (
+            await self.session.execute(
+                sa.select(CommunityRow.household_count, CommunityRow.floor_area_m2).where(
+                    CommunityRow.id == community_id
+                )
+            )
+        ).one()
+        per_building = (
+            await self.session.execute(
+                sa.select(BuildingRow.code, BuildingRow.household_count).where(
+                    BuildingRow.community_id == community_id, BuildingRow.household_count > 0
+                )
+            )
+        ).all()
+        return Registry(int(c.household_count), Decimal(c.floor_area_m2), {code: int(n) for code, n in per_building})
+
+
+# rows in array order (key order: the deferred trigger applies them in insertion order, so concurrent commits
+# lock the shared tally rows in one order)
+_ADD_DELTAS_AND_COUNT = """
+    with queued as (
+        insert into consultation_tally_deltas (consultation_id, metric, key, n, amount)
+        select $1::uuid, d.metric, d.key, d.n, d.amount
+        from unnest($3::text[], $4::text[], $5::bigint[], $6::numeric[]) with ordinality as d(metric, key, n, amount, i)
+        order by d.i
+        returning 1
+    )
+    select (select n from consultation_tallies
+             where consultation_id = $1::uuid and metric = 'responses' and key = '') as responses,
+           (select household_count from communities where id = $2::uuid) as households,
+           (select count(*) from queued) as queued
+"""
+
+
+# ``metric`` and ``key`` travel joined by U+001E (neither holds it: metrics are constants, keys join question
+# ids and options with U+001F)
+_RESULT_INPUTS = """
+    select 't' as part, metric || chr(30) || key as key, n, amount
+      from consultation_tallies where consultation_id = $1::uuid
+    union all
+    select 'b', code, household_count, 0 from buildings
+     where community_id = $2::uuid and household_count > 0
+    union all
+    select 'c', '', household_count, floor_area_m2 from communities where id = $2::uuid
+    union all
+    select 's', s.suggestion, s.rn, 0 from (
+        select suggestion, row_number() over (order by created_at, id) as rn from responses
+         where consultation_id = $1::uuid and suggestion is not null
+         order by created_at, id limit $3
+    ) s
+"""

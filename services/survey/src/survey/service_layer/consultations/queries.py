@@ -1,0 +1,156 @@
+"""The read side: a consultation, the list of them in the caller's scope, the live or frozen result, the
+answers export and the demand chart. Read-only transactions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from renovation_common.auth import Principal, Role
+from renovation_common.db import ReadOnlyUnitOfWork
+from renovation_common.errors import BadRequest, Forbidden
+from survey.adapters.orm import ConsultationRow
+from survey.adapters.repositories import (
+    ConsultationRepository,
+    HouseholdRepository,
+    ResponseRepository,
+    TallyRepository,
+)
+from survey.domain.charts import demand_chart_svg
+from survey.domain.consultation import State
+from survey.domain.exports import export_columns, export_row
+from survey.domain.questions import CHOICE_KINDS, QuestionKind
+from survey.domain.results import AgeGroups
+from survey.service_layer.consultations.access import (
+    ensure_can_read,
+    ensure_staff_covers_consultation,
+    is_uuid,
+    load_consultation,
+)
+from survey.service_layer.consultations.mapping import setup_of
+from survey.service_layer.consultations.results import compute, result_document
+from survey.service_layer.registry import resident_community
+
+
+async def get_consultation(
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID
+) -> ConsultationRow:
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=False)
+        return row
+
+
+RESIDENT_STATES = (State.OPEN.value, State.PUBLISHED.value)  # what a resident's app lists: to answer, to read
+
+
+async def list_consultations(
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    *,
+    community_id: uuid.UUID | None,
+    state: str | None,
+    kind: str | None,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[ConsultationRow]:
+    """Consultations in the caller's scope, by id: staff see every state of the communities they cover; a resident
+    sees the open and the published ones of their own community (from the registry, never from the token)."""
+    async with read:
+        states: list[str] | None = [state] if state is not None else None
+        if principal.role is Role.RESIDENT:
+            own = await resident_community(HouseholdRepository(read.session), principal)
+            if own is None or (community_id is not None and community_id != own):
+                return []
+            allowed = [s for s in (states or RESIDENT_STATES) if s in RESIDENT_STATES]
+            if not allowed:
+                return []
+            equals: dict[str, Any] = {"community_id": own, "kind": kind}
+            states = allowed
+        elif principal.is_staff:
+            scope = {k: v for k, v in principal.scope_filters().items() if k != "household_id"}
+            claimed = scope.pop("community_id", None)
+            if claimed is not None and community_id is not None and str(community_id) != claimed:
+                return []
+            wanted = (
+                community_id
+                if community_id is not None
+                else (uuid.UUID(claimed) if claimed and is_uuid(claimed) else None)
+            )
+            if claimed is not None and wanted is None:
+                return []
+            equals = {**scope, "community_id": wanted, "kind": kind}
+        else:
+            raise Forbidden("this list is for staff and residents", code="out_of_scope")
+        rows = await ConsultationRepository(read.session).consultations_page(equals, states, after, limit)
+        return rows
+
+
+async def get_result(
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+) -> dict[str, Any]:
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=True)
+        if row.final_result is not None:
+            return row.final_result  # closed: the result as it was decided
+        result = await compute(TallyRepository(read.session), row, final=False, year=now.year)
+        return result_document(row, result, now)
+
+
+async def export_table(
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
+) -> tuple[ConsultationRow, list[str], list[list[str]]]:
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        ensure_staff_covers_consultation(principal, row)
+        questions = setup_of(row).questionnaire.questions
+        groups = AgeGroups(row.age_middle_from, row.age_elderly_from)
+        year = (row.closed_at or now).year
+        rows = []
+        for r in await ResponseRepository(read.session).export_rows(row.id):
+            fixed = {
+                "response_id": str(r.response_id),
+                "household_id": str(r.household_id),
+                "building": r.building,
+                "unit": r.unit,
+                "room": r.room,
+                "floor_area_m2": r.floor_area_m2,
+                "resident_id": str(r.resident_id) if r.resident_id else None,
+                "age_group": groups.group(r.birth_year, year),
+                "channel": r.channel,
+                "interviewed": "yes" if r.interviewer else "no",  # the interviewer's id stays in the audit trail
+                "answered_at": r.answered_at.isoformat(),
+                "version": r.version,
+            }
+            rows.append(export_row(questions, fixed, r.answers, r.suggestion))
+        return row, export_columns(questions), rows
+
+
+async def demand_chart(
+    read: ReadOnlyUnitOfWork,
+    principal: Principal,
+    consultation_id: uuid.UUID,
+    question_id: str | None,
+    *,
+    now: datetime,
+) -> str:
+    async with read:
+        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=True)
+        setup = setup_of(row)
+        choice = [q for q in setup.questionnaire.questions if q.kind in CHOICE_KINDS]
+        wanted = (
+            question_id
+            or setup.menu_question_id
+            or next((q.id for q in choice if q.kind is QuestionKind.MULTIPLE_CHOICE), choice[0].id if choice else None)
+        )
+        q = setup.questionnaire.get(wanted or "")
+        if q is None or q.kind not in CHOICE_KINDS:
+            raise BadRequest("name a choice question to chart", code="not_a_choice_question")
+        doc = row.final_result or result_document(
+            row, await compute(TallyRepository(read.session), row, final=False, year=now.year), now
+        )
+        series = {g: v["questions"].get(q.id, {}) for g, v in doc["by_age_group"].items()}
+        return demand_chart_svg(f"{row.title}: {q.text}", q, series)
