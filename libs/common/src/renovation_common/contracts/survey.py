@@ -148,7 +148,6 @@ class RankingPublished(EventData):
     community_ids: list[str] = Field(default_factory=list, description="The ranked communities, in rank order")
 
 
-
 class SchemeGroupDecision(EventData):
     group_code: str = Field(description="The courtyard or building group's code in the round")
     building_codes: list[str]
@@ -174,6 +173,7 @@ class SchemeRoundDecided(EventData):
     rounds_held: int = Field(ge=1, le=3, description="Deliberation rounds up and down before the vote")
     groups: list[SchemeGroupDecision]
     decided_at: datetime
+
 
 # The menu of renovation items (菜单式改造内容) by category; codes are shared by the survey service (menu rounds)
 # and the projects service (which maps each code to its work packages).

@@ -42,8 +42,14 @@ CLOSED_STATES = (ConsultationState.CLOSED.value, ConsultationState.PUBLISHED.val
 MAX_PROPOSALS = 20
 
 
+INPUT_CODES = frozenset(
+    {"building_not_in_community", "building_in_two_groups", "unknown_scheme_group", "invalid_groups"}
+    | {"feedback_not_on_parent"}
+)  # 422: what the request names is wrong; the other rule refusals are 409 (the round's state)
+
+
 def _error(exc: d.DeliberationError) -> DomainError:
-    if exc.code in ("building_not_in_community", "unknown_scheme_group", "invalid_groups", "feedback_not_on_parent"):
+    if exc.code in INPUT_CODES:
         return DomainError(str(exc), code=exc.code)
     if exc.code == "broken_lineage":
         return Conflict(str(exc), code=exc.code)
