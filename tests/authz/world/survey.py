@@ -48,6 +48,7 @@ survey           exportResponses                  .   Y   Y   Y   .   .   .   . 
 survey           demandByAgeChart                 Y   Y   Y   Y   .   .   .   .   .   .
 survey           publishRanking                   .   .   Y   Y   .   .   .   .   .   .
 survey           createSchemeRound                .   Y   Y   Y   .   .   .   .   .   .
+survey           listSchemeRounds                 Y   Y   Y   Y   .   .   .   .   .   .
 survey           getSchemeRound                   Y   Y   Y   Y   .   .   .   .   .   .
 survey           addSchemeProposal                .   Y   Y   Y   .   .   .   .   .   .
 survey           sendSchemeRoundDown              .   Y   Y   Y   .   .   .   .   .   .
@@ -142,6 +143,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             "closeConsultation": published,  # already closed: allowed roles get 409, never a state change
             "openConsultation": published,
         },
+        queries={"listSchemeRounds": {"community_id": cid}},
         bodies={
             "publishRanking": {"district_id": HOME["district_id"]},
             "createSchemeRound": scheme_round,

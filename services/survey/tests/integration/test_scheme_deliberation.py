@@ -298,6 +298,16 @@ async def test_scope_refusals_and_bounded_inputs(world):
     assert (r.status_code, r.json()["code"]) == (403, "out_of_scope")
     r = await feedback(world, vid, others[0]["id"], "support")
     assert (r.status_code, r.json()["code"]) == (403, "out_of_scope")
+    # the community's rounds, listed for its staff and residents, refused to another community's
+    listed = await world.client.get(f"/v1/scheme-rounds?community_id={world.community_id}", headers=world.worker())
+    assert [r["id"] for r in listed.json()["items"]] == [rid] and listed.json()["items"][0]["stage_label"] == "一上"
+    mine = await world.client.get(
+        f"/v1/scheme-rounds?community_id={world.community_id}", headers=world.resident(b2[0]["id"])
+    )
+    assert mine.status_code == 200 and len(mine.json()["items"]) == 1
+    for headers in (foreign_worker, foreign_resident):
+        r = await world.client.get(f"/v1/scheme-rounds?community_id={world.community_id}", headers=headers)
+        assert (r.status_code, r.json()["code"]) == (403, "out_of_scope")
     # residents of the community read the round (not the vote's result before it is published)
     r = await world.client.get(f"/v1/scheme-rounds/{rid}", headers=world.resident(world.households[0]["id"]))
     assert r.status_code == 200 and r.json()["proposals"][0]["code"] == "P1"

@@ -537,6 +537,35 @@ async def get_round(
         return view
 
 
+async def list_rounds(
+    uow: ReadOnlyUnitOfWork,
+    principal: Principal,
+    community_id: uuid.UUID,
+    *,
+    after: uuid.UUID | None,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """A community's scheme rounds by id (staff covering it; its residents, placed by the registry)."""
+    async with uow:
+        repo = SchemeRepository(uow.session)
+        c = await _community(repo, community_id)
+        await ensure_reads_community(Repository(uow.session), principal, c)
+        return [
+            {
+                "id": str(r.id),
+                "community_id": str(r.community_id),
+                "title": r.title,
+                "state": r.state,
+                "round_no": r.round_no,
+                "phase": r.phase,
+                "stage_label": _stage(r).label,
+                "created_at": r.created_at.isoformat(),
+                "decided_at": r.decided_at.isoformat() if r.decided_at else None,
+            }
+            for r in await repo.rounds_page(c.id, after, limit)
+        ]
+
+
 async def _chains(repo: SchemeRepository, row: SchemeRoundRow) -> dict[str, list[d.VersionNode]]:
     counts = await repo.feedback_counts(row.id)
     nodes = [

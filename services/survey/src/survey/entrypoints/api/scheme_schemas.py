@@ -136,6 +136,18 @@ class GroupRead(BaseModel):
     winner_version_id: uuid.UUID | None
 
 
+class SchemeRoundSummary(BaseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    title: str
+    state: Literal["deliberating", "voting", "decided"]
+    round_no: int
+    phase: Literal["up", "down"]
+    stage_label: str = Field(examples=["一下"])
+    created_at: datetime
+    decided_at: datetime | None
+
+
 class SchemeRoundRead(BaseModel):
     id: uuid.UUID
     community_id: uuid.UUID

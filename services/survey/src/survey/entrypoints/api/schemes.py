@@ -22,6 +22,7 @@ from survey.entrypoints.api.scheme_schemas import (
     RevisionCreate,
     SchemeRoundCreate,
     SchemeRoundRead,
+    SchemeRoundSummary,
 )
 from survey.service_layer import deliberation as uc
 
@@ -49,6 +50,24 @@ async def create_scheme_round(
         groups=[uc.GroupSpec(g.code, g.name, list(g.building_codes)) for g in body.groups],
     )
     return await uc.create_round(runtime.uow(), principal, cmd, now=runtime.clock())
+
+
+@router.get(
+    "/v1/scheme-rounds",
+    operation_id="listSchemeRounds",
+    summary="A community's scheme rounds (cursor pagination)",
+    response_model=Page[SchemeRoundSummary],
+)
+async def list_scheme_rounds(
+    community_id: Annotated[uuid.UUID, Query(description="The community whose rounds to list")],
+    page: Annotated[PageParams, Depends(page_params)],
+    principal: Annotated[Principal, Depends(readers)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> Page[SchemeRoundSummary]:
+    """Every scheme round of the community with its stage (一上 … 三下, voting, decided): staff covering the
+    community, and its residents (the registry places their household)."""
+    rows = await uc.list_rounds(runtime.read(), principal, community_id, after=page.after_uuid(), limit=page.limit + 1)
+    return make_page([SchemeRoundSummary.model_validate(r) for r in rows], page.limit, lambda r: str(r.id))
 
 
 @router.get(
