@@ -171,14 +171,15 @@ class SchemeRepository:
         return [(h, code, area) for h, code, area in rows.all()]
 
     async def answers_of(
-        self, consultation_id: uuid.UUID, household_ids: list[uuid.UUID]
+        self, consultation_id: uuid.UUID, building_ids: list[uuid.UUID]
     ) -> list[tuple[uuid.UUID, dict[str, Any], str]]:
-        """(household id, answers, channel) of the consultation's answers by these households."""
-        if not household_ids:
+        """(household id, answers, channel) of the consultation's answers by households of these buildings."""
+        if not building_ids:
             return []
         rows = await self.session.execute(
             sa.select(ResponseRow.household_id, ResponseRow.answers, ResponseRow.channel)
-            .where(ResponseRow.consultation_id == consultation_id, ResponseRow.household_id.in_(household_ids))
+            .join(HouseholdRow, HouseholdRow.id == ResponseRow.household_id)
+            .where(ResponseRow.consultation_id == consultation_id, HouseholdRow.building_id.in_(building_ids))
             .order_by(ResponseRow.household_id)
         )
         return [(h, a, c) for h, a, c in rows.all()]

@@ -673,7 +673,7 @@ async def _group_result(
     answers (``results.compute_result``: the same tally and ``rules.decide`` as every consultation), and the
     scheme most of them chose."""
     households = await repo.group_households(building_ids)
-    answers = await repo.answers_of(consultation.id, [h for h, _, _ in households])
+    answers = await repo.answers_of(consultation.id, building_ids)
     final = consultation.state in CLOSED_STATES
     setup = setup_of(consultation)
     result = compute_result(
