@@ -48,6 +48,18 @@ survey           getResult                        Y   Y   Y   Y   .   .   .   . 
 survey           exportResponses                  .   Y   Y   Y   .   .   .   .   .   .
 survey           demandByAgeChart                 Y   Y   Y   Y   .   .   .   .   .   .
 survey           publishRanking                   .   .   Y   Y   .   .   .   .   .   .
+survey           createSchemeRound                .   Y   Y   Y   .   .   .   .   .   .
+survey           listSchemeRounds                 Y   Y   Y   Y   .   .   .   .   .   .
+survey           getSchemeRound                   Y   Y   Y   Y   .   .   .   .   .   .
+survey           addSchemeProposal                .   Y   Y   Y   .   .   .   .   .   .
+survey           sendSchemeRoundDown              .   Y   Y   Y   .   .   .   .   .   .
+survey           sendSchemeRoundUp                .   Y   Y   Y   .   .   .   .   .   .
+survey           reviseSchemeProposal             .   Y   Y   Y   .   .   .   .   .   .
+survey           giveSchemeFeedback               Y   Y   .   .   .   .   .   .   .   .
+survey           listSchemeFeedback               .   Y   Y   Y   .   .   .   .   .   .
+survey           startSchemeFinalVote             .   Y   Y   Y   .   .   .   .   .   .
+survey           decideSchemeRound                .   Y   Y   Y   .   .   .   .   .   .
+survey           exportSchemeLineage              .   Y   Y   Y   .   .   .   .   .   .
 """
 # fmt: on
 
@@ -105,10 +117,25 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
         return {"submission_id": str(uuid.uuid4()), "household_id": hid, "answers": {"q1": "yes"}, **extra}
 
     by_resident, by_worker = answer(), answer(channel="door_to_door")
+    # a design-scheme round (三上三下) of courtyard A (building 1) with one proposal, in its first round up
+    scheme_round = {"community_id": cid, "title": "车棚方案评选", "groups": [_group()]}
+    rnd = ok(await client.post("/v1/scheme-rounds", json=scheme_round, headers=admin), "scheme round")
+    proposal = {"source_kind": "university", "proposer": "某高校", "title": "车棚改造", "summary": "立体停车"}
+    rnd = ok(await client.post(f"/v1/scheme-rounds/{rnd['id']}/proposals", json=proposal, headers=admin), "proposal")
+    pid, vid = rnd["proposals"][0]["id"], rnd["proposals"][0]["versions"][0]["id"]
+    revision = {"parent_version_id": vid, "summary": "立体停车，保留晾晒区", "changes": "保留晾晒区"}
+    feedback = {"household_id": hid, "stance": "concerns", "text": "保留晾晒区"}
     await refuse_bodies_naming_another_scope(client, make_token, home, open_c["id"])
     return Seeds(
         home=home,
-        params={"community_id": cid, "household_id": hid, "consultation_id": open_c["id"]},
+        params={
+            "community_id": cid,
+            "household_id": hid,
+            "consultation_id": open_c["id"],
+            "round_id": rnd["id"],
+            "proposal_id": pid,
+            "version_id": vid,
+        },
         per_op={
             "getResult": published,
             "demandByAgeChart": published,
@@ -117,12 +144,27 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             "closeConsultation": published,  # already closed: allowed roles get 409, never a state change
             "openConsultation": published,
         },
-        bodies={"publishRanking": {"district_id": HOME["district_id"]}},
+        queries={"listSchemeRounds": {"community_id": cid}},
+        bodies={
+            "publishRanking": {"district_id": HOME["district_id"]},
+            "createSchemeRound": scheme_round,
+            "addSchemeProposal": proposal,
+            "reviseSchemeProposal": revision,
+            "startSchemeFinalVote": {},
+        },
         role_bodies={
+            "giveSchemeFeedback": {
+                Role.RESIDENT: {"stance": "support"},
+                Role.COMMUNITY_WORKER: {**feedback, "channel": "door_to_door"},
+            },
             "submitResponse": {Role.RESIDENT: by_resident, Role.COMMUNITY_WORKER: by_worker},
             "syncResponses": {Role.RESIDENT: {"items": [by_resident]}, Role.COMMUNITY_WORKER: {"items": [by_worker]}},
         },
     )
+
+
+def _group(*buildings: str) -> dict[str, Any]:
+    return {"code": "A", "name": "一号院", "building_codes": list(buildings or ("1",))}
 
 
 async def refuse_bodies_naming_another_scope(
@@ -188,6 +230,24 @@ async def refuse_bodies_naming_another_scope(
             "/v1/consultations", json={**questionnaire, "community_id": home["community_id"]}, headers=headers
         )
         expect(r, {201}, f"createConsultation as {role.value} in its own community (control)")
+        # a scheme round names its community (and buildings of it) in the body
+        rounds = "/v1/scheme-rounds"
+        r = await client.post(
+            rounds, json={"community_id": away["id"], "title": "越界", "groups": [_group("9")]}, headers=headers
+        )
+        expect(r, {403}, f"createSchemeRound as {role.value} in a community of another district")
+        r = await client.post(
+            rounds,
+            json={"community_id": home["community_id"], "title": "越界", "groups": [_group("9")]},
+            headers=headers,
+        )
+        expect(r, {422}, f"createSchemeRound as {role.value} naming another community's building", any_code=True)
+        r = await client.post(
+            rounds,
+            json={"community_id": home["community_id"], "title": "本社区", "groups": [_group()]},
+            headers=headers,
+        )
+        expect(r, {201}, f"createSchemeRound as {role.value} in its own community (control)")
         if role is Role.COMMUNITY_WORKER:
             continue
         r = await client.post("/v1/rankings", json={"district_id": AWAY["district_id"]}, headers=headers)

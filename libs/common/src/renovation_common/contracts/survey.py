@@ -148,6 +148,33 @@ class RankingPublished(EventData):
     community_ids: list[str] = Field(default_factory=list, description="The ranked communities, in rank order")
 
 
+class SchemeGroupDecision(EventData):
+    group_code: str = Field(description="The courtyard or building group's code in the round")
+    building_codes: list[str]
+    consultation_id: str = Field(description="The group's final vote (a scheme_vote consultation)")
+    outcome: str  # passed | rejected | postponed: the vote under its rule (Civil Code Art. 278 or a share)
+    status: Literal["won", "tied", "not_passed"]
+    winning_proposal_id: str | None = None
+    winning_version_id: str | None = None
+    winning_version: int | None = Field(default=None, description="The winning scheme's version number (v1..v3)")
+    votes: int = Field(description="Households that chose the leading scheme")
+
+
+@event_contract(
+    "survey.scheme_round.decided.v1",
+    "A design-scheme round (三上三下) was decided: the scheme each courtyard or building group chose (一院一策).",
+)
+class SchemeRoundDecided(EventData):
+    round_id: str
+    community_id: str
+    district_id: str
+    street_id: str
+    title: str
+    rounds_held: int = Field(ge=1, le=3, description="Deliberation rounds up and down before the vote")
+    groups: list[SchemeGroupDecision]
+    decided_at: datetime
+
+
 # The menu of renovation items (菜单式改造内容) by category; codes are shared by the survey service (menu rounds)
 # and the projects service (which maps each code to its work packages).
 MENU_CATALOG: dict[str, str] = {

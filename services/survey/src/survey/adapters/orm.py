@@ -272,3 +272,7 @@ class RegistryAuditRow(Base):
     actor_sub: Mapped[str] = mapped_column(sa.String(128))
     changes: Mapped[dict[str, Any]] = mapped_column(JSONB)
     recorded_at: Mapped[datetime] = mapped_column(TS, server_default=sa.func.now())
+
+
+# design-scheme deliberation (its own module; imported here so this metadata holds its tables)
+from survey.adapters import scheme_tables as _scheme_tables  # noqa: E402, F401

@@ -1,0 +1,164 @@
+"""Request and response schemas of design-scheme deliberation (bounded inputs)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from survey.entrypoints.api.schemas import Code, Strict
+
+GroupCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_\-]+$", examples=["A"])]
+
+
+class SchemeGroupIn(Strict):
+    code: GroupCode
+    name: str = Field(min_length=1, max_length=100, examples=["一号院"])
+    building_codes: list[Code] = Field(min_length=1, max_length=200, examples=[["1", "2"]])
+
+
+class SchemeRoundCreate(Strict):
+    community_id: uuid.UUID
+    title: str = Field(min_length=1, max_length=200, examples=["自行车棚改造方案评选"])
+    groups: list[SchemeGroupIn] = Field(
+        min_length=1, max_length=50, description="Courtyards or building groups (一院一策): each votes on its own"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "community_id": "0b6f3c9e-2d7a-4c1b-9f3e-5a8d2c1e7b40",
+                    "title": "自行车棚改造方案评选",
+                    "groups": [
+                        {"code": "A", "name": "一号院", "building_codes": ["1", "2"]},
+                        {"code": "B", "name": "二号院", "building_codes": ["3"]},
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class ProposalCreate(Strict):
+    source_kind: Literal["firm", "university", "resident"] = Field(examples=["university"])
+    proposer: str = Field(min_length=1, max_length=100, examples=["清华大学建筑学院"])
+    title: str = Field(min_length=1, max_length=200, examples=["车棚+便民服务综合体"])
+    summary: str = Field(min_length=1, max_length=4000, examples=["立体停车提高效率，腾出空间设裁缝铺、修鞋、配钥匙"])
+    document_ref: str | None = Field(default=None, max_length=500, examples=["docs/bike-shed-v1.pdf"])
+    group_codes: list[GroupCode] = Field(
+        default_factory=list, max_length=50, description="The groups it is for; empty = every group of the round"
+    )
+
+
+class RevisionCreate(Strict):
+    parent_version_id: uuid.UUID = Field(description="The current version this one revises")
+    title: str | None = Field(default=None, min_length=1, max_length=200, description="Default: the parent's")
+    summary: str = Field(min_length=1, max_length=4000)
+    document_ref: str | None = Field(default=None, max_length=500)
+    changes: str = Field(min_length=1, max_length=2000, examples=["增加无障碍坡道，保留原有绿化"])
+    answers_feedback: list[uuid.UUID] = Field(
+        default_factory=list, max_length=2000, description="Feedback on the parent version this revision answers"
+    )
+
+
+class FeedbackCreate(Strict):
+    household_id: uuid.UUID | None = Field(
+        default=None, description="A community worker names the household; a resident's is their own"
+    )
+    stance: Literal["support", "concerns"]
+    text: str | None = Field(default=None, max_length=1000, examples=["希望保留晾晒区"])
+    channel: Literal["app", "door_to_door", "paper", "meeting"] | None = None
+
+
+class FeedbackRead(BaseModel):
+    id: uuid.UUID
+    version_id: uuid.UUID
+    household_id: uuid.UUID
+    stance: str
+    text: str | None
+    channel: str
+    created_at: datetime
+
+
+class FinalVoteCreate(Strict):
+    rule: Literal["household_share", "civil_code_278_major", "civil_code_278_ordinary"] = Field(
+        default="civil_code_278_major",
+        description="The vote rule of each group's consultation (survey.domain.rules); choosing a scheme approves",
+    )
+    threshold: str | None = Field(default=None, max_length=20, pattern=r"^\d{1,6}(/\d{1,6}|\.\d{1,6})?$")
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+
+class VersionRead(BaseModel):
+    id: uuid.UUID
+    number: int
+    label: str
+    parent_id: uuid.UUID | None
+    title: str
+    summary: str
+    document_ref: str | None
+    changes: str | None
+    answers_feedback: list[uuid.UUID]
+    published_in_round: int
+    feedback: dict[str, int]
+    created_at: datetime
+
+
+class ProposalRead(BaseModel):
+    id: uuid.UUID
+    code: str
+    source_kind: str
+    proposer: str
+    group_codes: list[str]
+    current_version: int
+    versions: list[VersionRead] = Field(description="The lineage v1 → v2 → v3, each with its parent")
+
+
+class FinalVoteRead(BaseModel):
+    consultation_id: uuid.UUID | None
+    state: str | None
+    result: dict[str, Any] | None = Field(
+        description="The group's vote under its rule (conditions as exact fractions), votes per scheme and the "
+        "winner (`won`, `tied`, `not_passed`, `pending`)"
+    )
+
+
+class GroupRead(BaseModel):
+    code: str
+    name: str
+    building_codes: list[str]
+    final_vote: FinalVoteRead
+    winner_version_id: uuid.UUID | None
+
+
+class SchemeRoundSummary(BaseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    title: str
+    state: Literal["deliberating", "voting", "decided"]
+    round_no: int
+    phase: Literal["up", "down"]
+    stage_label: str = Field(examples=["一下"])
+    created_at: datetime
+    decided_at: datetime | None
+
+
+class SchemeRoundRead(BaseModel):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    title: str
+    state: Literal["deliberating", "voting", "decided"]
+    round_no: int
+    phase: Literal["up", "down"]
+    stage_label: str = Field(examples=["二上"])
+    round_limit: int
+    groups: list[GroupRead]
+    proposals: list[ProposalRead]
+    created_at: datetime
+    decided_at: datetime | None
+    version: int
