@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
+from renovation_common.contracts.survey import MENU_ITEM_NAMES_ZH
+
 
 async def test_formulas_are_neutralised_once_and_negative_numbers_stay_numbers(world):
     cid = await world.consultation(
@@ -58,11 +60,25 @@ async def test_formulas_are_neutralised_once_and_negative_numbers_stay_numbers(w
 
 
 async def test_the_answers_export_speaks_chinese_in_beijing_time_with_names_beside_ids(world):
-    cid = await world.consultation(title="第一轮意愿征询")
+    cid = await world.consultation(
+        title="第一轮意愿征询",
+        questions=[
+            {"id": "agree", "kind": "single_choice", "text": "同意改造吗?", "options": ["yes", "no"],
+             "option_labels": {"yes": "同意", "no": "不同意"}},
+            {"id": "items", "kind": "multiple_choice", "text": "项目", "required": False,
+             "options": ["parking", "greening", "lighting"], "option_labels": {"lighting": "路灯"}},
+        ],
+    )  # fmt: skip
     h = world.households[0]
     detail = (await world.client.get(f"/v1/households/{h['id']}", headers=world.worker())).json()
     answered_at = (datetime.now(UTC) + timedelta(seconds=2)).replace(microsecond=0)
-    r = await world.answer(cid, h["id"], {"agree": "yes"}, channel="paper", answered_at=answered_at.isoformat())
+    r = await world.answer(
+        cid,
+        h["id"],
+        {"agree": "yes", "items": ["parking", "lighting"]},
+        channel="paper",
+        answered_at=answered_at.isoformat(),
+    )
     assert r.status_code == 201, r.text
     beijing = answered_at.astimezone(ZoneInfo("Asia/Shanghai"))
     url = f"/v1/consultations/{cid}/export"
@@ -82,7 +98,12 @@ async def test_the_answers_export_speaks_chinese_in_beijing_time_with_names_besi
         and cells["答复时间（北京时间）"] != f"{answered_at:%Y-%m-%d %H:%M:%S}"
     )
     assert cells["征询方式"] == "纸质问卷" and cells["年龄段"] == "青年" and cells["访员代录"] == "是"
-    assert cells["同意改造吗?（agree）"] == "yes" and cells["专有面积(m²)"] == "60.00" and "意见建议" in cells
+    assert cells["同意改造吗?（agree）"] == "同意"  # the option as it reads: its label, else a menu item's name
+    assert (
+        cells["项目（items）"] == f"{MENU_ITEM_NAMES_ZH['parking']}|路灯"
+        and cells["专有面积(m²)"] == "60.00"
+        and "意见建议" in cells
+    )
     assert "业主0" not in text and "13800000000" not in text  # never a person's name or phone
 
     # CSV for programs: the machine header row, codes and ISO 8601 with the offset
@@ -91,11 +112,12 @@ async def test_the_answers_export_speaks_chinese_in_beijing_time_with_names_besi
     values = dict(zip(header, machine, strict=True))
     assert header[:7] == ["response_id", "household_id", "community_id", "community_name", "building_id",
                           "building", "building_name"]  # fmt: skip
-    assert header[-3:] == ["q:agree", "q:why", "suggestion"] and len(header) == len(zh_header)
+    assert header[-3:] == ["q:agree", "q:items", "suggestion"] and len(header) == len(zh_header)
     assert values["answered_at"] == beijing.isoformat() and values["answered_at"].endswith("+08:00")
     assert datetime.fromisoformat(values["answered_at"]) == answered_at  # the same instant
     assert (values["community_name"], values["building_name"], values["channel"]) == ("劲松北社区", "1号楼", "paper")
     assert (values["age_group"], values["interviewed"]) == ("youth", "yes")
+    assert (values["q:agree"], values["q:items"]) == ("yes", "parking|lighting")  # codes for programs
 
     # XLSX: the people's sheet first (title, community, export time in Beijing time), the machine rows in `data`
     r = await world.client.get(url, params={"format": "xlsx"}, headers=world.worker())

@@ -12,7 +12,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from survey.domain.questions import Question, QuestionKind
+from renovation_common.contracts.survey import MENU_ITEM_NAMES_ZH
+from survey.domain.questions import CHOICE_KINDS, Question, QuestionKind
 
 FIXED_COLUMNS = (  # the machine header row: snake_case keys, stable (new columns are only ever added)
     "response_id",
@@ -80,8 +81,9 @@ def machine_row(
 def people_row(
     questions: Sequence[Question], fixed: Mapping[str, Any], answers: Mapping[str, Any], suggestion: str | None
 ) -> list[Any]:
-    """The same row for people: channel, age group and yes/no named in Chinese, the answer time as its wall time
-    in the service's zone (to the second; the header names the zone)."""
+    """The same row for people: channel, age group and yes/no named in Chinese, the options picked as they read
+    (the question's label, else a menu item's Chinese name, else the option), the answer time as its wall time in
+    the service's zone (to the second; the header names the zone)."""
     values = {
         **fixed,
         "channel": CHANNEL_NAMES_ZH.get(fixed["channel"], fixed["channel"]),
@@ -89,7 +91,15 @@ def people_row(
         "interviewed": YES_NO_ZH.get(fixed["interviewed"], fixed["interviewed"]),
         "answered_at": fixed["answered_at"].replace(tzinfo=None, microsecond=0),
     }
-    return export_row(questions, values, answers, suggestion)
+    return export_row(questions, values, {q.id: _as_read(q, answers.get(q.id)) for q in questions}, suggestion)
+
+
+def _as_read(question: Question, value: Any) -> Any:
+    if value is None or question.kind not in CHOICE_KINDS:
+        return value
+    if isinstance(value, list):
+        return [question.label(str(v), MENU_ITEM_NAMES_ZH) for v in value]
+    return question.label(str(value), MENU_ITEM_NAMES_ZH)
 
 
 def wall_times_as_text(row: Sequence[Any]) -> list[Any]:
