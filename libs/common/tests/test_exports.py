@@ -6,10 +6,19 @@ import csv
 import io
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
 
-from renovation_common.exports import csv_bytes, xlsx_bytes
+from renovation_common.exports import (
+    Sheet,
+    csv_bytes,
+    local_time_label,
+    xlsx_bytes,
+    xlsx_workbook_bytes,
+    yuan,
+    zone_name,
+)
 
 COLUMNS = ["household", "suggestion", "area_m2", "at"]
 ROWS = [
@@ -38,3 +47,30 @@ def test_xlsx_stores_formula_like_text_as_text():
     assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
     assert ws["B3"].value == "多建停车位"
     assert ws["D2"].value == datetime(2026, 1, 2, 3, 4)
+
+
+def test_people_times_and_money():
+    at = datetime(2026, 12, 3, 13, 5, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert local_time_label(at) == "2026-12-03 21:05:00 UTC+08:00（北京时间）" and zone_name(at) == "北京时间"
+    assert local_time_label(at.astimezone(ZoneInfo("Europe/Berlin"))).endswith("UTC+01:00（Europe/Berlin）")
+    assert [yuan(f) for f in (123456, 5, 0, -5, -100)] == ["1234.56", "0.05", "0.00", "-0.05", "-1.00"]
+
+
+def test_a_workbook_of_a_people_sheet_and_a_data_sheet_is_formula_safe():
+    content = xlsx_workbook_bytes(
+        [
+            Sheet("答卷", ["意见", "时间"], [['=HYPERLINK("x")', datetime(2026, 12, 3, 21, 5)]],
+                  preamble=[["标题"], ["导出时间", "=1+1"]], number_formats={1: "yyyy-mm-dd hh:mm:ss"}),
+            Sheet("data", ["suggestion", "n"], [["@SUM(A1)", -5]]),
+        ]
+    )  # fmt: skip
+    book = load_workbook(io.BytesIO(content))
+    assert book.sheetnames == ["答卷", "data"]
+    people, data = book["答卷"], book["data"]
+    assert [[c.value for c in r] for r in people.iter_rows()] == [
+        ["标题", None], ["导出时间", "=1+1"], ["意见", "时间"], ['=HYPERLINK("x")', datetime(2026, 12, 3, 21, 5)]
+    ]  # fmt: skip
+    assert people["B2"].data_type == "s" and people["A4"].data_type == "s"  # text, never formulas
+    assert people["B4"].number_format == "yyyy-mm-dd hh:mm:ss" and people["A3"].font.bold
+    assert people.freeze_panes == "A4" and data.freeze_panes == "A2"
+    assert data["A2"].value == "@SUM(A1)" and data["A2"].data_type == "s" and data["B2"].value == -5

@@ -34,3 +34,6 @@ class Settings(ServiceSettings):
     )
     import_timeout_s: float = Field(default=15.0, gt=0, le=120, description="Time to read one file")
     import_concurrency: int = Field(default=2, ge=1, le=16, description="Files read at once per replica")
+    timezone: str = Field(
+        default="Asia/Shanghai", description="The zone of the times people read in exports (北京时间 by default)"
+    )

@@ -271,11 +271,11 @@ async def test_demand_survey_per_resident_export_and_chart(world):
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert "老年 / canteen: 2" in svg.text and svg.text.startswith("<svg")  # the age group in Chinese
 
-    csv_r = await world.client.get(f"/v1/consultations/{cid}/export?format=csv", headers=world.worker())
+    csv_r = await world.client.get(f"/v1/consultations/{cid}/export?format=csv&header=machine", headers=world.worker())
     assert csv_r.status_code == 200
     rows = list(csv.reader(io.StringIO(csv_r.content.decode("utf-8-sig"))))
     header = rows[0]
-    assert header[:3] == ["response_id", "household_id", "building"] and header[-3:] == [
+    assert header[:4] == ["response_id", "household_id", "community_id", "community_name"] and header[-3:] == [
         "q:want",
         "q:rate",
         "suggestion",
@@ -284,7 +284,7 @@ async def test_demand_survey_per_resident_export_and_chart(world):
     assert any(r[-1] == '\'=HYPERLINK("x")' for r in rows[1:])  # formula injection neutralised
     assert not any(p in csv_r.content.decode("utf-8-sig") for p in PERSONAL[:2])
     xlsx_r = await world.client.get(f"/v1/consultations/{cid}/export?format=xlsx", headers=world.worker())
-    sheet = load_workbook(io.BytesIO(xlsx_r.content)).worksheets[0]
+    sheet = load_workbook(io.BytesIO(xlsx_r.content))["data"]
     assert [c.value for c in next(sheet.iter_rows(max_row=1))] == header
     assert sheet.max_row == 4
 

@@ -16,6 +16,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font, PatternFill
 
 from projects.domain.progress import ProgressRow, ProgressStatus
+from renovation_common.exports import local_time_label
 
 STATUS_FILL = {"late": "FFC7CE", "completed": "C6EFCE", "ahead": "DDEBF7"}
 STATUS_NAMES_ZH = {
@@ -33,15 +34,6 @@ MACHINE_HEADERS = (
     "face_name", "package_code", "package_name", "trade", "start_date", "finish_date", "planned_percent",
     "actual_percent", "variance", "status",
 )  # fmt: skip
-ZONE_NAMES_ZH = {"Asia/Shanghai": "北京时间"}
-
-
-def local_time_label(at: datetime) -> str:
-    """``2026-12-03 21:05:00 UTC+08:00（北京时间）``: the wall time, its offset and the zone's name."""
-    offset = at.strftime("%z")
-    zone = getattr(at.tzinfo, "key", None) or at.tzname() or ""
-    name = ZONE_NAMES_ZH.get(zone, zone)
-    return f"{at:%Y-%m-%d %H:%M:%S} UTC{offset[:3]}:{offset[3:]}" + (f"（{name}）" if name else "")
 
 
 def progress_table_xlsx(

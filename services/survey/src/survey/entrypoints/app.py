@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -24,6 +25,7 @@ from survey.service_layer.context import Context
 def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any) -> FastAPI:
     """``clock`` (tests) replaces the wall clock of the auto-closer (routes keep the wall clock)."""
     settings = Settings(**overrides)
+    timezone = ZoneInfo(settings.timezone)  # an unknown zone fails here, at start
     limits = ImportLimits(
         max_bytes=settings.import_max_bytes,
         max_rows=settings.import_max_rows,
@@ -34,7 +36,7 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
 
     async def on_startup(runtime: Runtime) -> None:
         runtime.extras[CONTEXT] = Context(
-            files=HouseholdFileReader(limits), source=settings.event_source, clock=runtime.clock
+            files=HouseholdFileReader(limits), source=settings.event_source, clock=runtime.clock, timezone=timezone
         )
 
     app = build_app(

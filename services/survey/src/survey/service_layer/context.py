@@ -6,8 +6,9 @@ for routes and workers alike; the household file reader is an adapter, seen here
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from renovation_common.clock import Clock, system_clock
 
@@ -24,3 +25,4 @@ class Context:
     files: RowReader
     source: str = "survey"  # the CloudEvents ``source`` of the events this service writes
     clock: Clock = system_clock
+    timezone: ZoneInfo = field(default_factory=lambda: ZoneInfo("Asia/Shanghai"))  # exports' times for people

@@ -164,6 +164,7 @@ class ResponseRepository(SqlRepository):
             sa.select(
                 ResponseRow.id.label("response_id"),
                 ResponseRow.household_id,
+                HouseholdRow.building_id,
                 BuildingRow.code.label("building"),
                 HouseholdRow.unit,
                 HouseholdRow.room,

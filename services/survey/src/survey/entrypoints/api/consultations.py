@@ -10,12 +10,20 @@ from fastapi.responses import JSONResponse, Response
 
 from renovation_common.app import Runtime, get_runtime
 from renovation_common.auth import Principal
-from renovation_common.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
+from renovation_common.exports import (
+    CSV_MEDIA_TYPE,
+    XLSX_MEDIA_TYPE,
+    Sheet,
+    csv_bytes,
+    local_time_label,
+    xlsx_workbook_bytes,
+)
 from renovation_common.idempotency import answer_replay, replay_responses
 from renovation_common.pagination import Page, PageParams, make_page, page_params
 from survey.domain.consultation import ConsultationKind
 from survey.domain.consultation import State as ConsultationState
-from survey.entrypoints.api.deps import answerers, officers, readers, staff
+from survey.domain.exports import FIXED_COLUMNS, wall_times_as_text
+from survey.entrypoints.api.deps import answerers, context, officers, readers, staff
 from survey.entrypoints.api.schemas import (
     AuditRead,
     BatchRead,
@@ -33,6 +41,7 @@ from survey.entrypoints.api.schemas import (
 from survey.service_layer import responses as ruc
 from survey.service_layer.consultations import lifecycle, queries, rankings
 from survey.service_layer.consultations.mapping import NewConsultation
+from survey.service_layer.context import Context
 
 router = APIRouter(tags=["consultations"])
 responses_router = APIRouter(tags=["responses"])
@@ -289,7 +298,9 @@ async def get_result(
     responses={
         200: {
             "content": {"text/csv": {}, XLSX_MEDIA_TYPE: {}},
-            "description": "One row per response; columns in a stable order",
+            "description": "One row per response; columns in a stable order. XLSX: sheet `答卷` for people "
+            "(title, community, export time in Beijing time, Chinese headers) and sheet `data` with the machine "
+            "header row. CSV: Chinese headers, or the machine header row and values with `header=machine`",
         }
     },
 )
@@ -297,15 +308,51 @@ async def export_responses(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
-    format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
+    ctx: Annotated[Context, Depends(context)],
+    format: Annotated[Literal["csv", "xlsx"], Query(description="`csv` or `xlsx`", examples=["xlsx"])] = "csv",
+    header: Annotated[
+        Literal["zh", "machine"],
+        Query(
+            description="CSV only: `zh` (default) — Chinese headers, channel, age group and yes/no in Chinese, "
+            "times as Beijing wall time (the header names the zone); `machine` — the stable snake_case header row "
+            "(`response_id`, `community_id`, `community_name`, `building_id`, `building`, `building_name`, …, "
+            "`q:<question id>`, `suggestion`), codes, and ISO 8601 times with their offset (`+08:00`), exactly the "
+            "XLSX `data` sheet",
+            examples=["machine"],
+        ),
+    ] = "zh",
 ) -> Response:
-    """CSV or XLSX of every response, formula-like text neutralised; personal data never included."""
-    row, columns, rows = await queries.export_table(runtime.read(), principal, consultation_id, now=runtime.clock())
-    name = f"consultation-{row.id}.{format}"
+    """CSV or XLSX of every response, with the community and building names beside their ids; formula-like text
+    neutralised; personal data (names, phone numbers) never included."""
+    export = await queries.export_table(
+        runtime.read(), principal, consultation_id, now=runtime.clock(), tz=ctx.timezone
+    )
+    name = f"consultation-{export.consultation.id}.{format}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if format == "xlsx":
-        return Response(xlsx_bytes(columns, rows, sheet="responses"), media_type=XLSX_MEDIA_TYPE, headers=disposition)
-    return Response(csv_bytes(columns, rows), media_type=CSV_MEDIA_TYPE, headers=disposition)
+        people = Sheet(
+            "答卷",
+            export.headers_zh,
+            export.people,
+            preamble=[
+                [f"{export.consultation.title} 答卷导出"],
+                [
+                    "社区",
+                    export.community_name,
+                    "导出时间",
+                    local_time_label(export.exported_at),
+                    "答卷数",
+                    len(export.people),
+                ],
+            ],
+            number_formats={FIXED_COLUMNS.index("answered_at"): "yyyy-mm-dd hh:mm:ss"},
+        )
+        content = xlsx_workbook_bytes([people, Sheet("data", export.columns, export.rows)])
+        return Response(content, media_type=XLSX_MEDIA_TYPE, headers=disposition)
+    if header == "machine":
+        return Response(csv_bytes(export.columns, export.rows), media_type=CSV_MEDIA_TYPE, headers=disposition)
+    people_csv = csv_bytes(export.headers_zh, (wall_times_as_text(r) for r in export.people))
+    return Response(people_csv, media_type=CSV_MEDIA_TYPE, headers=disposition)
 
 
 @results_router.get(

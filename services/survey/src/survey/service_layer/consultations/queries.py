@@ -4,14 +4,17 @@ answers export and the demand chart. Read-only transactions."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
 from typing import Any
 
 from renovation_common.auth import Principal, Role
 from renovation_common.db import ReadOnlyUnitOfWork
 from renovation_common.errors import BadRequest, Forbidden
+from renovation_common.exports import zone_name
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repositories import (
+    CommunityRepository,
     ConsultationRepository,
     HouseholdRepository,
     ResponseRepository,
@@ -19,8 +22,14 @@ from survey.adapters.repositories import (
 )
 from survey.domain.charts import demand_chart_svg
 from survey.domain.consultation import State
-from survey.domain.exports import export_columns, export_row
+from survey.domain.exports import (
+    export_columns,
+    export_headers_zh,
+    machine_row,
+    people_row,
+)
 from survey.domain.questions import CHOICE_KINDS, QuestionKind
+from survey.domain.registry import building_name
 from survey.domain.results import AgeGroups
 from survey.service_layer.consultations.access import (
     ensure_can_read,
@@ -30,7 +39,7 @@ from survey.service_layer.consultations.access import (
 )
 from survey.service_layer.consultations.mapping import setup_of
 from survey.service_layer.consultations.results import compute, result_document
-from survey.service_layer.registry import resident_community
+from survey.service_layer.registry import load_community, resident_community
 
 
 async def get_consultation(
@@ -99,21 +108,43 @@ async def get_result(
         return result_document(row, result, now)
 
 
+@dataclass(frozen=True)
+class AnswerExport:
+    """The answers of a consultation, one row per response, in two faces of the same rows: ``columns``/``rows``
+    for programs (machine header row, codes, ISO times with offset) and ``headers_zh``/``people`` for people
+    (Chinese headers and names, wall times in the service's zone)."""
+
+    consultation: ConsultationRow
+    community_name: str
+    exported_at: datetime  # in the service's zone
+    columns: list[str]
+    rows: list[list[Any]]
+    headers_zh: list[str]
+    people: list[list[Any]]
+
+
 async def export_table(
-    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
-) -> tuple[ConsultationRow, list[str], list[list[str]]]:
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, tz: tzinfo
+) -> AnswerExport:
+    """Every response with its household's place (community and building, ids beside names), never a name or
+    a phone number of a person."""
     async with read:
         row = await load_consultation(ConsultationRepository(read.session), consultation_id)
         ensure_staff_covers_consultation(principal, row)
+        community = await load_community(CommunityRepository(read.session), row.community_id)
         questions = setup_of(row).questionnaire.questions
         groups = AgeGroups(row.age_middle_from, row.age_elderly_from)
         year = (row.closed_at or now).year
-        rows = []
+        rows, people = [], []
         for r in await ResponseRepository(read.session).export_rows(row.id):
             fixed = {
                 "response_id": str(r.response_id),
                 "household_id": str(r.household_id),
+                "community_id": str(row.community_id),
+                "community_name": community.name,
+                "building_id": str(r.building_id),
                 "building": r.building,
+                "building_name": building_name(r.building),
                 "unit": r.unit,
                 "room": r.room,
                 "floor_area_m2": r.floor_area_m2,
@@ -121,11 +152,21 @@ async def export_table(
                 "age_group": groups.group(r.birth_year, year),
                 "channel": r.channel,
                 "interviewed": "yes" if r.interviewer else "no",  # the interviewer's id stays in the audit trail
-                "answered_at": r.answered_at.isoformat(),
+                "answered_at": r.answered_at.astimezone(tz),
                 "version": r.version,
             }
-            rows.append(export_row(questions, fixed, r.answers, r.suggestion))
-        return row, export_columns(questions), rows
+            rows.append(machine_row(questions, fixed, r.answers, r.suggestion))
+            people.append(people_row(questions, fixed, r.answers, r.suggestion))
+        exported_at = now.astimezone(tz)
+        return AnswerExport(
+            consultation=row,
+            community_name=community.name,
+            exported_at=exported_at,
+            columns=export_columns(questions),
+            rows=rows,
+            headers_zh=export_headers_zh(questions, zone_name(exported_at)),
+            people=people,
+        )
 
 
 async def demand_chart(
