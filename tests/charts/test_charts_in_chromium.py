@@ -55,10 +55,12 @@ PAGE = """<!doctype html>
     return {{ text: t.textContent, cls: t.getAttribute("class"), rect: box(t.getBoundingClientRect()),
              local: [b.x, b.y, b.width, b.height] }};
   }});
+  const bars = [...svg.querySelectorAll("rect.bar")].map((r) => box(r.getBoundingClientRect()));
   document.getElementById("findings").textContent = JSON.stringify({{
     viewport: box(svg.getBoundingClientRect()),
     font: getComputedStyle(svg).fontFamily,
     texts,
+    bars,
   }});
 }})();
 </script>
@@ -92,6 +94,7 @@ class Rendered:
     viewport: tuple[float, float, float, float]
     font: str
     texts: list[Text]
+    bars: list[tuple[float, float, float, float]]  # every rect.bar (a trade's bar on a face), left, top, right, bottom
 
     def of(self, cls: str) -> list[Text]:
         return [t for t in self.texts if t.cls == cls]
@@ -135,7 +138,7 @@ async def render(binary: str, svg: str, workdir: Path) -> Rendered:
     )
     data: dict[str, Any] = json.loads(html.unescape(found.group(1)))
     texts = [Text(t["text"], t["cls"], tuple(t["rect"]), tuple(t["local"])) for t in data["texts"]]
-    return Rendered(tuple(data["viewport"]), data["font"], texts)
+    return Rendered(tuple(data["viewport"]), data["font"], texts, [tuple(b) for b in data.get("bars", [])])
 
 
 def overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
@@ -297,3 +300,7 @@ async def test_the_handover_chart_in_chromium(browser, service_client, make_toke
     days = [date.fromisoformat(t.text) for t in ticks]  # dates of the plan's working days, or this raises
     assert len(days) >= 2 and all(b > a for a, b in itertools.pairwise(days))
     assert all(b.rect[0] > a.rect[0] for a, b in itertools.pairwise(ticks))  # left to right
+    # every trade's bar is seen: trades working one face at the same time get a lane each, none hides another
+    assert len(chart.bars) == sum(len(face["bars"]) for face in data["faces"])
+    for a, b in itertools.combinations(chart.bars, 2):
+        assert not overlap(a, b), f"bars {a} and {b} overlap: one hides the other"

@@ -90,8 +90,12 @@ def render_svg(
     per_row = max(1, int((width - 20) // cell))
     title_lines = wrap(title, 14, width - 20)
     top = 30 + 18 * len(title_lines) + 20  # title, then the date labels above the grid
-    row_h = 34
-    grid_bottom = top + row_h * max(1, len(rows))
+    # trades that work a face at the same time get a lane each inside its row, so no bar hides another
+    lanes = [_lanes(r.bars) for r in rows]
+    lane_h = 22
+    heights = [max(34, 14 + lane_h * (max(ls.values(), default=0) + 1)) for ls in lanes]
+    tops = [top + sum(heights[:i]) for i in range(len(rows))]
+    grid_bottom = top + (sum(heights) if rows else 34)
     legend_rows = -(-len(legend) // per_row)
     height = int(grid_bottom + 24 + 18 * legend_rows + 10)
     out = [
@@ -112,20 +116,23 @@ def render_svg(
         if k < len(dates) and x + text_width("2025-01-01", 9) <= width:
             out.append(f'<text class="tick" x="{x:.1f}" y="{top - 12}" font-size="9">{dates[k].isoformat()}</text>')
     for i, row in enumerate(rows):
-        y = top + i * row_h
+        y, row_h = tops[i], heights[i]
+        if i:
+            out.append(f'<line x1="8" y1="{y}" x2="{width - 10}" y2="{y}" stroke="#eee"/>')
         face = escape(fit(row.face_name, 11, left - 14))
         out.append(f'<text class="face" x="8" y="{y + row_h / 2 + 4:.1f}">{face}</text>')
         for bar in row.bars:
             x = left + bar.start * day_w
             w = max(1.0, (bar.end - bar.start) * day_w)
+            by = y + 4 + lanes[i][bar] * lane_h
             name = label(bar.trade)
             out.append(
-                f'<rect x="{x:.1f}" y="{y + 6}" width="{w:.1f}" height="{row_h - 14}" fill="{colour[bar.trade]}" '
-                f'rx="2"><title>{escape(name)}: {bar.start_date} – {bar.finish_date} '
+                f'<rect class="bar" x="{x:.1f}" y="{by}" width="{w:.1f}" height="{lane_h - 4}" '
+                f'fill="{colour[bar.trade]}" rx="2"><title>{escape(name)}: {bar.start_date} – {bar.finish_date} '
                 f"({escape(', '.join(bar.packages))})</title></rect>"
             )
             if w - 6 >= text_width(name, 10):
-                ty = y + row_h / 2 + 3
+                ty = by + (lane_h - 4) / 2 + 4
                 out.append(f'<text x="{x + 3:.1f}" y="{ty:.1f}" font-size="10" fill="#fff">{escape(name)}</text>')
         for h in row.handovers:
             x = left + h.index * day_w
@@ -147,6 +154,20 @@ def render_svg(
         out.append(f'<text class="legend" x="{x + 18:.1f}" y="{yy}">{escape(text)}</text>')
     out.append("</svg>")
     return "\n".join(out)
+
+
+def _lanes(bars: Sequence[TradeBar]) -> dict[TradeBar, int]:
+    """Each bar's lane in its row: the first lane free from its start (bars come sorted by start)."""
+    ends: list[int] = []
+    out: dict[TradeBar, int] = {}
+    for bar in bars:
+        lane = next((k for k, end in enumerate(ends) if end <= bar.start), len(ends))
+        if lane == len(ends):
+            ends.append(bar.end)
+        else:
+            ends[lane] = bar.end
+        out[bar] = lane
+    return out
 
 
 def _diamond(x: float, cy: float) -> str:
