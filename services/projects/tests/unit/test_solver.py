@@ -13,11 +13,13 @@ from projects.domain.catalog import MENU_TO_PACKAGES, FaceKind
 from projects.domain.planning import FaceSpec, PlanLink, PlanPackage, build_problem, layout, weights_from_ranks
 from projects.domain.scheduling import (
     Link,
+    ListDecoder,
     Problem,
     Task,
     check,
     greedy,
     justify,
+    local_search,
     serial_sgs,
     weighted_completion,
     weighted_lower_bound,
@@ -139,3 +141,23 @@ def test_serial_sgs_and_justification_keep_every_rule_and_never_lengthen(problem
         return max(p[t.id] + t.duration for t in problem.tasks)
 
     assert span(justified) <= span(plan)
+
+
+@settings(max_examples=40, deadline=None)
+@given(rcpsp(), st.integers(0, 3))
+def test_the_activity_list_search_is_seeded_keeps_every_rule_and_never_lengthens(problem, seed):
+    plan = justify(problem, serial_sgs(problem))
+    decoder = ListDecoder(problem)
+    # the index-array decoder is the serial SGS: the same starts for the same activity list
+    order = decoder.feasible_order([decoder.index[x] for x in sorted(decoder.ids, key=lambda x: (plan[x], x))])
+    assert decoder.as_plan(decoder.decode(order)) == serial_sgs(
+        problem, {decoder.ids[j]: (k,) for k, j in enumerate(order)}
+    )
+    found = local_search(problem, plan, 200, seed, decoder)
+    assert check(problem, found) == []
+    assert found == local_search(problem, plan, 200, seed)  # the same call (own decoder or not), the same plan
+
+    def span(p: dict[str, int]) -> int:
+        return max(p[t.id] + t.duration for t in problem.tasks)
+
+    assert span(found) <= span(plan)

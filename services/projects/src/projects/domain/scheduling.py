@@ -26,6 +26,7 @@ site when reality overloaded them. :func:`check` applies exactly the same readin
 
 from __future__ import annotations
 
+import heapq
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -353,83 +354,163 @@ def serial_sgs(problem: Problem, priority: Mapping[str, tuple[int, ...]] | None 
     return start
 
 
-def justify(problem: Problem, starts: Mapping[str, int]) -> dict[str, int]:
+class ListDecoder:
+    """The serial schedule-generation scheme on index arrays, for the activity-list search of a plain RCPSP:
+    decoding and forward-backward justification without dictionaries (built once per problem, reused for
+    thousands of schedules). Faces, groups and frozen tasks are not looked at."""
+
+    def __init__(self, problem: Problem) -> None:
+        self.ids = [t.id for t in problem.tasks]
+        index = {tid: i for i, tid in enumerate(self.ids)}
+        resources = sorted(problem.capacities)
+        res_index = {r: k for k, r in enumerate(resources)}
+        self.caps = [problem.capacities[r] for r in resources]
+        self.dur = [t.duration for t in problem.tasks]
+        self.es = [t.earliest_start for t in problem.tasks]
+        self.dem = [
+            [(res_index[r], d) for r, d in sorted(t.demands.items()) if d > 0] if t.duration > 0 else []
+            for t in problem.tasks
+        ]
+        n = len(self.ids)
+        self.preds: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        self.succs: list[list[tuple[int, int]]] = [[] for _ in range(n)]
+        for link in problem.links:
+            a, b = index[link.pred], index[link.succ]
+            self.preds[b].append((a, link.lag))
+            self.succs[a].append((b, link.lag))
+        self.pred_sets = [frozenset(a for a, _ in p) for p in self.preds]
+        self.succ_sets = [frozenset(b for b, _ in q) for q in self.succs]
+        topo = {tid: i for i, tid in enumerate(topological({t.id: t for t in problem.tasks}, problem.links))}
+        self.topo = [topo[tid] for tid in self.ids]
+        self.horizon = horizon(problem)
+        self.index = index
+
+    def _place(self, order: Sequence[int], before: list[list[tuple[int, int]]], release: Sequence[int]) -> list[int]:
+        """Each task of ``order`` at the earliest time its ``before`` tasks (finish + lag) and the resources
+        allow; the times are on the axis of ``before`` (forward: starts; backward: time from the end)."""
+        dur, dem = self.dur, self.dem
+        size = self.horizon + max(dur, default=0) + 2
+        free = [[c] * size for c in self.caps]
+        fin = [0] * len(dur)
+        at = [0] * len(dur)
+        for j in order:
+            t = release[j]
+            for p, lag in before[j]:
+                v = fin[p] + lag
+                if v > t:
+                    t = v
+            d = dur[j]
+            need = dem[j]
+            if need:
+                moved = True
+                while moved:
+                    moved = False
+                    for r, q in need:
+                        row = free[r]
+                        for k in range(t + d - 1, t - 1, -1):
+                            if row[k] < q:
+                                t = k + 1
+                                moved = True
+                                break
+                        if moved:
+                            break
+                    if t + d >= size:  # cannot happen for a valid network (the horizon holds every task in a row)
+                        raise InvalidNetwork("the schedule does not fit the horizon")
+                for r, q in need:
+                    row = free[r]
+                    for k in range(t, t + d):
+                        row[k] -= q
+            at[j] = t
+            fin[j] = t + d
+        return at
+
+    def feasible_order(self, order: Sequence[int]) -> list[int]:
+        """``order`` with every task after its predecessors: at each place the first task of ``order`` whose
+        predecessors are all placed (a precedence-feasible list is returned unchanged)."""
+        where = {j: k for k, j in enumerate(order)}
+        waiting = [len(p) for p in self.pred_sets]
+        ready = [(where[j], j) for j in order if waiting[j] == 0]
+        heapq.heapify(ready)
+        out: list[int] = []
+        while ready:
+            _, j = heapq.heappop(ready)
+            out.append(j)
+            for b in self.succ_sets[j]:
+                waiting[b] -= 1
+                if waiting[b] == 0:
+                    heapq.heappush(ready, (where[b], b))
+        return out
+
+    def decode(self, order: Sequence[int]) -> list[int]:
+        """Starts of the activity list ``order`` (precedence-feasible), serial SGS."""
+        return self._place(order, self.preds, self.es)
+
+    def justify(self, starts: Sequence[int]) -> list[int]:
+        """Forward-backward improvement: every task as late as it can (last finish first), then as early as it
+        can (first start first). Never longer."""
+        dur, topo = self.dur, self.topo
+        n = len(dur)
+        mk = max(starts[j] + dur[j] for j in range(n))
+        back_order = sorted(range(n), key=lambda j: (-(starts[j] + dur[j]), -topo[j]))
+        rev = self._place(back_order, self.succs, [0] * n)
+        late = [mk - rev[j] - dur[j] for j in range(n)]
+        if min(late) < 0:  # cannot happen (each task fits at least where it was); justify forward only
+            late = list(starts)
+        fwd = self._place(sorted(range(n), key=lambda j: (late[j], topo[j])), self.preds, self.es)
+        return fwd if max(fwd[j] + dur[j] for j in range(n)) <= mk else list(starts)
+
+    def as_plan(self, starts: Sequence[int]) -> dict[str, int]:
+        return dict(zip(self.ids, starts, strict=True))
+
+    def of_plan(self, plan: Mapping[str, int]) -> list[int]:
+        return [plan[tid] for tid in self.ids]
+
+
+def justify(problem: Problem, starts: Mapping[str, int], decoder: ListDecoder | None = None) -> dict[str, int]:
     """Forward-backward improvement (double justification) of a plain RCPSP plan: every task as late as its
     successors and resources allow (last first), then as early as possible (first first). Never longer; often
     shorter. Faces and groups are not looked at: only for networks without them (and without frozen tasks)."""
-    by_id = {t.id: t for t in problem.tasks}
-    preds: dict[str, list[Link]] = defaultdict(list)
-    succs: dict[str, list[Link]] = defaultdict(list)
-    for link in problem.links:
-        preds[link.succ].append(link)
-        succs[link.pred].append(link)
-    mk = max(starts[t.id] + t.duration for t in problem.tasks)
-
-    def place(order: Sequence[str], earliest: bool, current: Mapping[str, int]) -> dict[str, int]:
-        usage = {r: [0] * (mk + 1) for r in problem.capacities}
-        out: dict[str, int] = {}
-        for tid in order:
-            t = by_id[tid]
-            demands = [(usage[r], d, problem.capacities[r]) for r, d in t.demands.items() if d > 0]
-            if earliest:
-                at = max([t.earliest_start, *(out[k.pred] + by_id[k.pred].duration + k.lag for k in preds[tid])])
-                step = 1
-            else:
-                at = min([mk - t.duration, *(out[k.succ] - k.lag - t.duration for k in succs[tid])])
-                step = -1
-            while any(row[k] + d > cap for row, d, cap in demands for k in range(at, at + t.duration)):
-                at += step
-                if at < 0 or at + t.duration > mk:
-                    return dict(current)
-            for row, d, _cap in demands:
-                for k in range(at, at + t.duration):
-                    row[k] += d
-            out[tid] = at
-        return out
-
-    topo = {tid: i for i, tid in enumerate(topological(by_id, problem.links))}
-    backward = place(sorted(by_id, key=lambda x: (-(starts[x] + by_id[x].duration), -topo[x])), False, starts)
-    forward = place(sorted(by_id, key=lambda x: (backward[x], topo[x])), True, starts)
-    return forward if max(forward[t] + by_id[t].duration for t in by_id) <= mk else dict(starts)
+    dec = decoder or ListDecoder(problem)
+    return dec.as_plan(dec.justify(dec.of_plan(starts)))
 
 
-def local_search(problem: Problem, plan: Mapping[str, int], schedules: int, seed: int = 0) -> dict[str, int]:
+def local_search(
+    problem: Problem, plan: Mapping[str, int], schedules: int, seed: int = 0, decoder: ListDecoder | None = None
+) -> dict[str, int]:
     """Iterated local search on activity lists for a plain RCPSP: move one to three tasks of the incumbent's order
     to another place their links allow, decode with the serial SGS, justify, keep it when no longer (now and then a
     longer one, to wander; the best is kept). ``schedules`` decodes, seeded: the same call gives the same plan."""
     rng = random.Random(seed)
-    preds: dict[str, set[str]] = defaultdict(set)
-    succs: dict[str, set[str]] = defaultdict(set)
-    for link in problem.links:
-        preds[link.succ].add(link.pred)
-        succs[link.pred].add(link.succ)
+    dec = decoder or ListDecoder(problem)
+    dur, preds, succs = dec.dur, dec.pred_sets, dec.succ_sets
+    n = len(dur)
 
-    def span(p: Mapping[str, int]) -> int:
-        return max(p[t.id] + t.duration for t in problem.tasks)
+    def span(p: Sequence[int]) -> int:
+        return max(p[j] + dur[j] for j in range(n))
 
-    current, current_span = dict(plan), span(plan)
-    best, best_span = dict(plan), current_span
+    current = dec.of_plan(plan)
+    current_span = span(current)
+    best, best_span = list(current), current_span
+    ids = dec.ids
     for k in range(1, schedules + 1):
-        order = sorted(current, key=lambda x: (current[x], x))
+        # (start, id) is precedence-feasible unless a zero-length task and its successor start together
+        order = dec.feasible_order(sorted(range(n), key=lambda x: (current[x], ids[x])))
         for _ in range(rng.randint(1, 3)):
-            i = rng.randrange(len(order))
+            i = rng.randrange(n)
             tid = order.pop(i)
             where = {x: j for j, x in enumerate(order)}
             lo = max([where[q] + 1 for q in preds[tid]] + [0])
-            hi = min([where[q] for q in succs[tid]] + [len(order)])
+            hi = min([where[q] for q in succs[tid]] + [n - 1])
             order.insert(rng.randint(lo, hi) if hi >= lo else i, tid)
-        decoded = serial_sgs(problem, {tid: (j,) for j, tid in enumerate(order)})
-        if decoded is None:
-            continue
-        candidate = justify(problem, decoded)
+        candidate = dec.justify(dec.decode(order))
         length = span(candidate)
         if length <= current_span or rng.random() < 0.05:
             current, current_span = candidate, length
             if length < best_span:
-                best, best_span = dict(candidate), length
+                best, best_span = list(candidate), length
         if k % 500 == 0 and current_span > best_span:
-            current, current_span = dict(best), best_span
-    return best
+            current, current_span = list(best), best_span
+    return dec.as_plan(best)
 
 
 def _face_arcs(face_tasks: Sequence[Task], links: Sequence[Link]) -> dict[str, list[tuple[str, int]]]:
@@ -655,6 +736,7 @@ __all__ = [
     "Infeasible",
     "InvalidNetwork",
     "Link",
+    "ListDecoder",
     "NoSolutionFound",
     "Problem",
     "SchedulingError",

@@ -7,8 +7,11 @@ whatever the load:
 1. a first plan: the constructive one (:func:`~projects.domain.scheduling.greedy` with face rules, or the serial
    schedule-generation scheme for a plain RCPSP);
 2. small and medium networks: CP-SAT on the whole model, hinted with it (one worker, fixed seed);
-3. a plain RCPSP not proven optimal by then: local search on activity lists
-   (:func:`~projects.domain.scheduling.local_search`, its share of the budget counted in decoded schedules);
+3. a plain RCPSP not proven optimal by then: iterated local search on activity lists
+   (:func:`~projects.domain.scheduling.local_search`: serial SGS + forward-backward justification on index arrays,
+   :class:`~projects.domain.scheduling.ListDecoder`), most of the budget (``search_share``), counted in decoded
+   schedules (``SCHEDULES_PER_SECOND``, calibrated so a counted second costs about the wall time of a CP-SAT
+   deterministic second); on the hard j60 instances it is what improves the plan, the LNS steps after it rarely do;
 4. then, while budget remains and optimality is not proven, large-neighbourhood search (LNS) warm-started from the
    best plan so far, each step a CP-SAT solve of one neighbourhood with a small deterministic budget:
 
@@ -48,6 +51,7 @@ from ortools.sat.python import cp_model
 from projects.domain.scheduling import (
     Infeasible,
     InvalidNetwork,
+    ListDecoder,
     NoSolutionFound,
     Problem,
     Task,
@@ -68,7 +72,11 @@ from projects.domain.scheduling import (
 FULL_MODEL_TASKS = 400  # up to this many tasks the whole model is solved first, and LNS frees tasks by order
 LNS_STEP_DT = 0.05  # deterministic budget of one small neighbourhood step
 PINNED_STEP_DT = 0.2  # of one pinned (large-network) step
-SCHEDULES_PER_SECOND = 500  # local-search decodes of a 60-task network counted as one second of budget
+# local-search decodes (serial SGS + justification) of a 60-task network counted as one second of budget: about the
+# wall time CP-SAT takes for one deterministic second on j60 here (measured on the 2-core VM: 4,000 decodes took
+# 3-13 s of wall time, one CP-SAT deterministic second 6-13 s, both under load)
+SCHEDULES_PER_SECOND = 4000
+SEARCH_RUNS = 3  # independent local-search runs (plain RCPSP), each an even part of its share
 PINNED_TARGET_TASKS = 40  # tasks freed by one pinned step (about three communities)
 
 
@@ -84,7 +92,7 @@ class SolveParams:
     wall_cap_factor: float = 20.0
     lns: bool = True
     main_share: float = 0.1  # of the budget for the whole-model solve before LNS (small and medium networks)
-    search_share: float = 0.5  # of the budget for local search on activity lists (plain RCPSP only)
+    search_share: float = 0.8  # of the budget for local search on activity lists (plain RCPSP only)
 
 
 @dataclass(frozen=True)
@@ -426,17 +434,27 @@ def solve(
             best = _stabilise(problem, by_id, h, built, best, previous, clock, params)
     if best is None:
         raise NoSolutionFound("no plan found within the time limit")
-    if not proven and _plain(problem) and params.lns and len(problem.tasks) <= FULL_MODEL_TASKS:
-        # local search on activity lists; its share of the budget counted in decoded schedules (deterministic)
-        schedules = int(clock.budget * params.search_share * SCHEDULES_PER_SECOND * 60 / max(60, len(problem.tasks)))
-        clock.spent += clock.budget * params.search_share
-        searched = local_search(problem, best, schedules, params.seed)
-        if _better(problem, searched, best, weights):
-            best = searched
     steps = improvements = 0
     initial_wc = _value(problem, first, weights)[0] if first is not None else None
+    searching = not proven and _plain(problem) and params.lns and len(problem.tasks) <= FULL_MODEL_TASKS
+    decoder = ListDecoder(problem) if _plain(problem) else None
+    if searching:
+        # local search on activity lists, its share of the budget counted in decoded schedules (deterministic):
+        # independent runs from the same plan, seeds ``seed``, ``seed + 1``, ...; one run levels off after some
+        # thousand schedules, and the best of several is more often near the best known than one long run
+        share = clock.budget * params.search_share / SEARCH_RUNS
+        schedules = int(share * SCHEDULES_PER_SECOND * 60 / max(60, len(problem.tasks)))
+        start = best
+        for r in range(SEARCH_RUNS):
+            clock.spent += share
+            searched = local_search(problem, start, schedules, params.seed + r, decoder)
+            if _better(problem, searched, best, weights):
+                best = searched
+            proven = _value(problem, best, weights)[1] <= bound  # reached the lower bound: nothing left to search
+            if proven:
+                break
     if params.lns and not proven and not previous and clock.left > 0.01 and not clock.wall_stopped:
-        best, steps, improvements, proven = _lns(problem, by_id, h, best, weights, clock, params, bound, large)
+        best, steps, improvements, proven = _lns(problem, by_id, h, best, weights, clock, params, bound, large, decoder)
     wc, mk, ends = _value(problem, best, weights)
     objective = wc * (h + 1) + mk if weights else mk
     if objective <= bound:
@@ -542,6 +560,7 @@ def _lns(
     params: SolveParams,
     bound: float,
     large: bool,
+    decoder: ListDecoder | None,
 ) -> tuple[dict[str, int], int, int, bool]:
     rng = random.Random(params.seed)
     wc, mk, ends0 = _value(problem, best, weights)
@@ -581,7 +600,7 @@ def _lns(
                 if not isinstance(v, int):
                     found[tid] = int(solver.value(v))
             if plain:
-                found = justify(problem, found)
+                found = justify(problem, found, decoder)
             nwc, nmk, nends = _value(problem, found, weights)
             spread = sum(nends.values())
             gained = (nwc, nmk) < (wc, mk)
