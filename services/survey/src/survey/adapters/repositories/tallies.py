@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from survey.adapters.orm import BuildingRow, CommunityRow, HouseholdAnswerCountRow, TallyRow
+from survey.adapters.orm import (
+    BuildingRow,
+    CommunityRow,
+    ConsultationRow,
+    HouseholdAnswerCountRow,
+    ResponseRow,
+    TallyRow,
+)
 from survey.adapters.repositories._base import SqlRepository, chunks
 from survey.domain.tallies import Registry, Tallies
 
@@ -133,6 +142,28 @@ class TallyRepository(SqlRepository):
         texts.sort()
         return Registry(households, area, per_building), t, [x for _, x in texts if x]
 
+    async def consultation_and_result_inputs(
+        self, consultation_id: uuid.UUID, suggestions: int
+    ) -> tuple[ConsultationRow, Registry, Tallies, list[str]] | None:
+        """The consultation and what its live result is computed from (:meth:`result_inputs`), in one round trip;
+        ``None`` when there is no such consultation. Nothing but the consultation is read once it holds its final
+        result."""
+        stmt = _consultation_and_result_inputs()
+        found = (
+            await self.session.execute(stmt, {"consultation_id": consultation_id, "suggestions": suggestions})
+        ).one_or_none()
+        if found is None:
+            return None
+        row, tally_rows, building_rows, households_count, area_m2, suggestion_texts = found
+        t = Tallies()
+        for metric, key, n, amount in tally_rows or ():
+            if n or amount:
+                t[(metric, key)] = (int(n), Decimal(amount))
+        registry = Registry(
+            int(households_count or 0), Decimal(area_m2 or 0), {code: int(n) for code, n in building_rows or ()}
+        )
+        return row, registry, t, [x for x in suggestion_texts or () if x]
+
     async def registry_totals(self, community_id: uuid.UUID) -> Registry:
         """The community's household and area counters and its households per building (no household is read)."""
         c = (
@@ -150,6 +181,43 @@ class TallyRepository(SqlRepository):
             )
         ).all()
         return Registry(int(c.household_count), Decimal(c.floor_area_m2), {code: int(n) for code, n in per_building})
+
+
+@functools.cache
+def _consultation_and_result_inputs() -> Any:
+    """Built once (the statement's construction and cache key were a millisecond of every read)."""
+    live = ConsultationRow.final_result.is_(None)
+    tally = (
+        sa.select(_records(TallyRow.metric, TallyRow.key, TallyRow.n, TallyRow.amount))
+        .where(TallyRow.consultation_id == ConsultationRow.id, live)
+        .scalar_subquery()
+    )
+    buildings = (
+        sa.select(_records(BuildingRow.code, BuildingRow.household_count))
+        .where(BuildingRow.community_id == ConsultationRow.community_id, BuildingRow.household_count > 0, live)
+        .scalar_subquery()
+    )
+    totals = [
+        sa.select(column).where(CommunityRow.id == ConsultationRow.community_id, live).scalar_subquery()
+        for column in (CommunityRow.household_count, CommunityRow.floor_area_m2)
+    ]
+    first = (
+        sa.select(ResponseRow.suggestion)
+        .where(ResponseRow.consultation_id == ConsultationRow.id, ResponseRow.suggestion.is_not(None), live)
+        .order_by(ResponseRow.created_at, ResponseRow.id)
+        .limit(sa.bindparam("suggestions"))
+        .correlate(ConsultationRow)
+        .subquery()
+    )
+    texts = sa.select(sa.func.array_agg(first.c.suggestion)).scalar_subquery()
+    return sa.select(ConsultationRow, tally, buildings, *totals, texts).where(
+        ConsultationRow.id == sa.bindparam("consultation_id")
+    )
+
+
+def _records(*columns: Any) -> Any:
+    """``array_agg(row(...))``: the rows as one array of records (asyncpg decodes them as tuples)."""
+    return sa.type_coerce(sa.func.array_agg(sa.func.row(*columns)), sa.types.NullType())
 
 
 # rows in array order (key order: the deferred trigger applies them in insertion order, so concurrent commits
