@@ -30,6 +30,7 @@ from survey.adapters.repositories import (
     ResponseRepository,
     TallyRepository,
 )
+from survey.adapters.repositories.responses import AnswerContext
 from survey.domain import tallies
 from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
@@ -208,14 +209,17 @@ async def _submit(
             item.error = exc
     async with uow:
         repo = _Repositories.of(uow.session)
-        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones
-        await repo.consultations.lock_answers(consultation_id, exclusive=False)
-        try:
-            row = await load_consultation(repo.consultations, consultation_id)
-        except DomainError as exc:
+        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones;
+        # then the households, share-locked (a registry change of them waits for this write, or this write for it)
+        await repo.responses.lock_answers_and_households(consultation_id, {i.household_id for i in items})
+        context = await repo.responses.answer_context(
+            consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
+        )
+        if context is None:
             for item in items:
-                item.error = item.error or exc
+                item.error = item.error or NotFound("consultation not found", code="consultation_not_found")
             return items
+        row = context.consultation
         rounds: list[list[_Item]] = []
         seen: dict[uuid.UUID, int] = {}
         for item in items:
@@ -233,8 +237,9 @@ async def _submit(
         queued = _Queued() if len(rounds) == 1 else None
         for batch in rounds:
             recorded += await _submit_round(
-                repo, principal, row, setup, batch, change, household_deltas, now=now, queued=queued
+                repo, principal, row, setup, batch, change, household_deltas, now=now, queued=queued, context=context
             )
+            context = None  # later rounds (a submission id repeated in the batch) read what the first wrote
         if recorded:
             await _count_households(repo, row.id, setup, household_deltas, change)
             # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
@@ -282,13 +287,17 @@ async def _submit_round(
     *,
     now: datetime,
     queued: _Queued | None = None,
+    context: AnswerContext | None = None,
 ) -> list[_Item]:
     """Items with distinct submission ids. Returns those that changed a response (created or updated); their
     tallies' change is added to ``change`` (and, on per-resident surveys, new answers per household to
     ``household_deltas``)."""
-    households, known = await repo.responses.households_and_submissions(
-        {i.household_id for i in items}, {i.cmd.submission_id for i in items}
-    )
+    if context is not None:
+        households, known = context.households, context.submissions
+    else:
+        households, known = await repo.responses.households_and_submissions(
+            {i.household_id for i in items}, {i.cmd.submission_id for i in items}
+        )
     communities = {h: r.community_id for h, r in households.items()}
     scope_error: DomainError | None = None
     if principal.role is Role.COMMUNITY_WORKER:
@@ -325,7 +334,10 @@ async def _submit_round(
             except AnswerError as exc:
                 item.error = DomainError(str(exc), code=exc.code, question_id=exc.question_id)
     pending = [i for i in items if not i.done]
-    residents = await repo.households.birth_years({i.household_id for i in pending})
+    if context is not None:
+        residents = context.residents
+    else:
+        residents = await repo.households.birth_years({i.household_id for i in pending})
     for item in pending:
         if item.cmd.resident_id is None:
             if setup.per_resident:

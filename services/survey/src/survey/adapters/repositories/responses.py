@@ -11,7 +11,14 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from survey.adapters.orm import BuildingRow, HouseholdRow, ResidentRow, ResponseAuditRow, ResponseRow
+from survey.adapters.orm import (
+    BuildingRow,
+    ConsultationRow,
+    HouseholdRow,
+    ResidentRow,
+    ResponseAuditRow,
+    ResponseRow,
+)
 from survey.adapters.repositories._base import SqlRepository
 from survey.domain.tallies import Tallies
 
@@ -30,6 +37,13 @@ class AnsweringHousehold(NamedTuple):
     code: str
 
 
+class AnswerContext(NamedTuple):
+    consultation: ConsultationRow
+    households: dict[uuid.UUID, AnsweringHousehold]
+    residents: dict[uuid.UUID, dict[uuid.UUID, int]]  # household -> resident -> birth year
+    submissions: dict[uuid.UUID, StoredSubmission]
+
+
 class NewResponse(NamedTuple):
     """What :meth:`ResponseRepository.record_new_response` reports."""
 
@@ -41,6 +55,44 @@ class NewResponse(NamedTuple):
 
 class ResponseRepository(SqlRepository):
     """Submissions, answers and their audit trail; the answers read back for a recount or an export."""
+
+    async def lock_answers_and_households(self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID]) -> None:
+        """One statement, the first of a write of answers: the consultation's answers lock, shared (as
+        ``ConsultationRepository.lock_answers``), then these households share-locked in id order (as
+        ``answering_households``). The lock is the statement's one-time filter, taken before any household row."""
+        await self.session.execute(
+            sa.text(
+                "select h.id from households h "
+                "where (select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))) is not null "
+                "and h.id = any(cast(:ids as uuid[])) order by h.id for share of h"
+            ),
+            {"key": f"survey.answers:{consultation_id}", "ids": list(household_ids)},
+        )
+
+    async def answer_context(
+        self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
+    ) -> AnswerContext | None:
+        """After :meth:`lock_answers_and_households`, in one round trip: the consultation (as it is once the lock
+        is held), its households' community, floor area and building code, their residents' birth years and the
+        stored submissions of these ids; ``None`` when there is no such consultation."""
+        row = await (await self._driver()).fetchrow(
+            _ANSWER_CONTEXT, consultation_id, list(household_ids), list(submission_ids)
+        )
+        if row is None:
+            return None
+        consultation = ConsultationRow(**{c: row[c] for c in _CONSULTATION_COLUMNS})
+        households = {
+            uuid.UUID(h): AnsweringHousehold(uuid.UUID(h), uuid.UUID(c), Decimal(a), code)
+            for h, c, a, code in _decoded(row["households"]) or ()
+        }
+        residents: dict[uuid.UUID, dict[uuid.UUID, int]] = {h: {} for h in household_ids}
+        for h, r, year in _decoded(row["residents"]) or ():
+            residents[uuid.UUID(h)][uuid.UUID(r)] = int(year)
+        known = {
+            uuid.UUID(sid): StoredSubmission(uuid.UUID(sid), body_hash, int(code), result)
+            for sid, body_hash, code, result in _decoded(row["submissions"]) or ()
+        }
+        return AnswerContext(consultation, households, residents, known)
 
     async def households_and_submissions(
         self, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
@@ -293,6 +345,26 @@ class ResponseRepository(SqlRepository):
             .order_by(ResponseRow.consultation_id, ResponseRow.id)
         )
         return list((await self.session.execute(stmt)).all())
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+_CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
+
+# numbers that must stay exact travel as text inside the JSON
+_ANSWER_CONTEXT = """
+    select c.*,
+           (select json_agg(json_build_array(h.id, h.community_id, h.floor_area_m2::text, b.code))
+              from households h join buildings b on b.id = h.building_id
+             where h.id = any($2::uuid[])) as households,
+           (select json_agg(json_build_array(r.household_id, r.id, r.birth_year))
+              from residents r where r.household_id = any($2::uuid[])) as residents,
+           (select json_agg(json_build_array(s.submission_id, s.body_hash, s.status_code, s.result))
+              from submissions s where s.submission_id = any($3::uuid[])) as submissions
+      from consultations c where c.id = $1::uuid
+"""
 
 
 def _json(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -156,11 +157,12 @@ class TallyRepository(SqlRepository):
             return None
         row, tally_rows, building_rows, households_count, area_m2, suggestion_texts = found
         t = Tallies()
-        for metric, key, n, amount in tally_rows or ():
-            if n or amount:
-                t[(metric, key)] = (int(n), Decimal(amount))
+        for metric, key, n, amount in _decoded(tally_rows) or ():
+            t[(metric, key)] = (int(n), Decimal(amount))
         registry = Registry(
-            int(households_count or 0), Decimal(area_m2 or 0), {code: int(n) for code, n in building_rows or ()}
+            int(households_count or 0),
+            Decimal(area_m2 or 0),
+            {code: int(n) for code, n in _decoded(building_rows) or ()},
         )
         return row, registry, t, [x for x in suggestion_texts or () if x]
 
@@ -188,12 +190,12 @@ def _consultation_and_result_inputs() -> Any:
     """Built once (the statement's construction and cache key were a millisecond of every read)."""
     live = ConsultationRow.final_result.is_(None)
     tally = (
-        sa.select(_records(TallyRow.metric, TallyRow.key, TallyRow.n, TallyRow.amount))
-        .where(TallyRow.consultation_id == ConsultationRow.id, live)
+        sa.select(_json_rows(TallyRow.metric, TallyRow.key, TallyRow.n, sa.cast(TallyRow.amount, sa.Text)))
+        .where(TallyRow.consultation_id == ConsultationRow.id, live, sa.or_(TallyRow.n != 0, TallyRow.amount != 0))
         .scalar_subquery()
     )
     buildings = (
-        sa.select(_records(BuildingRow.code, BuildingRow.household_count))
+        sa.select(_json_rows(BuildingRow.code, BuildingRow.household_count))
         .where(BuildingRow.community_id == ConsultationRow.community_id, BuildingRow.household_count > 0, live)
         .scalar_subquery()
     )
@@ -215,9 +217,14 @@ def _consultation_and_result_inputs() -> Any:
     )
 
 
-def _records(*columns: Any) -> Any:
-    """``array_agg(row(...))``: the rows as one array of records (asyncpg decodes them as tuples)."""
-    return sa.type_coerce(sa.func.array_agg(sa.func.row(*columns)), sa.types.NullType())
+def _json_rows(*columns: Any) -> Any:
+    """The rows as one JSON array of arrays: one value to decode (``json.loads``), where an array of 300 records
+    or 300 rows with a numeric each took asyncpg 1–2 ms."""
+    return sa.type_coerce(sa.func.json_agg(sa.func.json_build_array(*columns)), sa.types.NullType())
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 # rows in array order (key order: the deferred trigger applies them in insertion order, so concurrent commits
