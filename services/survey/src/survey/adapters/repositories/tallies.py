@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import uuid
 from decimal import Decimal
@@ -16,7 +15,6 @@ from survey.adapters.orm import (
     CommunityRow,
     ConsultationRow,
     HouseholdAnswerCountRow,
-    ResponseRow,
     TallyRow,
 )
 from survey.adapters.repositories._base import SqlRepository, chunks
@@ -149,13 +147,21 @@ class TallyRepository(SqlRepository):
         """The consultation and what its live result is computed from (:meth:`result_inputs`), in one round trip;
         ``None`` when there is no such consultation. Nothing but the consultation is read once it holds its final
         result."""
-        stmt = _consultation_and_result_inputs()
         found = (
-            await self.session.execute(stmt, {"consultation_id": consultation_id, "suggestions": suggestions})
+            await self.session.execute(
+                _CONSULTATION_AND_RESULT_INPUTS, {"consultation_id": consultation_id, "suggestions": suggestions}
+            )
         ).one_or_none()
         if found is None:
             return None
-        row, tally_rows, building_rows, households_count, area_m2, suggestion_texts = found
+        values = found._mapping
+        row = ConsultationRow(**{c: values[c] for c in _CONSULTATION_COLUMNS})  # plain columns: no ORM load
+        tally_rows, building_rows = values["tally_rows"], values["building_rows"]
+        households_count, area_m2, suggestion_texts = (
+            values["households_count"],
+            values["area_m2"],
+            _decoded(values["suggestion_texts"]),
+        )
         t = Tallies()
         for metric, key, n, amount in _decoded(tally_rows) or ():
             t[(metric, key)] = (int(n), Decimal(amount))
@@ -185,36 +191,27 @@ class TallyRepository(SqlRepository):
         return Registry(int(c.household_count), Decimal(c.floor_area_m2), {code: int(n) for code, n in per_building})
 
 
-@functools.cache
-def _consultation_and_result_inputs() -> Any:
-    """Built once (the statement's construction and cache key were a millisecond of every read)."""
-    live = ConsultationRow.final_result.is_(None)
-    tally = (
-        sa.select(_json_rows(TallyRow.metric, TallyRow.key, TallyRow.n, sa.cast(TallyRow.amount, sa.Text)))
-        .where(TallyRow.consultation_id == ConsultationRow.id, live, sa.or_(TallyRow.n != 0, TallyRow.amount != 0))
-        .scalar_subquery()
-    )
-    buildings = (
-        sa.select(_json_rows(BuildingRow.code, BuildingRow.household_count))
-        .where(BuildingRow.community_id == ConsultationRow.community_id, BuildingRow.household_count > 0, live)
-        .scalar_subquery()
-    )
-    totals = [
-        sa.select(column).where(CommunityRow.id == ConsultationRow.community_id, live).scalar_subquery()
-        for column in (CommunityRow.household_count, CommunityRow.floor_area_m2)
-    ]
-    first = (
-        sa.select(ResponseRow.suggestion)
-        .where(ResponseRow.consultation_id == ConsultationRow.id, ResponseRow.suggestion.is_not(None), live)
-        .order_by(ResponseRow.created_at, ResponseRow.id)
-        .limit(sa.bindparam("suggestions"))
-        .correlate(ConsultationRow)
-        .subquery()
-    )
-    texts = sa.select(sa.func.array_agg(first.c.suggestion)).scalar_subquery()
-    return sa.select(ConsultationRow, tally, buildings, *totals, texts).where(
-        ConsultationRow.id == sa.bindparam("consultation_id")
-    )
+# numbers that must stay exact travel as text inside the JSON; nothing but the consultation is read once it holds
+# its final result
+_CONSULTATION_AND_RESULT_INPUTS = sa.text("""
+    select c.*,
+           (select json_agg(json_build_array(t.metric, t.key, t.n, t.amount::text)) from consultation_tallies t
+             where t.consultation_id = c.id and c.final_result is null and (t.n <> 0 or t.amount <> 0)
+           ) as tally_rows,
+           (select json_agg(json_build_array(b.code, b.household_count)) from buildings b
+             where b.community_id = c.community_id and c.final_result is null and b.household_count > 0
+           ) as building_rows,
+           (select m.household_count from communities m where m.id = c.community_id) as households_count,
+           (select m.floor_area_m2::text from communities m where m.id = c.community_id) as area_m2,
+           (select json_agg(s.suggestion order by s.created_at, s.id) from (
+               select r.suggestion, r.created_at, r.id from responses r
+                where r.consultation_id = c.id and c.final_result is null and r.suggestion is not null
+                order by r.created_at, r.id limit :suggestions
+           ) s) as suggestion_texts
+      from consultations c where c.id = :consultation_id
+""")
+
+_CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
 
 
 def _json_rows(*columns: Any) -> Any:
