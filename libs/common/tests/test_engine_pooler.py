@@ -104,3 +104,30 @@ async def test_engine_works_through_pgbouncer_in_transaction_mode(database_facto
     # canary: with the caches on, prepared statements go missing between server connections
     assert await _transactions_through(pooled, transaction_pooler=False)
     assert await _transactions_through(pooled, transaction_pooler=True) == []
+
+
+@pytest.mark.integration
+async def test_read_only_unit_of_work_refuses_writes_and_leaves_the_connection_writable(database_factory) -> None:
+    """The read-only transaction is opened READ ONLY by the driver (no SET after BEGIN); the next transaction on
+    the same pooled connection writes again, and a pool without pre-ping serves it."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker
+
+    from renovation_common.db import ReadOnlyUnitOfWork
+
+    url = await database_factory(None, migrate=False)
+    engine = create_engine(url, pool_size=1, max_overflow=0, pre_ping=False)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(sa.text("create table ro_probe (n int)"))
+        sessions = async_sessionmaker(engine, expire_on_commit=False)
+        async with ReadOnlyUnitOfWork(sessions) as read:
+            assert await read.session.scalar(sa.text("show transaction_read_only")) == "on"
+            with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+                await read.session.execute(sa.text("insert into ro_probe values (1)"))
+        async with sessions() as session, session.begin():  # the same (only) connection, writable again
+            assert await session.scalar(sa.text("show transaction_read_only")) == "off"
+            await session.execute(sa.text("insert into ro_probe values (2)"))
+        async with engine.connect() as conn:
+            assert await conn.scalar(sa.text("select count(*) from ro_probe")) == 1
+    finally:
+        await engine.dispose()

@@ -135,7 +135,7 @@ class ServiceDefinition:
     clock: Clock | None = None  # tests inject a controllable clock; None = the wall clock
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:  # async: no hop to a worker thread
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -276,6 +276,7 @@ async def _build_runtime(defn: ServiceDefinition) -> Runtime:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         transaction_pooler=settings.db_transaction_pooler,
+        pre_ping=settings.db_pre_ping,
     )
     sessionmaker = async_sessionmaker(engine, expire_on_commit=False)
     runtime = Runtime(

@@ -9,13 +9,14 @@ the scope check (:meth:`Principal.covers`) then limits a caller to its district,
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
 from renovation_common.errors import Forbidden, Unauthorized
 
@@ -150,6 +151,11 @@ class TokenVerifier:
         self.audience = audience
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
 
+    @property
+    def blocking(self) -> bool:
+        """Whether :meth:`verify` may block on I/O (fetching the JWKS): then it runs off the event loop."""
+        return self._jwks is not None
+
     def verify(self, token: str) -> Principal:
         try:
             if self._jwks is not None:
@@ -216,7 +222,9 @@ def _bearer(request: Request) -> str:
     return token.strip()
 
 
-def current_principal(request: Request) -> Principal:
+async def current_principal(request: Request) -> Principal:
+    """The caller (``async``: a shared-secret token is checked on the event loop, with no hop to a worker thread;
+    a JWKS verifier, which may fetch keys, runs in the thread pool)."""
     from renovation_common.links import principal_from_link  # links build on this module
 
     linked = principal_from_link(request)
@@ -224,17 +232,18 @@ def current_principal(request: Request) -> Principal:
         request.state.principal = linked
         return linked
     verifier: TokenVerifier = request.app.state.token_verifier
-    principal = verifier.verify(_bearer(request))
+    token = _bearer(request)
+    principal = await run_in_threadpool(verifier.verify, token) if verifier.blocking else verifier.verify(token)
     request.state.principal = principal
     return principal
 
 
-def require_roles(*roles: Role | str) -> Callable[..., Principal]:
+def require_roles(*roles: Role | str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: authenticate and admit only ``roles`` holding their role's scope claims; returns the
     :class:`Principal`. Routes spell it one way: ``principal: Annotated[Principal, authorize(*ROLES)]``."""
     allowed = frozenset(Role(r) for r in roles)
 
-    def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in allowed:
             raise Forbidden(f"role {principal.role.value} may not do this", code="role_not_allowed")
         missing = principal.missing_claims()

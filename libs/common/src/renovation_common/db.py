@@ -45,6 +45,7 @@ def create_engine(
     pool_size: int = 10,
     max_overflow: int | None = None,
     transaction_pooler: bool = False,
+    pre_ping: bool = True,
     echo: bool = False,
 ) -> AsyncEngine:
     """An asyncpg engine holding at most ``pool_size + max_overflow`` connections (overflow defaults to the pool size).
@@ -53,6 +54,10 @@ def create_engine(
     connection may run on different server connections, so no named prepared statement may outlive a transaction:
     asyncpg's statement cache and SQLAlchemy's prepared-statement cache are turned off (both then use unnamed
     statements, re-parsed per execution).
+
+    ``pre_ping``: test each connection as it leaves the pool (on asyncpg three round trips: BEGIN, ``;``,
+    ROLLBACK). Without it a connection the server dropped fails the one statement that meets it; SQLAlchemy then
+    sees the disconnect and discards the pool's connections, so the next transactions connect afresh.
 
     Errors never quote the statement's parameters (``hide_parameters``): they end up in logs, and a parameter may be
     a secret, a personal field or a URL carrying a token.
@@ -64,7 +69,7 @@ def create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size if max_overflow is None else max_overflow,
-        pool_pre_ping=True,
+        pool_pre_ping=pre_ping,
         echo=echo,
         hide_parameters=True,
         connect_args=connect_args,
@@ -355,7 +360,9 @@ class ReadOnlyUnitOfWork:
     async def __aenter__(self) -> Self:
         self.session = self._sessionmaker()
         await self.session.begin()
-        await self.session.execute(sa.text("SET TRANSACTION READ ONLY"))
+        # the driver opens it as BEGIN READ ONLY (one round trip less than a SET TRANSACTION after BEGIN);
+        # the characteristic is reset when the connection goes back to the pool
+        await self.session.connection(execution_options={"postgresql_readonly": True})
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -93,6 +93,11 @@ class ServiceSettings(BaseSettings):
     db_transaction_pooler: bool = Field(
         default=False, description="DATABASE_URL is PgBouncer in transaction mode: no prepared-statement caches"
     )
+    db_pre_ping: bool = Field(
+        default=True,
+        description="Test each pooled connection before use (3 round trips per transaction on asyncpg); without it a "
+        "connection the server dropped fails one statement, then the pool reconnects",
+    )
     nats_url: str = "nats://127.0.0.1:4222"
     jwt_secret: str = ""
     jwt_jwks_url: str = ""

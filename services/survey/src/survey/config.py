@@ -13,6 +13,11 @@ class Settings(ServiceSettings):
     service_name: ClassVar[str] = "survey"
     default_port: ClassVar[int] = 8001
 
+    db_pre_ping: bool = Field(
+        default=False,
+        description="Off: the pre-ping's 3 round trips were a fifth of an answer's; answers carry a submission_id, so "
+        "the one request a dropped connection fails is retried safely (the pool reconnects after it)",
+    )
     auto_close_enabled: bool = Field(
         default=True, description="Close open consultations automatically once their closes_at has passed"
     )

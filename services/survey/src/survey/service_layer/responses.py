@@ -30,6 +30,7 @@ from survey.adapters.repositories import (
     ResponseRepository,
     TallyRepository,
 )
+from survey.adapters.repositories.responses import AnswerContext
 from survey.domain import tallies
 from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
@@ -208,14 +209,17 @@ async def _submit(
             item.error = exc
     async with uow:
         repo = _Repositories.of(uow.session)
-        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones
-        await repo.consultations.lock_answers(consultation_id, exclusive=False)
-        try:
-            row = await load_consultation(repo.consultations, consultation_id)
-        except DomainError as exc:
+        # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones;
+        # then the households, share-locked (a registry change of them waits for this write, or this write for it)
+        await repo.responses.lock_answers_and_households(consultation_id, {i.household_id for i in items})
+        context = await repo.responses.answer_context(
+            consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
+        )
+        if context is None:
             for item in items:
-                item.error = item.error or exc
+                item.error = item.error or NotFound("consultation not found", code="consultation_not_found")
             return items
+        row = context.consultation
         rounds: list[list[_Item]] = []
         seen: dict[uuid.UUID, int] = {}
         for item in items:
@@ -229,17 +233,24 @@ async def _submit(
         change = Tallies()
         household_deltas: dict[uuid.UUID, int] = {}
         recorded: list[_Item] = []
+        # one round of one item: a new answer is written by one statement (_write_one)
+        queued = _Queued() if len(rounds) == 1 else None
         for batch in rounds:
-            recorded += await _submit_round(repo, principal, row, setup, batch, change, household_deltas, now=now)
+            recorded += await _submit_round(
+                repo, principal, row, setup, batch, change, household_deltas, now=now, queued=queued, context=context
+            )
+            context = None  # later rounds (a submission id repeated in the batch) read what the first wrote
         if recorded:
             await _count_households(repo, row.id, setup, household_deltas, change)
-            # as a count(*) would see it: the committed answers plus this transaction's own
             # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
             # unlocked until then; the counts are as a count(*) would see them (committed + this transaction's)
-            committed, households_total = await repo.tallies.add_tally_deltas_and_count(
-                consultation_id, row.community_id, change
-            )
-            count = committed + change.n(tallies.RESPONSES)
+            if queued is not None and queued.counts is not None and not change:
+                (committed, households_total), count = queued.counts, queued.counts[0] + queued.responses
+            else:
+                committed, households_total = await repo.tallies.add_tally_deltas_and_count(
+                    consultation_id, row.community_id, change
+                )
+                count = committed + change.n(tallies.RESPONSES)
             created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
             for item in recorded:
                 assert item.result is not None
@@ -275,11 +286,18 @@ async def _submit_round(
     household_deltas: dict[uuid.UUID, int],
     *,
     now: datetime,
+    queued: _Queued | None = None,
+    context: AnswerContext | None = None,
 ) -> list[_Item]:
     """Items with distinct submission ids. Returns those that changed a response (created or updated); their
     tallies' change is added to ``change`` (and, on per-resident surveys, new answers per household to
     ``household_deltas``)."""
-    households = await repo.households.answering_households({i.household_id for i in items})
+    if context is not None:
+        households, known = context.households, context.submissions
+    else:
+        households, known = await repo.responses.households_and_submissions(
+            {i.household_id for i in items}, {i.cmd.submission_id for i in items}
+        )
     communities = {h: r.community_id for h, r in households.items()}
     scope_error: DomainError | None = None
     if principal.role is Role.COMMUNITY_WORKER:
@@ -292,7 +310,6 @@ async def _submit_round(
             item.error = NotFound("household not found in this consultation's community", code="household_not_found")
         elif scope_error is not None:
             item.error = scope_error
-    known = await repo.responses.submissions({i.cmd.submission_id for i in items if not i.done})
     for item in items:
         if not item.done and item.cmd.submission_id in known:
             _replay(item, known[item.cmd.submission_id])
@@ -317,7 +334,10 @@ async def _submit_round(
             except AnswerError as exc:
                 item.error = DomainError(str(exc), code=exc.code, question_id=exc.question_id)
     pending = [i for i in items if not i.done]
-    residents = await repo.households.birth_years({i.household_id for i in pending})
+    if context is not None:
+        residents = context.residents
+    else:
+        residents = await repo.households.birth_years({i.household_id for i in pending})
     for item in pending:
         if item.cmd.resident_id is None:
             if setup.per_resident:
@@ -332,6 +352,9 @@ async def _submit_round(
         # a resident named on a household survey is recorded, but the household stays the respondent
         item.key = item.resident_id if setup.per_resident and item.resident_id else item.household_id
     pending = [i for i in pending if not i.done]
+    facts = {h: (r.code, r.floor_area_m2, residents.get(h, {})) for h, r in households.items()}
+    if queued is not None and len(pending) == 1 and not setup.per_resident:
+        return await _write_one(repo, principal, row, setup, pending[0], facts, change, household_deltas, queued)
     claimed = await repo.responses.claim_submissions(row.id, {i.cmd.submission_id: i.body_hash for i in pending})
     raced = {i.cmd.submission_id for i in pending} - claimed
     if raced:  # claimed and committed by a concurrent submission of the same id since we looked
@@ -340,8 +363,92 @@ async def _submit_round(
             if item.cmd.submission_id in raced:
                 _replay(item, stored[item.cmd.submission_id])
     pending = [i for i in pending if not i.done]
-    facts = {h: (r.code, r.floor_area_m2, residents.get(h, {})) for h, r in households.items()}
     return await _write(repo, principal, row, setup, pending, facts, change, household_deltas)
+
+
+@dataclass
+class _Queued:
+    """Tallies a one-statement write queued itself: the counters it read and the answers it added."""
+
+    counts: tuple[int, int] | None = None  # committed answers of the consultation, households of the community
+    responses: int = 0
+
+
+async def _write_one(
+    repo: _Repositories,
+    principal: Principal,
+    row: ConsultationRow,
+    setup: Setup,
+    item: _Item,
+    facts: Facts,
+    change: Tallies,
+    household_deltas: dict[uuid.UUID, int],
+    queued: _Queued,
+) -> list[_Item]:
+    """A household survey's single submission, as a new answer in one statement (claim, answer, audit row,
+    tally deltas, counters); a lost claim replays the winner's result, an answered respondent goes the way of
+    :func:`_write` (the claim is then already ours)."""
+    assert item.key is not None and item.answered_at is not None
+    values, audit, body = _records(principal, row, item, uuid.uuid4(), "created", 1)
+    delta = tallies.change(setup, None, _answer(facts, item.household_id, item.resident_id, item.answers, item.channel))
+    got = await repo.responses.record_new_response(row.community_id, values, audit, item.body_hash, body, delta)
+    if not got.claimed:  # claimed and committed by a concurrent submission of the same id since we looked
+        stored = await repo.responses.submissions({item.cmd.submission_id})
+        _replay(item, stored[item.cmd.submission_id])
+        return []
+    if not got.inserted:
+        return await _write(repo, principal, row, setup, [item], facts, change, household_deltas)
+    item.result = SubmissionResult(201, body)
+    queued.counts, queued.responses = (got.responses, got.households), delta.n(tallies.RESPONSES)
+    return [item]
+
+
+def _records(
+    principal: Principal, row: ConsultationRow, item: _Item, response_id: uuid.UUID, status: str, version: int
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The response row's values, the audit row and the result body of one item."""
+    assert item.answered_at is not None
+    values = {
+        "id": response_id,
+        "consultation_id": row.id,
+        "household_id": item.household_id,
+        "resident_id": item.resident_id,
+        "respondent_key": item.key,
+        "answers": item.answers,
+        "suggestion": (item.cmd.suggestion or "").strip() or None,
+        "channel": item.channel,
+        "interviewer": item.interviewer,
+        "answered_at": item.answered_at,
+        "last_submission_id": item.cmd.submission_id,
+    }
+    audit = {
+        "response_id": response_id,
+        "consultation_id": row.id,
+        "household_id": item.household_id,
+        "resident_id": item.resident_id,
+        "submission_id": item.cmd.submission_id,
+        "action": status,
+        "version": version,
+        "answers": item.answers,
+        "suggestion": item.cmd.suggestion,
+        "channel": item.channel,
+        "interviewer": item.interviewer,
+        "actor_sub": principal.sub,
+        "actor_role": principal.role.value,
+        "answered_at": item.answered_at,
+    }
+    body = {
+        "submission_id": str(item.cmd.submission_id),
+        "response_id": str(response_id),
+        "consultation_id": str(row.id),
+        "household_id": str(item.household_id),
+        "resident_id": str(item.resident_id) if item.resident_id else None,
+        "status": status,
+        "version": version,
+        "channel": item.channel,
+        "answered_at": item.answered_at.isoformat(),
+    }
+    return values, audit, body
 
 
 def _replay(item: _Item, stored: Any) -> None:

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import uuid
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
-from survey.adapters.orm import BuildingRow, HouseholdRow, ResidentRow, ResponseAuditRow, ResponseRow
+from survey.adapters.orm import (
+    BuildingRow,
+    ConsultationRow,
+    HouseholdRow,
+    ResidentRow,
+    ResponseAuditRow,
+    ResponseRow,
+)
 from survey.adapters.repositories._base import SqlRepository
+from survey.domain.tallies import Tallies
 
 
 class StoredSubmission(NamedTuple):
@@ -21,8 +30,130 @@ class StoredSubmission(NamedTuple):
     result: dict[str, Any]
 
 
+class AnsweringHousehold(NamedTuple):
+    id: uuid.UUID
+    community_id: uuid.UUID
+    floor_area_m2: Decimal
+    code: str
+
+
+class AnswerContext(NamedTuple):
+    consultation: ConsultationRow
+    households: dict[uuid.UUID, AnsweringHousehold]
+    residents: dict[uuid.UUID, dict[uuid.UUID, int]]  # household -> resident -> birth year
+    submissions: dict[uuid.UUID, StoredSubmission]
+
+
+class NewResponse(NamedTuple):
+    """What :meth:`ResponseRepository.record_new_response` reports."""
+
+    claimed: bool  # False: a concurrent transaction claimed the submission id first (nothing written)
+    inserted: bool  # False: the respondent has an answer already (only the claim is written)
+    responses: int  # the consultation's committed answers (the tally row), before this one
+    households: int  # the community's households
+
+
 class ResponseRepository(SqlRepository):
     """Submissions, answers and their audit trail; the answers read back for a recount or an export."""
+
+    async def lock_answers_and_households(self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID]) -> None:
+        """One statement, the first of a write of answers: the consultation's answers lock, shared (as
+        ``ConsultationRepository.lock_answers``), then these households share-locked in id order (as
+        ``answering_households``). The lock is the statement's one-time filter, taken before any household row."""
+        await self.session.execute(
+            sa.text(
+                "select h.id from households h "
+                "where (select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))) is not null "
+                "and h.id = any(cast(:ids as uuid[])) order by h.id for share of h"
+            ),
+            {"key": f"survey.answers:{consultation_id}", "ids": list(household_ids)},
+        )
+
+    async def answer_context(
+        self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
+    ) -> AnswerContext | None:
+        """After :meth:`lock_answers_and_households`, in one round trip: the consultation (as it is once the lock
+        is held), its households' community, floor area and building code, their residents' birth years and the
+        stored submissions of these ids; ``None`` when there is no such consultation."""
+        row = await (await self._driver()).fetchrow(
+            _ANSWER_CONTEXT, consultation_id, list(household_ids), list(submission_ids)
+        )
+        if row is None:
+            return None
+        consultation = ConsultationRow(**{c: row[c] for c in _CONSULTATION_COLUMNS})
+        households = {
+            uuid.UUID(h): AnsweringHousehold(uuid.UUID(h), uuid.UUID(c), Decimal(a), code)
+            for h, c, a, code in _decoded(row["households"]) or ()
+        }
+        residents: dict[uuid.UUID, dict[uuid.UUID, int]] = {h: {} for h in household_ids}
+        for h, r, year in _decoded(row["residents"]) or ():
+            residents[uuid.UUID(h)][uuid.UUID(r)] = int(year)
+        known = {
+            uuid.UUID(sid): StoredSubmission(uuid.UUID(sid), body_hash, int(code), result)
+            for sid, body_hash, code, result in _decoded(row["submissions"]) or ()
+        }
+        return AnswerContext(consultation, households, residents, known)
+
+    async def households_and_submissions(
+        self, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
+    ) -> tuple[dict[uuid.UUID, AnsweringHousehold], dict[uuid.UUID, StoredSubmission]]:
+        """In one round trip: community, floor area and building code of each household, share-locked until commit
+        (a concurrent change of its area or residents waits for this write, then moves its tallies; or this write
+        waits for it and counts the new facts: the residents are read by a later statement), and the stored
+        submissions of these ids."""
+        rows = await (await self._driver()).fetch(
+            _HOUSEHOLDS_AND_SUBMISSIONS, list(household_ids), list(submission_ids)
+        )
+        households: dict[uuid.UUID, AnsweringHousehold] = {}
+        known: dict[uuid.UUID, StoredSubmission] = {}
+        for part, rid, community_id, area, text, code, result in rows:
+            if part == "h":
+                households[rid] = AnsweringHousehold(rid, community_id, area, text)
+            else:
+                known[rid] = StoredSubmission(rid, text, code, result)
+        return households, known
+
+    async def record_new_response(
+        self,
+        community_id: uuid.UUID,
+        response: dict[str, Any],
+        audit: dict[str, Any],
+        body_hash: str,
+        result: dict[str, Any],
+        change: Tallies,
+    ) -> NewResponse:
+        """One submission of a respondent without an answer, in one statement: claim the submission id (storing
+        ``result``, the 201 it answers), insert the answer, its audit row and the tallies' ``change`` (queued for
+        the commit, in key order), and read the counters the event reports. When the id was claimed by a
+        concurrent transaction nothing is written; when the respondent has an answer already only the claim is
+        (the caller then overwrites the answer and completes the claim's result)."""
+        keys = sorted(change)
+        r = response
+        row = await (await self._driver()).fetchrow(
+            _RECORD_NEW_RESPONSE,
+            r["last_submission_id"],
+            r["consultation_id"],
+            body_hash,
+            _json(result),
+            r["id"],
+            r["household_id"],
+            r["resident_id"],
+            r["respondent_key"],
+            _json(r["answers"]),
+            r["suggestion"],
+            r["channel"],
+            r["interviewer"],
+            r["answered_at"],
+            audit["suggestion"],
+            audit["actor_sub"],
+            audit["actor_role"],
+            [m for m, _ in keys],
+            [k for _, k in keys],
+            [change[k][0] for k in keys],
+            [change[k][1] for k in keys],
+            community_id,
+        )
+        return NewResponse(bool(row[0]), bool(row[1]), int(row[2] or 0), int(row[3] or 0))
 
     async def submissions(self, submission_ids: set[uuid.UUID]) -> dict[uuid.UUID, StoredSubmission]:
         if not submission_ids:
@@ -215,6 +346,86 @@ class ResponseRepository(SqlRepository):
             .order_by(ResponseRow.consultation_id, ResponseRow.id)
         )
         return list((await self.session.execute(stmt)).all())
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+_CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
+
+# numbers that must stay exact travel as text inside the JSON
+_ANSWER_CONTEXT = """
+    select c.*,
+           (select json_agg(json_build_array(h.id, h.community_id, h.floor_area_m2::text, b.code))
+              from households h join buildings b on b.id = h.building_id
+             where h.id = any($2::uuid[])) as households,
+           (select json_agg(json_build_array(r.household_id, r.id, r.birth_year))
+              from residents r where r.household_id = any($2::uuid[])) as residents,
+           (select json_agg(json_build_array(s.submission_id, s.body_hash, s.status_code, s.result))
+              from submissions s where s.submission_id = any($3::uuid[])) as submissions
+      from consultations c where c.id = $1::uuid
+"""
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+_HOUSEHOLDS_AND_SUBMISSIONS = """
+    with h as (
+        select h.id, h.community_id, h.floor_area_m2, b.code from households h
+          join buildings b on b.id = h.building_id
+         where h.id = any($1::uuid[]) order by h.id for share of h
+    )
+    select 'h' as part, id, community_id, floor_area_m2, code as text, null::smallint as code, null::jsonb as result
+      from h
+    union all
+    select 's', submission_id, null, null, body_hash, status_code, result from submissions
+     where submission_id = any($2::uuid[])
+"""
+
+# the claim stores the answer a created response gives; every later part runs only on what the one before
+# returned (a lost claim writes nothing, a respondent answered already gets no second row)
+_RECORD_NEW_RESPONSE = """
+    with claim as (
+        insert into submissions (submission_id, consultation_id, body_hash, status_code, result)
+        values ($1::uuid, $2::uuid, $3::text, 201, $4::jsonb)
+        on conflict (submission_id) do nothing
+        returning submission_id
+    ), answer as (
+        insert into responses (id, consultation_id, household_id, resident_id, respondent_key, answers, suggestion,
+                               channel, interviewer, answered_at, last_submission_id)
+        select $5::uuid, $2::uuid, $6::uuid, $7::uuid, $8::uuid, $9::jsonb, $10::text, $11::text, $12::text,
+               $13::timestamptz, $1::uuid
+          from claim
+        on conflict (consultation_id, respondent_key) do nothing
+        returning id
+    ), audit as (
+        insert into response_audit (response_id, consultation_id, household_id, resident_id, submission_id, action,
+                                    version, answers, suggestion, channel, interviewer, actor_sub, actor_role,
+                                    answered_at)
+        select answer.id, $2::uuid, $6::uuid, $7::uuid, $1::uuid, 'created', 1, $9::jsonb, $14::text, $11::text,
+               $12::text, $15::text, $16::text, $13::timestamptz
+          from answer
+        returning 1
+    ), queued as (
+        insert into consultation_tally_deltas (consultation_id, metric, key, n, amount)
+        select $2::uuid, d.metric, d.key, d.n, d.amount
+          from answer,
+               unnest($17::text[], $18::text[], $19::bigint[], $20::numeric[])
+                 with ordinality as d(metric, key, n, amount, i)
+         order by d.i
+        returning 1
+    )
+    select (select count(*) from claim) as claimed,
+           (select count(*) from answer) as inserted,
+           (select n from consultation_tallies
+             where consultation_id = $2::uuid and metric = 'responses' and key = '') as responses,
+           (select household_count from communities where id = $21::uuid) as households,
+           (select count(*) from audit) as audited,
+           (select count(*) from queued) as queued
+"""
 
 
 _AUDIT_COLUMNS = {  # response_audit column -> Postgres type, for the unnest insert

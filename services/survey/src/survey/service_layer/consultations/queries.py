@@ -10,7 +10,7 @@ from typing import Any
 
 from renovation_common.auth import Principal, Role
 from renovation_common.db import ReadOnlyUnitOfWork
-from renovation_common.errors import BadRequest, Forbidden
+from renovation_common.errors import BadRequest, Forbidden, NotFound
 from renovation_common.exports import zone_name
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repositories import (
@@ -38,7 +38,7 @@ from survey.service_layer.consultations.access import (
     load_consultation,
 )
 from survey.service_layer.consultations.mapping import setup_of
-from survey.service_layer.consultations.results import compute, result_document
+from survey.service_layer.consultations.results import MAX_SUGGESTIONS, compute, live_result, result_document
 from survey.service_layer.registry import load_community, resident_community
 
 
@@ -100,12 +100,16 @@ async def get_result(
     read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
 ) -> dict[str, Any]:
     async with read:
-        row = await load_consultation(ConsultationRepository(read.session), consultation_id)
+        # the consultation and the live result's inputs in one round trip; the access check comes before any of
+        # it is used
+        found = await TallyRepository(read.session).consultation_and_result_inputs(consultation_id, MAX_SUGGESTIONS)
+        if found is None:
+            raise NotFound("consultation not found", code="consultation_not_found")
+        row, registry, tallies, suggestions = found
         await ensure_can_read(HouseholdRepository(read.session), principal, row, results=True)
         if row.final_result is not None:
             return row.final_result  # closed: the result as it was decided
-        result = await compute(TallyRepository(read.session), row, final=False, year=now.year)
-        return result_document(row, result, now)
+        return result_document(row, live_result(row, registry, tallies, suggestions, year=now.year), now)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from survey.adapters.repositories import (
 )
 from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, Result, compute_result, headline_approval
 from survey.domain.rules import fraction_str, percent
-from survey.domain.tallies import Answer, Tallies, result_from_tallies, tallies_of
+from survey.domain.tallies import Answer, Registry, Tallies, result_from_tallies, tallies_of
 from survey.service_layer.consultations.access import ensure_staff_covers_consultation, load_consultation
 from survey.service_layer.consultations.mapping import setup_of
 
@@ -43,6 +43,22 @@ async def compute(repo: TallyRepository, row: ConsultationRow, *, final: bool, y
         age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
         reference_year=year,
         final=final,
+    )
+
+
+def live_result(
+    row: ConsultationRow, registry: Registry, tallies: Tallies, suggestions: list[str], *, year: int
+) -> Result:
+    """The live result from inputs read already (:meth:`TallyRepository.consultation_and_result_inputs`)."""
+    return result_from_tallies(
+        setup_of(row),
+        registry,
+        tallies,
+        suggestions,
+        catalog=MENU_CATALOG,
+        age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
+        reference_year=year,
+        final=False,
     )
 
 
