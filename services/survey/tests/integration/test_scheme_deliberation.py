@@ -180,7 +180,18 @@ async def test_three_rounds_feedback_revisions_and_a_plan_per_courtyard(world):
         await vote(world, votes["A"], h, choice)
     for h, choice in zip(b_households, ["P2", "P2", "P2", "P2", "P3", "P3", "none"], strict=True):
         await vote(world, votes["B"], h, choice)
-    await vote(world, votes["B"], a_households[0], "P3")  # a courtyard-A household in B's vote: not B's to decide
+    # a courtyard-A household in B's vote: not B's to decide, refused (the consultation is courtyard B's own)
+    outside = await world.answer(votes["B"], a_households[0], {"scheme": "P3"})
+    assert (outside.status_code, outside.json()["code"]) == (403, "household_outside_consultation"), outside.text
+    b_vote = (await world.client.get(f"/v1/consultations/{votes['B']}", headers=world.worker())).json()
+    assert b_vote["building_codes"] == ["2", "3"]
+    # a resident's list shows their own courtyard's vote, not the other's
+    for household, own, other in ((a_households[0], "A", "B"), (b_households[0], "B", "A")):
+        listed = await world.client.get(
+            f"/v1/consultations?community_id={world.community_id}&kind=scheme_vote", headers=world.resident(household)
+        )
+        ids = {c["id"] for c in listed.json()["items"]}
+        assert votes[own] in ids and votes[other] not in ids, listed.text
 
     live = (await world.client.get(f"/v1/scheme-rounds/{rid}", headers=world.worker())).json()
     assert live["groups"][0]["final_vote"]["result"]["winner"]["status"] == "pending"
@@ -202,7 +213,7 @@ async def test_three_rounds_feedback_revisions_and_a_plan_per_courtyard(world):
         3,
     )
     assert a["totals"]["households"] == 5
-    # courtyard B: its own 7 households only (the courtyard-A vote for P3 is not counted), 6 of 7 chose a scheme
+    # courtyard B: its own 7 households only, 6 of 7 chose a scheme
     assert b["votes"] == {"P1": 0, "P2": 4, "P3": 2, "none": 1}
     assert b["totals"]["households"] == 7 and b["approval"]["households"] == 6
     assert (b["outcome"], b["winner"]["proposal_code"], b["winner"]["version"]) == ("passed", "P2", 2)

@@ -136,6 +136,8 @@ class ConsultationRow(Base):
     approval_area_num: Mapped[int | None] = mapped_column(sa.BigInteger)  # in 0.01 m²
     approval_area_den: Mapped[int | None] = mapped_column(sa.BigInteger)
     final_result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # a courtyard's or building group's own consultation (一院一策): its buildings; null = the whole community
+    building_codes: Mapped[list[str] | None] = mapped_column(JSONB)
     __table_args__ = (
         sa.CheckConstraint("kind IN ('willingness','menu','scheme_vote','demand','satisfaction')", name="kind_known"),
         sa.CheckConstraint("state IN ('draft','open','closed','published')", name="state_known"),

@@ -308,6 +308,12 @@ async def _submit_round(
     for item in items:
         if communities.get(item.household_id) != row.community_id:
             item.error = NotFound("household not found in this consultation's community", code="household_not_found")
+        elif row.building_codes is not None and households[item.household_id].code not in row.building_codes:
+            item.error = Forbidden(
+                "this consultation is a courtyard's own (一院一策): the household's building is not among its"
+                " buildings",
+                code="household_outside_consultation",
+            )
         elif scope_error is not None:
             item.error = scope_error
     for item in items:

@@ -17,10 +17,21 @@ class ConsultationRepository(SqlRepository):
     """Consultation rows, the answers lock, the rounds a ranking ranks, and rankings."""
 
     async def consultations_page(
-        self, equals: dict[str, Any], states: Sequence[str] | None, after: uuid.UUID | None, limit: int
+        self,
+        equals: dict[str, Any],
+        states: Sequence[str] | None,
+        after: uuid.UUID | None,
+        limit: int,
+        *,
+        building: str | None = None,
     ) -> list[ConsultationRow]:
-        """A page of consultations whose columns equal ``equals`` and in ``states``, by id after the cursor."""
+        """A page of consultations whose columns equal ``equals`` and in ``states``, by id after the cursor; with
+        ``building``, only the whole community's and that building's group's own."""
         stmt = sa.select(ConsultationRow).order_by(ConsultationRow.id).limit(limit)
+        if building is not None:
+            stmt = stmt.where(
+                sa.or_(ConsultationRow.building_codes.is_(None), ConsultationRow.building_codes.contains([building]))
+            )
         for column, value in equals.items():
             if value is not None:
                 stmt = stmt.where(getattr(ConsultationRow, column) == value)

@@ -83,6 +83,15 @@ class HouseholdRepository(SqlRepository):
     async def household(self, household_id: uuid.UUID, *, for_update: bool = False) -> HouseholdRow | None:
         return await self.session.get(HouseholdRow, household_id, with_for_update=for_update)
 
+    async def household_building_code(self, household_id: uuid.UUID) -> str | None:
+        """The code of the household's building."""
+        stmt = (
+            sa.select(BuildingRow.code)
+            .join(HouseholdRow, HouseholdRow.building_id == BuildingRow.id)
+            .where(HouseholdRow.id == household_id)
+        )
+        return (await self.session.scalars(stmt)).one_or_none()
+
     async def buildings_page(
         self,
         community_id: uuid.UUID,

@@ -216,6 +216,11 @@ class ConsultationRead(BaseModel):
     published_at: datetime | None
     outcome: str | None
     decided_by: str | None
+    building_codes: list[str] | None = Field(
+        default=None,
+        description="A courtyard's or building group's own consultation (一院一策, a scheme round's final vote): the "
+        "buildings whose households answer it; null: the whole community",
+    )
     created_at: datetime
 
 

@@ -65,9 +65,11 @@ async def list_consultations(
     limit: int,
 ) -> list[ConsultationRow]:
     """Consultations in the caller's scope, by id: staff see every state of the communities they cover; a resident
-    sees the open and the published ones of their own community (from the registry, never from the token)."""
+    sees the open and the published ones of their own community (from the registry, never from the token), of the
+    whole community or of their own courtyard (a scheme round's group vote)."""
     async with read:
         states: list[str] | None = [state] if state is not None else None
+        building: str | None = None
         if principal.role is Role.RESIDENT:
             own = await resident_community(HouseholdRepository(read.session), principal)
             if own is None or (community_id is not None and community_id != own):
@@ -77,6 +79,10 @@ async def list_consultations(
                 return []
             equals: dict[str, Any] = {"community_id": own, "kind": kind}
             states = allowed
+            assert principal.household_id is not None  # resident_community found it
+            building = await HouseholdRepository(read.session).household_building_code(
+                uuid.UUID(principal.household_id)
+            )
         elif principal.is_staff:
             scope = {k: v for k, v in principal.scope_filters().items() if k != "household_id"}
             claimed = scope.pop("community_id", None)
@@ -92,7 +98,9 @@ async def list_consultations(
             equals = {**scope, "community_id": wanted, "kind": kind}
         else:
             raise Forbidden("this list is for staff and residents", code="out_of_scope")
-        rows = await ConsultationRepository(read.session).consultations_page(equals, states, after, limit)
+        rows = await ConsultationRepository(read.session).consultations_page(
+            equals, states, after, limit, building=building
+        )
         return rows
 
 

@@ -50,6 +50,7 @@ async def start_final_vote(
             }
         except d.DeliberationError as exc:
             raise error_of(exc) from None
+        buildings = await repo.group_buildings(row.id)
         for g in await repo.groups(row.id):
             options = ballots[g.id]
             cmd_c = NewConsultation(
@@ -78,6 +79,8 @@ async def start_final_vote(
                 closes_at=cmd.closes_at,
             )
             consultation = draft_row(c, cmd_c, consultation_id=uuid.uuid4(), created_by=principal.sub, now=now)
+            # the group's own vote: a household of another courtyard is refused (household_outside_consultation)
+            consultation.building_codes = [code for _, code in buildings.get(g.id, [])]
             repo.add(consultation)
             await repo.flush()
             g.consultation_id = consultation.id
