@@ -455,7 +455,7 @@ class ConsumerRunner:
                     if psub is None:
                         psub = await self._subscribe(sub)
                         self._subs.append(psub)
-                        if concurrent:
+                        if self.spec.batch_handler is not None:
                             feed = _PullFeed(
                                 self._js._nc,  # the JetStream context's connection
                                 psub._nms,  # $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>
@@ -528,13 +528,16 @@ class ConsumerRunner:
 
 
 class _PullFeed:
-    """Pull requests kept outstanding on one inbox for a raw consumer with several batches in flight.
+    """Pull requests kept outstanding on one inbox, for raw consumers (``batch_handler``).
 
     ``PullSubscription.fetch`` has one request at a time and waits for each message on its own (a task and a
-    timer per message); here the broker streams the messages of ``prefetch`` requested messages (requests of
-    ``batch`` each) to a callback that only appends them, and each request that ends is replaced as soon as
-    batches are taken, so the next batch is on its way while the last ones are applied. The broker serves a
-    consumer's pull requests oldest first, so counting the messages received tells which request is done."""
+    timer per message; once a message came on a waiting request, it waits for the rest of the batch until the
+    request expires). Here the broker streams the messages of ``prefetch`` requested messages (requests of
+    ``batch`` each) to a callback that only appends them; a batch is handed out as soon as it is full or no
+    message came for a couple of milliseconds, and each request that ends is replaced as soon as batches are
+    taken, so the next batch is on its way while the last ones are applied (in order, when one at a time). The
+    broker serves a consumer's pull requests oldest first, so counting the messages received tells which request
+    is done."""
 
     def __init__(self, nc: Any, next_subject: str, batch: int, prefetch: int, expires_s: float) -> None:
         self._nc = nc
@@ -585,7 +588,7 @@ class _PullFeed:
             self._broken = status not in ("404", "408")
         self._arrived.set()
 
-    async def next_batch(self, timeout: float, linger: float = 0.005) -> list[Msg]:
+    async def next_batch(self, timeout: float, linger: float = 0.002) -> list[Msg]:
         """Up to ``batch`` messages: as soon as a full batch is there, or what came once none arrived for
         ``linger`` seconds; ``[]`` after ``timeout`` without any."""
         loop = asyncio.get_running_loop()

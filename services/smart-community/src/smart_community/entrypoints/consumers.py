@@ -54,7 +54,7 @@ class AlarmsFirst:
     while the relay publishes its ``alarm.raised``), telemetry batches wait at their next pause point (between
     their steps, every few dozen messages of their parsing). One per process, shared by the two consumers."""
 
-    def __init__(self, grace_s: float = 0.05) -> None:
+    def __init__(self, grace_s: float = 0.2) -> None:
         self._open = asyncio.Event()
         self._open.set()
         self._busy = 0

@@ -42,6 +42,17 @@ _INSERT_NEW = (
     " returning stream_seq, device_id, client_event_id"
 )
 
+# A few rows (the alarm consumer's usual batch of one): the same insert from arrays, in one statement.
+_SMALL_BATCH = 16
+_INSERT_FEW = (
+    "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
+    " source, stream_seq, client_event_id)"
+    " select d, c, e, t, r, j::jsonb, s, q, x from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
+    " $5::timestamptz[], $6::text[], $7::text[], $8::bigint[], $9::text[]) as v(d, c, e, t, r, j, s, q, x)"
+    " on conflict do nothing"
+    " returning stream_seq, device_id, client_event_id"
+)
+
 
 class EventRow(NamedTuple):
     """One event to store, in the staging table's column order after ``ord`` (a plain tuple: one per event, so
@@ -69,23 +80,19 @@ class DeviceEventRepository:
         self.session = session
 
     async def add_new(self, rows: Sequence[EventRow]) -> list[bool]:
-        """COPY the rows into the connection's staging table, then insert those not seen before in one statement
-        (JetStream redelivery by stream sequence; a gateway's resent batch by its client event ids).
+        """Insert the rows not seen before (JetStream redelivery by stream sequence; a gateway's resent batch by
+        its client event ids): a few rows from arrays in one statement, more through a COPY into the connection's
+        staging table and one ``insert … select … on conflict do nothing``.
 
         Returns, for each row, whether it is new. Runs in the session's transaction.
         """
         if not rows:
             return []
         pg = await _raw_connection(self.session)
-        # one round trip: the table exists from this connection's first batch on (the statement is then a no-op),
-        # and is empty (emptied at commit; the delete covers a second call in one transaction)
-        await pg.execute(_STAGE_DDL + "; delete from device_events_stage")
-        await pg.copy_records_to_table(
-            "device_events_stage",
-            records=[(i, *r) for i, r in enumerate(rows)],
-            columns=list(_STAGE_COLUMNS),
-        )
-        inserted = await pg.fetch(_INSERT_NEW)
+        if len(rows) <= _SMALL_BATCH:  # an alarm or two: one statement (no staging table, no COPY)
+            inserted = await pg.fetch(_INSERT_FEW, *map(list, zip(*rows, strict=True)))
+        else:
+            inserted = await self._staged(pg, rows)
         if len(inserted) == len(rows):  # the usual case: every row new
             return [True] * len(rows)
         new_seqs = {r["stream_seq"] for r in inserted if r["stream_seq"] is not None}
@@ -99,6 +106,17 @@ class DeviceEventRepository:
             return True
 
         return [is_new(r) for r in rows]
+
+    async def _staged(self, pg: Any, rows: Sequence[EventRow]) -> list[Any]:
+        # one round trip: the table exists from this connection's first batch on (the statement is then a no-op),
+        # and is empty (emptied at commit; the delete covers a second call in one transaction)
+        await pg.execute(_STAGE_DDL + "; delete from device_events_stage")
+        await pg.copy_records_to_table(
+            "device_events_stage",
+            records=[(i, *r) for i, r in enumerate(rows)],
+            columns=list(_STAGE_COLUMNS),
+        )
+        return list(await pg.fetch(_INSERT_NEW))
 
     async def add_rejects(self, rejects: Sequence[dict[str, Any]]) -> None:
         if rejects:
