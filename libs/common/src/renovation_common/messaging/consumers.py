@@ -531,8 +531,7 @@ class _PullFeed:
     """Pull requests kept outstanding on one inbox, for raw consumers (``batch_handler``).
 
     ``PullSubscription.fetch`` has one request at a time and waits for each message on its own (a task and a
-    timer per message; once a message came on a waiting request, it waits for the rest of the batch until the
-    request expires). Here the broker streams the messages of ``prefetch`` requested messages (requests of
+    timer per message). Here the broker streams the messages of ``prefetch`` requested messages (requests of
     ``batch`` each) to a callback that only appends them; a batch is handed out as soon as it is full or no
     message came for a couple of milliseconds, and each request that ends is replaced as soon as batches are
     taken, so the next batch is on its way while the last ones are applied (in order, when one at a time). The
