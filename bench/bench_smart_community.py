@@ -185,6 +185,30 @@ async def publish_backlog(nc, js, load: list[str], n: int) -> None:
         await asyncio.sleep(0.05)
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used by a process and its children (live ones, and those it has reaped) from /proc."""
+
+    def stat(p: int) -> list[str]:
+        text = Path(f"/proc/{p}/stat").read_text()
+        return text[text.rindex(")") + 2 :].split()
+
+    tick = os.sysconf("SC_CLK_TCK")
+    try:
+        f = stat(pid)
+    except OSError:
+        return float("nan")
+    total = sum(int(x) for x in f[11:15])  # utime, stime, cutime, cstime
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                c = stat(int(entry.name))
+            except (OSError, ValueError):
+                continue
+            if int(c[1]) == pid:
+                total += int(c[11]) + int(c[12])
+    return total / tick
+
+
 def fifth_rates(samples: list[tuple[float, float]], base: float, n: int) -> tuple[float, float]:
     """Events/s over the first and the last fifth of a drain (from the row-count samples)."""
 
@@ -317,6 +341,7 @@ async def main(args: argparse.Namespace) -> None:
                 prof = cProfile.Profile() if args.profile and n == max(sizes) else None
                 samples: list[tuple[float, float]] = [(time.perf_counter(), base)]
                 cpu0 = time.process_time()
+                pg0, nats0 = tree_cpu(stack.postgres.proc.pid), tree_cpu(stack.nats.proc.pid)
                 if prof:
                     prof.enable()
                 started = time.perf_counter()
@@ -325,12 +350,15 @@ async def main(args: argparse.Namespace) -> None:
                 if prof:
                     prof.disable()
                 cpu = time.process_time() - cpu0
+                pg_cpu = tree_cpu(stack.postgres.proc.pid) - pg0
+                nats_cpu = tree_cpu(stack.nats.proc.pid) - nats0
                 await ingestion.stop()
                 samples.append((done, ingestion.count()))
                 rate = n / (done - started)
                 first, last = fifth_rates(samples, base, n)
                 backlog.append({"n": n, "copy": copy_rate, "rate": rate, "stored": stored, "first": first,
-                                "last": last, "cpu_us": cpu / n * 1e6})  # fmt: skip
+                                "last": last, "cpu_us": cpu / n * 1e6, "pg_us": pg_cpu / n * 1e6,
+                                "nats_us": nats_cpu / n * 1e6, "wall_us": (done - started) / n * 1e6})  # fmt: skip
                 if prof:
                     out = io.StringIO()
                     stats = pstats.Stats(prof, stream=out)
@@ -465,6 +493,12 @@ async def main(args: argparse.Namespace) -> None:
               f"{pct(loaded, 1.0):.0f} ms | goal p99 ≤ 250 ms | |")  # fmt: skip
         print(f"| of which stream → alarm committed (the service's alarm latency histogram), mean of {n_commit:.0f}"
               f" | {commit_ms:.0f} ms | | |")  # fmt: skip
+        print()
+        print("| backlog | wall µs/event | CPU µs/event: service process | Postgres | nats-server |")
+        print("|---:|---:|---:|---:|---:|")
+        for b in backlog:
+            print(f"| {b['n']:,} | {b['wall_us']:.0f} | {b['cpu_us']:.0f} | {b['pg_us']:.0f} | {b['nats_us']:.0f} |")
+        print()
 
         note = f"{args.devices} devices, batch {args.batch_size}; own stack, fsync on"
         for b in backlog:

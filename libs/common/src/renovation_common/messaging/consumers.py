@@ -574,8 +574,7 @@ class _PullFeed:
                 self._due -= 1
                 if self._requests[0] <= 0:
                     self._requests.pop(0)
-            if len(self._buf) >= self._batch:
-                self._arrived.set()
+            self._arrived.set()
             return
         if status == "100":  # idle heartbeat (not asked for)
             return
