@@ -536,7 +536,7 @@ def cli() -> None:
     parser.add_argument("--events", type=int, default=100_000, help="telemetry backlog under the alarm probes")
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--devices", type=int, default=200)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=500, help="INGEST_BATCH_SIZE (the service's default)")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest drain (top functions)")
     parser.add_argument("--mqtt-publisher", help=argparse.SUPPRESS)
     args = parser.parse_args()
