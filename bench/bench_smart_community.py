@@ -185,8 +185,16 @@ async def publish_backlog(nc, js, load: list[str], n: int) -> None:
         await asyncio.sleep(0.05)
 
 
-def tree_cpu(pid: int) -> float:
+def server_pid(server: object) -> int | None:
+    """The pid of an embedded server of the stack (``None`` when the stack uses a server it was given)."""
+    proc = getattr(server, "proc", None)
+    return proc.pid if proc is not None else None
+
+
+def tree_cpu(pid: int | None) -> float:
     """CPU seconds used by a process and its children (live ones, and those it has reaped) from /proc."""
+    if pid is None:
+        return float("nan")
 
     def stat(p: int) -> list[str]:
         text = Path(f"/proc/{p}/stat").read_text()
@@ -341,7 +349,7 @@ async def main(args: argparse.Namespace) -> None:
                 prof = cProfile.Profile() if args.profile and n == max(sizes) else None
                 samples: list[tuple[float, float]] = [(time.perf_counter(), base)]
                 cpu0 = time.process_time()
-                pg0, nats0 = tree_cpu(stack.postgres.proc.pid), tree_cpu(stack.nats.proc.pid)
+                pg0, nats0 = tree_cpu(server_pid(stack.postgres)), tree_cpu(server_pid(stack.nats))
                 if prof:
                     prof.enable()
                 started = time.perf_counter()
@@ -350,8 +358,8 @@ async def main(args: argparse.Namespace) -> None:
                 if prof:
                     prof.disable()
                 cpu = time.process_time() - cpu0
-                pg_cpu = tree_cpu(stack.postgres.proc.pid) - pg0
-                nats_cpu = tree_cpu(stack.nats.proc.pid) - nats0
+                pg_cpu = tree_cpu(server_pid(stack.postgres)) - pg0
+                nats_cpu = tree_cpu(server_pid(stack.nats)) - nats0
                 await ingestion.stop()
                 samples.append((done, ingestion.count()))
                 rate = n / (done - started)
