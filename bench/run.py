@@ -44,8 +44,12 @@ PLAN: dict[str, tuple[str, list[str]]] = {
         "bench_survey.py",
         ["--sizes", "1000,3605,14420", "--submits", "800", "--syncs", "1000", "--reads", "10"],
     ),
-    "smart_community": ("bench_smart_community.py", ["--events", "5000", "--devices", "50", "--probes", "6"]),
+    "smart_community": (
+        "bench_smart_community.py",
+        ["--sizes", "5000,20000", "--mqtt-events", "4000", "--events", "5000", "--devices", "50", "--probes", "6"],
+    ),
     "alarm_webhook": ("bench_alarm_webhook.py", ["--alarms", "10"]),
+    "alarm_webhook_backlog": ("bench_alarm_webhook.py", ["--alarms", "10", "--backlog", "10000"]),
     "webhooks": ("bench_webhooks.py", ["--events", "1000", "--sizes", "300,1000", "--concurrency", "16"]),
     "outbox": ("bench_outbox.py", ["--single", "200", "--bursts", "2500,10000"]),
     "consumers": ("bench_consumers.py", ["--sizes", "1000,3605,7210"]),
@@ -68,6 +72,8 @@ PLAN: dict[str, tuple[str, list[str]]] = {
         ],
     ),
 }
+# arguments of the full run where a script's defaults are not it (the same script measured another way)
+FULL: dict[str, list[str]] = {"alarm_webhook_backlog": ["--backlog", "100000"]}
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CHARTS_BEGIN, CHARTS_END = "<!-- bench:charts:begin -->", "<!-- bench:charts:end -->"
 CHARTS_DIR = ROOT / "docs" / "benchmarks" / "charts"
@@ -214,7 +220,7 @@ def main() -> int:
     try:
         for name in names:
             script, quick = PLAN[name]
-            cmd = [sys.executable, str(HERE / script), *(quick if args.quick else [])]
+            cmd = [sys.executable, str(HERE / script), *(quick if args.quick else FULL.get(name, []))]
             print(f"\n=== {name}: {' '.join(cmd[1:])}", flush=True)
             t = time.perf_counter()
             code = subprocess.call(cmd, env=env, cwd=ROOT)

@@ -393,3 +393,65 @@ async def test_a_redelivered_event_never_reaches_a_batch_handler_twice(probe_db,
     assert await runner.process(redelivered) == ["duplicate"] * 10
     assert sorted(seen) == sorted(e.id for e in events)
     assert await probe_db.count(probe_db.applied) == 10
+
+
+async def test_raw_batches_in_flight_store_every_message_once_and_isolate_the_bad_one(probe_db, jetstream):
+    """``batches_in_flight`` > 1 (device telemetry): batches fetched ahead on the runner's own pull requests and
+    applied in concurrent transactions still store each message exactly once and ack it (nothing comes back after
+    ack_wait), every message carries its stream sequence and storage time, and a message the database refuses is
+    still bisected out and dead-lettered without holding up the rest."""
+    stream = f"RAW{uuid.uuid4().hex[:8].upper()}"
+    subject = f"raw{stream.lower()}"
+    from renovation_common.messaging import ensure_stream
+
+    await ensure_stream(jetstream, stream, [f"{subject}.>"])
+    total = 1500
+    for n in range(total):
+        await jetstream.publish(f"{subject}.d{n}", b"bad\x00byte" if n == 777 else f"ok-{n}".encode())
+    seqs: list[int] = []
+    concurrent = 0
+    most = 0
+
+    async def store(uow, deliveries):
+        nonlocal concurrent, most
+        concurrent += 1
+        most = max(most, concurrent)
+        try:
+            assert all(d.stream_seq and d.received_at and d.received_at.tzinfo for d in deliveries)
+            rows = [{"id": uuid.uuid4(), "name": d.data.decode()} for d in deliveries]
+            await uow.session.execute(sa.insert(probe_db.things), rows)
+            await asyncio.sleep(0.05)  # the transaction stays open a while: the next batches overlap it
+            seqs.extend(d.stream_seq for d in deliveries)
+        finally:
+            concurrent -= 1
+
+    spec = ConsumerSpec(
+        name="raw-inflight",
+        subscriptions=[Subscription(stream=stream, filter_subjects=[f"{subject}.>"])],
+        batch_handler=store,
+        batch_size=100,
+        batches_in_flight=3,
+        ack_wait_s=2,
+    )
+    runner = ConsumerRunner(spec, probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    task = asyncio.create_task(runner.run())
+    try:
+
+        async def all_stored() -> bool:
+            return await probe_db.count(probe_db.things) >= total - 1
+
+        await eventually(all_stored, timeout_s=60)
+        await asyncio.sleep(3)  # past ack_wait: an unacked message would be redelivered and stored again
+    finally:
+        runner.stop()
+        await asyncio.wait_for(task, 10)
+        await runner.close()
+    assert await probe_db.count(probe_db.things) == total - 1
+    async with probe_db.sessionmaker() as s:
+        names = (await s.scalars(sa.select(probe_db.things.c.name))).all()
+        dead = (await s.execute(sa.select(probe_db.infra.dead_letters))).one()
+    assert len(set(names)) == total - 1 and "ok-777" not in names
+    assert dead.payload == "bad\\x00byte" and dead.subject == f"{subject}.d777"
+    assert most >= 2  # batches really were applied at the same time
+    info = await jetstream.consumer_info(stream, runner.durable_name(spec.subscriptions[0]))
+    assert info.num_ack_pending == 0 and info.num_pending == 0

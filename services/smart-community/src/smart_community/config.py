@@ -23,6 +23,12 @@ class Settings(ServiceSettings):
 
     ingest_enabled: bool = True
     ingest_batch_size: int = Field(default=500, ge=1, le=5000)
+    ingest_batches_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=8,
+        description="telemetry batches applied at once (own transactions) while the next is fetched",
+    )
     ingest_fetch_timeout_s: float = Field(default=1.0, gt=0, le=30)
     devices_stream_max_age_h: float = Field(default=72, gt=0, le=24 * 365, description="DEVICES stream retention")
     event_retention_days: float = Field(default=180, gt=0, le=3650, description="device events kept in Postgres")

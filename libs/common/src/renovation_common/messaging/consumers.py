@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -110,6 +112,10 @@ class ConsumerSpec:
     batch_size: int = 100
     fetch_timeout_s: float = 1.0
     max_ack_pending: int | None = None
+    # Raw consumers (``batch_handler``) whose batches are independent of each other's order (e.g. telemetry rows
+    # deduplicated by stream sequence): up to this many batches applied at once, each in its own transaction, while
+    # the next one is fetched (fetch, handler and commit of consecutive batches overlap). 1 = one after another.
+    batches_in_flight: int = 1
     # Called after a transaction that applied messages committed (e.g. to wake the outbox relay).
     after_commit: Callable[[], None] | None = None
 
@@ -195,10 +201,10 @@ class ConsumerRunner:
     async def process(self, msgs: Sequence[Msg]) -> list[str]:
         """Apply ``msgs`` and settle each with the broker; return each message's outcome (tests, metrics)."""
         verdicts = await self._settled(list(msgs))
-        for outcome in verdicts:
-            metrics.EVENTS_CONSUMED.labels(self.service, self.spec.name, outcome).inc()
+        for outcome, n in Counter(verdicts).items():  # one update per outcome, not per message
+            metrics.EVENTS_CONSUMED.labels(self.service, self.spec.name, outcome).inc(n)
             if outcome == "dead_letter":
-                metrics.DEAD_LETTERS.labels(self.service, self.spec.name).inc()
+                metrics.DEAD_LETTERS.labels(self.service, self.spec.name).inc(n)
         return verdicts
 
     async def handle(self, msg: Msg) -> str:
@@ -251,7 +257,7 @@ class ConsumerRunner:
     async def _apply_in_transaction(self, msgs: list[Msg]) -> list[_Verdict]:
         async with self._sessionmaker() as session, session.begin():
             if self.spec.batch_handler is not None:
-                deliveries = [Delivery(m, m.subject, m.data, _stream_seq(m), _deliveries(m)) for m in msgs]
+                deliveries = [_delivery(m) for m in msgs]
                 uow = ConsumerUnitOfWork(session, self._infra)
                 await self.spec.batch_handler(uow, deliveries)
                 await uow.flush_events()
@@ -425,34 +431,86 @@ class ConsumerRunner:
     async def _run_subscription(self, sub: Subscription) -> None:
         psub = None
         failures = 0
-        while not self._stopping:
+        # batches being applied while the next one is fetched (``ConsumerSpec.batches_in_flight``)
+        concurrent = self.spec.batch_handler is not None and self.spec.batches_in_flight > 1
+        slots = asyncio.Semaphore(self.spec.batches_in_flight if concurrent else 1)
+        inflight: set[asyncio.Task[None]] = set()
+
+        async def apply(msgs: list[Msg]) -> None:
             try:
-                if psub is None:
-                    psub = await self._subscribe(sub)
-                    self._subs.append(psub)
-                try:
-                    msgs = await psub.fetch(self.spec.batch_size, timeout=self.spec.fetch_timeout_s)
-                except TimeoutError:
-                    metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(0)
-                    continue
-                if self._stopping:
-                    break  # unacked messages are redelivered after ack_wait
                 await self.process(msgs)
-                failures = 0
                 # what is still waiting behind this batch, from the last message's metadata (no round trip)
                 with contextlib.suppress(Exception):
                     pending = msgs[-1].metadata.num_pending
                     metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(pending or 0)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                failures += 1
-                log.warning("consumer_loop_error", consumer=self.spec.name, stream=sub.stream, error=str(exc)[:300])
-                old, psub = psub, None
-                if old is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.wait_for(old.unsubscribe(), timeout=2)
-                await asyncio.sleep(min(10.0, 0.5 * failures))
+            except Exception as exc:  # process() settles every message itself; this is a bug or a lost broker
+                log.warning("consumer_batch_error", consumer=self.spec.name, error=str(exc)[:300])
+            finally:
+                slots.release()
+
+        feed: _PullFeed | None = None
+        try:
+            while not self._stopping:
+                try:
+                    if psub is None:
+                        psub = await self._subscribe(sub)
+                        self._subs.append(psub)
+                        if self.spec.batch_handler is not None:
+                            feed = _PullFeed(
+                                self._js._nc,  # the JetStream context's connection
+                                psub._nms,  # $JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>
+                                self.spec.batch_size,
+                                self.spec.batch_size * self.spec.batches_in_flight,
+                                self.spec.fetch_timeout_s,
+                            )
+                            self._subs.append(await feed.start())
+                    if feed is not None:
+                        msgs = await feed.next_batch(self.spec.fetch_timeout_s)
+                        if not msgs:
+                            if not inflight:
+                                metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(0)
+                            continue
+                    else:
+                        try:
+                            msgs = await psub.fetch(self.spec.batch_size, timeout=self.spec.fetch_timeout_s)
+                        except TimeoutError:
+                            metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(0)
+                            continue
+                    if self._stopping:
+                        break  # unacked messages are redelivered after ack_wait
+                    if concurrent:
+                        await slots.acquire()  # waits while every slot is taken
+                        task = asyncio.create_task(apply(msgs))
+                        inflight.add(task)
+                        task.add_done_callback(inflight.discard)
+                    else:  # one batch after another, the next fetched once this one is settled
+                        await self.process(msgs)
+                        # what is still waiting behind this batch, from the last message's metadata (no round trip)
+                        with contextlib.suppress(Exception):
+                            pending = msgs[-1].metadata.num_pending
+                            metrics.CONSUMER_PENDING.labels(self.service, self.spec.name, sub.stream).set(pending or 0)
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    log.warning("consumer_loop_error", consumer=self.spec.name, stream=sub.stream, error=str(exc)[:300])
+                    old, psub = psub, None
+                    if feed is not None:
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(feed._sub.unsubscribe(), timeout=2)
+                        feed = None
+                    if old is not None:
+                        with contextlib.suppress(Exception):
+                            await asyncio.wait_for(old.unsubscribe(), timeout=2)
+                    await asyncio.sleep(min(10.0, 0.5 * failures))
+        except asyncio.CancelledError:
+            for task in inflight:  # the process is going away: so are its open transactions (redelivered later)
+                task.cancel()
+            await asyncio.gather(*inflight, return_exceptions=True)
+            raise
+        if inflight:  # stopped: let the batches being applied finish (their commit and acks) before leaving
+            await asyncio.wait(set(inflight), timeout=self.spec.ack_wait_s)
 
     async def run(self) -> None:
         await asyncio.gather(*(self._run_subscription(s) for s in self.spec.subscriptions))
@@ -469,11 +527,110 @@ class ConsumerRunner:
                 await psub.unsubscribe()
 
 
+class _PullFeed:
+    """Pull requests kept outstanding on one inbox, for raw consumers (``batch_handler``).
+
+    ``PullSubscription.fetch`` has one request at a time and waits for each message on its own (a task and a
+    timer per message). Here the broker streams the messages of ``prefetch`` requested messages (requests of
+    ``batch`` each) to a callback that only appends them; a batch is handed out as soon as it is full or no
+    message came for a couple of milliseconds, and each request that ends is replaced as soon as batches are
+    taken, so the next batch is on its way while the last ones are applied (in order, when one at a time). The
+    broker serves a consumer's pull requests oldest first, so counting the messages received tells which request
+    is done."""
+
+    def __init__(self, nc: Any, next_subject: str, batch: int, prefetch: int, expires_s: float) -> None:
+        self._nc = nc
+        self._next = next_subject
+        self._batch = batch
+        self._prefetch = max(prefetch, batch)
+        self._expires_ns = int(max(expires_s, 0.05) * 1e9)
+        self._requests: list[int] = []  # messages still due on each outstanding request, oldest first
+        self._due = 0  # their sum
+        self._buf: list[Msg] = []
+        self._arrived = asyncio.Event()
+        self._sub: Any = None
+        self._inbox = ""
+        self._broken = False
+
+    async def start(self) -> Any:
+        self._inbox = self._nc.new_inbox()
+        self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
+        await self._top_up()
+        return self._sub
+
+    async def _top_up(self) -> None:
+        while self._due + len(self._buf) + self._batch <= self._prefetch:
+            body = json.dumps({"batch": self._batch, "expires": self._expires_ns}).encode()
+            self._requests.append(self._batch)
+            self._due += self._batch
+            await self._nc.publish(self._next, body, reply=self._inbox)
+
+    async def _on_msg(self, msg: Msg) -> None:
+        status = msg.headers.get("Status") if msg.headers else None
+        if status is None:
+            self._buf.append(msg)
+            if self._requests:
+                self._requests[0] -= 1
+                self._due -= 1
+                if self._requests[0] <= 0:
+                    self._requests.pop(0)
+            self._arrived.set()
+            return
+        if status == "100":  # idle heartbeat (not asked for)
+            return
+        if status in ("404", "408") and self._requests:  # the oldest request ended short (expired, or nothing)
+            self._due -= self._requests.pop(0)
+        else:  # 409 and the like (max waiting, leadership change, consumer deleted): start over
+            self._requests.clear()
+            self._due = 0
+            self._broken = status not in ("404", "408")
+        self._arrived.set()
+
+    async def next_batch(self, timeout: float, linger: float = 0.002) -> list[Msg]:
+        """Up to ``batch`` messages: as soon as a full batch is there, or what came once none arrived for
+        ``linger`` seconds; ``[]`` after ``timeout`` without any."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        seen = -1
+        while len(self._buf) < self._batch:
+            if self._broken:
+                self._broken = False
+                await asyncio.sleep(0.5)
+            await self._top_up()
+            if self._buf and len(self._buf) == seen:
+                break  # nothing more came during the linger: take what is there
+            seen = len(self._buf)
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            self._arrived.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._arrived.wait(), linger if self._buf else left)
+        taken, self._buf = self._buf[: self._batch], self._buf[self._batch :]
+        await self._top_up()
+        return taken
+
+
 def _one_of(batch: EventBatchHandler) -> Handler:
     async def one(session: AsyncSession, event: CloudEvent, data: EventData | None) -> None:
         await batch(session, [(event, data)])
 
     return one
+
+
+def _delivery(msg: Msg) -> Delivery:
+    """A raw message with its stream sequence, deliveries and storage time, read straight from the ack subject
+    (``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>``, or with domain and
+    account hash after ``ACK``) rather than through ``msg.metadata`` (which builds an object per message)."""
+    tokens: list[str] = msg.reply.split(".") if msg.reply else []
+    shift = 0 if len(tokens) == 9 else 2 if len(tokens) >= 11 else -1
+    if shift >= 0 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        try:
+            stored = datetime.fromtimestamp(int(tokens[7 + shift]) / 1e9, UTC)
+            return Delivery(msg, msg.subject, msg.data, int(tokens[5 + shift]), int(tokens[4 + shift]) or 1, stored)
+        except ValueError:
+            pass
+    return Delivery(msg, msg.subject, msg.data, _stream_seq(msg), _deliveries(msg), _stored_at(msg))
 
 
 def _deliveries(msg: Msg) -> int:

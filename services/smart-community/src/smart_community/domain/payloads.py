@@ -41,8 +41,13 @@ class Rejected:
     reason: str
 
 
+_ALLOWED_TYPES: dict[DeviceKind, frozenset[str]] = {
+    k: COMMON_TYPES | TYPES_BY_KIND.get(k, frozenset()) for k in DeviceKind
+}
+
+
 def allowed_types(kind: DeviceKind) -> frozenset[str]:
-    return COMMON_TYPES | TYPES_BY_KIND.get(kind, frozenset())
+    return _ALLOWED_TYPES[kind]
 
 
 def parse_time(value: object) -> datetime | None:
@@ -70,6 +75,8 @@ def clean_text(value: str) -> bool:
 def nesting_depth_exceeds(raw: bytes, limit: int = MAX_NESTING) -> bool:
     """True when the JSON text nests objects/arrays deeper than ``limit`` (scanned before parsing: a deeply nested
     payload would make the parser recurse until it fails)."""
+    if raw.count(b"{") + raw.count(b"[") <= limit:  # the usual payload: too few brackets to nest deeper (no scan)
+        return False
     depth = 0
     in_string = escaped = False
     for byte in raw:

@@ -4,6 +4,8 @@ rest: a gas alarm never waits behind telemetry)."""
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.app import Runtime
@@ -47,15 +49,58 @@ def read_model_handlers(runtime: Runtime) -> dict[str, Handler]:
     return {**dict.fromkeys(COMMUNITY_EVENTS, on_community), **dict.fromkeys(HOUSEHOLD_EVENTS, on_household)}
 
 
+class AlarmsFirst:
+    """The alarm consumer goes first on the event loop: while it has a batch in hand (and for ``grace_s`` after,
+    while the relay publishes its ``alarm.raised``), telemetry batches wait at their next pause point (between
+    their steps, every few dozen messages of their parsing). One per process, shared by the two consumers."""
+
+    def __init__(self, grace_s: float = 0.2) -> None:
+        self._open = asyncio.Event()
+        self._open.set()
+        self._busy = 0
+        self._grace_s = grace_s
+        self._reopen: asyncio.TimerHandle | None = None
+
+    def enter(self) -> None:
+        self._busy += 1
+        self._open.clear()
+        if self._reopen is not None:
+            self._reopen.cancel()
+            self._reopen = None
+
+    def leave(self) -> None:
+        self._busy -= 1
+        if self._busy == 0:
+            self._reopen = asyncio.get_running_loop().call_later(self._grace_s, self._open.set)
+
+    async def pause(self) -> None:
+        """Telemetry's pause point: returns at once unless an alarm batch is being handled."""
+        if not self._open.is_set():
+            await self._open.wait()
+
+
 def device_consumers(runtime: Runtime) -> list[ConsumerSpec]:
     settings = runtime.settings
     assert isinstance(settings, Settings)
+    first = AlarmsFirst()
 
     def batch_handler(skip_alarm_path: bool) -> object:
         async def handle(uow: ConsumerUnitOfWork, deliveries: list[Delivery]) -> None:
-            await ingest_deliveries(
-                uow, deliveries, source_uri=settings.event_source, now=runtime.clock(), skip_alarm_path=skip_alarm_path
-            )
+            if skip_alarm_path:  # telemetry: gives way to alarm batches
+                await ingest_deliveries(
+                    uow,
+                    deliveries,
+                    source_uri=settings.event_source,
+                    now=runtime.clock(),
+                    skip_alarm_path=True,
+                    pause=first.pause,
+                )
+                return
+            first.enter()
+            try:
+                await ingest_deliveries(uow, deliveries, source_uri=settings.event_source, now=runtime.clock())
+            finally:
+                first.leave()
 
         return handle
 
@@ -75,6 +120,9 @@ def device_consumers(runtime: Runtime) -> list[ConsumerSpec]:
             name="device-telemetry",
             subscriptions=[Subscription(stream=DEVICES_STREAM, filter_subjects=DEVICES_SUBJECTS)],
             batch_handler=batch_handler(True),  # type: ignore[arg-type]
+            # telemetry batches are independent of each other's order (rows deduplicated by stream sequence,
+            # last-seen times only move forward): several in flight, so fetch, parse, COPY and commit overlap
+            batches_in_flight=settings.ingest_batches_in_flight,
             **common,  # type: ignore[arg-type]
         ),
     ]

@@ -13,7 +13,9 @@ refuses is isolated by the runner and dead-lettered.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,6 +65,8 @@ ALARM_LATENCY = Histogram(
     buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
 MAX_REJECT_PAYLOAD = 4000
+_SLICE = 100  # messages parsed between two pauses of a telemetry batch (a few ms of the event loop)
+_READINGS_JSON = json.JSONEncoder(separators=(",", ":"))  # readings as stored (compact JSON text)
 
 # Kinds whose events can raise an alarm or arm a welfare timer (the rules of ``domain/rules.py``): their own
 # consumer, ahead of telemetry. Elevator monitors and e-bike chargers raise no alarm (no rule reads them) and send
@@ -78,15 +82,16 @@ ALARM_KINDS = frozenset(
     }
 )
 ALARM_SUBJECTS = sorted(f"devices.*.*.{kind.value}" for kind in ALARM_KINDS)
+_ALARM_KIND_VALUES = frozenset(k.value for k in ALARM_KINDS)
 
 
 def on_alarm_path(subject: str) -> bool:
     """Whether the alarm consumer's filter (``ALARM_SUBJECTS``) takes this subject."""
     parts = subject.split(".")
-    return len(parts) == 4 and parts[0] == "devices" and parts[3] in {k.value for k in ALARM_KINDS}
+    return len(parts) == 4 and parts[0] == "devices" and parts[3] in _ALARM_KIND_VALUES
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Incoming:
     """One message as it arrived: from MQTT (``subject`` + ``raw``) or from a gateway (``fields``)."""
 
@@ -138,22 +143,33 @@ async def ingest(
     source_uri: str,
     now: datetime,
     gateway_community: str | None = None,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> IngestResult:
+    """``pause`` (telemetry): awaited between the steps of the batch and every ``_SLICE`` messages of its parsing,
+    so that an alarm batch waiting for the event loop gets it at once (see ``entrypoints/consumers.AlarmsFirst``)."""
     result = IngestResult()
     async with uow:
         session = uow.session
+        # (community, device, kind) of each MQTT subject, parsed once per subject of the batch (a device sends many)
+        subjects: dict[str, tuple[str, str, str] | None] = {}
         device_ids: list[str | None] = []
         for item in items:
             if item.fields is not None:
                 device_ids.append(item.device_id)
             else:
-                parts = parse_device_subject(item.subject)
+                parts = subjects.get(item.subject, ())
+                if parts == ():
+                    parts = subjects[item.subject] = parse_device_subject(item.subject)
                 device_ids.append(parts[1] if parts else None)
-        known = await DeviceRepository(session).by_ids([d for d in device_ids if d])
+        known = await DeviceRepository(session).by_ids({d for d in device_ids if d})
 
         accepted: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]] = []
+        rows: list[EventRow] = []
         rejects: list[dict[str, Any]] = []
+        dumps = _READINGS_JSON.encode
         for index, (item, device_id) in enumerate(zip(items, device_ids, strict=True)):
+            if pause is not None and index % _SLICE == 0:
+                await pause()
             record = known.get(device_id) if device_id else None
             reason: str | None = None
             parsed: DeviceEvent | Rejected | None = None
@@ -164,7 +180,7 @@ async def ingest(
             elif gateway_community is not None and record.device.community_id != gateway_community:
                 reason = "device is outside the gateway's community"
             elif item.fields is None:
-                parts = parse_device_subject(item.subject)
+                parts = subjects[item.subject]
                 assert parts is not None
                 if parts[0] != record.device.community_id:
                     reason = "topic names another community"
@@ -192,22 +208,23 @@ async def ingest(
                 result.rejected.append((index, reason))
                 continue
             accepted.append((index, parsed, record, item))
-
-        rows = [
-            EventRow(
-                device_id=ev.device_id,
-                community_id=rec.device.community_id,
-                event_type=ev.event_type,
-                device_time=ev.device_time,
-                received_at=ev.received_at,
-                readings=dict(ev.readings),
-                source=item.source,
-                stream_seq=item.stream_seq,
-                client_event_id=item.client_event_id,
+            rows.append(
+                EventRow(
+                    parsed.device_id,
+                    record.device.community_id,
+                    parsed.event_type,
+                    parsed.device_time,
+                    parsed.received_at,
+                    dumps(parsed.readings),
+                    item.source,
+                    item.stream_seq,
+                    item.client_event_id,
+                )
             )
-            for _, ev, rec, item in accepted
-        ]
+
         events = DeviceEventRepository(session)
+        if pause is not None:
+            await pause()
         fresh = await events.add_new(rows)
         await events.add_rejects(rejects)
         new_events = [a for a, is_new in zip(accepted, fresh, strict=True) if is_new]
@@ -219,6 +236,8 @@ async def ingest(
             seen = min(ev.device_time, ev.received_at)
             if ev.device_id not in last_seen or last_seen[ev.device_id] < seen:
                 last_seen[ev.device_id] = seen
+        if pause is not None:
+            await pause()
         await _back_online(uow, last_seen, source_uri=source_uri, now=now)
         await DeviceRepository(session).touch(last_seen)
         result.opened = await _apply_rules(uow, new_events, source_uri=source_uri, now=now)
@@ -244,9 +263,10 @@ async def ingest_deliveries(
     source_uri: str,
     now: datetime,
     skip_alarm_path: bool = False,
+    pause: Callable[[], Awaitable[None]] | None = None,
 ) -> IngestResult:
     """A batch from the DEVICES stream (the consumer runner's batch handler). ``skip_alarm_path``: the telemetry
-    consumer leaves what the alarm consumer takes."""
+    consumer leaves what the alarm consumer takes; ``pause``: as in :func:`ingest`."""
     items = [
         Incoming(
             source="mqtt",
@@ -260,7 +280,7 @@ async def ingest_deliveries(
     ]
     if not items:
         return IngestResult()
-    return await ingest(uow, items, source_uri=source_uri, now=now)
+    return await ingest(uow, items, source_uri=source_uri, now=now, pause=pause)
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -27,16 +25,45 @@ _STAGE_COLUMNS = (
     "stream_seq",
     "client_event_id",
 )
+# The staging table lives as long as its connection (a temp table; emptied at each commit): created at most once
+# per connection, the batches after that only COPY into it (no DDL, no truncate per batch).
+_STAGE_DDL = (
+    "create temp table if not exists device_events_stage ("
+    " ord integer, device_id text, community_id text, event_type text, device_time timestamptz,"
+    " received_at timestamptz, readings text, source text, stream_seq bigint, client_event_id text)"
+    " on commit delete rows"
+)
+_INSERT_NEW = (
+    "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
+    " source, stream_seq, client_event_id)"
+    " select device_id, community_id, event_type, device_time, received_at, readings::jsonb, source,"
+    " stream_seq, client_event_id from device_events_stage order by ord"
+    " on conflict do nothing"  # either unique index: the stream sequence or (device, client event id)
+    " returning stream_seq, device_id, client_event_id"
+)
+
+# A few rows (the alarm consumer's usual batch of one): the same insert from arrays, in one statement.
+_SMALL_BATCH = 16
+_INSERT_FEW = (
+    "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
+    " source, stream_seq, client_event_id)"
+    " select d, c, e, t, r, j::jsonb, s, q, x from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
+    " $5::timestamptz[], $6::text[], $7::text[], $8::bigint[], $9::text[]) as v(d, c, e, t, r, j, s, q, x)"
+    " on conflict do nothing"
+    " returning stream_seq, device_id, client_event_id"
+)
 
 
-@dataclass(frozen=True)
-class EventRow:
+class EventRow(NamedTuple):
+    """One event to store, in the staging table's column order after ``ord`` (a plain tuple: one per event, so
+    it is kept as light as a COPY record; ``readings`` is already JSON text)."""
+
     device_id: str
     community_id: str
     event_type: str
     device_time: datetime
     received_at: datetime
-    readings: dict[str, Any]
+    readings: str
     source: str
     stream_seq: int | None
     client_event_id: str | None = None
@@ -53,48 +80,21 @@ class DeviceEventRepository:
         self.session = session
 
     async def add_new(self, rows: Sequence[EventRow]) -> list[bool]:
-        """COPY the rows into a staging table, then insert those not seen before (JetStream redelivery by stream
-        sequence; a gateway's resent batch by its client event ids).
+        """Insert the rows not seen before (JetStream redelivery by stream sequence; a gateway's resent batch by
+        its client event ids): a few rows from arrays in one statement, more through a COPY into the connection's
+        staging table and one ``insert … select … on conflict do nothing``.
 
         Returns, for each row, whether it is new. Runs in the session's transaction.
         """
         if not rows:
             return []
         pg = await _raw_connection(self.session)
-        await pg.execute(
-            "create temp table if not exists device_events_stage ("
-            " ord integer, device_id text, community_id text, event_type text, device_time timestamptz,"
-            " received_at timestamptz, readings text, source text, stream_seq bigint, client_event_id text)"
-            " on commit delete rows"
-        )
-        await pg.copy_records_to_table(
-            "device_events_stage",
-            records=[
-                (
-                    i,
-                    r.device_id,
-                    r.community_id,
-                    r.event_type,
-                    r.device_time,
-                    r.received_at,
-                    json.dumps(r.readings, separators=(",", ":")),
-                    r.source,
-                    r.stream_seq,
-                    r.client_event_id,
-                )
-                for i, r in enumerate(rows)
-            ],
-            columns=list(_STAGE_COLUMNS),
-        )
-        inserted = await pg.fetch(
-            "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
-            " source, stream_seq, client_event_id)"
-            " select device_id, community_id, event_type, device_time, received_at, readings::jsonb, source,"
-            " stream_seq, client_event_id from device_events_stage order by ord"
-            " on conflict do nothing"  # either unique index: the stream sequence or (device, client event id)
-            " returning stream_seq, device_id, client_event_id"
-        )
-        await pg.execute("truncate device_events_stage")
+        if len(rows) <= _SMALL_BATCH:  # an alarm or two: one statement (no staging table, no COPY)
+            inserted = await pg.fetch(_INSERT_FEW, *map(list, zip(*rows, strict=True)))
+        else:
+            inserted = await self._staged(pg, rows)
+        if len(inserted) == len(rows):  # the usual case: every row new
+            return [True] * len(rows)
         new_seqs = {r["stream_seq"] for r in inserted if r["stream_seq"] is not None}
         new_client_ids = {(r["device_id"], r["client_event_id"]) for r in inserted if r["client_event_id"] is not None}
 
@@ -106,6 +106,17 @@ class DeviceEventRepository:
             return True
 
         return [is_new(r) for r in rows]
+
+    async def _staged(self, pg: Any, rows: Sequence[EventRow]) -> list[Any]:
+        # one round trip: the table exists from this connection's first batch on (the statement is then a no-op),
+        # and is empty (emptied at commit; the delete covers a second call in one transaction)
+        await pg.execute(_STAGE_DDL + "; delete from device_events_stage")
+        await pg.copy_records_to_table(
+            "device_events_stage",
+            records=[(i, *r) for i, r in enumerate(rows)],
+            columns=list(_STAGE_COLUMNS),
+        )
+        return list(await pg.fetch(_INSERT_NEW))
 
     async def add_rejects(self, rejects: Sequence[dict[str, Any]]) -> None:
         if rejects:
