@@ -70,3 +70,17 @@ async def test_a_body_within_the_limit_is_served(survey, make_token):
         "/v1/communities", content=community(100), headers={**admin(make_token), "Content-Type": "application/json"}
     )
     assert r.status_code == 201, r.text
+
+
+async def test_a_nul_character_in_a_json_string_is_refused_before_any_handler(survey, make_token):
+    """Postgres text cannot hold U+0000: every operation refuses it with 422 ``invalid_text`` (found by the fuzzer
+    on a free-text field); an escaped backslash followed by ``u0000`` is ordinary text and is served."""
+    headers = {**admin(make_token), "Content-Type": "application/json"}
+    nul = json.dumps({"name": "劲松北社区\u0000", "district_id": "510105", "street_id": "51010501"}).encode()
+    assert b"\\u0000" in nul
+    r = await survey.post("/v1/communities", content=nul, headers=headers)
+    assert r.status_code == 422 and r.json()["code"] == "invalid_text", r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    literal = json.dumps({"name": "a\\u0000b", "district_id": "510105", "street_id": "51010501"}).encode()
+    r = await survey.post("/v1/communities", content=literal, headers=headers)
+    assert r.status_code == 201 and r.json()["name"] == "a\\u0000b", r.text

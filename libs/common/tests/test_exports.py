@@ -49,6 +49,11 @@ def test_xlsx_stores_formula_like_text_as_text():
     assert ws["D2"].value == datetime(2026, 1, 2, 3, 4)
 
 
+def test_xlsx_shows_control_characters_a_worksheet_cannot_hold_as_replacement_characters():
+    wb = load_workbook(io.BytesIO(xlsx_bytes(["text"], [["车棚\x02改造\x1b"]], sheet="s")))
+    assert wb["s"]["A2"].value == "车棚\ufffd改造\ufffd"
+
+
 def test_people_times_and_money():
     at = datetime(2026, 12, 3, 13, 5, tzinfo=UTC).astimezone(ZoneInfo("Asia/Shanghai"))
     assert local_time_label(at) == "2026-12-03 21:05:00 UTC+08:00（北京时间）" and zone_name(at) == "北京时间"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
@@ -194,8 +195,13 @@ class RequestContextMiddleware:
             reset_language(language)
 
 
+# ``\u0000`` in a JSON string (an even number of backslashes before it would make it literal text)
+_JSON_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+
+
 class BodyLimitMiddleware:
-    """Refuse request bodies above the route's limit with 413 problem+json, before buffering more than the limit.
+    """Refuse request bodies above the route's limit with 413 problem+json, before buffering more than the limit,
+    and JSON bodies with a NUL character in a string (422 ``invalid_text``: Postgres text cannot hold one).
 
     The limit is ``default_limit`` unless the matched route declares ``openapi_extra={"x-max-body-bytes": N}``
     (file imports). A declared ``Content-Length`` above the limit is refused without reading the body; a streamed
@@ -246,6 +252,13 @@ class BodyLimitMiddleware:
                 await self._refuse(scope, receive, send, limit)
                 return
             more = message.get("more_body", False)
+        if _JSON_NUL.search(body) and b"json" in dict(scope["headers"]).get(b"content-type", b""):
+            # a NUL character cannot be stored in a Postgres text column: refused here, for every operation
+            response = problem_response(
+                422, "invalid_text", "Text contains a NUL character", "no string may contain U+0000"
+            )
+            await response(scope, receive, send)
+            return
         sent = False
 
         async def replay() -> Message:

@@ -25,6 +25,7 @@ from typing import Any
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
@@ -86,7 +87,10 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
 def _xlsx_value(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
-    if value is None or isinstance(value, int | float | str | date | Decimal):
+    if isinstance(value, str):
+        # control characters a worksheet cannot hold show as U+FFFD (the export never fails on stored text)
+        return ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    if value is None or isinstance(value, int | float | date | Decimal):
         return value
     return str(value)
 
