@@ -165,6 +165,12 @@ class FinalVoteCreate(Strict):
     )
 
 
+class FeedbackCountsRead(BaseModel):
+    support: int = Field(ge=0)
+    concerns: int = Field(ge=0)
+    total: int = Field(ge=0, description="support + concerns")
+
+
 class VersionRead(BaseModel):
     id: uuid.UUID
     number: int
@@ -176,7 +182,7 @@ class VersionRead(BaseModel):
     changes: str | None
     answers_feedback: list[uuid.UUID]
     published_in_round: int
-    feedback: dict[str, int]
+    feedback: FeedbackCountsRead = Field(description="Residents' feedback on this version")
     created_at: datetime
 
 
