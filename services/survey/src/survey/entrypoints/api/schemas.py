@@ -21,6 +21,7 @@ from pydantic import (
     model_serializer,
 )
 
+from renovation_common.auth import Role
 from survey.domain.consultation import Channel, ConsultationKind
 from survey.domain.consultation import State as ConsultationState
 from survey.domain.questions import QuestionKind
@@ -441,7 +442,7 @@ class AuditRead(BaseModel):
     action: SubmissionStatus
     channel: Channel
     interviewer: str | None
-    actor_role: str
+    actor_role: Role = Field(description="The role of the token that recorded it")
     answered_at: datetime
     recorded_at: datetime
     answers: Answers
