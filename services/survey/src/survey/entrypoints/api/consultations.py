@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from renovation_common.app import Runtime, get_runtime
@@ -25,6 +25,8 @@ from survey.domain.consultation import State as ConsultationState
 from survey.domain.exports import FIXED_COLUMNS, wall_times_as_text
 from survey.entrypoints.api.deps import answerers, context, officers, readers, staff
 from survey.entrypoints.api.schemas import (
+    CONSULTATION_EXAMPLES,
+    RESPONSE_EXAMPLES,
     AuditRead,
     BatchRead,
     BatchSubmit,
@@ -62,7 +64,7 @@ def _read(row: Any) -> ConsultationRead:
     response_model=ConsultationRead,
 )
 async def create_consultation(
-    body: ConsultationCreate,
+    body: Annotated[ConsultationCreate, Body(openapi_examples=CONSULTATION_EXAMPLES)],
     principal: Annotated[Principal, Depends(staff)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
@@ -207,7 +209,7 @@ def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
 )
 async def submit_response(
     consultation_id: uuid.UUID,
-    body: ResponseSubmit,
+    body: Annotated[ResponseSubmit, Body(openapi_examples=RESPONSE_EXAMPLES)],
     principal: Annotated[Principal, Depends(answerers)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> JSONResponse:

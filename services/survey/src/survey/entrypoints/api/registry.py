@@ -30,6 +30,11 @@ from survey.service_layer import registry as uc
 from survey.service_layer.context import Context
 
 router = APIRouter(tags=["registry"])
+IMPORT_CSV_EXAMPLE = (
+    "building,unit,room,floor_area_m2,owner_name,owner_phone,resident_birth_years,lives_alone,needs_accompaniment\n"
+    "3,2,301,56.30,王秀兰,13800138000,1948,true,true\n"
+    "3,2,302,72.35,李建国,13900139000,1979;1981;2012,false,false\n"
+)
 MAX_UPLOAD = 5 * 1024 * 1024  # the body limit of the import route (settings may lower the file limit, not raise it)
 
 
@@ -184,7 +189,7 @@ async def add_households(
         "requestBody": {
             "required": True,
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}, "example": IMPORT_CSV_EXAMPLE},
                 XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
             },
         },

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi.openapi.models import Example
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_serializer,
+)
 
+from renovation_common.auth import Role
 from survey.domain.consultation import Channel, ConsultationKind
 from survey.domain.consultation import State as ConsultationState
 from survey.domain.questions import QuestionKind
@@ -18,13 +31,42 @@ Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-.
 Code = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[\w\-./# ]+$")]
 Area = Annotated[Decimal, Field(gt=0, le=10000, max_digits=7, decimal_places=2, examples=["72.35"])]
 Year = Annotated[int, Field(ge=1880, le=2100)]
-QuestionId = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")]
+QUESTION_ID_PATTERN = r"^[A-Za-z0-9_\-]+$"
+QuestionId = Annotated[str, Field(min_length=1, max_length=40, pattern=QUESTION_ID_PATTERN)]
+_QUESTION_ID_NAMES = {"propertyNames": {"minLength": 1, "maxLength": 40, "pattern": QUESTION_ID_PATTERN}}
 OptionValue = Annotated[str, Field(min_length=1, max_length=60)]
 OptionLabel = Annotated[str, Field(min_length=1, max_length=60)]
+AnswerValue = Annotated[
+    StrictStr | list[StrictStr] | StrictInt | StrictFloat,
+    Field(
+        description="One question's answer, by its kind: single_choice and text — a string; multiple_choice — a "
+        "list of option values (stored in the questionnaire's order); ranking — a list of option values, first = "
+        "most preferred; rating — an integer 1–5; number — a number (or its decimal text; stored as exact decimal "
+        "text)",
+        examples=["agree", ["canteen", "gym"], 4, "72.5"],
+    ),
+]
+Answers = Annotated[
+    dict[str, AnswerValue],
+    Field(
+        description="An answer per question id (see `AnswerValue` for each question kind's shape)",
+        json_schema_extra=_QUESTION_ID_NAMES,
+    ),
+]
+SubmissionStatus = Literal["created", "updated", "superseded"]
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+ConditionName = Literal[
+    "consent_of_all_households", "participation_area", "participation_owners", "approval_area", "approval_owners"
+]
+DecidedBy = Annotated[
+    ConditionName | Literal["no_decision_rule"],
+    Field(description="The first failing condition in legal order; if all pass, the binding one (least slack)"),
+]
 
 
 # -- registry ---------------------------------------------------------------------------------------------------
@@ -39,6 +81,22 @@ class CommunityCreate(Strict):
     built_year: Year | None = None
     delivered_year: Year | None = None
     maintenance_fund_established: bool = False
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "劲松北社区",
+                    "street_id": "jinsong",
+                    "address": "北京市朝阳区劲松街道劲松北路",
+                    "built_year": 1985,
+                    "delivered_year": 1987,
+                    "maintenance_fund_established": False,
+                }
+            ]
+        },
+    )
 
 
 class CommunityRead(BaseModel):
@@ -83,6 +141,36 @@ class HouseholdIn(Strict):
 class HouseholdsCreate(Strict):
     households: list[HouseholdIn] = Field(min_length=1, max_length=1000)
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "households": [
+                        {
+                            "building": "3",
+                            "unit": "2",
+                            "room": "301",
+                            "floor_area_m2": "56.30",
+                            "owner_name": "王秀兰",
+                            "owner_phone": "13800138000",
+                            "residents": [
+                                {"birth_year": 1948, "lives_alone": True, "needs_accompaniment": True},
+                            ],
+                        },
+                        {
+                            "building": "3",
+                            "unit": "2",
+                            "room": "302",
+                            "floor_area_m2": "72.35",
+                            "residents": [{"birth_year": 1979}, {"birth_year": 1981}, {"birth_year": 2012}],
+                        },
+                    ]
+                }
+            ]
+        },
+    )
+
 
 class HouseholdUpdate(Strict):
     floor_area_m2: Area | None = None
@@ -90,6 +178,19 @@ class HouseholdUpdate(Strict):
     owner_phone: str | None = Field(default=None, max_length=20, pattern=r"^(\+?[0-9\- ]{5,20})?$")
     residents: list[ResidentIn] | None = Field(default=None, max_length=30, description="Replace the list")
     add_residents: list[ResidentIn] = Field(default_factory=list, max_length=30)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "floor_area_m2": "58.10",
+                    "owner_phone": "13900139000",
+                    "add_residents": [{"birth_year": 2024}],
+                }
+            ]
+        },
+    )
 
 
 class ResidentRead(BaseModel):
@@ -139,7 +240,7 @@ class ShowIfIn(Strict):
 
 class QuestionIn(Strict):
     id: QuestionId
-    kind: Literal["single_choice", "multiple_choice", "ranking", "rating", "number", "text"]
+    kind: QuestionKind
     text: str = Field(min_length=1, max_length=500)
     options: list[OptionValue] = Field(default_factory=list, max_length=60)
     option_labels: dict[OptionValue, OptionLabel] | None = Field(
@@ -158,8 +259,19 @@ class QuestionIn(Strict):
     show_if: ShowIfIn | None = None
 
 
+class QuestionOut(QuestionIn):
+    """A question as it was defined (the shape of :class:`QuestionIn`); keys it was defined without stay absent."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    @model_serializer(mode="wrap")
+    def _as_defined(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        return {k: v for k, v in data.items() if k in self.model_fields_set} if isinstance(data, dict) else data
+
+
 class RuleIn(Strict):
-    kind: Literal["household_share", "civil_code_278_major", "civil_code_278_ordinary", "none"] = "none"
+    kind: RuleKind = RuleKind.NONE
     threshold: str | None = Field(
         default=None,
         max_length=20,
@@ -170,7 +282,7 @@ class RuleIn(Strict):
 
 class ConsultationCreate(Strict):
     community_id: uuid.UUID
-    kind: Literal["willingness", "menu", "scheme_vote", "demand", "satisfaction"]
+    kind: ConsultationKind
     title: str = Field(min_length=1, max_length=200)
     batch: str | None = Field(default=None, max_length=64, description="Programme batch, used by rankings")
     questions: list[QuestionIn] = Field(min_length=1, max_length=100)
@@ -183,6 +295,10 @@ class ConsultationCreate(Strict):
     age_elderly_from: int = Field(default=60, ge=2, le=129)
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=lambda s: s.update(examples=[CONSULTATION_EXAMPLES["willingness"]["value"]])
+    )
 
     @field_validator("opens_at", "closes_at")
     @classmethod
@@ -197,12 +313,12 @@ class ConsultationRead(BaseModel):
     community_id: uuid.UUID
     district_id: str
     street_id: str
-    kind: str
+    kind: ConsultationKind
     title: str
     batch: str | None
-    state: str
-    questions: list[dict[str, Any]]
-    rule: str
+    state: ConsultationState
+    questions: list[QuestionOut] = Field(description="The questionnaire, each question as it was defined")
+    rule: RuleKind
     threshold: str | None
     decision_question_id: str | None
     approve_options: list[str]
@@ -214,8 +330,8 @@ class ConsultationRead(BaseModel):
     closed_at: datetime | None
     auto_closed: bool = Field(default=False, description="Closed by the system at the end of its answer window")
     published_at: datetime | None
-    outcome: str | None
-    decided_by: str | None
+    outcome: Outcome | None
+    decided_by: DecidedBy | None
     building_codes: list[str] | None = Field(
         default=None,
         description="A courtyard's or building group's own consultation (一院一策, a scheme round's final vote): the "
@@ -229,14 +345,26 @@ class ResponseSubmit(Strict):
     submission_id: uuid.UUID = Field(description="Client-generated; the same id with the same body is replayed")
     household_id: uuid.UUID | None = Field(default=None, description="Required for workers; residents: their own")
     resident_id: uuid.UUID | None = Field(default=None, description="Required for per-resident demand surveys")
-    answers: dict[QuestionId, Any] = Field(max_length=100)
+    answers: dict[str, AnswerValue | None] = Field(
+        max_length=100,
+        json_schema_extra=_QUESTION_ID_NAMES,
+        description="An answer per question id (see `AnswerValue` for each question kind's shape); null or absent: "
+        "not answered (an optional question)",
+    )
     suggestion: str | None = Field(default=None, max_length=1000)
-    channel: Literal["app", "door_to_door", "paper", "meeting"] | None = None
+    channel: Channel | None = None
     answered_at: datetime | None = Field(default=None, description="When answered (offline sync); default: now")
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra=lambda s: s.update(examples=[RESPONSE_EXAMPLES["multiple_choice"]["value"]])
+    )
 
     @field_validator("answers")
     @classmethod
     def _bounded(cls, v: dict[str, Any]) -> dict[str, Any]:
+        for key in v:
+            if not (1 <= len(key) <= 40) or not re.fullmatch(QUESTION_ID_PATTERN, key):
+                raise ValueError("a question id is 1 to 40 letters, digits, '_' or '-'")
         for value in v.values():
             if isinstance(value, list) and len(value) > 60:
                 raise ValueError("at most 60 values per answer")
@@ -260,14 +388,21 @@ class SubmissionRead(BaseModel):
     consultation_id: uuid.UUID
     household_id: uuid.UUID
     resident_id: uuid.UUID | None
-    status: Literal["created", "updated", "superseded"]
+    status: SubmissionStatus
     version: int
-    channel: str
+    channel: Channel
     answered_at: datetime
 
 
 class BatchSubmit(Strict):
     items: list[ResponseSubmit] = Field(min_length=1, max_length=500)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra=lambda s: s.update(
+            examples=[{"items": [RESPONSE_EXAMPLES["multiple_choice"]["value"], RESPONSE_EXAMPLES["text"]["value"]]}]
+        ),
+    )
 
 
 class BatchItemProblem(BaseModel):
@@ -295,22 +430,22 @@ class ResponseRead(BaseModel):
     id: uuid.UUID
     household_id: uuid.UUID
     resident_id: uuid.UUID | None
-    answers: dict[str, Any]
+    answers: Answers
     suggestion: str | None
-    channel: str
+    channel: Channel
     answered_at: datetime
     version: int
 
 
 class AuditRead(BaseModel):
     version: int
-    action: str
-    channel: str
+    action: SubmissionStatus
+    channel: Channel
     interviewer: str | None
-    actor_role: str
+    actor_role: Role = Field(description="The role of the token that recorded it")
     answered_at: datetime
     recorded_at: datetime
-    answers: dict[str, Any]
+    answers: Answers
 
 
 class HouseholdResponsesRead(BaseModel):
@@ -328,9 +463,6 @@ Percent = Annotated[
     str, Field(pattern=r"^\d+\.\d{2}$", description="Percent, half-up to two places", examples=["75.00"])
 ]
 AreaText = Annotated[str, Field(pattern=r"^\d+(\.\d+)?$", description="Square metres, exact", examples=["15750.00"])]
-ConditionName = Literal[
-    "consent_of_all_households", "participation_area", "participation_owners", "approval_area", "approval_owners"
-]
 MenuCategory = Literal["basic", "improvement", "upgrade", "unknown"]
 
 
@@ -431,9 +563,7 @@ class ResultRead(BaseModel):
     rule: RuleKind
     outcome: Outcome
     provisional_outcome: Outcome = Field(description="The outcome if the consultation closed now")
-    decided_by: ConditionName | Literal["no_decision_rule"] = Field(
-        description="The first failing condition in legal order; if all pass, the binding one (least slack)"
-    )
+    decided_by: DecidedBy
     conditions: list[ConditionRead]
     totals: TotalsRead
     participation: ParticipationRead
@@ -453,6 +583,10 @@ class ResultRead(BaseModel):
 class RankingCreate(Strict):
     district_id: Id
     batch: str | None = Field(default=None, max_length=64)
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"district_id": "chaoyang", "batch": "2026-朝阳-第一批"}]}
+    )
 
 
 class RankingEntryRead(BaseModel):
@@ -480,3 +614,183 @@ class RowErrorRead(BaseModel):
     code: str
     field: str | None
     message: str
+
+
+# -- request examples (OpenAPI named examples; each one valid against its schema and the domain's rules) -----------
+_COMMUNITY = "0b6f3c9e-2d7a-4c1b-9f3e-5a8d2c1e7b40"
+_YES_NO = {
+    "id": "agree",
+    "kind": "single_choice",
+    "text": "您是否同意本小区实施老旧小区综合整治？",
+    "options": ["yes", "no"],
+    "option_labels": {"yes": "同意", "no": "不同意"},
+}
+CONSULTATION_EXAMPLES: dict[str, Example] = {
+    "willingness": {
+        "summary": "Willingness (意愿征询): 4/5 of the households must agree",
+        "value": {
+            "community_id": _COMMUNITY,
+            "kind": "willingness",
+            "title": "劲松北社区老旧小区综合整治意愿征询",
+            "batch": "2026-朝阳-第一批",
+            "questions": [
+                _YES_NO,
+                {
+                    "id": "why_not",
+                    "kind": "text",
+                    "text": "不同意的原因",
+                    "required": False,
+                    "max_length": 500,
+                    "show_if": {"question_id": "agree", "any_of": ["no"]},
+                },
+            ],
+            "rule": {"kind": "household_share", "threshold": "4/5"},
+            "decision_question_id": "agree",
+            "approve_options": ["yes"],
+            "opens_at": "2026-04-01T08:00:00+08:00",
+            "closes_at": "2026-04-15T20:00:00+08:00",
+        },
+    },
+    "scheme_vote": {
+        "summary": "Scheme vote (方案表决) under Civil Code Art. 278, major matters (double majorities)",
+        "value": {
+            "community_id": _COMMUNITY,
+            "kind": "scheme_vote",
+            "title": "劲松北社区改造设计方案表决",
+            "questions": [
+                {
+                    "id": "scheme",
+                    "kind": "single_choice",
+                    "text": "请选择设计方案（none 为均不同意）",
+                    "options": ["P1", "P2", "none"],
+                    "option_labels": {"P1": "车棚+便民服务综合体", "P2": "立体停车楼", "none": "均不同意"},
+                }
+            ],
+            "rule": {"kind": "civil_code_278_major"},
+            "decision_question_id": "scheme",
+            "approve_options": ["P1", "P2"],
+        },
+    },
+    "menu": {
+        "summary": "Menu (菜单式选择): items supported by half the participating households are selected",
+        "value": {
+            "community_id": _COMMUNITY,
+            "kind": "menu",
+            "title": "劲松北社区改造内容菜单选择",
+            "questions": [
+                {
+                    "id": "items",
+                    "kind": "multiple_choice",
+                    "text": "您希望本次改造包含哪些内容？（可多选）",
+                    "options": ["rain_sewage_separation", "elevator_installation", "greening", "parking"],
+                    "min_picks": 1,
+                    "max_picks": 4,
+                }
+            ],
+            "menu_question_id": "items",
+            "menu_threshold": "1/2",
+        },
+    },
+    "demand": {
+        "summary": "Demand survey (需求调查) per resident, with demand by age group",
+        "value": {
+            "community_id": _COMMUNITY,
+            "kind": "demand",
+            "title": "劲松北社区居民需求调查",
+            "questions": [
+                {
+                    "id": "services",
+                    "kind": "multiple_choice",
+                    "text": "您最需要的社区服务（最多选3项）",
+                    "options": ["canteen", "gym", "day_care", "tailor"],
+                    "option_labels": {
+                        "canteen": "社区食堂",
+                        "gym": "健身房",
+                        "day_care": "日间照料",
+                        "tailor": "裁缝铺",
+                    },
+                    "max_picks": 3,
+                },
+                {
+                    "id": "priority",
+                    "kind": "ranking",
+                    "text": "请按优先顺序排列以下改造项目",
+                    "options": ["elevator_installation", "parking", "greening"],
+                },
+                {
+                    "id": "budget",
+                    "kind": "number",
+                    "text": "您愿意为加装电梯每年分摊的费用（元）",
+                    "required": False,
+                    "min_value": "0",
+                    "max_value": "20000",
+                },
+            ],
+            "age_middle_from": 35,
+            "age_elderly_from": 60,
+        },
+    },
+    "satisfaction": {
+        "summary": "Satisfaction review (满意度评议) after completion",
+        "value": {
+            "community_id": _COMMUNITY,
+            "kind": "satisfaction",
+            "title": "劲松北社区改造满意度评议",
+            "questions": [
+                {"id": "overall", "kind": "rating", "text": "请为本次改造打分（1-5星）"},
+                {
+                    "id": "satisfied",
+                    "kind": "single_choice",
+                    "text": "您对本次老旧小区改造是否满意？",
+                    "options": ["satisfied", "neutral", "dissatisfied"],
+                },
+                {"id": "feedback", "kind": "text", "text": "意见和建议", "required": False},
+            ],
+            "decision_question_id": "satisfied",
+            "approve_options": ["satisfied"],
+        },
+    },
+}
+
+RESPONSE_EXAMPLES: dict[str, Example] = {
+    "single_choice": {
+        "summary": "single_choice: one option value (a resident in the app)",
+        "value": {"submission_id": "5f0c2b1a-8d3e-4f6a-9b7c-1e2d3f4a5b6c", "answers": {"agree": "yes"}},
+    },
+    "multiple_choice": {
+        "summary": "multiple_choice: a list of option values (door to door, recorded by a community worker)",
+        "value": {
+            "submission_id": "6a1d3c2b-9e4f-4a7b-8c8d-2f3e4a5b6c7d",
+            "household_id": "7b2e4d3c-af50-4b8c-9d9e-3a4f5b6c7d8e",
+            "answers": {"items": ["rain_sewage_separation", "elevator_installation"]},
+            "suggestion": "希望加装电梯时保留楼前绿地",
+            "channel": "door_to_door",
+            "answered_at": "2026-04-03T10:15:00+08:00",
+        },
+    },
+    "ranking": {
+        "summary": "ranking: a list of option values, most preferred first",
+        "value": {
+            "submission_id": "7c2e4d3c-af50-4b8c-9d9e-3a4f5b6c7d8f",
+            "answers": {"priority": ["elevator_installation", "parking", "greening"]},
+        },
+    },
+    "rating": {
+        "summary": "rating: an integer from 1 to 5",
+        "value": {"submission_id": "8d3f5e4d-b061-4c9d-8eaf-4b5a6c7d8e9f", "answers": {"overall": 4}},
+    },
+    "number": {
+        "summary": "number: a number, or its decimal text",
+        "value": {"submission_id": "9e4a6f5e-c172-4dae-9fb0-5c6b7d8e9fa0", "answers": {"budget": 1200.5}},
+    },
+    "text": {
+        "summary": "text: free text (paper questionnaire, entered later)",
+        "value": {
+            "submission_id": "af5b7a6f-d283-4ebf-a0c1-6d7c8e9fa0b1",
+            "household_id": "7b2e4d3c-af50-4b8c-9d9e-3a4f5b6c7d8e",
+            "answers": {"satisfied": "satisfied", "feedback": "楼道照明改善明显，希望增加休息座椅"},
+            "channel": "paper",
+            "answered_at": "2026-09-20T16:40:00+08:00",
+        },
+    },
+}

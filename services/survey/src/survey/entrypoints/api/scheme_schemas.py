@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from survey.entrypoints.api.schemas import Code, Strict
+from survey.domain.consultation import Channel
+from survey.domain.consultation import State as ConsultationState
+from survey.domain.deliberation import SourceKind, Stance, WinnerStatus
+from survey.domain.rules import Outcome, RuleKind
+from survey.entrypoints.api.schemas import (
+    ApprovalRead,
+    Code,
+    ConditionRead,
+    DecidedBy,
+    ParticipationRead,
+    Strict,
+    TotalsRead,
+)
 
 GroupCode = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_\-]+$", examples=["A"])]
 
@@ -44,13 +56,29 @@ class SchemeRoundCreate(Strict):
 
 
 class ProposalCreate(Strict):
-    source_kind: Literal["firm", "university", "resident"] = Field(examples=["university"])
+    source_kind: SourceKind = Field(examples=["university"])
     proposer: str = Field(min_length=1, max_length=100, examples=["清华大学建筑学院"])
     title: str = Field(min_length=1, max_length=200, examples=["车棚+便民服务综合体"])
     summary: str = Field(min_length=1, max_length=4000, examples=["立体停车提高效率，腾出空间设裁缝铺、修鞋、配钥匙"])
     document_ref: str | None = Field(default=None, max_length=500, examples=["docs/bike-shed-v1.pdf"])
     group_codes: list[GroupCode] = Field(
         default_factory=list, max_length=50, description="The groups it is for; empty = every group of the round"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "source_kind": "university",
+                    "proposer": "清华大学建筑学院",
+                    "title": "车棚+便民服务综合体",
+                    "summary": "立体停车提高效率，腾出空间设裁缝铺、修鞋、配钥匙",
+                    "document_ref": "docs/bike-shed-v1.pdf",
+                    "group_codes": ["A"],
+                }
+            ]
+        },
     )
 
 
@@ -64,23 +92,53 @@ class RevisionCreate(Strict):
         default_factory=list, max_length=2000, description="Feedback on the parent version this revision answers"
     )
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "parent_version_id": "3c1a2b4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d",
+                    "summary": "立体停车提高效率，腾出空间设裁缝铺、修鞋、配钥匙；增加无障碍坡道",
+                    "document_ref": "docs/bike-shed-v2.pdf",
+                    "changes": "增加无障碍坡道，保留原有绿化",
+                    "answers_feedback": ["4d2b3c5e-6f7a-4b8c-9dae-1f2a3b4c5d6e"],
+                }
+            ]
+        },
+    )
+
 
 class FeedbackCreate(Strict):
     household_id: uuid.UUID | None = Field(
         default=None, description="A community worker names the household; a resident's is their own"
     )
-    stance: Literal["support", "concerns"]
+    stance: Stance
     text: str | None = Field(default=None, max_length=1000, examples=["希望保留晾晒区"])
-    channel: Literal["app", "door_to_door", "paper", "meeting"] | None = None
+    channel: Channel | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"stance": "concerns", "text": "希望保留晾晒区"},
+                {
+                    "household_id": "7b2e4d3c-af50-4b8c-9d9e-3a4f5b6c7d8e",
+                    "stance": "support",
+                    "text": "同意，尽快施工",
+                    "channel": "meeting",
+                },
+            ]
+        },
+    )
 
 
 class FeedbackRead(BaseModel):
     id: uuid.UUID
     version_id: uuid.UUID
     household_id: uuid.UUID
-    stance: str
+    stance: Stance
     text: str | None
-    channel: str
+    channel: Channel
     created_at: datetime
 
 
@@ -92,6 +150,25 @@ class FinalVoteCreate(Strict):
     threshold: str | None = Field(default=None, max_length=20, pattern=r"^\d{1,6}(/\d{1,6}|\.\d{1,6})?$")
     opens_at: datetime | None = None
     closes_at: datetime | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "rule": "civil_code_278_major",
+                    "opens_at": "2026-06-01T08:00:00+08:00",
+                    "closes_at": "2026-06-10T20:00:00+08:00",
+                }
+            ]
+        },
+    )
+
+
+class FeedbackCountsRead(BaseModel):
+    support: int = Field(ge=0)
+    concerns: int = Field(ge=0)
+    total: int = Field(ge=0, description="support + concerns")
 
 
 class VersionRead(BaseModel):
@@ -105,26 +182,52 @@ class VersionRead(BaseModel):
     changes: str | None
     answers_feedback: list[uuid.UUID]
     published_in_round: int
-    feedback: dict[str, int]
+    feedback: FeedbackCountsRead = Field(description="Residents' feedback on this version")
     created_at: datetime
 
 
 class ProposalRead(BaseModel):
     id: uuid.UUID
     code: str
-    source_kind: str
+    source_kind: SourceKind
     proposer: str
     group_codes: list[str]
     current_version: int
     versions: list[VersionRead] = Field(description="The lineage v1 → v2 → v3, each with its parent")
 
 
+class WinnerRead(BaseModel):
+    status: WinnerStatus = Field(
+        description="`won`: passed and one scheme has the most votes; `tied`: passed, but schemes share the most "
+        "votes (a run-off is needed); `not_passed`: the vote failed its rule; `pending`: not closed yet"
+    )
+    proposal_code: str | None = Field(description="The winning proposal's code", examples=["P1"])
+    proposal_id: uuid.UUID | None
+    version_id: uuid.UUID | None = Field(description="The winning proposal's current version")
+    version: int | None = Field(description="Its number (v1, v2, …)")
+    votes: int = Field(ge=0, description="The most votes a scheme got")
+    tied: list[str] = Field(description="`tied`: the proposal codes sharing the most votes")
+
+
+class FinalVoteResultRead(BaseModel):
+    outcome: Outcome
+    provisional_outcome: Outcome = Field(description="The outcome if the vote closed now")
+    rule: RuleKind
+    decided_by: DecidedBy
+    conditions: list[ConditionRead]
+    totals: TotalsRead = Field(description="The group's households (its buildings) and their exclusive floor area")
+    participation: ParticipationRead
+    approval: ApprovalRead = Field(description="Approving: chose any scheme rather than `none`")
+    votes: dict[str, int] = Field(description="Votes per option (proposal code, or `none`)", examples=[{"P1": 42}])
+    winner: WinnerRead
+
+
 class FinalVoteRead(BaseModel):
     consultation_id: uuid.UUID | None
-    state: str | None
-    result: dict[str, Any] | None = Field(
+    state: ConsultationState | None
+    result: FinalVoteResultRead | None = Field(
         description="The group's vote under its rule (conditions as exact fractions), votes per scheme and the "
-        "winner (`won`, `tied`, `not_passed`, `pending`)"
+        "winner; null before the vote starts (and, for residents, until it is published)"
     )
 
 
