@@ -554,35 +554,8 @@ async def _write(
                     changed.append(item)
                 else:
                     response_id, version, status, code = old.id, old.version, "superseded", 200
-            audits.append(
-                {
-                    "response_id": response_id,
-                    "consultation_id": row.id,
-                    "household_id": item.household_id,
-                    "resident_id": item.resident_id,
-                    "submission_id": item.cmd.submission_id,
-                    "action": status,
-                    "version": version,
-                    "answers": item.answers,
-                    "suggestion": item.cmd.suggestion,
-                    "channel": item.channel,
-                    "interviewer": item.interviewer,
-                    "actor_sub": principal.sub,
-                    "actor_role": principal.role.value,
-                    "answered_at": item.answered_at,
-                }
-            )
-            body = {
-                "submission_id": str(item.cmd.submission_id),
-                "response_id": str(response_id),
-                "consultation_id": str(row.id),
-                "household_id": str(item.household_id),
-                "resident_id": str(item.resident_id) if item.resident_id else None,
-                "status": status,
-                "version": version,
-                "channel": item.channel,
-                "answered_at": item.answered_at.isoformat(),
-            }
+            _, audit, body = _records(principal, row, item, response_id, status, version)
+            audits.append(audit)
             item.result = SubmissionResult(code, body)
             completed.append((item.cmd.submission_id, code, body))
         await repo.responses.update_responses(updates)
