@@ -317,7 +317,14 @@ CLOSED_SET_NAMES = {
     "kind", "state", "status", "role", "channel", "outcome", "severity", "trade", "source_kind", "stance",
     "category", "phase", "decided_by", "limited_by", "rule", "period", "placement", "type",
 }  # fmt: skip
-NOT_CLOSED = {("Problem", "type"), ("ProblemItem", "type")}  # a problem type is a URI
+NOT_CLOSED = {  # named so, but not a closed set: why
+    ("Problem", "type"): "a problem type is a URI",
+    ("ProblemItem", "type"): "a problem type is a URI",
+    (
+        "PeriodStatsRead",
+        "period",
+    ): "the period's label (2026-03, 2026-Q1, 2026; a pattern); its kind is StatsRead.period",
+}
 # objects in a response whose keys are open, each with why (a free-form object is allowed only here)
 FREE_FORM = {
     ("smart_community", "DeviceEventRead", "readings"): "vendor-defined measurement keys, numeric values",
@@ -350,7 +357,8 @@ def _media_examples(doc, media) -> list[tuple[str, object]]:
         if "value" in example:
             found.append((f"examples.{key}", example["value"]))
     schema = media.get("schema") or {}
-    for where, s in (("schema", schema), ("component", _deref(doc, schema))):
+    components = [_deref(doc, b) for b in [schema, *schema.get("anyOf", [])] if "$ref" in b]  # an optional body
+    for where, s in [("schema", schema)] + [("component", c) for c in components]:
         found.extend((f"{where}.examples[{i}]", e) for i, e in enumerate(s.get("examples") or []))
     return found
 
