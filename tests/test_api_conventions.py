@@ -308,3 +308,153 @@ async def test_cors_admits_the_configured_origins_only():
     async with httpx.AsyncClient(transport=plain, base_url="http://api") as client:
         r = await client.get("/v1/subscriptions", headers={"Origin": "https://h5.example.gov.cn"})
         assert not any(h.startswith("access-control-") for h in r.headers)
+
+
+# ---------------------------------------------------------------------------------------------- self-describing schemas
+
+# string properties of these names hold one of a closed set of values: the document lists them (enum / const / $ref)
+CLOSED_SET_NAMES = {
+    "kind", "state", "status", "role", "channel", "outcome", "severity", "trade", "source_kind", "stance",
+    "category", "phase", "decided_by", "limited_by", "rule", "period", "placement", "type",
+}  # fmt: skip
+NOT_CLOSED = {  # named so, but not a closed set: why
+    ("Problem", "type"): "a problem type is a URI",
+    ("ProblemItem", "type"): "a problem type is a URI",
+    (
+        "PeriodStatsRead",
+        "period",
+    ): "the period's label (2026-03, 2026-Q1, 2026; a pattern); its kind is StatsRead.period",
+}
+# objects in a response whose keys are open, each with why (a free-form object is allowed only here)
+FREE_FORM = {
+    ("smart_community", "DeviceEventRead", "readings"): "vendor-defined measurement keys, numeric values",
+    ("smart_community", "GatewayEvent", "readings"): "vendor-defined measurement keys, numeric values",
+}
+
+
+def _deref(doc, schema):
+    while isinstance(schema, dict) and "$ref" in schema:
+        schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+def _schema_errors(doc, schema, instance) -> list[str]:
+    """What is wrong with ``instance`` against ``schema`` ($refs resolved against the document's components)."""
+    import jsonschema
+
+    root = {**schema, "components": doc.get("components", {})}
+    validator = jsonschema.Draft202012Validator(root, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
+    return [
+        f"{'/'.join(map(str, e.absolute_path)) or '<root>'}: {e.message[:200]}" for e in validator.iter_errors(instance)
+    ]
+
+
+def _media_examples(doc, media) -> list[tuple[str, object]]:
+    found = []
+    if "example" in media:
+        found.append(("example", media["example"]))
+    for key, example in (media.get("examples") or {}).items():
+        if "value" in example:
+            found.append((f"examples.{key}", example["value"]))
+    schema = media.get("schema") or {}
+    components = [_deref(doc, b) for b in [schema, *schema.get("anyOf", [])] if "$ref" in b]  # an optional body
+    for where, s in [("schema", schema)] + [("component", c) for c in components]:
+        found.extend((f"{where}.examples[{i}]", e) for i, e in enumerate(s.get("examples") or []))
+    return found
+
+
+def test_every_request_body_has_an_example_and_every_example_fits_its_schema(spec):
+    """Examples for every request body (the operation's media type or the body's schema); every example of the
+    document — of a body, of a response, of a component — validates against its schema."""
+    name, doc = spec
+    offenders = []
+    for path, method, op in _operations(doc):
+        where = f"{method.upper()} {path}"
+        for media_type, media in (op.get("requestBody") or {}).get("content", {}).items():
+            examples = _media_examples(doc, media)
+            if not examples:
+                offenders.append(f"{where} ({media_type}): the request body has no example")
+            for label, example in examples:
+                offenders += [f"{where} request {label}: {e}" for e in _schema_errors(doc, media["schema"], example)]
+        for status, response in (op.get("responses") or {}).items():
+            for media in (response.get("content") or {}).values():
+                if "schema" in media:
+                    for label, example in _media_examples(doc, media):
+                        errors = _schema_errors(doc, media["schema"], example)
+                        offenders += [f"{where} {status} {label}: {e}" for e in errors]
+    for component, schema in doc.get("components", {}).get("schemas", {}).items():
+        for i, example in enumerate(schema.get("examples") or []):
+            offenders += [f"{component}.examples[{i}]: {e}" for e in _schema_errors(doc, schema, example)]
+    assert not offenders, f"{name}: {len(offenders)} problem(s):\n  " + "\n  ".join(offenders)
+
+
+def _walk(doc, schema, where, seen):
+    """Every (where, property name, property schema, owning component) under ``schema``, following $refs once."""
+    if not isinstance(schema, dict):
+        return
+    if "$ref" in schema:
+        component = schema["$ref"].rsplit("/", 1)[-1]
+        if component not in seen:
+            seen.add(component)
+            yield from _walk(doc, doc["components"]["schemas"][component], component, seen)
+        return
+    yield where, schema
+    for prop, sub in (schema.get("properties") or {}).items():
+        yield from _walk(doc, sub, f"{where}.{prop}", seen)
+    for key in ("items", "additionalProperties", "not"):
+        if isinstance(schema.get(key), dict):
+            yield from _walk(doc, schema[key], f"{where}[{key}]", seen)
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        for sub in schema.get(key) or []:
+            yield from _walk(doc, sub, where, seen)
+
+
+def _branches(schema):
+    """A property's schema without ``null`` (``X | None`` is ``anyOf: [X, null]``)."""
+    subs = schema.get("anyOf") or schema.get("oneOf")
+    if subs:
+        return [b for s in subs if s.get("type") != "null" for b in _branches(s)]
+    return [schema]
+
+
+def test_closed_set_strings_list_their_values(spec):
+    """A string property named ``kind``, ``status``, ``trade``, … has an enum (or a const, or a $ref to an enum)."""
+    name, doc = spec
+    offenders = []
+    for component, schema in doc.get("components", {}).get("schemas", {}).items():
+        for prop, sub in (schema.get("properties") or {}).items():
+            if prop not in CLOSED_SET_NAMES or (component, prop) in NOT_CLOSED:
+                continue
+            for branch in _branches(sub):
+                items = branch.get("items") if branch.get("type") == "array" else None
+                target = items if isinstance(items, dict) else branch
+                target = _deref(doc, target)  # a $ref: to an enum, or to an object (not a string at all)
+                if target.get("type") == "string" and not ("enum" in target or "const" in target):
+                    offenders.append(f"{component}.{prop}: a free string (give it an enum / Literal)")
+    assert not offenders, f"{name}: {len(offenders)} closed set(s) undeclared:\n  " + "\n  ".join(offenders)
+
+
+def test_response_objects_are_typed(spec):
+    """No free-form object (``type: object`` without properties, keys open to anything) in what an operation
+    answers, except the allow-listed ones (each with its reason)."""
+    name, doc = spec
+    offenders, seen = set(), set()
+    for path, method, op in _operations(doc):
+        for status, response in (op.get("responses") or {}).items():
+            for media in (response.get("content") or {}).values():
+                start = f"{method.upper()} {path} {status}"
+                for where, node in _walk(doc, media.get("schema") or {}, start, seen):
+                    extra = node.get("additionalProperties", True)
+                    free = node.get("type") == "object" and not node.get("properties") and extra in (True, {})
+                    if free and (name, *where.split(".", 1)) not in FREE_FORM:
+                        offenders.add(where)
+    assert not offenders, f"{name}: free-form object(s) in responses:\n  " + "\n  ".join(sorted(offenders))
+
+
+def test_the_free_form_allow_list_is_current():
+    """Every allow-listed free-form property exists, and what it allows is at least typed by its values."""
+    for (service, component, prop), reason in FREE_FORM.items():
+        schema = _app(service).openapi()["components"]["schemas"][component]["properties"][prop]
+        assert reason and any(isinstance(b.get("additionalProperties"), dict) for b in _branches(schema)), (
+            f"{service} {component}.{prop}: give the open keys a value type (additionalProperties: {{...}})"
+        )

@@ -23,7 +23,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.routing import compile_path
 
 from renovation_common.auth import Principal, Role, authorize
@@ -103,6 +103,15 @@ def _route_path(scope: Any) -> str:
 
 
 class LinkCreate(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"path": "/v1/projects/3f0c5e1e-0000-4000-8000-000000000001/handover-chart?format=svg"},
+                {"path": "/v1/accounts/0b9c7c8e-3c1f-4d0a-9a51-2f1e7c0d9a11/statement/export?format=xlsx"},
+            ]
+        }
+    )
+
     path: str = Field(
         min_length=2,
         max_length=MAX_PATH_LENGTH,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Literal
 
 from finance.domain.errors import RuleViolation
 from finance.domain.money import percent, round_half_up
@@ -29,6 +30,7 @@ class SchemeKind(StrEnum):
     )
 
 
+DueStatus = Literal["outstanding", "paid", "cancelled"]  # cancelled: a repair's due withdrawn before any payment
 CREATABLE_KINDS = (SchemeKind.MAINTENANCE_FUND, SchemeKind.WATER_METER)
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from typing import Literal
 
 from finance.domain.errors import RuleViolation
 from finance.domain.money import apportion
@@ -35,6 +36,10 @@ class Origin(StrEnum):
     STREET_OFFICER = "street_officer"
     RESIDENT = "resident"
     ALARM = "alarm"
+
+
+# an emergency repair's life: requested → refused (not eligible) | approved → paid; rejected or cancelled by a person
+RepairStatus = Literal["requested", "refused", "approved", "paid", "rejected", "cancelled"]
 
 
 class RepairKind(StrEnum):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from projects.domain.catalog import FaceKind
 
@@ -39,6 +39,10 @@ class PlanStatus(StrEnum):
 class SolverStatus(StrEnum):
     OPTIMAL = "optimal"  # proven optimal
     FEASIBLE = "feasible"  # every rule holds, optimality not proven (see the bound and the gap)
+
+
+# what stopped a search that is not proven optimal: the deterministic-time budget (reproducible) or the wall clock
+LimitedBy = Literal["deterministic_time", "wall_clock"]
 
 
 class FaceSource(StrEnum):

@@ -48,6 +48,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from projects.domain.model import LimitedBy
 from projects.domain.scheduling import (
     Infeasible,
     InvalidNetwork,
@@ -109,7 +110,7 @@ class Schedule:
     moved_tasks: int = 0
     total_shift_days: int = 0
     lower_bound: float | None = None  # proven lower bound on the weighted completion (None without weights)
-    limited_by: str | None = None  # deterministic_time | wall_clock | None (optimal)
+    limited_by: LimitedBy | None = None  # None: optimal
     deterministic_time: float | None = None
     lns_steps: int = 0
     lns_improvements: int = 0
@@ -460,7 +461,9 @@ def solve(
     if objective <= bound:
         proven = True
     status_name = "optimal" if proven and not clock.wall_stopped else "feasible"
-    limited_by = None if status_name == "optimal" else ("wall_clock" if clock.wall_stopped else "deterministic_time")
+    limited_by: LimitedBy | None = (
+        None if status_name == "optimal" else ("wall_clock" if clock.wall_stopped else "deterministic_time")
+    )
     moved = shift = 0
     if previous:
         live = [t for t in problem.tasks if not t.frozen and t.id in previous]

@@ -32,6 +32,7 @@ TYPES_BY_KIND: dict[DeviceKind, frozenset[str]] = {
     DeviceKind.EBIKE_CHARGER: frozenset({"charging_started", "charging_finished", "overheat"}),
     DeviceKind.INFO_SCREEN: frozenset({"displayed"}),
 }
+EVENT_TYPES: frozenset[str] = COMMON_TYPES.union(*TYPES_BY_KIND.values())  # every type some device kind sends
 _KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})")
 

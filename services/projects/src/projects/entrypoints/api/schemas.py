@@ -15,6 +15,7 @@ from projects.domain.model import (
     DefectSeverity,
     FaceSource,
     InspectionResult,
+    LimitedBy,
     PlanKind,
     PlanStatus,
     ProjectStatus,
@@ -63,7 +64,7 @@ class PackageTypeRead(BaseModel):
     category: Category
     layer: Layer
     kind: Kind
-    trade: str = Field(json_schema_extra={"enum": list(TRADES)})
+    trade: Trade
     excavates: bool
     base_days: int
     days_per_size: int = Field(description="Extra working days per size unit of the face beyond the first")
@@ -161,7 +162,7 @@ class PackageRead(BaseModel):
     work_face_id: uuid.UUID
     type_code: str
     name_zh: str
-    trade: str
+    trade: Trade
     layer: Layer
     kind: Kind
     excavates: bool
@@ -268,11 +269,10 @@ class PlanResultRead(BaseModel):
     lower_bound: float | None = Field(
         default=None, description="Proven lower bound on the priority-weighted completion (None without weights)"
     )
-    limited_by: str | None = Field(
+    limited_by: LimitedBy | None = Field(
         default=None,
         description="What stopped the search: `deterministic_time` (the budget, reproducible) or `wall_clock` "
         "(the machine was too slow: a different plan than an idle machine would give, so never `optimal`)",
-        json_schema_extra={"enum": ["deterministic_time", "wall_clock", None]},
     )
     makespan_days: int
     weighted_completion: int
@@ -348,7 +348,7 @@ class SolveResponse(BaseModel):
     bound: float
     gap: float
     precedence_lower_bound: int
-    limited_by: str | None = Field(default=None, json_schema_extra={"enum": ["deterministic_time", "wall_clock", None]})
+    limited_by: LimitedBy | None = None
     wall_time_s: float
     schedule: list[TaskTime]
 
@@ -362,7 +362,7 @@ class ScheduledPackage(BaseModel):
     name_zh: str
     work_face_id: str
     face_name: str
-    trade: str
+    trade: Trade
     start_idx: int = Field(description="Working-day index of the first day (0 = the plan's first working day)")
     end_idx: int = Field(description="Working-day index after the last day")
     start_date: date
@@ -377,14 +377,14 @@ class ScheduleRead(BaseModel):
 
 
 class HandoverPoint(BaseModel):
-    from_trade: str
-    to_trade: str
+    from_trade: Trade
+    to_trade: Trade
     planned_on: date
     recorded_at: datetime | None
 
 
 class TradeBarRead(BaseModel):
-    trade: str
+    trade: Trade
     start_date: date
     finish_date: date
     packages: list[str]
@@ -408,7 +408,7 @@ class ProgressRowRead(BaseModel):
     code: str
     name_zh: str
     face_name: str
-    trade: str
+    trade: Trade
     start_date: date
     finish_date: date
     planned_percent: Decimal
@@ -492,8 +492,8 @@ class HandoverCreate(BaseModel):
 class HandoverRead(BaseModel):
     id: uuid.UUID
     work_face_id: uuid.UUID
-    from_trade: str
-    to_trade: str
+    from_trade: Trade
+    to_trade: Trade
     handed_over_at: datetime
     created_at: datetime
 

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from smart_community.domain.model import (
     AlarmRecord,
@@ -19,8 +19,24 @@ from smart_community.domain.model import (
     Severity,
     device_topic,
 )
+from smart_community.domain.payloads import EVENT_TYPES, MAX_READINGS
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# A device's measurements: vendor-defined lower_snake_case names, each a number, text, a flag or null (the domain's
+# check_readings refuses anything else, per event, before it is stored)
+Readings = Annotated[
+    dict[str, Any],
+    WithJsonSchema(
+        {
+            "type": "object",
+            "maxProperties": MAX_READINGS,
+            "propertyNames": {"pattern": "^[a-z][a-z0-9_]{0,39}$"},
+            "additionalProperties": {"type": ["number", "string", "boolean", "null"]},
+            "description": "Vendor-defined measurements: lower_snake_case names, each a number, text (at most 256 "
+            "characters), a boolean or null",
+        }
+    ),
+]
 
 
 class DeviceCreate(BaseModel):
@@ -95,9 +111,15 @@ class GatewayEvent(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     device_id: Id
-    type: str = Field(min_length=1, max_length=40)
+    type: str = Field(
+        min_length=1,
+        max_length=40,
+        description="The event type; each device kind sends its own types besides `heartbeat`, `status`, `fault` "
+        "and `reading` (a type its kind does not send is rejected for that event, in `rejected`)",
+        json_schema_extra={"enum": sorted(EVENT_TYPES)},
+    )
     time: datetime = Field(description="Device time, RFC 3339 with offset")
-    readings: dict[str, Any] = Field(default_factory=dict, max_length=50)
+    readings: Readings = Field(default_factory=dict, max_length=MAX_READINGS)
     event_id: str | None = Field(
         default=None,
         min_length=1,
@@ -108,10 +130,51 @@ class GatewayEvent(BaseModel):
     )
 
 
-class GatewayBatch(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+def _event(device_id: str, type_: str, minute: int, **readings: Any) -> dict[str, Any]:
+    when = f"2026-05-12T08:{minute:02d}:00+08:00"
+    return {"device_id": device_id, "type": type_, "time": when, "readings": readings, "event_id": f"gw7-{minute:04d}"}
 
+
+# one event of every event type, from the kind of device that sends it (桂东小区, 3栋2单元)
+_GATEWAY_EVENT_EXAMPLES = [
+    _event("gas-3-2-501", "heartbeat", 0, battery_pct=87),
+    _event("gas-3-2-501", "status", 1, signal_dbm=-71, firmware="2.4.1"),
+    _event("gas-3-2-501", "fault", 2, code="E07", message="传感器探头污染，请更换"),
+    _event("gas-3-2-501", "reading", 3, ch4_lel_pct=0.0),
+    _event("gas-3-2-501", "alarm", 4, ch4_lel_pct=23.5),
+    _event("gas-3-2-501", "clear", 5, ch4_lel_pct=0.4),
+    _event("smoke-3-2-stair", "alarm", 6, obscuration_pct=12.8),
+    _event("smoke-3-2-stair", "clear", 7, obscuration_pct=0.3),
+    _event("door-3-2-501", "door_open", 8),
+    _event("door-3-2-501", "door_close", 9),
+    _event("gate-east", "pass", 10, direction="out", accompanied=False, card_holder="3-2-501"),
+    _event("cam-east-01", "motion", 11, zone="东门岗亭"),
+    _event("lpr-north", "vehicle_entry", 12, plate="川A·8K2U5"),
+    _event("barrier-north", "vehicle_exit", 13, plate="川A·8K2U5"),
+    _event("barrier-north", "open", 14, reason="manual"),
+    _event("barrier-north", "close", 15),
+    _event("leak-3-2-101", "leak", 16, moisture_pct=96),
+    _event("leak-3-2-101", "dry", 17, moisture_pct=4),
+    _event("intercom-3-2", "call", 18, room="3-2-501"),
+    _event("intercom-3-2", "unlock", 19, room="3-2-501"),
+    _event("lift-3-2-a", "trapped", 20, floor=7, passengers=2),
+    _event("lift-3-2-a", "stopped", 21, floor=1),
+    _event("lift-3-2-a", "running", 22, floor=4),
+    _event("ebike-shed-05", "charging_started", 23, port=5),
+    _event("ebike-shed-05", "charging_finished", 24, port=5, energy_kwh=1.2),
+    _event("ebike-shed-05", "overheat", 25, port=5, temperature_c=68.5),
+    _event("screen-east", "displayed", 26, message="本周六9:00-12:00 3栋停水检修，请提前储水"),
+]
+assert {e["type"] for e in _GATEWAY_EVENT_EXAMPLES} == EVENT_TYPES
+
+
+class GatewayBatch(BaseModel):
     events: list[GatewayEvent] = Field(min_length=1, max_length=1000)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"events": [e]} for e in _GATEWAY_EVENT_EXAMPLES]},  # one per event type
+    )
 
 
 class DeviceRejectRead(BaseModel):
@@ -157,7 +220,7 @@ class DeviceEventRead(BaseModel):
     event_type: str
     device_time: datetime
     received_at: datetime
-    readings: dict[str, Any]
+    readings: Readings
     source: str
 
     @classmethod
@@ -220,7 +283,28 @@ class AlarmRead(BaseModel):
 
 
 class RuleSettingsBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "gas_smoke_enabled": True,
+                    "welfare_check_enabled": True,
+                    "welfare_check_hours": 12,
+                    "accompaniment_enabled": True,
+                    "offline_enabled": True,
+                    "offline_grace_factor": 2,
+                    "water_leak_enabled": True,
+                    "escalation_minutes": 5,
+                    "max_escalation_level": 3,
+                    "parking_capacity": 186,
+                    "gas_auto_clear_s": 600,
+                    "smoke_auto_clear_s": 900,
+                    "water_leak_auto_clear_s": 1800,
+                }
+            ]
+        },
+    )
 
     gas_smoke_enabled: bool = True
     welfare_check_enabled: bool = True

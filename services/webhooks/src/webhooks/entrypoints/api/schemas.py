@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from webhooks.domain.model import Attempt, Delivery, Subscription
+from webhooks.domain.retry import Outcome
 
 Pattern = Annotated[str, Field(min_length=1, max_length=200, examples=["finance.*"])]
 ScopeId = Annotated[str, Field(min_length=1, max_length=64)]
@@ -16,7 +17,21 @@ Url = Annotated[str, Field(min_length=8, max_length=2048, examples=["https://gov
 
 
 class SubscriptionCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "url": "https://jinjiang.gov.example.cn/hooks/renovation",
+                    "event_types": ["finance.*", "smart_community.alarm.raised.v1"],
+                    "district_id": "510104",
+                    "community_id": "c-guidong",
+                    "description": "锦江区住建局值班平台：资金与告警推送",
+                    "max_concurrency": 4,
+                }
+            ]
+        },
+    )
 
     url: Url
     event_types: list[Pattern] = Field(
@@ -40,7 +55,15 @@ class SubscriptionCreate(BaseModel):
 
 
 class SubscriptionUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"event_types": ["smart_community.alarm.*"], "description": "只接收告警（春节值守期间）"},
+                {"enabled": True},
+            ]
+        },
+    )
 
     url: Url | None = None
     event_types: list[Pattern] | None = Field(default=None, min_length=1, max_length=50)
@@ -83,7 +106,9 @@ class SubscriptionWithSecret(SubscriptionRead):
 
 
 class RotateSecret(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"grace_period_s": 86400}, {"grace_period_s": 0}]}
+    )
 
     grace_period_s: int | None = Field(
         default=None, ge=0, le=7 * 24 * 3600, description="How long the old secret keeps signing (default 24 h)"
@@ -91,7 +116,10 @@ class RotateSecret(BaseModel):
 
 
 class ReplayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"since": "2026-05-11T00:00:00+08:00", "until": "2026-05-12T08:00:00+08:00"}]},
+    )
 
     since: AwareDatetime = Field(description="Replay events whose time is at or after this instant")
     until: AwareDatetime | None = None
@@ -130,7 +158,9 @@ class AttemptRead(BaseModel):
     url: str = Field(description="The URL called, without its query string")
     status_code: int | None
     latency_ms: int
-    outcome: str = Field(description="succeeded | retry | failed | gone")
+    outcome: Outcome = Field(
+        description="succeeded | retry (failed, will be retried) | failed (no retries left) | gone (410)"
+    )
     response_body: str | None = Field(description="Truncated")
     error: str | None
 

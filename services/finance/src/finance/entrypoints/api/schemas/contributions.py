@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from finance.domain.contributions import MAX_FIXED_FEN, MAX_RATE_FEN_PER_M2, Collection, SchemeKind
+from finance.domain.contributions import MAX_FIXED_FEN, MAX_RATE_FEN_PER_M2, Collection, DueStatus, SchemeKind
 from finance.entrypoints.api.schemas.types import Fen, StrictId
 
 
@@ -39,7 +39,7 @@ class SchemeRead(BaseModel):
     id: uuid.UUID
     community_id: str
     district_id: str
-    kind: str
+    kind: SchemeKind
     title: str
     rate_fen_per_m2: int | None
     amount_fen_per_household: int | None
@@ -63,7 +63,7 @@ class PaymentRead(BaseModel):
     created_at: datetime
 
 
-def _status(row: Any) -> str:
+def _status(row: Any) -> DueStatus:
     if row.cancelled_at is not None:
         return "cancelled"
     return "paid" if row.paid_fen == row.amount_fen else "outstanding"
@@ -72,8 +72,10 @@ def _status(row: Any) -> str:
 class DueRead(BaseModel):
     id: uuid.UUID
     scheme_id: uuid.UUID
-    kind: str = Field(description="maintenance_fund | water_meter | emergency_repair (a repair's household share)")
-    status: str = Field(description="outstanding | paid | cancelled")
+    kind: SchemeKind = Field(
+        description="maintenance_fund | water_meter | emergency_repair (a repair's household share)"
+    )
+    status: DueStatus = Field(description="outstanding | paid | cancelled")
     household_id: str
     community_id: str
     building_id: str
@@ -131,7 +133,7 @@ class BuildingCollectionRead(CollectionRead):
 
 class SchemeCollectionRead(BaseModel):
     scheme_id: uuid.UUID
-    kind: str
+    kind: SchemeKind
     total: CollectionRead
     buildings: list[BuildingCollectionRead]
 

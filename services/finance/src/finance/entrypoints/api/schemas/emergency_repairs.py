@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from finance.domain.emergency import MAX_COST_FEN, Period, RepairKind
+from finance.domain.emergency import MAX_COST_FEN, Origin, Period, RepairKind, RepairStatus
 from finance.domain.ledger import MAX_TRANSFER_FEN
 from finance.entrypoints.api.schemas.types import Fen, StrictId
 
@@ -81,8 +81,8 @@ class ShareRead(BaseModel):
 
 class RepairRead(BaseModel):
     id: uuid.UUID
-    origin: str
-    kind: str
+    origin: Origin
+    kind: RepairKind
     community_id: str
     district_id: str
     building_ids: list[str]
@@ -92,7 +92,7 @@ class RepairRead(BaseModel):
     estimated_cost_fen: int | None
     eligible: bool
     refusal_reason: str | None
-    status: str
+    status: RepairStatus
     approved_cost_fen: int | None
     government_fen: int | None
     owners_fen: int | None
@@ -141,7 +141,7 @@ class AmountsRead(BaseModel):
 
 
 class PeriodStatsRead(AmountsRead):
-    period: str = Field(examples=["2026-03", "2026-Q1", "2026"])
+    period: str = Field(pattern=r"^\d{4}(-\d{2}|-Q[1-4])?$", examples=["2026-03", "2026-Q1", "2026"])
     period_start: datetime = Field(description="The period's first moment, China's time (+08:00)")
     summary_zh: str
     by_kind: dict[str, AmountsRead] = Field(description="repair (维修) | renewal (更新) | renovation (改造)")
@@ -164,14 +164,36 @@ class StatsRead(BaseModel):
 
 
 class DepositCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "deposit_id": "9c3d4e5f-6071-4c8d-8e9f-1a2b3c4d5e6f",
+                    "amount_fen": 500_000_000,
+                    "memo": "区财政局拨付2026年度老旧小区应急维修资金",
+                }
+            ]
+        },
+    )
     deposit_id: uuid.UUID
     amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
     memo: str | None = Field(default=None, max_length=500)
 
 
 class PublicIncomeCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "receipt_id": "ad4e5f60-7182-4d9e-9fa0-2b3c4d5e6f70",
+                    "amount_fen": 1_860_000,
+                    "memo": "2026年4月小区停车场及电梯广告收益",
+                }
+            ]
+        },
+    )
     receipt_id: uuid.UUID
     amount_fen: Fen = Field(ge=1, le=MAX_TRANSFER_FEN)
     memo: str | None = Field(default=None, max_length=500)

@@ -94,7 +94,7 @@ class FundingPlanRead(BaseModel):
     project_id: str
     community_id: str
     district_id: str
-    status: str
+    status: FundingPlanStatus
     total_planned_fen: int
     total_received_fen: int
     total_disbursed_fen: int
@@ -143,7 +143,19 @@ class FundingPlanRead(BaseModel):
 class FundingReceiptCreate(BaseModel):
     """Money received from one of the plan's funding sources."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "receipt_id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+                    "source": "special_bonds",
+                    "amount_fen": 120_000_000,
+                    "memo": "2026年第一批地方政府专项债券资金到账",
+                }
+            ]
+        },
+    )
     receipt_id: uuid.UUID = Field(description="Client id; becomes the transfer id")
     source: FundingSource
     amount_fen: Fen = Field(ge=1, le=MAX_PLAN_FEN)
@@ -151,7 +163,19 @@ class FundingReceiptCreate(BaseModel):
 
 
 class DisbursementCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "disbursement_id": "8b2c3d4e-5f60-4b7c-9d8e-0f1a2b3c4d5e",
+                    "milestone": "underground",
+                    "source": "government_subsidy",
+                    "amount_fen": 45_000_000,
+                }
+            ]
+        },
+    )
     disbursement_id: uuid.UUID
     milestone: str = Field(pattern=r"^[a-z0-9_\-]{1,64}$")
     source: FundingSource

@@ -13,7 +13,24 @@ from finance.entrypoints.api.schemas.types import Fen, StrictId
 
 
 class AccountCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "code": "c-guidong:public_income",
+                    "kind": "community_public_income",
+                    "name": "桂东小区公共收益账户",
+                    "community_id": "c-guidong",
+                },
+                {
+                    "kind": "project",
+                    "name": "桂东小区老旧小区改造项目资金账户",
+                    "project_id": "3f0c5e1e-0000-4000-8000-000000000001",
+                },
+            ]
+        },
+    )
     code: StrictStr | None = Field(default=None, pattern=r"^[A-Za-z0-9_.:\-]{1,200}$", description="Unique, optional")
     kind: AccountKind
     name: str = Field(min_length=1, max_length=200)
@@ -28,7 +45,7 @@ class AccountCreate(BaseModel):
 class AccountRead(BaseModel):
     id: uuid.UUID
     code: str | None
-    kind: str
+    kind: AccountKind
     name: str
     allow_negative: bool
     district_id: str | None
@@ -102,8 +119,8 @@ class TransferBatch(BaseModel):
                     "transfers": [
                         {
                             "id": "0b9c7c8e-3c1f-4d0a-9a51-2f1e7c0d9a11",
-                            "debit_account_id": "…",
-                            "credit_account_id": "…",
+                            "debit_account_id": "5d1e2f3a-6b7c-4d8e-9f00-112233445566",
+                            "credit_account_id": "6e2f3a4b-7c8d-4e9f-8011-223344556677",
                             "amount_fen": 1_000_000,
                         }
                     ]
@@ -119,7 +136,7 @@ class TransferBatch(BaseModel):
 class TransferRead(BaseModel):
     id: uuid.UUID
     seq: int
-    kind: str
+    kind: TransferKind
     debit_account_id: uuid.UUID
     credit_account_id: uuid.UUID
     amount_fen: int
@@ -144,7 +161,7 @@ class TransfersRead(BaseModel):
 class EntryRead(BaseModel):
     entry_id: int
     transfer_id: uuid.UUID
-    kind: str
+    kind: TransferKind
     side: Literal["debit", "credit"]
     amount_fen: int
     posted_delta_fen: int
