@@ -190,7 +190,16 @@ async def add_households(
             "required": True,
             "content": {
                 "text/csv": {"schema": {"type": "string"}, "example": IMPORT_CSV_EXAMPLE},
-                XLSX_MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}},
+                XLSX_MEDIA_TYPE: {
+                    "schema": {"type": "string", "format": "binary"},
+                    "examples": {
+                        "workbook": {
+                            "summary": "An XLSX workbook with the CSV example's rows",
+                            "description": "The first worksheet: a header row with the columns of the text/csv "
+                            "example, then one row per household (a workbook cannot be shown inline).",
+                        }
+                    },
+                },
             },
         },
     },
