@@ -73,6 +73,12 @@ def test_routes_only_translate() -> None:
     assert not found, "\n".join(found)
 
 
+def test_one_spelling_of_the_role_dependency() -> None:
+    """Routes admit roles one way: ``principal: Annotated[Principal, authorize(*ROLES)]``."""
+    found = offenders(sources(), r"require_roles\(|Depends\(current_principal\)")
+    assert not found, "use renovation_common.auth.authorize:\n" + "\n".join(found)
+
+
 def test_no_development_stack_in_production_code() -> None:
     assert not offenders(sources(), r"renovation_common\.devstack"), "devstack is for make run / make test only"
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from renovation_common.app import Runtime, get_runtime
-from renovation_common.auth import Principal
+from renovation_common.auth import Principal, authorize
 from renovation_common.exports import (
     CSV_MEDIA_TYPE,
     XLSX_MEDIA_TYPE,
@@ -23,7 +23,7 @@ from renovation_common.pagination import Page, PageParams, make_page, page_param
 from survey.domain.consultation import ConsultationKind
 from survey.domain.consultation import State as ConsultationState
 from survey.domain.exports import FIXED_COLUMNS, wall_times_as_text
-from survey.entrypoints.api.deps import answerers, context, officers, readers, staff
+from survey.entrypoints.api.deps import ANSWERERS, ANY_READER, OFFICERS, STAFF, context
 from survey.entrypoints.api.schemas import (
     CONSULTATION_EXAMPLES,
     RESPONSE_EXAMPLES,
@@ -65,7 +65,7 @@ def _read(row: Any) -> ConsultationRead:
 )
 async def create_consultation(
     body: Annotated[ConsultationCreate, Body(openapi_examples=CONSULTATION_EXAMPLES)],
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """A draft consultation (willingness, menu, scheme vote, demand, satisfaction) of a community, with its
@@ -93,7 +93,7 @@ async def create_consultation(
 )
 async def list_consultations(
     page: Annotated[PageParams, Depends(page_params)],
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     community_id: Annotated[uuid.UUID | None, Query(description="Only this community's consultations")] = None,
     state: Annotated[ConsultationState | None, Query(description="Only consultations in this state")] = None,
@@ -122,7 +122,7 @@ async def list_consultations(
 )
 async def get_consultation(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """The consultation's definition, state and answer window."""
@@ -137,7 +137,7 @@ async def get_consultation(
 )
 async def open_consultation(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """Moves a draft to open; answers are accepted until `closes_at`."""
@@ -156,7 +156,7 @@ async def open_consultation(
 )
 async def close_consultation(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Stops answers (waits for submissions in flight), computes the outcome under its rule and publishes
@@ -175,7 +175,7 @@ async def close_consultation(
 )
 async def publish_consultation(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> ConsultationRead:
     """Makes the result public to the community's residents and publishes `survey.consultation.published.v1`."""
@@ -210,7 +210,7 @@ def _cmd(body: ResponseSubmit) -> ruc.SubmitResponse:
 async def submit_response(
     consultation_id: uuid.UUID,
     body: Annotated[ResponseSubmit, Body(openapi_examples=RESPONSE_EXAMPLES)],
-    principal: Annotated[Principal, Depends(answerers)],
+    principal: Annotated[Principal, authorize(*ANSWERERS)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> JSONResponse:
     """One household's (or resident's) answers under a client `submission_id`: the same id and body replays the first
@@ -235,7 +235,7 @@ async def submit_response(
 async def sync_responses(
     consultation_id: uuid.UUID,
     body: BatchSubmit,
-    principal: Annotated[Principal, Depends(answerers)],
+    principal: Annotated[Principal, authorize(*ANSWERERS)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> BatchRead:
     """Up to 500 offline submissions in one transaction; each item is answered on its own (status, result or
@@ -262,7 +262,7 @@ async def sync_responses(
 async def household_responses(
     consultation_id: uuid.UUID,
     household_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdResponsesRead:
     """The household's current answers and, for staff, their audit trail."""
@@ -284,7 +284,7 @@ async def household_responses(
 )
 async def get_result(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
@@ -308,7 +308,7 @@ async def get_result(
 )
 async def export_responses(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     ctx: Annotated[Context, Depends(context)],
     format: Annotated[Literal["csv", "xlsx"], Query(description="`csv` or `xlsx`", examples=["xlsx"])] = "csv",
@@ -367,7 +367,7 @@ async def export_responses(
 )
 async def demand_chart(
     consultation_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     question_id: Annotated[str | None, Query(max_length=40, pattern=r"^[A-Za-z0-9_\-]+$")] = None,
 ) -> Response:
@@ -385,7 +385,7 @@ async def demand_chart(
 )
 async def publish_ranking(
     body: RankingCreate,
-    principal: Annotated[Principal, Depends(officers)],
+    principal: Annotated[Principal, authorize(*OFFICERS)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> RankingRead:
     """Ranks the communities whose willingness passed in a batch and publishes `survey.ranking.published.v1`. The

@@ -5,7 +5,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from renovation_common.app import Runtime, get_runtime
-from renovation_common.auth import STAFF_ROLES, Role, require_roles
+from renovation_common.auth import STAFF_ROLES, Role
 from survey.service_layer.context import Context
 
 CONTEXT = "context"
@@ -13,10 +13,7 @@ CONTEXT = "context"
 STAFF = tuple(STAFF_ROLES)
 OFFICERS = (Role.STREET_OFFICER, Role.DISTRICT_ADMIN)
 ANY_READER = (*STAFF, Role.RESIDENT)
-staff = require_roles(*STAFF)
-officers = require_roles(*OFFICERS)
-readers = require_roles(*ANY_READER)
-answerers = require_roles(Role.RESIDENT, Role.COMMUNITY_WORKER)
+ANSWERERS = (Role.RESIDENT, Role.COMMUNITY_WORKER)
 
 
 def context(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Context:

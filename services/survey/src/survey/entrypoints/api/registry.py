@@ -8,12 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from renovation_common.app import Runtime, get_runtime
-from renovation_common.auth import Principal
+from renovation_common.auth import Principal, authorize
 from renovation_common.errors import DomainError
 from renovation_common.exports import XLSX_MEDIA_TYPE
 from renovation_common.pagination import Page, PageParams, decode_cursor, encode_cursor, make_page, page_params
 from survey.domain.registry import HouseholdSpec, ResidentSpec, building_name
-from survey.entrypoints.api.deps import context, officers, readers, staff
+from survey.entrypoints.api.deps import ANY_READER, OFFICERS, STAFF, context
 from survey.entrypoints.api.schemas import (
     BuildingRead,
     CommunityCreate,
@@ -95,7 +95,7 @@ def _spec(h: HouseholdIn) -> HouseholdSpec:
 )
 async def register_community(
     body: CommunityCreate,
-    principal: Annotated[Principal, Depends(officers)],
+    principal: Annotated[Principal, authorize(*OFFICERS)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CommunityRead:
     """Registers a community under a street the platform knows; its district is the street's recorded district, never
@@ -119,7 +119,7 @@ async def register_community(
 )
 async def list_communities(
     page: Annotated[PageParams, Depends(page_params)],
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     street_id: Annotated[str | None, Query(max_length=64, description="Only this street's communities")] = None,
 ) -> Page[CommunityRead]:
@@ -139,7 +139,7 @@ async def list_communities(
 )
 async def get_community(
     community_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> CommunityRead:
     """A community with its scope and household count, for staff covering it and its residents."""
@@ -157,7 +157,7 @@ async def get_community(
 async def add_households(
     community_id: uuid.UUID,
     body: HouseholdsCreate,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     ctx: Annotated[Context, Depends(context)],
 ) -> HouseholdsCreatedRead:
@@ -207,7 +207,7 @@ async def add_households(
 async def import_households(
     community_id: uuid.UUID,
     request: Request,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     ctx: Annotated[Context, Depends(context)],
     format: Annotated[str | None, Query(pattern="^(csv|xlsx)$")] = None,
@@ -229,7 +229,7 @@ async def import_households(
 )
 async def list_households(
     community_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     page: Annotated[PageParams, Depends(page_params)],
 ) -> HouseholdPage:
@@ -250,7 +250,7 @@ async def list_households(
 )
 async def list_buildings(
     community_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     page: Annotated[PageParams, Depends(page_params)],
     code: Annotated[
@@ -297,7 +297,7 @@ async def list_buildings(
 )
 async def get_household(
     household_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdRead:
     """A household and its residents; personal data only for the household itself and staff in scope."""
@@ -313,7 +313,7 @@ async def get_household(
 async def update_household(
     household_id: uuid.UUID,
     body: HouseholdUpdate,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> HouseholdRead:
     """Floor area, owner and residents of a household; the change is audited (personal values never copied into the

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse, Response
 
 from renovation_common.app import Runtime, get_runtime
-from renovation_common.auth import Principal
+from renovation_common.auth import Principal, authorize
 from renovation_common.exports import CSV_MEDIA_TYPE, XLSX_MEDIA_TYPE, csv_bytes, xlsx_bytes
 from renovation_common.idempotency import answer_replay, replay_responses
 from renovation_common.pagination import Page, PageParams, make_page, page_params
-from survey.entrypoints.api.deps import answerers, readers, staff
+from survey.entrypoints.api.deps import ANSWERERS, ANY_READER, STAFF
 from survey.entrypoints.api.scheme_schemas import (
     FeedbackCreate,
     FeedbackRead,
@@ -38,7 +38,7 @@ router = APIRouter(tags=["schemes"])
 )
 async def create_scheme_round(
     body: SchemeRoundCreate,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """A scheme round of a community, with its courtyard or building groups (一院一策: each group votes on its own);
@@ -61,7 +61,7 @@ async def create_scheme_round(
 async def list_scheme_rounds(
     community_id: Annotated[uuid.UUID, Query(description="The community whose rounds to list")],
     page: Annotated[PageParams, Depends(page_params)],
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Page[SchemeRoundSummary]:
     """Every scheme round of the community with its stage (一上 … 三下, voting, decided): staff covering the
@@ -78,7 +78,7 @@ async def list_scheme_rounds(
 )
 async def get_scheme_round(
     round_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(readers)],
+    principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """The round's stage (一上 … 三下, voting, decided), each proposal's versions v1 → v2 → v3 (parent, what
@@ -98,7 +98,7 @@ async def get_scheme_round(
 async def add_scheme_proposal(
     round_id: uuid.UUID,
     body: ProposalCreate,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Recorded by staff in the first round up (一上); the proposal gets the code P1, P2 … (its option in the final
@@ -122,7 +122,7 @@ async def add_scheme_proposal(
 )
 async def send_scheme_round_down(
     round_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """上 → 下: no more feedback on this round; revised versions may now be published (before the third down)."""
@@ -137,7 +137,7 @@ async def send_scheme_round_down(
 )
 async def send_scheme_round_up(
     round_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """下 → the next round up, showing the current versions; after the third down (三下) the only way on is the
@@ -155,7 +155,7 @@ async def send_scheme_round_up(
 async def revise_scheme_proposal(
     proposal_id: uuid.UUID,
     body: RevisionCreate,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """While the round is down: a new version linked to its parent (which must be the current version, 409
@@ -183,7 +183,7 @@ async def revise_scheme_proposal(
 async def give_scheme_feedback(
     version_id: uuid.UUID,
     body: FeedbackCreate,
-    principal: Annotated[Principal, Depends(answerers)],
+    principal: Annotated[Principal, authorize(*ANSWERERS)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> JSONResponse:
     """Support or concerns, with an optional text, while the round is up and on the proposal's current version.
@@ -208,7 +208,7 @@ async def give_scheme_feedback(
 async def list_scheme_feedback(
     version_id: uuid.UUID,
     page: Annotated[PageParams, Depends(page_params)],
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Page[FeedbackRead]:
     """What the residents said about this version: what a revision answers (`answers_feedback`)."""
@@ -225,7 +225,7 @@ async def list_scheme_feedback(
 async def start_scheme_final_vote(
     round_id: uuid.UUID,
     body: FinalVoteCreate,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """After a round is sent down: drafts one consultation of kind `scheme_vote` per group (its schemes and
@@ -243,7 +243,7 @@ async def start_scheme_final_vote(
 )
 async def decide_scheme_round(
     round_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Once every group's vote is closed (409 `final_vote_not_closed` otherwise): each group's result — the vote's
@@ -268,7 +268,7 @@ async def decide_scheme_round(
 )
 async def export_scheme_lineage(
     round_id: uuid.UUID,
-    principal: Annotated[Principal, Depends(staff)],
+    principal: Annotated[Principal, authorize(*STAFF)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
     format: Annotated[Literal["csv", "xlsx"], Query()] = "csv",
 ) -> Response:
