@@ -29,7 +29,6 @@ from finance.service_layer.scope import ensure_reads_district_record, list_filte
 from renovation_common.auth import Principal
 from renovation_common.contracts.finance import DisbursementPosted, FundingPlanApproved, SourceAmount
 from renovation_common.errors import Conflict, NotFound
-from renovation_common.events import new_event
 
 
 @dataclass(frozen=True)
@@ -140,7 +139,7 @@ async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -
             await plans.set_line_account(plan_id, line.source, account_id)
         await plans.approve(plan_id, principal.sub, now)
         uow.publish(
-            new_event(
+            ctx.event(
                 FundingPlanApproved(
                     funding_plan_id=str(plan_id),
                     project_id=plan.project_id,
@@ -149,10 +148,8 @@ async def approve_plan(ctx: Context, principal: Principal, plan_id: uuid.UUID) -
                     total_fen=plan.total_fen,
                     sources=[SourceAmount(source=line.source, amount_fen=line.planned_fen) for line in lines],
                 ),
-                source=ctx.source,
                 subject=str(plan_id),
-                event_id=ctx.new_id(),
-                time=now,
+                now=now,
             )
         )
         await uow.commit()
@@ -267,7 +264,7 @@ async def disburse(
             },
         )
         uow.publish(
-            new_event(
+            ctx.event(
                 DisbursementPosted(
                     disbursement_id=str(disbursement_id),
                     funding_plan_id=str(plan_id),
@@ -277,10 +274,8 @@ async def disburse(
                     amount_fen=amount_fen,
                     milestone=milestone_code,
                 ),
-                source=ctx.source,
                 subject=str(plan_id),
-                event_id=ctx.new_id(),
-                time=now,
+                now=now,
             )
         )
         await uow.commit()

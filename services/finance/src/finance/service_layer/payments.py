@@ -48,7 +48,6 @@ from finance.service_layer.scope import of_row
 from renovation_common.auth import Principal
 from renovation_common.contracts.finance import ContributionPaid
 from renovation_common.errors import NotFound
-from renovation_common.events import new_event
 
 
 async def _locked_due(session: Any, due_id: uuid.UUID) -> Any:
@@ -107,7 +106,7 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
     await LedgerRepository(uow.session).post(group, group_id=group_id, now=now)
     await DueRepository(uow.session).raise_paid(due.id, amount)
     uow.publish(
-        new_event(
+        ctx.event(
             ContributionPaid(
                 due_id=str(due.id),
                 scheme_id=str(due.scheme_id),
@@ -116,10 +115,8 @@ async def _post(ctx: Context, uow: Any, due: Any, *, payment: dict[str, Any]) ->
                 household_id=due.household_id,
                 amount_fen=amount,
             ),
-            source=ctx.source,
             subject=str(due.id),
-            event_id=ctx.new_id(),
-            time=now,
+            now=now,
         )
     )
 

@@ -35,7 +35,6 @@ from renovation_common.contracts.finance import (
     EmergencyRepairPaid,
 )
 from renovation_common.errors import Conflict
-from renovation_common.events import new_event
 
 
 @dataclass(frozen=True)
@@ -133,7 +132,7 @@ async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd
             ],
         )
         uow.publish(
-            new_event(
+            ctx.event(
                 EmergencyRepairApproved(
                     request_id=str(request_id),
                     community_id=row.community_id,
@@ -145,10 +144,8 @@ async def approve(ctx: Context, principal: Principal, request_id: uuid.UUID, cmd
                     households_fen=split.households_fen,
                     households_count=sum(1 for v in split.household_shares.values() if v > 0),
                 ),
-                source=ctx.source,
                 subject=str(request_id),
-                event_id=ctx.new_id(),
-                time=now,
+                now=now,
             )
         )
         view = await view_of(uow.session, request_id)
@@ -299,7 +296,7 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> Repa
         await LedgerRepository(uow.session).post(group, group_id=group_id, now=now)
         await repairs.update(request_id, {"status": "paid", "paid_at": now, "transfer_group_id": group_id})
         uow.publish(
-            new_event(
+            ctx.event(
                 EmergencyRepairPaid(
                     request_id=str(request_id),
                     community_id=row.community_id,
@@ -308,10 +305,8 @@ async def pay(ctx: Context, principal: Principal, request_id: uuid.UUID) -> Repa
                     transfer_group_id=str(group_id),
                     paid_at=now,
                 ),
-                source=ctx.source,
                 subject=str(request_id),
-                event_id=ctx.new_id(),
-                time=now,
+                now=now,
             )
         )
         view = await view_of(uow.session, request_id)
@@ -349,7 +344,7 @@ async def cancel(ctx: Context, principal: Principal, request_id: uuid.UUID, *, r
         if row.status == "approved" and row.reserved:
             released = sum(amount for *_, amount in _reserved(row.government_fen, row.public_income_fen))
         uow.publish(
-            new_event(
+            ctx.event(
                 EmergencyRepairClosed(
                     request_id=str(request_id),
                     community_id=row.community_id,
@@ -358,10 +353,8 @@ async def cancel(ctx: Context, principal: Principal, request_id: uuid.UUID, *, r
                     released_fen=released,
                     closed_at=now,
                 ),
-                source=ctx.source,
                 subject=str(request_id),
-                event_id=ctx.new_id(),
-                time=now,
+                now=now,
             )
         )
         view = await view_of(uow.session, request_id)

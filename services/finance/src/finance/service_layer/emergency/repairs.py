@@ -29,7 +29,6 @@ from renovation_common.contracts.finance import (
 )
 from renovation_common.db import UnitOfWork
 from renovation_common.errors import Forbidden, NotFound
-from renovation_common.events import new_event
 
 
 class CommunityUnknown(Exception):
@@ -96,7 +95,7 @@ async def record_request(
     row = await repairs.get(req.request_id)
     if created:
         uow.publish(
-            new_event(
+            ctx.event(
                 EmergencyRepairRequested(
                     request_id=str(req.request_id),
                     community_id=req.community_id,
@@ -107,10 +106,9 @@ async def record_request(
                     eligible=eligibility.eligible,
                     refusal_reason=eligibility.reason.value if eligibility.reason else None,
                 ),
-                source=ctx.source,
                 subject=str(req.request_id),
                 event_id=event_id,
-                time=now,
+                now=now,
             )
         )
     return RequestRecorded(row, created)
