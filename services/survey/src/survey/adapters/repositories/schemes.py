@@ -8,9 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from survey.adapters.orm import BuildingRow, CommunityRow, ConsultationRow, HouseholdRow, ResponseRow
+from survey.adapters.repositories._base import SqlRepository
 from survey.adapters.scheme_tables import (
     SchemeFeedbackRow,
     SchemeGroupBuildingRow,
@@ -21,16 +21,7 @@ from survey.adapters.scheme_tables import (
 )
 
 
-class SchemeRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    def add(self, row: Any) -> None:
-        self.session.add(row)
-
-    async def flush(self) -> None:
-        await self.session.flush()
-
+class SchemeRepository(SqlRepository):
     async def community(self, community_id: uuid.UUID) -> CommunityRow | None:
         return await self.session.get(CommunityRow, community_id)
 

@@ -34,6 +34,19 @@ async def compute(repo: TallyRepository, row: ConsultationRow, *, final: bool, y
     """The result from the incremental tallies, the registry counters and the first suggestions: no answer and
     no household is read."""
     registry, tallies, suggestions = await repo.result_inputs(row.id, row.community_id, MAX_SUGGESTIONS)
+    return live_result(row, registry, tallies, suggestions, year=year, final=final)
+
+
+def live_result(
+    row: ConsultationRow,
+    registry: Registry,
+    tallies: Tallies,
+    suggestions: list[str],
+    *,
+    year: int,
+    final: bool = False,
+) -> Result:
+    """The result from inputs read already (:meth:`TallyRepository.consultation_and_result_inputs`)."""
     return result_from_tallies(
         setup_of(row),
         registry,
@@ -43,22 +56,6 @@ async def compute(repo: TallyRepository, row: ConsultationRow, *, final: bool, y
         age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
         reference_year=year,
         final=final,
-    )
-
-
-def live_result(
-    row: ConsultationRow, registry: Registry, tallies: Tallies, suggestions: list[str], *, year: int
-) -> Result:
-    """The live result from inputs read already (:meth:`TallyRepository.consultation_and_result_inputs`)."""
-    return result_from_tallies(
-        setup_of(row),
-        registry,
-        tallies,
-        suggestions,
-        catalog=MENU_CATALOG,
-        age_groups=AgeGroups(row.age_middle_from, row.age_elderly_from),
-        reference_year=year,
-        final=False,
     )
 
 
