@@ -13,7 +13,6 @@ store and the periodic jobs work the same everywhere.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -159,20 +158,34 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
     return InfrastructureTables(outbox, inbox, dead_letters, idempotency_keys, periodic_jobs)
 
 
-def outbox_row(event: CloudEvent, subject: str) -> dict[str, Any]:
-    return {
-        "event_id": uuid.UUID(event.id),
-        "subject": subject,
-        "event_type": event.type,
-        "payload": event.model_dump(mode="json", exclude_none=True),
-        "headers": {},
-    }
+def outbox_values(event: CloudEvent, subject_prefix: str) -> tuple[str, str, str, str]:
+    """An outbox row's values, the one format every writer of the outbox uses (:meth:`UnitOfWork.flush_events` and
+    :func:`outbox_insert_sql`): event id, subject (``<prefix>.<type>``), event type and the payload as JSON text
+    (pydantic's own serializer, once; the database parses it)."""
+    return event.id, f"{subject_prefix}.{event.type}", event.type, event.model_dump_json(exclude_none=True)
+
+
+def outbox_insert_sql(first: int, *, payload: str = "{payload}::jsonb", source: str = "") -> str:
+    """The INSERT of one outbox row as SQL text, for a use case that writes its event in the same statement as its
+    state change (a data-modifying CTE on the driver connection: one round trip less than a separate INSERT).
+
+    ``$first`` … ``$first+3`` are bound to :func:`outbox_values`' four values. ``payload`` is the SQL expression of
+    the payload, ``{payload}`` standing for the bound JSON text: a statement may fill in figures it computes itself
+    (``jsonb_set({payload}::jsonb, '{data,count}', to_jsonb(c.n))``). ``source`` (``from answer``) makes the row
+    conditional on what the statement wrote. The caller tells its unit of work with
+    :meth:`UnitOfWork.published_in_statement`, so the relay is woken at commit as for :meth:`UnitOfWork.publish`."""
+    event_id, subject, event_type, body = (f"${first + i}" for i in range(4))
+    value = payload.replace("{payload}", f"{body}::text")
+    return (
+        f"insert into outbox (event_id, subject, event_type, payload) "
+        f"select {event_id}::uuid, {subject}::text, {event_type}::text, {value} {source}"
+    )
 
 
 @functools.cache
 def _outbox_insert(outbox: sa.Table) -> sa.Insert:
-    """The outbox INSERT of :meth:`UnitOfWork.flush_events`: the payload arrives as JSON text (pydantic's own
-    serializer, once) and the database parses it, instead of a Python dict serialized again by the driver."""
+    """The outbox INSERT of :meth:`UnitOfWork.flush_events` (the values of :func:`outbox_values`): the payload
+    arrives as JSON text and the database parses it, instead of a Python dict serialized again by the driver."""
     return sa.insert(outbox).values(
         event_id=sa.bindparam("event_id", type_=UUID(as_uuid=False)),
         subject=sa.bindparam("subject"),
@@ -201,12 +214,14 @@ class UnitOfWork:
         self.subject_prefix = subject_prefix
         self._on_commit_events = on_commit_events
         self._pending_events: list[CloudEvent] = []
+        self._written_events = False  # events written by the use case's own statements (outbox_insert_sql)
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._pending_events = []
+        self._written_events = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -220,24 +235,31 @@ class UnitOfWork:
         """Record an event to be published once this transaction commits."""
         self._pending_events.append(event)
 
+    def published_in_statement(self) -> None:
+        """The use case wrote an outbox row itself, in one of its statements (:func:`outbox_insert_sql`): the
+        relay is woken after commit, as for the events of :meth:`publish`."""
+        self._written_events = True
+
+    async def driver(self) -> Any:
+        """This transaction's asyncpg connection, the transaction begun (``BEGIN`` sent now unless a statement
+        has begun it), for a use case's hottest statements: fixed SQL, parameters bound by the driver, no
+        statement building or result processing by SQLAlchemy. The session stays usable beside it (the same
+        connection and transaction); :meth:`commit` and leaving the block end the transaction as always."""
+        return await driver_connection(self.session)
+
     async def flush_events(self) -> None:
         if not self._pending_events:
             return
         prefix = self.subject_prefix
         rows = [
-            {
-                "event_id": e.id,
-                "subject": f"{prefix}.{e.type}",
-                "event_type": e.type,
-                "payload_json": e.model_dump_json(exclude_none=True),
-            }
+            dict(zip(("event_id", "subject", "event_type", "payload_json"), outbox_values(e, prefix), strict=True))
             for e in self._pending_events
         ]
         await self.session.execute(_outbox_insert(self.infra.outbox), rows)
         self._pending_events = []
 
     async def commit(self) -> None:
-        had_events = bool(self._pending_events)
+        had_events = bool(self._pending_events) or self._written_events
         await self.flush_events()
         await idempotency.claim_in_transaction(self.session, self.infra.idempotency_keys)
         await self.session.commit()
@@ -246,7 +268,21 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._pending_events = []
+        self._written_events = False
         await self.session.rollback()
+
+
+async def driver_connection(session: AsyncSession) -> Any:
+    """The asyncpg connection of ``session``'s transaction, begun: ``BEGIN`` (``BEGIN READ ONLY`` in a read-only
+    unit of work) is sent by SQLAlchemy's asyncpg adapter before the first statement it runs itself; a use case
+    whose first statement goes to the driver has the adapter begin it now, so that statement, and the session's
+    commit or rollback, are in the one transaction."""
+    conn = await session.connection()
+    fairy = await conn.get_raw_connection()
+    adapter = fairy.dbapi_connection
+    if adapter is not None and getattr(adapter, "_transaction", None) is None:
+        await adapter._start_transaction()  # what the adapter does before its own first statement
+    return fairy.driver_connection
 
 
 class ConsumerUnitOfWork(UnitOfWork):

@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.survey import ResponseRecorded
-from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork, outbox_values
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
-from renovation_common.events import new_event
+from renovation_common.events import CloudEvent, new_event
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repositories import (
     ConsultationRepository,
@@ -233,47 +233,49 @@ async def _submit(
         change = Tallies()
         household_deltas: dict[uuid.UUID, int] = {}
         recorded: list[_Item] = []
-        # one round of one item: a new answer is written by one statement (_write_one)
-        queued = _Queued() if len(rounds) == 1 else None
+        # one round of one item: a new answer is written by one statement (_write_one), its event too
+        queued = _Queued(outbox_values(_event(row, source), uow.subject_prefix)) if len(rounds) == 1 else None
         for batch in rounds:
             recorded += await _submit_round(
                 repo, principal, row, setup, batch, change, household_deltas, now=now, queued=queued, context=context
             )
             context = None  # later rounds (a submission id repeated in the batch) read what the first wrote
-        if recorded:
+        if queued is not None and queued.written:
+            uow.published_in_statement()  # the relay is woken after commit
+        elif recorded:
             await _count_households(repo, row.id, setup, household_deltas, change)
             # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
             # unlocked until then; the counts are as a count(*) would see them (committed + this transaction's)
-            if queued is not None and queued.counts is not None and not change:
-                (committed, households_total), count = queued.counts, queued.counts[0] + queued.responses
-            else:
-                committed, households_total = await repo.tallies.add_tally_deltas_and_count(
-                    consultation_id, row.community_id, change
-                )
-                count = committed + change.n(tallies.RESPONSES)
+            committed, households_total = await repo.tallies.add_tally_deltas_and_count(
+                consultation_id, row.community_id, change
+            )
+            count = committed + change.n(tallies.RESPONSES)
             created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
             for item in recorded:
                 assert item.result is not None
                 # the count as it stood right after this item (the ones created later in the batch excluded)
                 if item.result.body["status"] == "created":
                     created_after -= 1
-                uow.publish(
-                    new_event(
-                        ResponseRecorded(
-                            consultation_id=str(consultation_id),
-                            community_id=str(row.community_id),
-                            district_id=row.district_id,
-                            street_id=row.street_id,
-                            kind=row.kind,
-                            responses_count=count - created_after,
-                            households_total=households_total,
-                        ),
-                        source=source,
-                        subject=str(consultation_id),
-                    )
-                )
+                uow.publish(_event(row, source, count - created_after, households_total))
         await uow.commit()
     return items
+
+
+def _event(row: ConsultationRow, source: str, responses_count: int = 0, households_total: int = 0) -> CloudEvent:
+    """``survey.response.recorded.v1`` of a write of answers (the one-statement write fills in the counts)."""
+    return new_event(
+        ResponseRecorded(
+            consultation_id=str(row.id),
+            community_id=str(row.community_id),
+            district_id=row.district_id,
+            street_id=row.street_id,
+            kind=row.kind,
+            responses_count=responses_count,
+            households_total=households_total,
+        ),
+        source=source,
+        subject=str(row.id),
+    )
 
 
 async def _submit_round(
@@ -374,10 +376,11 @@ async def _submit_round(
 
 @dataclass
 class _Queued:
-    """Tallies a one-statement write queued itself: the counters it read and the answers it added."""
+    """A one-statement write: the event it writes to the outbox (its counts filled in by the statement), and
+    whether it did (a new answer: its tallies and its event are queued; otherwise the general path follows)."""
 
-    counts: tuple[int, int] | None = None  # committed answers of the consultation, households of the community
-    responses: int = 0
+    event: tuple[str, str, str, str]  # renovation_common.db.outbox_values of the event
+    written: bool = False
 
 
 async def _write_one(
@@ -397,7 +400,9 @@ async def _write_one(
     assert item.key is not None and item.answered_at is not None
     values, audit, body = _records(principal, row, item, uuid.uuid4(), "created", 1)
     delta = tallies.change(setup, None, _answer(facts, item.household_id, item.resident_id, item.answers, item.channel))
-    got = await repo.responses.record_new_response(row.community_id, values, audit, item.body_hash, body, delta)
+    got = await repo.responses.record_new_response(
+        row.community_id, values, audit, item.body_hash, body, delta, queued.event
+    )
     if not got.claimed:  # claimed and committed by a concurrent submission of the same id since we looked
         stored = await repo.responses.submissions({item.cmd.submission_id})
         _replay(item, stored[item.cmd.submission_id])
@@ -405,7 +410,7 @@ async def _write_one(
     if not got.inserted:
         return await _write(repo, principal, row, setup, [item], facts, change, household_deltas)
     item.result = SubmissionResult(201, body)
-    queued.counts, queued.responses = (got.responses, got.households), delta.n(tallies.RESPONSES)
+    queued.written = True
     return [item]
 
 

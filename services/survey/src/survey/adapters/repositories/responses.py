@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from renovation_common.db import outbox_insert_sql
 from survey.adapters.orm import (
     BuildingRow,
     ConsultationRow,
@@ -20,6 +21,7 @@ from survey.adapters.orm import (
     ResponseRow,
 )
 from survey.adapters.repositories._base import SqlRepository
+from survey.domain import tallies
 from survey.domain.tallies import Tallies
 
 
@@ -60,13 +62,12 @@ class ResponseRepository(SqlRepository):
         """One statement, the first of a write of answers: the consultation's answers lock, shared (as
         ``ConsultationRepository.lock_answers``), then these households share-locked in id order (as
         ``answering_households``). The lock is the statement's one-time filter, taken before any household row."""
-        await self.session.execute(
-            sa.text(
-                "select h.id from households h "
-                "where (select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))) is not null "
-                "and h.id = any(cast(:ids as uuid[])) order by h.id for share of h"
-            ),
-            {"key": f"survey.answers:{consultation_id}", "ids": list(household_ids)},
+        await (await self._driver()).execute(
+            "select h.id from households h "
+            "where (select pg_advisory_xact_lock_shared(hashtextextended($1::text, 0))) is not null "
+            "and h.id = any($2::uuid[]) order by h.id for share of h",
+            f"survey.answers:{consultation_id}",
+            list(household_ids),
         )
 
     async def answer_context(
@@ -121,12 +122,15 @@ class ResponseRepository(SqlRepository):
         body_hash: str,
         result: dict[str, Any],
         change: Tallies,
+        event: tuple[str, str, str, str],
     ) -> NewResponse:
         """One submission of a respondent without an answer, in one statement: claim the submission id (storing
-        ``result``, the 201 it answers), insert the answer, its audit row and the tallies' ``change`` (queued for
-        the commit, in key order), and read the counters the event reports. When the id was claimed by a
+        ``result``, the 201 it answers), insert the answer, its audit row, the tallies' ``change`` (queued for
+        the commit, in key order) and the outbox row of its ``survey.response.recorded.v1`` (``event``:
+        ``renovation_common.db.outbox_values`` of the event, whose ``responses_count`` and ``households_total``
+        the statement fills in from the counters it reads), and read those counters. When the id was claimed by a
         concurrent transaction nothing is written; when the respondent has an answer already only the claim is
-        (the caller then overwrites the answer and completes the claim's result)."""
+        (the caller then overwrites the answer, completes the claim's result and publishes the event itself)."""
         keys = sorted(change)
         r = response
         row = await (await self._driver()).fetchrow(
@@ -152,6 +156,8 @@ class ResponseRepository(SqlRepository):
             [change[k][0] for k in keys],
             [change[k][1] for k in keys],
             community_id,
+            *event,
+            change.n(tallies.RESPONSES),
         )
         return NewResponse(bool(row[0]), bool(row[1]), int(row[2] or 0), int(row[3] or 0))
 
@@ -386,7 +392,7 @@ _HOUSEHOLDS_AND_SUBMISSIONS = """
 """
 
 # the claim stores the answer a created response gives; every later part runs only on what the one before
-# returned (a lost claim writes nothing, a respondent answered already gets no second row)
+# returned (a lost claim writes nothing, a respondent answered already gets no second row, and no event)
 _RECORD_NEW_RESPONSE = """
     with claim as (
         insert into submissions (submission_id, consultation_id, body_hash, status_code, result)
@@ -417,15 +423,29 @@ _RECORD_NEW_RESPONSE = """
                  with ordinality as d(metric, key, n, amount, i)
          order by d.i
         returning 1
+    ), counters as (
+        select (select n from consultation_tallies
+                 where consultation_id = $2::uuid and metric = 'responses' and key = '') as responses,
+               (select household_count from communities where id = $21::uuid) as households
+    ), event as (
+        %s
+        returning 1
     )
     select (select count(*) from claim) as claimed,
            (select count(*) from answer) as inserted,
-           (select n from consultation_tallies
-             where consultation_id = $2::uuid and metric = 'responses' and key = '') as responses,
-           (select household_count from communities where id = $21::uuid) as households,
+           counters.responses,
+           counters.households,
            (select count(*) from audit) as audited,
-           (select count(*) from queued) as queued
-"""
+           (select count(*) from queued) as queued,
+           (select count(*) from event) as published
+      from counters
+""" % outbox_insert_sql(  # noqa: UP031 (the statement holds braces of its own)
+    22,
+    # the event's counts as a count(*) in this transaction would see them: the committed answers and this one
+    payload="jsonb_set(jsonb_set({payload}::jsonb, '{data,responses_count}', to_jsonb(coalesce(c.responses, 0) + $26)),"
+    " '{data,households_total}', to_jsonb(coalesce(c.households, 0)))",
+    source="from answer, counters c",
+)
 
 
 _AUDIT_COLUMNS = {  # response_audit column -> Postgres type, for the unnest insert
