@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from renovation_common.contracts.survey import ResponseRecorded
+from renovation_common.events import parse_event
 from renovation_common.testing.plugin import bearer
 
 
@@ -206,3 +208,44 @@ async def test_no_answers_once_closed(world):
     assert late.status_code == 409 and late.json()["code"] == "consultation_not_open"
     again = await world.client.post(f"/v1/consultations/{cid}/close", headers=world.worker())
     assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+
+
+async def test_each_write_records_its_event_with_the_counts_it_saw(world):
+    """A new answer writes its survey.response.recorded.v1 in the same statement as the answer (the counts filled
+    in by the statement); an update, a batch and a replay go their own ways: each event counts what a count(*) in
+    its transaction saw, a replay writes none, and every event fits its contract."""
+    cid = await world.consultation()
+    h = [x["id"] for x in world.households]
+    first = {"submission_id": str(uuid.uuid4()), "household_id": h[0], "answers": {"agree": "yes"}, "channel": "paper"}
+    assert (
+        await world.client.post(f"/v1/consultations/{cid}/responses", json=first, headers=world.worker())
+    ).status_code == 201
+    replay = await world.client.post(f"/v1/consultations/{cid}/responses", json=first, headers=world.worker())
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert (await world.answer(cid, h[1], {"agree": "no"})).status_code == 201
+    assert (await world.answer(cid, h[0], {"agree": "no"})).status_code == 200  # an update: no new answer
+    batch = {
+        "items": [
+            {"submission_id": str(uuid.uuid4()), "household_id": h[2], "answers": {"agree": "yes"}, "channel": "paper"}
+        ]
+    }
+    assert (
+        await world.client.post(f"/v1/consultations/{cid}/responses/batch", json=batch, headers=world.worker())
+    ).status_code == 200
+    url = world.client._transport.app.state.settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "select subject, payload::text as payload from outbox where event_type = 'survey.response.recorded.v1' "
+            "and payload->>'subject' = $1 order by seq",
+            cid,
+        )
+    finally:
+        await conn.close()
+    events = [parse_event(r["payload"].encode()) for r in rows]
+    assert [r["subject"] for r in rows] == ["renovation.survey.response.recorded.v1"] * 4
+    assert all(isinstance(d, ResponseRecorded) for _, d in events)  # valid against the contract
+    assert [(d.responses_count, d.households_total) for _, d in events] == [(1, 5), (2, 5), (2, 5), (3, 5)]
+    assert {(d.community_id, d.district_id, d.street_id, d.kind) for _, d in events} == {
+        (world.community_id, world.district, world.street, "willingness")
+    }

@@ -210,8 +210,8 @@ async def _submit(
     async with uow:
         repo = _Repositories.of(uow.session)
         # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones;
-        # then the households, share-locked (a registry change of them waits for this write, or this write for it)
-        await repo.responses.lock_answers_and_households(consultation_id, {i.household_id for i in items})
+        # then the households, share-locked (a registry change of them waits for this write, or this write for
+        # it); then what the checks read, as it is once the locks are held — one statement
         context = await repo.responses.answer_context(
             consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
         )

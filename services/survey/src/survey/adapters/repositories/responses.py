@@ -58,40 +58,34 @@ class NewResponse(NamedTuple):
 class ResponseRepository(SqlRepository):
     """Submissions, answers and their audit trail; the answers read back for a recount or an export."""
 
-    async def lock_answers_and_households(self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID]) -> None:
-        """One statement, the first of a write of answers: the consultation's answers lock, shared (as
-        ``ConsultationRepository.lock_answers``), then these households share-locked in id order (as
-        ``answering_households``). The lock is the statement's one-time filter, taken before any household row."""
-        await (await self._driver()).execute(
-            "select h.id from households h "
-            "where (select pg_advisory_xact_lock_shared(hashtextextended($1::text, 0))) is not null "
-            "and h.id = any($2::uuid[]) order by h.id for share of h",
-            f"survey.answers:{consultation_id}",
-            list(household_ids),
-        )
-
     async def answer_context(
         self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
     ) -> AnswerContext | None:
-        """After :meth:`lock_answers_and_households`, in one round trip: the consultation (as it is once the lock
-        is held), its households' community, floor area and building code, their residents' birth years and the
-        stored submissions of these ids; ``None`` when there is no such consultation."""
+        """The first statement of a write of answers, one round trip (``survey_answer_context``, migration 0010):
+        the consultation's answers lock, shared (as ``ConsultationRepository.lock_answers``), then these
+        households share-locked in id order (as ``answering_households``), then — in a new snapshot, taken with
+        the locks held — the consultation, its households' community, floor area and building code, their
+        residents' birth years and the stored submissions of these ids; ``None`` when there is no such
+        consultation."""
         row = await (await self._driver()).fetchrow(
-            _ANSWER_CONTEXT, consultation_id, list(household_ids), list(submission_ids)
+            "select * from survey_answer_context($1::uuid, $2::uuid[], $3::uuid[])",
+            consultation_id,
+            list(household_ids),
+            list(submission_ids),
         )
         if row is None:
             return None
-        consultation = ConsultationRow(**{c: row[c] for c in _CONSULTATION_COLUMNS})
+        consultation = ConsultationRow(**{c: row["o_consultation"][c] for c in _CONSULTATION_COLUMNS})
         households = {
             uuid.UUID(h): AnsweringHousehold(uuid.UUID(h), uuid.UUID(c), Decimal(a), code)
-            for h, c, a, code in _decoded(row["households"]) or ()
+            for h, c, a, code in _decoded(row["o_households"]) or ()
         }
         residents: dict[uuid.UUID, dict[uuid.UUID, int]] = {h: {} for h in household_ids}
-        for h, r, year in _decoded(row["residents"]) or ():
+        for h, r, year in _decoded(row["o_residents"]) or ():
             residents[uuid.UUID(h)][uuid.UUID(r)] = int(year)
         known = {
             uuid.UUID(sid): StoredSubmission(uuid.UUID(sid), body_hash, int(code), result)
-            for sid, body_hash, code, result in _decoded(row["submissions"]) or ()
+            for sid, body_hash, code, result in _decoded(row["o_submissions"]) or ()
         }
         return AnswerContext(consultation, households, residents, known)
 
@@ -359,20 +353,6 @@ def _decoded(value: Any) -> Any:
 
 
 _CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
-
-# numbers that must stay exact travel as text inside the JSON
-_ANSWER_CONTEXT = """
-    select c.*,
-           (select json_agg(json_build_array(h.id, h.community_id, h.floor_area_m2::text, b.code))
-              from households h join buildings b on b.id = h.building_id
-             where h.id = any($2::uuid[])) as households,
-           (select json_agg(json_build_array(r.household_id, r.id, r.birth_year))
-              from residents r where r.household_id = any($2::uuid[])) as residents,
-           (select json_agg(json_build_array(s.submission_id, s.body_hash, s.status_code, s.result))
-              from submissions s where s.submission_id = any($3::uuid[])) as submissions
-      from consultations c where c.id = $1::uuid
-"""
-
 
 def _json(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
