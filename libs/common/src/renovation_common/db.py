@@ -272,15 +272,19 @@ class UnitOfWork:
         await self.session.rollback()
 
 
-async def driver_connection(session: AsyncSession) -> Any:
+async def driver_connection(session: AsyncSession, *, begin: bool = True) -> Any:
     """The asyncpg connection of ``session``'s transaction, begun: ``BEGIN`` (``BEGIN READ ONLY`` in a read-only
     unit of work) is sent by SQLAlchemy's asyncpg adapter before the first statement it runs itself; a use case
     whose first statement goes to the driver has the adapter begin it now, so that statement, and the session's
-    commit or rollback, are in the one transaction."""
+    commit or rollback, are in the one transaction.
+
+    ``begin=False``: the connection as it is — outside a transaction, each statement is its own (a read that
+    needs none, or a use case whose whole write is one statement: no ``BEGIN``/``COMMIT`` round trips); the
+    session's commit then has nothing to commit."""
     conn = await session.connection()
     fairy = await conn.get_raw_connection()
     adapter = fairy.dbapi_connection
-    if adapter is not None and getattr(adapter, "_transaction", None) is None:
+    if begin and adapter is not None and getattr(adapter, "_transaction", None) is None:
         await adapter._start_transaction()  # what the adapter does before its own first statement
     return fairy.driver_connection
 

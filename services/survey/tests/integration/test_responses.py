@@ -249,3 +249,40 @@ async def test_each_write_records_its_event_with_the_counts_it_saw(world):
     assert {(d.community_id, d.district_id, d.street_id, d.kind) for _, d in events} == {
         (world.community_id, world.district, world.street, "willingness")
     }
+
+
+async def test_a_household_changed_while_its_answer_is_written_counts_the_new_facts(world):
+    """A single new answer is written as one statement after a read without locks; when the household changes
+    between the two (here its area, committed while the write waits for the household's lock), that statement
+    writes nothing and the general path counts the answer with the household as it is now."""
+    cid = await world.consultation()
+    hid = world.households[0]["id"]
+    url = world.client._transport.app.state.settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    change = await asyncpg.connect(url)
+    watch = await asyncpg.connect(url)
+    try:
+        tx = change.transaction()
+        await tx.start()
+        await change.execute(
+            "update households set floor_area_m2 = 99.99, version = version + 1 where id = $1", uuid.UUID(hid)
+        )
+        answering = asyncio.create_task(world.answer(cid, hid, {"agree": "yes"}))
+        # the write has read the household as it was and now waits for the household's lock
+        for _ in range(600):
+            waiting = await watch.fetchval(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like "
+                "'%survey_record_new_answer%'"
+            )
+            if waiting or answering.done():
+                break
+            await asyncio.sleep(0.05)
+        assert waiting == 1, "the one-statement write did not wait for the household"
+        await tx.commit()
+        r = await answering
+    finally:
+        await change.close()
+        await watch.close()
+    assert r.status_code == 201, r.text
+    result = (await world.client.get(f"/v1/consultations/{cid}/result", headers=world.worker())).json()
+    assert result["participation"]["households"] == 1
+    assert result["participation"]["area_m2"] == "99.99"  # the area committed before the answer, not the one read

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from renovation_common import idempotency
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.survey import ResponseRecorded
 from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork, outbox_values
@@ -30,7 +31,7 @@ from survey.adapters.repositories import (
     ResponseRepository,
     TallyRepository,
 )
-from survey.adapters.repositories.responses import AnswerContext
+from survey.adapters.repositories.responses import AnswerChanged, AnswerContext
 from survey.domain import tallies
 from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
@@ -182,6 +183,11 @@ async def submit_batch(
     return out
 
 
+class _Changed(Exception):
+    """The one-statement write of a single submission wrote nothing (what it read without locks changed, or the
+    answer is not a new respondent's): the general path answers it."""
+
+
 async def _submit(
     uow: UnitOfWork,
     principal: Principal,
@@ -190,6 +196,29 @@ async def _submit(
     *,
     now: datetime,
     source: str,
+) -> list[_Item]:
+    """A single submission first tries the write as one statement that is its own transaction (two round trips:
+    the read without locks, then the locks, the check that the read still holds and every write — see
+    :meth:`ResponseRepository.record_new_answer_at_once`); whatever that cannot answer, and every batch, takes the
+    general path (one transaction, the locks before the read). Not under an ``Idempotency-Key``, whose record
+    must be written in the effect's transaction."""
+    if len(cmds) == 1 and not idempotency.key_pending():
+        try:
+            return await _submit_in(uow, principal, consultation_id, cmds, now=now, source=source, at_once=True)
+        except _Changed:
+            pass  # the general path answers it
+    return await _submit_in(uow, principal, consultation_id, cmds, now=now, source=source, at_once=False)
+
+
+async def _submit_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    consultation_id: uuid.UUID,
+    cmds: list[SubmitResponse],
+    *,
+    now: datetime,
+    source: str,
+    at_once: bool,
 ) -> list[_Item]:
     """The checks and writes of every submission, set-based: each step is one statement for the whole batch.
 
@@ -212,9 +241,15 @@ async def _submit(
         # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones;
         # then the households, share-locked (a registry change of them waits for this write, or this write for
         # it); then what the checks read, as it is once the locks are held — one statement
-        context = await repo.responses.answer_context(
-            consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
-        )
+        if at_once:
+            (item,) = items
+            context = await repo.responses.unlocked_answer_context(
+                consultation_id, item.household_id, item.cmd.submission_id
+            )
+        else:
+            context = await repo.responses.answer_context(
+                consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
+            )
         if context is None:
             for item in items:
                 item.error = item.error or NotFound("consultation not found", code="consultation_not_found")
@@ -230,11 +265,15 @@ async def _submit(
                     rounds.append([])
                 rounds[k].append(item)
         setup = setup_of(row)
+        if at_once and setup.per_resident:
+            raise _Changed  # per-resident surveys count households too: the general path
         change = Tallies()
         household_deltas: dict[uuid.UUID, int] = {}
         recorded: list[_Item] = []
         # one round of one item: a new answer is written by one statement (_write_one), its event too
-        queued = _Queued(outbox_values(_event(row, source), uow.subject_prefix)) if len(rounds) == 1 else None
+        queued = None
+        if len(rounds) == 1:
+            queued = _Queued(outbox_values(_event(row, source), uow.subject_prefix), context.versions)
         for batch in rounds:
             recorded += await _submit_round(
                 repo, principal, row, setup, batch, change, household_deltas, now=now, queued=queued, context=context
@@ -380,6 +419,7 @@ class _Queued:
     whether it did (a new answer: its tallies and its event are queued; otherwise the general path follows)."""
 
     event: tuple[str, str, str, str]  # renovation_common.db.outbox_values of the event
+    versions: dict[uuid.UUID, str] | None = None  # read without locks: the write is one statement (at once)
     written: bool = False
 
 
@@ -400,6 +440,18 @@ async def _write_one(
     assert item.key is not None and item.answered_at is not None
     values, audit, body = _records(principal, row, item, uuid.uuid4(), "created", 1)
     delta = tallies.change(setup, None, _answer(facts, item.household_id, item.resident_id, item.answers, item.channel))
+    if queued.versions is not None:
+        building, _, years = facts[item.household_id]
+        checked = (queued.versions[row.id], queued.versions[item.household_id], building, years)
+        try:
+            await repo.responses.record_new_answer_at_once(
+                row.community_id, values, audit, item.body_hash, body, delta, queued.event, checked
+            )
+        except AnswerChanged:
+            raise _Changed from None
+        item.result = SubmissionResult(201, body)
+        queued.written = True
+        return [item]
     got = await repo.responses.record_new_response(
         row.community_id, values, audit, item.body_hash, body, delta, queued.event
     )

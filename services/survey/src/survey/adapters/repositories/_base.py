@@ -21,11 +21,11 @@ class SqlRepository:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def _driver(self) -> Any:
+    async def _driver(self, *, begin: bool = True) -> Any:
         """The transaction's asyncpg connection, the transaction begun, for the write path's hottest statements
         (SQLAlchemy's statement building and result processing were 42 % of a write's CPU): fixed SQL, parameters
-        bound by the driver (``renovation_common.db.driver_connection``)."""
-        return await driver_connection(self.session)
+        bound by the driver (``renovation_common.db.driver_connection``; ``begin=False``: outside a transaction)."""
+        return await driver_connection(self.session, begin=begin)
 
     async def _insert_many(
         self, table: str, columns: dict[str, str], rows: list[dict[str, Any]], suffix: str = ""
