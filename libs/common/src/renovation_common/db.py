@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from renovation_common import idempotency
 from renovation_common.events import CloudEvent
@@ -215,6 +216,7 @@ class UnitOfWork:
         self._on_commit_events = on_commit_events
         self._pending_events: list[CloudEvent] = []
         self._written_events = False  # events written by the use case's own statements (outbox_insert_sql)
+        self._statements: Any = None  # a pool connection outside any transaction (driver(begin=False))
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
@@ -229,7 +231,12 @@ class UnitOfWork:
             if self.session.in_transaction():
                 await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                if self._statements is not None:
+                    statements, self._statements = self._statements, None
+                    await greenlet_spawn(statements.close)  # back to the pool (nothing to reset)
 
     def publish(self, event: CloudEvent) -> None:
         """Record an event to be published once this transaction commits."""
@@ -240,12 +247,23 @@ class UnitOfWork:
         relay is woken after commit, as for the events of :meth:`publish`."""
         self._written_events = True
 
-    async def driver(self) -> Any:
+    async def driver(self, *, begin: bool = True) -> Any:
         """This transaction's asyncpg connection, the transaction begun (``BEGIN`` sent now unless a statement
         has begun it), for a use case's hottest statements: fixed SQL, parameters bound by the driver, no
         statement building or result processing by SQLAlchemy. The session stays usable beside it (the same
-        connection and transaction); :meth:`commit` and leaving the block end the transaction as always."""
-        return await driver_connection(self.session)
+        connection and transaction); :meth:`commit` and leaving the block end the transaction as always.
+
+        ``begin=False``: a connection of the pool outside any transaction, each statement its own — for a use
+        case whose whole write is one statement (no ``BEGIN``/``COMMIT`` round trips, no session); it goes back
+        to the pool when the block ends. Not with an ``Idempotency-Key`` pending
+        (:func:`renovation_common.idempotency.key_pending`): its record belongs in the effect's transaction."""
+        if begin:
+            return await driver_connection(self.session)
+        if self._statements is None:
+            engine = self.session.bind
+            assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to its engine"
+            self._statements = await engine.raw_connection()
+        return self._statements.driver_connection
 
     async def flush_events(self) -> None:
         if not self._pending_events:

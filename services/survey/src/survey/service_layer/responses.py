@@ -16,8 +16,6 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from renovation_common import idempotency
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.survey import ResponseRecorded
@@ -57,11 +55,12 @@ class _Repositories:
     tallies: TallyRepository
 
     @classmethod
-    def of(cls, session: AsyncSession) -> _Repositories:
+    def of(cls, uow: UnitOfWork) -> _Repositories:
+        session = uow.session
         return cls(
             ConsultationRepository(session),
             HouseholdRepository(session),
-            ResponseRepository(session),
+            ResponseRepository(session, uow),
             TallyRepository(session),
         )
 
@@ -237,7 +236,7 @@ async def _submit_in(
         except DomainError as exc:
             item.error = exc
     async with uow:
-        repo = _Repositories.of(uow.session)
+        repo = _Repositories.of(uow)
         # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones;
         # then the households, share-locked (a registry change of them waits for this write, or this write for
         # it); then what the checks read, as it is once the locks are held — one statement
