@@ -286,3 +286,26 @@ async def test_a_household_changed_while_its_answer_is_written_counts_the_new_fa
     result = (await world.client.get(f"/v1/consultations/{cid}/result", headers=world.worker())).json()
     assert result["participation"]["households"] == 1
     assert result["participation"]["area_m2"] == "99.99"  # the area committed before the answer, not the one read
+
+
+async def test_an_answer_under_an_idempotency_key_records_the_key_with_it(world):
+    """A request with an Idempotency-Key takes the general path (the key's record must commit with the answer,
+    in one transaction): the answer and the record land together, and the same request again is replayed."""
+    cid = await world.consultation()
+    body = {
+        "submission_id": str(uuid.uuid4()),
+        "household_id": world.households[0]["id"],
+        "answers": {"agree": "yes"},
+        "channel": "paper",
+    }
+    headers = {**world.worker(), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = await world.client.post(f"/v1/consultations/{cid}/responses", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert (
+        await _count(world.client, "select count(*) from idempotency_keys where key = $1", headers["Idempotency-Key"])
+        == 1
+    )
+    again = await world.client.post(f"/v1/consultations/{cid}/responses", json=body, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await _count(world.client, "select count(*) from responses where consultation_id = $1", uuid.UUID(cid)) == 1
