@@ -325,6 +325,11 @@ class ConsumerUnitOfWork(UnitOfWork):
     async def __aexit__(self, *exc: object) -> None:
         self._pending_events = []  # the owner of the transaction decides; unflushed events go with a failure
 
+    async def driver(self, *, begin: bool = True) -> Any:
+        if not begin:
+            raise RuntimeError("a consumer's unit of work rides on the inbox transaction: it has no other")
+        return await super().driver()
+
     async def commit(self) -> None:
         await self.flush_events()
 
