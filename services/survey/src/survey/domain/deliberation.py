@@ -272,7 +272,7 @@ def group_winner(outcome: Outcome, votes: Mapping[str, int], schemes: Sequence[s
     return GroupWinner(WinnerStatus.WON, leaders[0], top, ())
 
 
-# -- run-offs (决选): a group whose final vote found no single winner ---------------------------------------------------
+# -- run-offs (决选): a group whose final vote found no single winner ------------------------------------------------
 RUNOFF_LIMIT = 2  # run-offs per group; after the second one without a winner the group is decided without a scheme
 
 

@@ -1,7 +1,8 @@
 """Design-scheme deliberation use cases (方案评选: 三上三下, 一院一策), by responsibility: ``rounds`` (open a round
 with its courtyard groups, proposals, up and down, revisions), ``feedback`` (residents' feedback on a version),
-``votes`` (the final vote per group, the decision, run-offs of groups without a single winner), ``views`` (a round with its lineage and results, the list, the
-lineage export); ``common`` holds the commands and the helpers they share."""
+``votes`` (the final vote per group, the decision, run-offs of groups without a single winner), ``views`` (a round
+with its lineage and results, the list, the lineage export); ``common`` holds the commands and the helpers they
+share."""
 
 from survey.service_layer.deliberation.common import (
     Feedback,
