@@ -17,6 +17,7 @@ from survey.adapters.scheme_tables import (
     SchemeGroupRow,
     SchemeProposalRow,
     SchemeRoundRow,
+    SchemeRunoffRow,
     SchemeVersionRow,
 )
 
@@ -64,6 +65,22 @@ class SchemeRepository(SqlRepository):
         out: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
         for group_id, building_id, code in rows.all():
             out.setdefault(group_id, []).append((building_id, code))
+        return out
+
+    async def group_by_code(self, round_id: uuid.UUID, code: str) -> SchemeGroupRow | None:
+        stmt = sa.select(SchemeGroupRow).where(SchemeGroupRow.round_id == round_id, SchemeGroupRow.code == code)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def runoffs(self, round_id: uuid.UUID) -> dict[uuid.UUID, list[SchemeRunoffRow]]:
+        """Group id -> its run-offs by number."""
+        stmt = (
+            sa.select(SchemeRunoffRow)
+            .where(SchemeRunoffRow.round_id == round_id)
+            .order_by(SchemeRunoffRow.group_id, SchemeRunoffRow.number)
+        )
+        out: dict[uuid.UUID, list[SchemeRunoffRow]] = {}
+        for r in (await self.session.scalars(stmt)).all():
+            out.setdefault(r.group_id, []).append(r)
         return out
 
     async def group_of_building(self, round_id: uuid.UUID, building_id: uuid.UUID) -> SchemeGroupRow | None:
