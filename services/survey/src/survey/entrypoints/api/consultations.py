@@ -286,9 +286,11 @@ async def get_result(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    ctx: Annotated[Context, Depends(context)],
 ) -> Any:
     """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
-    return await queries.get_result(runtime.read(), principal, consultation_id, now=runtime.clock())
+    body = await queries.get_result(runtime.read(), principal, consultation_id, now=runtime.clock(), cache=ctx.results)
+    return Response(body, media_type="application/json")  # rendered by ResultRead (``schemas.render_result``)
 
 
 @results_router.get(
