@@ -16,8 +16,8 @@ from survey.adapters.files import HouseholdFileReader, ImportLimits
 from survey.adapters.orm import infra
 from survey.config import Settings
 from survey.entrypoints.api import routers
+from survey.entrypoints.api.consultations import render_result
 from survey.entrypoints.api.deps import CONTEXT
-from survey.entrypoints.api.schemas import render_result
 from survey.entrypoints.consumers import consumers
 from survey.entrypoints.workers import workers
 from survey.service_layer.consultations.results import ResultCache

@@ -580,12 +580,6 @@ class ResultRead(BaseModel):
     computed_at: datetime
 
 
-def render_result(document: dict[str, Any]) -> bytes:
-    """A result document as ``GET /result`` sends it: validated by :class:`ResultRead`, keys a question's kind
-    has no use for left absent (``exclude_unset``), as the route's response model would."""
-    return ResultRead.__pydantic_serializer__.to_json(ResultRead.model_validate(document), exclude_unset=True)
-
-
 class RankingCreate(Strict):
     district_id: Id
     batch: str | None = Field(default=None, max_length=64)

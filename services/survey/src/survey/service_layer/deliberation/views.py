@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from renovation_common.auth import Principal
-from renovation_common.contracts.survey import MENU_CATALOG
 from renovation_common.db import ReadOnlyUnitOfWork
 from survey.adapters.orm import ConsultationRow
-from survey.adapters.repositories import HouseholdRepository
+from survey.adapters.repositories import HouseholdRepository, TallyRepository
 from survey.adapters.repositories.schemes import SchemeRepository
 from survey.adapters.scheme_tables import (
     SchemeProposalRow,
@@ -18,10 +17,9 @@ from survey.adapters.scheme_tables import (
 )
 from survey.domain import deliberation as d
 from survey.domain.consultation import State as ConsultationState
-from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, compute_result
 from survey.domain.rules import Outcome
 from survey.service_layer.consultations.mapping import setup_of
-from survey.service_layer.consultations.results import result_document
+from survey.service_layer.consultations.results import compute, result_document
 from survey.service_layer.deliberation.common import (
     CLOSED_STATES,
     SCHEME_QUESTION,
@@ -152,8 +150,7 @@ async def round_view(repo: SchemeRepository, row: SchemeRoundRow, *, now: dateti
             vote = {
                 "consultation_id": str(consultation.id),
                 "state": consultation.state,
-                "result": g.result
-                or await group_result(repo, consultation, [b for b, _ in buildings.get(g.id, [])], by_code, now),
+                "result": g.result or await group_result(repo, consultation, by_code, now),
             }
         groups.append(
             {
@@ -184,31 +181,22 @@ async def round_view(repo: SchemeRepository, row: SchemeRoundRow, *, now: dateti
 async def group_result(
     repo: SchemeRepository,
     consultation: ConsultationRow,
-    building_ids: list[uuid.UUID],
     proposals: dict[str, SchemeProposalRow],
     now: datetime,
 ) -> dict[str, Any]:
-    """The group's vote: the consultation's rule applied to the group's own households (its buildings) and their
-    answers (``results.compute_result``: the same tally and ``rules.decide`` as every consultation), and the
-    scheme most of them chose."""
-    households = await repo.group_households(building_ids)
-    answers = await repo.answers_of(consultation.id, building_ids)
+    """The group's vote: the group's own consultation's result — its electorate is the households of the group's
+    buildings (``building_codes``), the same document its ``GET /result`` shows: from the tallies while open,
+    frozen once closed — and the scheme most of them chose."""
     final = consultation.state in CLOSED_STATES
-    setup = setup_of(consultation)
-    result = compute_result(
-        setup,
-        [HouseholdFact(str(h), code, area) for h, code, area in households],
-        [ResponseFact(str(h), a, None, None, ch) for h, a, ch in answers],
-        catalog=MENU_CATALOG,
-        age_groups=AgeGroups(consultation.age_middle_from, consultation.age_elderly_from),
-        reference_year=(consultation.closed_at or now).year,
-        final=final,
-        max_suggestions=0,
+    doc = consultation.final_result or result_document(
+        consultation,
+        await compute(TallyRepository(repo.session), consultation, final=final, year=now.year),
+        now,
     )
-    doc = result_document(consultation, result, consultation.closed_at or now)
-    votes = dict(result.questions[SCHEME_QUESTION].options)
+    setup = setup_of(consultation)
+    votes = dict(next(q for q in doc["questions"] if q["question_id"] == SCHEME_QUESTION)["options"])
     schemes = list(setup.approve_options)
-    outcome = result.decision.outcome if final else Outcome.PENDING
+    outcome = Outcome(doc["outcome"]) if final else Outcome.PENDING
     w = d.group_winner(outcome, votes, schemes)
     winning = proposals.get(w.scheme) if w.scheme else None
     versions = await repo.proposal_versions(winning.id) if winning else []
