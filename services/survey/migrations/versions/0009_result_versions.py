@@ -5,7 +5,10 @@ whether it is still exact.
   result is computed from, once per transaction and inside its COMMIT (``survey_bump_result_version``; the
   transaction's own list of bumped consultations is the local setting ``survey.result_bumped``);
 * the deferred tally trigger (``survey_apply_tally_delta``, 0006) bumps it: every answer written, changed or
-  moved by a registry change reaches the tallies through it;
+  moved by a registry change reaches the tallies through it. It bumps before it adds the first delta, so every
+  commit locks the version row before any tally row: one lock order (a bump after the first tally row would let
+  two commits each hold what the other waits for). The commits of one consultation's writes thus serialise on
+  it, as they already did on the tally rows every answer shares (``responses``, ``participating``);
 * deferred constraint triggers on ``responses`` bump it when a suggestion appears or changes (a changed
   suggestion alone changes no tally).
 
@@ -46,12 +49,13 @@ $$
 APPLY_TALLY_DELTA = """
 create or replace function survey_apply_tally_delta() returns trigger language plpgsql as $$
 begin
+    -- first: every commit locks the version row before any tally row, so concurrent commits lock in one order
+    perform survey_bump_result_version(new.consultation_id);
     insert into consultation_tallies as t (consultation_id, metric, key, n, amount)
     values (new.consultation_id, new.metric, new.key, new.n, new.amount)
     on conflict (consultation_id, metric, key)
     do update set n = t.n + excluded.n, amount = t.amount + excluded.amount;
     delete from consultation_tally_deltas where id = new.id;
-    perform survey_bump_result_version(new.consultation_id);
     return null;
 end
 $$

@@ -117,6 +117,9 @@ class TallyRepository(SqlRepository):
     ) -> None:
         """Repair: the consultation's tallies become ``tallies`` (a full recount); the caller holds the answers
         lock exclusively."""
+        # the tallies change outside the deltas' trigger: the result's version moves all the same (first, as the
+        # trigger does: the version row before any tally row)
+        await self.session.execute(sa.text("select survey_bump_result_version(:c)"), {"c": consultation_id})
         await self.session.execute(sa.delete(TallyRow).where(TallyRow.consultation_id == consultation_id))
         await self.session.execute(
             sa.delete(HouseholdAnswerCountRow).where(HouseholdAnswerCountRow.consultation_id == consultation_id)
@@ -124,8 +127,6 @@ class TallyRepository(SqlRepository):
         await self.apply_tallies(consultation_id, tallies)
         if household_answers:
             await self.count_household_answers(consultation_id, household_answers)
-        # the tallies changed outside the deltas' trigger: the result's version moves all the same
-        await self.session.execute(sa.text("select survey_bump_result_version(:c)"), {"c": consultation_id})
 
     async def household_answer_counts(self, consultation_id: uuid.UUID) -> dict[uuid.UUID, int]:
         stmt = sa.select(HouseholdAnswerCountRow.household_id, HouseholdAnswerCountRow.n).where(
