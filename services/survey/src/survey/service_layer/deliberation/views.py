@@ -7,10 +7,9 @@ from datetime import datetime
 from typing import Any
 
 from renovation_common.auth import Principal
-from renovation_common.contracts.survey import MENU_CATALOG
 from renovation_common.db import ReadOnlyUnitOfWork
 from survey.adapters.orm import ConsultationRow
-from survey.adapters.repositories import HouseholdRepository
+from survey.adapters.repositories import HouseholdRepository, TallyRepository
 from survey.adapters.repositories.schemes import SchemeRepository
 from survey.adapters.scheme_tables import (
     SchemeGroupRow,
@@ -19,10 +18,9 @@ from survey.adapters.scheme_tables import (
 )
 from survey.domain import deliberation as d
 from survey.domain.consultation import State as ConsultationState
-from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, compute_result
 from survey.domain.rules import Outcome
 from survey.service_layer.consultations.mapping import setup_of
-from survey.service_layer.consultations.results import result_document
+from survey.service_layer.consultations.results import compute, result_document
 from survey.service_layer.deliberation.common import (
     CLOSED_STATES,
     SCHEME_QUESTION,
@@ -152,15 +150,14 @@ async def round_view(repo: SchemeRepository, row: SchemeRoundRow, *, now: dateti
     groups = []
     for g in await repo.groups(row.id):
         codes = [code for _, code in buildings.get(g.id, [])]
-        building_ids = [b for b, _ in buildings.get(g.id, [])]
         vote: dict[str, Any] = {"consultation_id": None, "state": None, "result": None}
         if g.consultation_id is not None:
-            vote = await _vote_view(repo, g.consultation_id, g.result, building_ids, by_code, now)
+            vote = await _vote_view(repo, g.consultation_id, g.result, by_code, now)
         held = []
         for r in runoffs.get(g.id, []):
             held.append(
                 {"number": r.number, "candidates": list(r.candidates)}
-                | await _vote_view(repo, r.consultation_id, r.result, building_ids, by_code, now)
+                | await _vote_view(repo, r.consultation_id, r.result, by_code, now)
             )
         groups.append(
             {
@@ -194,7 +191,6 @@ async def _vote_view(
     repo: SchemeRepository,
     consultation_id: uuid.UUID,
     frozen: dict[str, Any] | None,
-    building_ids: list[uuid.UUID],
     proposals: dict[str, SchemeProposalRow],
     now: datetime,
 ) -> dict[str, Any]:
@@ -205,7 +201,7 @@ async def _vote_view(
     return {
         "consultation_id": str(consultation.id),
         "state": consultation.state,
-        "result": frozen or await group_result(repo, consultation, building_ids, proposals, now),
+        "result": frozen or await group_result(repo, consultation, proposals, now),
     }
 
 
@@ -233,35 +229,26 @@ def _decision(g: SchemeGroupRow, final_vote: dict[str, Any], runoffs: list[dict[
 async def group_result(
     repo: SchemeRepository,
     consultation: ConsultationRow,
-    building_ids: list[uuid.UUID],
     proposals: dict[str, SchemeProposalRow],
     now: datetime,
 ) -> dict[str, Any]:
-    """The group's vote: the consultation's rule applied to the group's own households (its buildings) and their
-    answers (``results.compute_result``: the same tally and ``rules.decide`` as every consultation), and the
-    scheme most of them chose."""
-    households = await repo.group_households(building_ids)
-    answers = await repo.answers_of(consultation.id, building_ids)
+    """The group's vote: the group's own consultation's result — its electorate is the households of the group's
+    buildings (``building_codes``), the same document its ``GET /result`` shows: from the tallies while open,
+    frozen once closed — and the scheme most of them chose."""
     final = consultation.state in CLOSED_STATES
-    setup = setup_of(consultation)
-    result = compute_result(
-        setup,
-        [HouseholdFact(str(h), code, area) for h, code, area in households],
-        [ResponseFact(str(h), a, None, None, ch) for h, a, ch in answers],
-        catalog=MENU_CATALOG,
-        age_groups=AgeGroups(consultation.age_middle_from, consultation.age_elderly_from),
-        reference_year=(consultation.closed_at or now).year,
-        final=final,
-        max_suggestions=0,
+    doc = consultation.final_result or result_document(
+        consultation,
+        await compute(TallyRepository(repo.session), consultation, final=final, year=now.year),
+        now,
     )
-    doc = result_document(consultation, result, consultation.closed_at or now)
-    votes = dict(result.questions[SCHEME_QUESTION].options)
+    setup = setup_of(consultation)
+    votes = dict(next(q for q in doc["questions"] if q["question_id"] == SCHEME_QUESTION)["options"])
     schemes = list(setup.approve_options)
-    outcome = result.decision.outcome if final else Outcome.PENDING
+    outcome = Outcome(doc["outcome"]) if final else Outcome.PENDING
     w = d.group_winner(outcome, votes, schemes)
     winning = proposals.get(w.scheme) if w.scheme else None
     versions = await repo.proposal_versions(winning.id) if winning else []
-    provisional = d.group_winner(result.decision.outcome, votes, schemes).status  # what closing now would give
+    provisional = d.group_winner(Outcome(doc["outcome"]), votes, schemes).status  # what closing now would give
     return {
         "outcome": doc["outcome"],
         "provisional_outcome": doc["provisional_outcome"],
