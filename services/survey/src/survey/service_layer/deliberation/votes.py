@@ -193,9 +193,8 @@ async def count_runoff(
         assert consultation is not None
         if consultation.state not in CLOSED_STATES:
             raise InvalidState("close the run-off vote first", code="runoff_not_closed")
-        buildings = (await repo.group_buildings(row.id)).get(group.id, [])
         proposals = {p.code: p for p in await repo.proposals(row.id)}
-        result = await group_result(repo, consultation, [b for b, _ in buildings], proposals, now)
+        result = await group_result(repo, consultation, proposals, now)
         runoff.result, runoff.counted_at = result, now
         decision = _count(group, result, runoffs_held=runoff.number, now=now)
         row.updated_at, row.version = now, row.version + 1
