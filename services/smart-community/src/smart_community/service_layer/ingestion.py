@@ -29,12 +29,12 @@ from renovation_common.errors import Forbidden
 from renovation_common.messaging import Delivery
 from smart_community.adapters.repositories import (
     AlarmRepository,
+    DeviceContext,
     DeviceEventRepository,
     DeviceRepository,
     EventRow,
     HouseholdRepository,
     ParkingRepository,
-    RuleSettingsRepository,
     WelfareTimerRepository,
 )
 from smart_community.domain.model import AlarmType, DeviceEvent, DeviceKind, DeviceRecord, parse_device_subject
@@ -161,7 +161,9 @@ async def ingest(
                 if parts == ():
                     parts = subjects[item.subject] = parse_device_subject(item.subject)
                 device_ids.append(parts[1] if parts else None)
-        known = await DeviceRepository(session).by_ids({d for d in device_ids if d})
+        # the devices with their households' flags and their communities' rule settings: one statement
+        context = await DeviceRepository(session).for_ingest({d for d in device_ids if d})
+        known = {device_id: c.record for device_id, c in context.items()}
 
         accepted: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]] = []
         rows: list[EventRow] = []
@@ -225,22 +227,16 @@ async def ingest(
         events = DeviceEventRepository(session)
         if pause is not None:
             await pause()
-        fresh = await events.add_new(rows)
+        stored = await events.add_new(rows)  # with the devices' last-seen times, in one statement
         await events.add_rejects(rejects)
-        new_events = [a for a, is_new in zip(accepted, fresh, strict=True) if is_new]
+        new_events = [a for a, is_new in zip(accepted, stored.fresh, strict=True) if is_new]
         result.accepted = len(new_events)
         result.duplicates = len(accepted) - len(new_events)
-
-        last_seen: dict[str, datetime] = {}
-        for _, ev, _, _ in new_events:
-            seen = min(ev.device_time, ev.received_at)
-            if ev.device_id not in last_seen or last_seen[ev.device_id] < seen:
-                last_seen[ev.device_id] = seen
+        if stored.online_again:
+            await _back_online(uow, stored.online_again, new_events, context, source_uri=source_uri, now=now)
         if pause is not None:
             await pause()
-        await _back_online(uow, last_seen, source_uri=source_uri, now=now)
-        await DeviceRepository(session).touch(last_seen)
-        result.opened = await _apply_rules(uow, new_events, source_uri=source_uri, now=now)
+        result.opened = await _apply_rules(uow, new_events, context, source_uri=source_uri, now=now)
         result.alarms_raised = len(result.opened)
         await uow.commit()
     if result.opened:
@@ -319,11 +315,24 @@ async def ingest_gateway_batch(
     return await ingest(uow, items, source_uri=source_uri, now=now, gateway_community=principal.community_id)
 
 
-async def _back_online(uow: UnitOfWork, heard: dict[str, datetime], *, source_uri: str, now: datetime) -> None:
-    """Devices marked offline that were heard from again: ``device.online`` and their offline alarm cleared
-    (``auto:device_online``), in the batch's transaction."""
-    for record in await DeviceRepository(uow.session).back_online(list(heard)):
-        d = record.device
+async def _back_online(
+    uow: UnitOfWork,
+    device_ids: list[str],
+    new_events: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]],
+    context: dict[str, DeviceContext],
+    *,
+    source_uri: str,
+    now: datetime,
+) -> None:
+    """Devices that were marked offline and were heard from again (marked online by the events' insert):
+    ``device.online`` and their offline alarm cleared (``auto:device_online``), in the batch's transaction."""
+    heard: dict[str, datetime] = {}
+    for _, ev, _, _ in new_events:
+        seen = min(ev.device_time, ev.received_at)
+        if ev.device_id not in heard or heard[ev.device_id] < seen:
+            heard[ev.device_id] = seen
+    for device_id in sorted(device_ids):
+        d = context[device_id].record.device
         announce_liveness(uow, d, online=True, seen_at=heard[d.id], source=source_uri, now=now)
         alarm = await AlarmRepository(uow.session).open_of(d.id, AlarmType.OFFLINE.value, for_update=True)
         if alarm is not None:
@@ -345,6 +354,7 @@ _RULE_KINDS = {
 async def _apply_rules(
     uow: UnitOfWork,
     events: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]],
+    context: dict[str, DeviceContext],
     *,
     source_uri: str,
     now: datetime,
@@ -356,15 +366,14 @@ async def _apply_rules(
     if not relevant:
         return []
     session = uow.session
-    household_ids: set[str] = set()
-    for ev, rec in relevant:
-        if rec.device.household_id:
-            household_ids.add(rec.device.household_id)
+    homes = {c.home.household_id: c.home for c in context.values() if c.home is not None}
+    residents: set[str] = set()  # households named in a gate's or camera's readings (an exit seen there)
+    for ev, _ in relevant:
         resident = ev.readings.get("household_id")
-        if isinstance(resident, str) and len(resident) <= 64:
-            household_ids.add(resident)
-    homes = await HouseholdRepository(session).by_ids(household_ids)
-    settings = await RuleSettingsRepository(session).for_communities({rec.device.community_id for _, rec in relevant})
+        if isinstance(resident, str) and len(resident) <= 64 and resident not in homes:
+            residents.add(resident)
+    if residents:
+        homes.update(await HouseholdRepository(session).by_ids(residents))
     opened: list[tuple[str, datetime]] = []
     parking: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for ev, rec in relevant:
@@ -374,7 +383,7 @@ async def _apply_rules(
             ev,
             device,
             homes.get(device.household_id) if device.household_id else None,
-            settings[device.community_id],
+            context[device.id].settings,
             gate_resident=homes.get(resident) if isinstance(resident, str) else None,
         )
         repair = next((e for e in effects if isinstance(e, RequestRepair)), None)
