@@ -211,12 +211,17 @@ class ConsumerRunner:
         """One message on its own (kept for tests and callers that have a single message)."""
         return (await self.process([msg]))[0]
 
-    async def _settled(self, msgs: list[Msg]) -> list[str]:
+    async def _settled(self, msgs: list[Msg], *, again: bool = False) -> list[str]:
         try:
             verdicts = await self._apply_in_transaction(msgs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if not again and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # the pooled connection had been dropped by the server (a restart, a failover; services may run
+                # without a pre-ping): the pool has thrown it away, so the batch goes again at once, not after a nak
+                log.warning("consumer_connection_dropped", consumer=self.spec.name, error=str(exc)[:200])
+                return await self._settled(msgs, again=True)
             if len(msgs) > 1 and is_data_error(exc):
                 mid = len(msgs) // 2  # isolate the message the database refuses: halves, then quarters, ...
                 return [*(await self._settled(msgs[:mid])), *(await self._settled(msgs[mid:]))]
