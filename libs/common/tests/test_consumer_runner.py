@@ -375,13 +375,13 @@ async def test_a_redelivered_event_never_reaches_a_batch_handler_twice(probe_db,
     runner = ConsumerRunner(spec, probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
     sub = await runner._subscribe(spec.subscriptions[0])
     msgs = await sub.fetch(10, timeout=5)
-    for msg in msgs:
 
-        async def lost_ack():
-            return None  # committed, but the ack never reached the server
+    async def lost_acks(*_: object) -> None:
+        return None  # committed, but the acks never reached the server
 
-        msg.ack = lost_ack
+    runner._ack_all, runner._settle = lost_acks, lost_acks  # type: ignore[method-assign]
     assert await runner.process(msgs) == ["applied"] * 10
+    del runner._ack_all, runner._settle  # the runner's own again
     redelivered: list = []
 
     async def all_back() -> bool:

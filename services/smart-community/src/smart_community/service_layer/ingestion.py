@@ -13,7 +13,6 @@ refuses is isolated by the runner and dead-lettered.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from pydantic_core import to_json
 
 from renovation_common.auth import Principal
 from renovation_common.clock import system_clock
@@ -66,7 +66,6 @@ ALARM_LATENCY = Histogram(
 )
 MAX_REJECT_PAYLOAD = 4000
 _SLICE = 100  # messages parsed between two pauses of a telemetry batch (a few ms of the event loop)
-_READINGS_JSON = json.JSONEncoder(separators=(",", ":"))  # readings as stored (compact JSON text)
 
 # Kinds whose events can raise an alarm or arm a welfare timer (the rules of ``domain/rules.py``): their own
 # consumer, ahead of telemetry. Elevator monitors and e-bike chargers raise no alarm (no rule reads them) and send
@@ -168,7 +167,7 @@ async def ingest(
         accepted: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]] = []
         rows: list[EventRow] = []
         rejects: list[dict[str, Any]] = []
-        dumps = _READINGS_JSON.encode
+        dumps = to_json  # readings as stored: compact JSON (pydantic-core's serializer; the column is jsonb)
         for index, (item, device_id) in enumerate(zip(items, device_ids, strict=True)):
             if pause is not None and index % _SLICE == 0:
                 await pause()
@@ -217,7 +216,7 @@ async def ingest(
                     parsed.event_type,
                     parsed.device_time,
                     parsed.received_at,
-                    dumps(parsed.readings),
+                    dumps(parsed.readings).decode(),
                     item.source,
                     item.stream_seq,
                     item.client_event_id,
@@ -263,17 +262,13 @@ async def ingest_deliveries(
 ) -> IngestResult:
     """A batch from the DEVICES stream (the consumer runner's batch handler). ``skip_alarm_path``: the telemetry
     consumer leaves what the alarm consumer takes; ``pause``: as in :func:`ingest`."""
-    items = [
-        Incoming(
-            source="mqtt",
-            received_at=d.received_at or now,
-            subject=d.subject,
-            raw=d.data,
-            stream_seq=d.stream_seq,
-        )
-        for d in deliveries
-        if not (skip_alarm_path and on_alarm_path(d.subject))
-    ]
+    if skip_alarm_path:  # each subject looked at once per batch (a device sends many messages)
+        alarm_path: dict[str, bool] = {}
+        for d in deliveries:
+            if d.subject not in alarm_path:
+                alarm_path[d.subject] = on_alarm_path(d.subject)
+        deliveries = [d for d in deliveries if not alarm_path[d.subject]]
+    items = [Incoming("mqtt", d.received_at or now, d.subject, d.data, d.stream_seq) for d in deliveries]
     if not items:
         return IngestResult()
     return await ingest(uow, items, source_uri=source_uri, now=now, pause=pause)

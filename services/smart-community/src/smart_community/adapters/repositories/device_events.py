@@ -55,7 +55,7 @@ _INSERT_NEW = (
     "with new as (" + _INSERT_COLUMNS + " select device_id, community_id, event_type, device_time, received_at,"
     " readings::jsonb, source, stream_seq, client_event_id from device_events_stage order by ord"
     " on conflict do nothing"  # either unique index: the stream sequence or (device, client event id)
-    + _TOUCH
+     + _TOUCH
 )
 
 # A few rows (the alarm consumer's usual batch of one): the same insert from arrays, in one statement.
