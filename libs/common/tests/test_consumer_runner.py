@@ -497,3 +497,42 @@ async def test_a_raw_batch_on_a_dropped_connection_is_applied_again_at_once(prob
         assert await probe_db.count(probe_db.things) == 5
     finally:
         await engine.dispose()
+
+
+async def test_a_raw_batch_wakes_the_relay_only_when_it_wrote_events(probe_db, jetstream, unique_producer):
+    """``after_commit`` (the relay's wake-up) follows a raw batch whose transaction wrote events, not one that only
+    stored rows (a telemetry batch): no relay run per telemetry batch."""
+    from renovation_common.messaging import ensure_stream
+
+    stream = f"RAW{uuid.uuid4().hex[:8].upper()}"
+    subject = f"raw{stream.lower()}"
+    await ensure_stream(jetstream, stream, [f"{subject}.>"])
+    for n in range(4):
+        await jetstream.publish(f"{subject}.d{n}", b"alarm" if n == 3 else b"reading")
+    woken = 0
+
+    def wake() -> None:
+        nonlocal woken
+        woken += 1
+
+    async def store(uow, deliveries):
+        for d in deliveries:
+            if d.data == b"alarm":
+                uow.publish(_event(unique_producer, 1))
+        await uow.session.execute(sa.insert(probe_db.things), [{"id": uuid.uuid4(), "name": "x"} for _ in deliveries])
+
+    spec = ConsumerSpec(
+        name="raw-wake",
+        subscriptions=[Subscription(stream=stream, filter_subjects=[f"{subject}.>"])],
+        batch_handler=store,
+        after_commit=wake,
+    )
+    runner = ConsumerRunner(spec, probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    sub = await runner._subscribe(spec.subscriptions[0])
+    readings = await sub.fetch(3, timeout=5)
+    assert await runner.process(readings) == ["stored"] * 3
+    assert woken == 0
+    alarm = await sub.fetch(1, timeout=5)
+    assert await runner.process(alarm) == ["stored"]
+    assert woken == 1
+    assert await probe_db.count(probe_db.infra.outbox) == 1

@@ -202,13 +202,14 @@ class UnitOfWork:
         self._on_commit_events = on_commit_events
         self._pending_events: list[CloudEvent] = []
         self._events_in_statements = False
+        self.wrote_events = False  # the transaction has written events into the outbox (flushed or in statements)
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._pending_events = []
-        self._events_in_statements = False
+        self._events_in_statements = self.wrote_events = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -228,7 +229,7 @@ class UnitOfWork:
         decides (say, an upsert that may open an alarm or only count a repeat) writes its events too: one round trip
         instead of a statement and then the events. Embed it in that statement (``.cte()`` + ``add_cte``); the relay
         is woken after the commit as for :meth:`publish`."""
-        self._events_in_statements = True
+        self._events_in_statements = self.wrote_events = True
         prefix = self.subject_prefix
         selects = [
             sa.select(
@@ -259,6 +260,7 @@ class UnitOfWork:
         ]
         await self.session.execute(_outbox_insert(self.infra.outbox), rows)
         self._pending_events = []
+        self.wrote_events = True
 
     async def commit(self) -> None:
         had_events = bool(self._pending_events) or self._events_in_statements

@@ -126,6 +126,12 @@ class _Verdict:
     action: str  # ack | term | nak
     outcome: str  # applied | duplicate | dead_letter | retry | stored
     delay_s: float = 0.0
+    wrote_events: bool = False  # stored: the raw batch's transaction wrote events into the outbox
+
+    @property
+    def wakes(self) -> bool:
+        """Whether the commit of this message's transaction may have written events for the relay."""
+        return self.outcome in ("applied", "dead_letter") or self.wrote_events
 
 
 def _escaped(data: bytes) -> str:
@@ -227,7 +233,9 @@ class ConsumerRunner:
                 mid = len(msgs) // 2  # isolate the message the database refuses: halves, then quarters, ...
                 return [*(await self._settled(msgs[:mid])), *(await self._settled(msgs[mid:]))]
             return await self._failed(msgs, exc)
-        if any(v.outcome in ("applied", "stored", "dead_letter") for v in verdicts) and self.spec.after_commit:
+        # a raw batch wakes the relay only when its transaction wrote events (a telemetry batch writes none); the
+        # units of work of event handlers are their own, not seen here: an applied event always wakes it
+        if self.spec.after_commit and any(v.wakes for v in verdicts):
             self.spec.after_commit()
         await self._ack_all([msg for msg, v in zip(msgs, verdicts, strict=True) if v.action == "ack"])
         for msg, verdict in zip(msgs, verdicts, strict=True):
@@ -291,7 +299,7 @@ class ConsumerRunner:
                 uow = ConsumerUnitOfWork(session, self._infra)
                 await self.spec.batch_handler(uow, deliveries)
                 await uow.flush_events()
-                return [_Verdict("ack", "stored") for _ in msgs]
+                return [_Verdict("ack", "stored", wrote_events=uow.wrote_events) for _ in msgs]
             return await self._apply_events(session, msgs)
 
     async def _apply_events(self, session: AsyncSession, msgs: list[Msg]) -> list[_Verdict]:
