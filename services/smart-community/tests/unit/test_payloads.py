@@ -121,3 +121,21 @@ def test_the_fast_json_reader_reads_json_text_as_the_standard_library_does(value
     text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", errors="surrogatepass")
     for raw in (text, text + spoiler, text[: len(text) // 2] + spoiler + text[len(text) // 2 :]):
         assert repr(loads(raw)) == repr(_reference(raw))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-02T10:00:00Z", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("2026-12-02T10:00:00z", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("2026-12-02t18:00:00+08:00", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("2026-12-02 18:00:00.123456789+08:00", datetime(2026, 12, 2, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-12-02T10:00:00", None),
+        ("2026-12-02T10:00:00+0800", None),
+        ("2026-12-02T10:00:00Zz", None),
+    ],
+)
+def test_device_times_are_rfc_3339_with_an_offset(text, expected):
+    from smart_community.domain.payloads import parse_time
+
+    assert parse_time(text) == expected

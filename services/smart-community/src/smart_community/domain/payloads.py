@@ -57,8 +57,8 @@ def parse_time(value: object) -> datetime | None:
     """An RFC 3339 timestamp with an offset; anything else is ``None``."""
     if not isinstance(value, str) or len(value) > 40 or not _RFC3339.fullmatch(value):
         return None
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    try:  # the usual offset (+08:00) as it is; only a lower-case z needs spelling out (Python reads Z itself)
+        parsed = datetime.fromisoformat(value if value[-1] != "z" else value[:-1] + "+00:00")
     except ValueError:
         return None
     return parsed if parsed.tzinfo is not None else None
