@@ -7,7 +7,12 @@ registry with credentials and last-seen times), ``device_events`` (events and re
 
 from smart_community.adapters.repositories.alarms import AlarmQuery, AlarmRepository, UpsertedAlarm
 from smart_community.adapters.repositories.communities import CommunityRepository
-from smart_community.adapters.repositories.device_events import DeviceEventRepository, EventRow, Stored
+from smart_community.adapters.repositories.device_events import (
+    DeviceEventRepository,
+    EventRow,
+    Stored,
+    learn_array_types,
+)
 from smart_community.adapters.repositories.devices import DeviceContext, DeviceRepository
 from smart_community.adapters.repositories.households import HouseholdRepository
 from smart_community.adapters.repositories.parking import ParkingRepository
@@ -28,4 +33,5 @@ __all__ = [
     "Stored",
     "UpsertedAlarm",
     "WelfareTimerRepository",
+    "learn_array_types",
 ]

@@ -68,6 +68,17 @@ _INSERT_FEW = (
 )
 
 
+# asyncpg learns an array type's codec by introspecting the catalog (three round trips and a recursive query of
+# ~20 ms) the first time a connection meets it. The telemetry path never sends arrays (COPY), so a pooled connection
+# it warmed would still pay that on the first alarm it carries: each new connection learns them when it opens.
+_ARRAY_TYPES = "select $1::text[], $2::varchar[], $3::timestamptz[], $4::bigint[]"
+
+
+def learn_array_types(dbapi_connection: Any, _record: Any = None) -> None:
+    """A pool ``connect`` listener: the array types of the ingestion's statements learnt by the new connection."""
+    dbapi_connection.run_async(lambda pg: pg.prepare(_ARRAY_TYPES))
+
+
 class Stored(NamedTuple):
     """What :meth:`DeviceEventRepository.add_new` did: for each row whether it is new, and the devices that were
     offline and are online again."""
