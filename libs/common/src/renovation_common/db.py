@@ -201,12 +201,15 @@ class UnitOfWork:
         self.subject_prefix = subject_prefix
         self._on_commit_events = on_commit_events
         self._pending_events: list[CloudEvent] = []
+        self._events_in_statements = False
+        self.wrote_events = False  # the transaction has written events into the outbox (flushed or in statements)
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._pending_events = []
+        self._events_in_statements = self.wrote_events = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -219,6 +222,28 @@ class UnitOfWork:
     def publish(self, event: CloudEvent) -> None:
         """Record an event to be published once this transaction commits."""
         self._pending_events.append(event)
+
+    def events_if(self, events: Sequence[CloudEvent], source: sa.FromClause, when: sa.ColumnElement[bool]) -> sa.Insert:
+        """The outbox INSERT of ``events`` (rows as :meth:`flush_events` writes them), taking effect only where
+        ``when`` holds on a row of ``source`` — e.g. a data-modifying CTE's RETURNING, so that the statement that
+        decides (say, an upsert that may open an alarm or only count a repeat) writes its events too: one round trip
+        instead of a statement and then the events. Embed it in that statement (``.cte()`` + ``add_cte``); the relay
+        is woken after the commit as for :meth:`publish`."""
+        self._events_in_statements = self.wrote_events = True
+        prefix = self.subject_prefix
+        selects = [
+            sa.select(
+                sa.cast(sa.literal(e.id), UUID(as_uuid=False)),
+                sa.literal(f"{prefix}.{e.type}", sa.String),
+                sa.literal(e.type, sa.String),
+                sa.cast(sa.literal(e.model_dump_json(exclude_none=True), sa.Text), JSONB),
+            )
+            .select_from(source)
+            .where(when)
+            for e in events
+        ]
+        rows = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+        return sa.insert(self.infra.outbox).from_select(["event_id", "subject", "event_type", "payload"], rows)
 
     async def flush_events(self) -> None:
         if not self._pending_events:
@@ -235,9 +260,10 @@ class UnitOfWork:
         ]
         await self.session.execute(_outbox_insert(self.infra.outbox), rows)
         self._pending_events = []
+        self.wrote_events = True
 
     async def commit(self) -> None:
-        had_events = bool(self._pending_events)
+        had_events = bool(self._pending_events) or self._events_in_statements
         await self.flush_events()
         await idempotency.claim_in_transaction(self.session, self.infra.idempotency_keys)
         await self.session.commit()
