@@ -327,6 +327,7 @@ async def main(args: argparse.Namespace) -> None:
             log_level="WARNING",
             ingest_enabled=False,  # the script starts the device consumers itself (Ingestion)
             ingest_batch_size=args.batch_size,
+            ingest_batches_in_flight=args.in_flight,
         )
         async with running_app(app) as client:
             from smart_community.entrypoints.broker_workers import RESPONDER_READY
@@ -545,6 +546,7 @@ def cli() -> None:
     parser.add_argument("--probes", type=int, default=40)
     parser.add_argument("--devices", type=int, default=200)
     parser.add_argument("--batch-size", type=int, default=500, help="INGEST_BATCH_SIZE (the service's default)")
+    parser.add_argument("--in-flight", type=int, default=2, help="INGEST_BATCHES_IN_FLIGHT (the service's default)")
     parser.add_argument("--profile", action="store_true", help="cProfile the largest drain (top functions)")
     parser.add_argument("--mqtt-publisher", help=argparse.SUPPRESS)
     args = parser.parse_args()

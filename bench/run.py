@@ -9,7 +9,8 @@ as ratios to them.
 * Each script prints its own detailed table and appends its headline figures to a JSON-lines file
   (``BENCH_RESULTS``, see ``bench/common.py``); this script then prints the combined table.
 * ``--quick`` bounds every script (fewer households, events, PSPLIB instances — see ``PLAN``), for a shared
-  machine; without it each script runs with its own defaults (the PSPLIB part alone takes ~10 minutes).
+  machine; without it each script runs with its own defaults, except where `FULL` says otherwise (PSPLIB: every 4th
+  j30 and every 8th j60 instance, so the run stays within 25 minutes).
 * Every figure held to a goal of issue 13 shows it beside its value with ``met`` / ``not met``.
 * Growth curves (figures measured at several sizes, ``common.curve``) are drawn as SVG charts.
 * ``--write-docs`` replaces the results section of ``docs/benchmarks.md`` with this run's table, machine and date,
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from charts import svg_chart  # noqa: E402
 from common import RESULTS_ENV, goal_met, machine, read_results  # noqa: E402
 
-# name -> (script, quick arguments); the full run uses each script's defaults.
+# name -> (script, quick arguments); the full run uses each script's defaults, or FULL below.
 PLAN: dict[str, tuple[str, list[str]]] = {
     # the same concurrency as the survey run (16 in flight), so latencies under load compare like with like
     "baselines": (
@@ -73,7 +74,12 @@ PLAN: dict[str, tuple[str, list[str]]] = {
     ),
 }
 # arguments of the full run where a script's defaults are not it (the same script measured another way)
-FULL: dict[str, list[str]] = {"alarm_webhook_backlog": ["--backlog", "100000"]}
+FULL: dict[str, list[str]] = {
+    "alarm_webhook_backlog": ["--backlog", "100000"],
+    # all 480 j60 instances at 10 s take ~50 minutes alone (the documented command in docs/benchmarks/projects.md);
+    # the 25-minute run takes every 4th j30 and every 8th j60 instance, the same budgets
+    "projects": ["--j30-every", "4", "--j30-limit", "1", "--j60-every", "8", "--j60-limit", "10"],
+}
 BEGIN, END = "<!-- bench:begin -->", "<!-- bench:end -->"
 CHARTS_BEGIN, CHARTS_END = "<!-- bench:charts:begin -->", "<!-- bench:charts:end -->"
 CHARTS_DIR = ROOT / "docs" / "benchmarks" / "charts"

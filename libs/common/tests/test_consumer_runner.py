@@ -375,13 +375,13 @@ async def test_a_redelivered_event_never_reaches_a_batch_handler_twice(probe_db,
     runner = ConsumerRunner(spec, probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
     sub = await runner._subscribe(spec.subscriptions[0])
     msgs = await sub.fetch(10, timeout=5)
-    for msg in msgs:
 
-        async def lost_ack():
-            return None  # committed, but the ack never reached the server
+    async def lost_acks(*_: object) -> None:
+        return None  # committed, but the acks never reached the server
 
-        msg.ack = lost_ack
+    runner._ack_all, runner._settle = lost_acks, lost_acks  # type: ignore[method-assign]
     assert await runner.process(msgs) == ["applied"] * 10
+    del runner._ack_all, runner._settle  # the runner's own again
     redelivered: list = []
 
     async def all_back() -> bool:
@@ -455,3 +455,84 @@ async def test_raw_batches_in_flight_store_every_message_once_and_isolate_the_ba
     assert most >= 2  # batches really were applied at the same time
     info = await jetstream.consumer_info(stream, runner.durable_name(spec.subscriptions[0]))
     assert info.num_ack_pending == 0 and info.num_pending == 0
+
+
+async def test_a_raw_batch_on_a_dropped_connection_is_applied_again_at_once(probe_db, jetstream):
+    """Without a pre-ping, the pooled connection a batch gets may have been dropped by the server: the batch's
+    transaction fails on it, the pool throws it away, and the runner applies the batch again at once on a fresh one
+    (stored and acked, not nak-ed for a redelivery later)."""
+    from renovation_common.db import create_engine
+    from renovation_common.messaging import ensure_stream
+
+    stream = f"RAW{uuid.uuid4().hex[:8].upper()}"
+    subject = f"raw{stream.lower()}"
+    await ensure_stream(jetstream, stream, [f"{subject}.>"])
+    for n in range(5):
+        await jetstream.publish(f"{subject}.d{n}", f"ok-{n}".encode())
+    engine = create_engine(probe_db.url, pool_size=1, max_overflow=0, pre_ping=False)
+    sessionmaker = sa.ext.asyncio.async_sessionmaker(engine, expire_on_commit=False)
+    try:
+        async with sessionmaker() as s:  # the pool's one connection, then dropped by the server while pooled
+            pid = await s.scalar(sa.text("select pg_backend_pid()"))
+        async with probe_db.sessionmaker() as s:
+            assert await s.scalar(sa.text("select pg_terminate_backend(:pid)"), {"pid": pid})
+        calls = 0
+
+        async def store(uow, deliveries):
+            nonlocal calls
+            calls += 1
+            rows = [{"id": uuid.uuid4(), "name": d.data.decode()} for d in deliveries]
+            await uow.session.execute(sa.insert(probe_db.things), rows)
+
+        spec = ConsumerSpec(
+            name="raw-dropped",
+            subscriptions=[Subscription(stream=stream, filter_subjects=[f"{subject}.>"])],
+            batch_handler=store,
+            batch_size=5,
+        )
+        runner = ConsumerRunner(spec, sessionmaker, probe_db.infra, jetstream, service="probe")
+        sub = await runner._subscribe(spec.subscriptions[0])
+        msgs = await sub.fetch(5, timeout=5)
+        assert await runner.process(msgs) == ["stored"] * 5
+        assert await probe_db.count(probe_db.things) == 5
+    finally:
+        await engine.dispose()
+
+
+async def test_a_raw_batch_wakes_the_relay_only_when_it_wrote_events(probe_db, jetstream, unique_producer):
+    """``after_commit`` (the relay's wake-up) follows a raw batch whose transaction wrote events, not one that only
+    stored rows (a telemetry batch): no relay run per telemetry batch."""
+    from renovation_common.messaging import ensure_stream
+
+    stream = f"RAW{uuid.uuid4().hex[:8].upper()}"
+    subject = f"raw{stream.lower()}"
+    await ensure_stream(jetstream, stream, [f"{subject}.>"])
+    for n in range(4):
+        await jetstream.publish(f"{subject}.d{n}", b"alarm" if n == 3 else b"reading")
+    woken = 0
+
+    def wake() -> None:
+        nonlocal woken
+        woken += 1
+
+    async def store(uow, deliveries):
+        for d in deliveries:
+            if d.data == b"alarm":
+                uow.publish(_event(unique_producer, 1))
+        await uow.session.execute(sa.insert(probe_db.things), [{"id": uuid.uuid4(), "name": "x"} for _ in deliveries])
+
+    spec = ConsumerSpec(
+        name="raw-wake",
+        subscriptions=[Subscription(stream=stream, filter_subjects=[f"{subject}.>"])],
+        batch_handler=store,
+        after_commit=wake,
+    )
+    runner = ConsumerRunner(spec, probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    sub = await runner._subscribe(spec.subscriptions[0])
+    readings = await sub.fetch(3, timeout=5)
+    assert await runner.process(readings) == ["stored"] * 3
+    assert woken == 0
+    alarm = await sub.fetch(1, timeout=5)
+    assert await runner.process(alarm) == ["stored"]
+    assert woken == 1
+    assert await probe_db.count(probe_db.infra.outbox) == 1

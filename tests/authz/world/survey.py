@@ -59,6 +59,8 @@ survey           giveSchemeFeedback               Y   Y   .   .   .   .   .   . 
 survey           listSchemeFeedback               .   Y   Y   Y   .   .   .   .   .   .
 survey           startSchemeFinalVote             .   Y   Y   Y   .   .   .   .   .   .
 survey           decideSchemeRound                .   Y   Y   Y   .   .   .   .   .   .
+survey           openSchemeRunoff                 .   Y   Y   Y   .   .   .   .   .   .
+survey           countSchemeRunoff                .   Y   Y   Y   .   .   .   .   .   .
 survey           exportSchemeLineage              .   Y   Y   Y   .   .   .   .   .   .
 """
 # fmt: on
@@ -135,6 +137,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             "round_id": rnd["id"],
             "proposal_id": pid,
             "version_id": vid,
+            "group_code": "A",
         },
         per_op={
             "getResult": published,
@@ -151,6 +154,7 @@ async def seed(app: Any, client: Any, make_token: Any) -> Seeds:
             "addSchemeProposal": proposal,
             "reviseSchemeProposal": revision,
             "startSchemeFinalVote": {},
+            "openSchemeRunoff": {},
         },
         role_bodies={
             "giveSchemeFeedback": {

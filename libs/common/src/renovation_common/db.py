@@ -160,9 +160,9 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
 
 
 def outbox_values(event: CloudEvent, subject_prefix: str) -> tuple[str, str, str, str]:
-    """An outbox row's values, the one format every writer of the outbox uses (:meth:`UnitOfWork.flush_events` and
-    :func:`outbox_insert_sql`): event id, subject (``<prefix>.<type>``), event type and the payload as JSON text
-    (pydantic's own serializer, once; the database parses it)."""
+    """An outbox row's values, the one format every writer of the outbox uses (:meth:`UnitOfWork.flush_events`,
+    :meth:`UnitOfWork.events_if` and :func:`outbox_insert_sql`): event id, subject (``<prefix>.<type>``), event
+    type and the payload as JSON text (pydantic's own serializer, once; the database parses it)."""
     return event.id, f"{subject_prefix}.{event.type}", event.type, event.model_dump_json(exclude_none=True)
 
 
@@ -215,7 +215,8 @@ class UnitOfWork:
         self.subject_prefix = subject_prefix
         self._on_commit_events = on_commit_events
         self._pending_events: list[CloudEvent] = []
-        self._written_events = False  # events written by the use case's own statements (outbox_insert_sql)
+        self._events_in_statements = False
+        self.wrote_events = False  # the transaction has written events into the outbox (flushed or in statements)
         self._statements: Any = None  # a pool connection outside any transaction (driver(begin=False))
         self.session: AsyncSession
 
@@ -223,7 +224,7 @@ class UnitOfWork:
         self.session = self._sessionmaker()
         await self.session.begin()
         self._pending_events = []
-        self._written_events = False
+        self._events_in_statements = self.wrote_events = False
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -242,10 +243,33 @@ class UnitOfWork:
         """Record an event to be published once this transaction commits."""
         self._pending_events.append(event)
 
+    def events_if(self, events: Sequence[CloudEvent], source: sa.FromClause, when: sa.ColumnElement[bool]) -> sa.Insert:
+        """The outbox INSERT of ``events`` (rows as :meth:`flush_events` writes them), taking effect only where
+        ``when`` holds on a row of ``source`` — e.g. a data-modifying CTE's RETURNING, so that the statement that
+        decides (say, an upsert that may open an alarm or only count a repeat) writes its events too: one round trip
+        instead of a statement and then the events. Embed it in that statement (``.cte()`` + ``add_cte``); the relay
+        is woken after the commit as for :meth:`publish`. (A statement on the driver connection writes the same
+        row with :func:`outbox_insert_sql`.)"""
+        self._events_in_statements = self.wrote_events = True
+        selects = [
+            sa.select(
+                sa.cast(sa.literal(event_id), UUID(as_uuid=False)),
+                sa.literal(subject, sa.String),
+                sa.literal(event_type, sa.String),
+                sa.cast(sa.literal(payload, sa.Text), JSONB),
+            )
+            .select_from(source)
+            .where(when)
+            for event_id, subject, event_type, payload in (outbox_values(e, self.subject_prefix) for e in events)
+        ]
+        rows = selects[0] if len(selects) == 1 else sa.union_all(*selects)
+        return sa.insert(self.infra.outbox).from_select(["event_id", "subject", "event_type", "payload"], rows)
+
     def published_in_statement(self) -> None:
-        """The use case wrote an outbox row itself, in one of its statements (:func:`outbox_insert_sql`): the
+        """The use case wrote an outbox row itself, in one of its driver-level statements
+        (:func:`outbox_insert_sql`; a SQLAlchemy statement embeds :meth:`events_if`, which tells this itself): the
         relay is woken after commit, as for the events of :meth:`publish`."""
-        self._written_events = True
+        self._events_in_statements = self.wrote_events = True
 
     async def driver(self, *, begin: bool = True) -> Any:
         """This transaction's asyncpg connection, the transaction begun (``BEGIN`` sent now unless a statement
@@ -275,9 +299,10 @@ class UnitOfWork:
         ]
         await self.session.execute(_outbox_insert(self.infra.outbox), rows)
         self._pending_events = []
+        self.wrote_events = True
 
     async def commit(self) -> None:
-        had_events = bool(self._pending_events) or self._written_events
+        had_events = bool(self._pending_events) or self._events_in_statements
         await self.flush_events()
         await idempotency.claim_in_transaction(self.session, self.infra.idempotency_keys)
         await self.session.commit()
@@ -286,7 +311,7 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._pending_events = []
-        self._written_events = False
+        self._events_in_statements = False
         await self.session.rollback()
 
 

@@ -16,7 +16,7 @@ from projects.domain.lifecycle import (
     evaluate,
     sources_of_close,
 )
-from projects.domain.model import ProjectStatus
+from projects.domain.model import DesignBasis, ProjectStatus
 
 T = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -94,3 +94,31 @@ def test_approval_is_exact_in_lowest_terms():
     assert approval_of("x", 85, 100).ratio == "17/20" and approval_of("x", 85, 100).percent == Decimal("85.00")
     assert approval_of("x", 2, 3).percent == Decimal("66.67") and approval_of("x", 1, 8).percent == Decimal("12.50")
     assert approval_of("x", 0, 0).ratio == "0/1" and approval_of("x", 0, 0).percent == Decimal("0.00")
+
+
+def basis(code: str, status: str = "won", **over) -> DesignBasis:
+    base = dict(round_id="r1", round_title="车棚方案", rounds_held=3, group_code=code, building_codes=("1",),
+                status=status, proposal_code="P1" if status == "won" else None, version=3 if status == "won" else None,
+                title="立体车棚" if status == "won" else None, decided_by=None if status == "pending" else "final_vote",
+                decided_at=None if status == "pending" else T)  # fmt: skip
+    base.update(over)
+    return DesignBasis(**base)
+
+
+def test_scheme_decisions_back_deliberation_and_every_group_must_have_its_scheme():
+    records = {Source.WILLINGNESS: rec(Source.WILLINGNESS), Source.VOTE: rec(Source.VOTE, rule="civil_code_278_major")}
+    steps = {s.step: s for s in evaluate("c", records, None, schemes=[basis("A"), basis("B", "pending")]).steps}
+    deliberate, vote = steps[Step.DELIBERATE], steps[Step.DECIDE_BY_VOTE]
+    assert deliberate.status is StepStatus.DONE and deliberate.evidence[0].id == "r1"
+    assert vote.status is StepStatus.IN_PROGRESS  # the Art. 278 vote passed, but courtyard B awaits its run-off
+    assert [e.id for e in vote.evidence] == ["vote-1", "r1/A"] and "P1 v3 立体车棚" in vote.evidence[1].detail
+    assert len(vote.missing) == 1 and "group B" in vote.missing[0] and "run-off" in vote.missing[0]
+    # B decided by its run-off: the step is done
+    b = basis("B", decided_by="runoff", runoff_number=1)
+    vote = {s.step: s for s in evaluate("c", records, None, schemes=[basis("A"), b]).steps}[Step.DECIDE_BY_VOTE]
+    assert vote.status is StepStatus.DONE and vote.missing == [] and "run-off 1" in vote.evidence[2].detail
+    # decided without a scheme: still open, a new round is needed
+    vote = {s.step: s for s in evaluate("c", records, None, schemes=[basis("A", "tied")]).steps}[Step.DECIDE_BY_VOTE]
+    assert vote.status is StepStatus.IN_PROGRESS and "no scheme (tied)" in vote.missing[0]
+    # without any scheme round nothing changes
+    assert {s.step: s for s in evaluate("c", records, None).steps}[Step.DECIDE_BY_VOTE].status is StepStatus.DONE

@@ -21,6 +21,12 @@ class Settings(ServiceSettings):
     # deploy/validate.py against what the deployments give them)
     secret_fields: ClassVar[tuple[str, ...]] = ("broker_auth_url", "broker_system_url", "device_account_seed")
 
+    db_pre_ping: bool = Field(
+        default=False,
+        description="Off: the pre-ping's 3 round trips were as many as the rest of an alarm's transaction; a batch "
+        "whose pooled connection the server dropped is applied again at once by the consumer runner (deduplicated "
+        "by stream sequence), and the one request it fails is safe to resend (gateway event ids)",
+    )
     ingest_enabled: bool = True
     ingest_batch_size: int = Field(default=500, ge=1, le=5000)
     ingest_batches_in_flight: int = Field(

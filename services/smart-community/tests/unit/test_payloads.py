@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from smart_community.domain.model import DeviceEvent, DeviceKind
-from smart_community.domain.payloads import MAX_PAYLOAD_BYTES, Rejected, parse_payload
+from smart_community.domain.payloads import _NOT_JSON, MAX_PAYLOAD_BYTES, Rejected, loads, parse_payload
 
 NOW = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 
@@ -93,3 +93,49 @@ def test_brackets_inside_strings_do_not_count_as_nesting():
     now = datetime.now(UTC)
     raw = json.dumps({"type": "alarm", "time": now.isoformat(), "readings": {"note": "[[[[[[{{{{{{"}}).encode()
     assert isinstance(parse_payload(raw, device_id="d-1", kind=DeviceKind.GAS_DETECTOR, received_at=now), DeviceEvent)
+
+
+def _reference(raw: bytes) -> object:
+    """What the standard library reads (the rules ``payloads.loads`` keeps), or the marker of a refusal."""
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return _NOT_JSON
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.binary(max_size=200))
+def test_the_fast_json_reader_reads_arbitrary_bytes_as_the_standard_library_does(raw):
+    assert repr(loads(raw)) == repr(_reference(raw))
+
+
+@given(_json_values, st.booleans(), st.sampled_from([b"", b" ", b"x", b"\\ud800", b'"', b"\xff"]))
+def test_the_fast_json_reader_reads_json_text_as_the_standard_library_does(value, ascii_only, spoiler):
+    """JSON text (escaped or raw UTF-8, surrogates included), whole or spoiled: the same value or the same refusal."""
+    text = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", errors="surrogatepass")
+    for raw in (text, text + spoiler, text[: len(text) // 2] + spoiler + text[len(text) // 2 :]):
+        assert repr(loads(raw)) == repr(_reference(raw))
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2026-12-02T10:00:00Z", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("2026-12-02T10:00:00z", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("2026-12-02t18:00:00+08:00", datetime(2026, 12, 2, 10, tzinfo=UTC)),
+        ("2026-12-02 18:00:00.123456789+08:00", datetime(2026, 12, 2, 10, 0, 0, 123456, tzinfo=UTC)),
+        ("2026-12-02T10:00:00", None),
+        ("2026-12-02T10:00:00+0800", None),
+        ("2026-12-02T10:00:00Zz", None),
+    ],
+)
+def test_device_times_are_rfc_3339_with_an_offset(text, expected):
+    from smart_community.domain.payloads import parse_time
+
+    assert parse_time(text) == expected

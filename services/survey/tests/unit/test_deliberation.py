@@ -144,3 +144,64 @@ def test_no_winner_when_the_vote_failed_is_tied_or_still_open():
     assert (tied.status, tied.scheme, tied.tied) == (d.WinnerStatus.TIED, None, ("P1", "P2"))
     assert d.group_winner(Outcome.PENDING, {"P1": 3}, schemes).status is d.WinnerStatus.PENDING
     assert d.group_winner(Outcome.PASSED, {"none": 3}, schemes).status is d.WinnerStatus.NOT_PASSED
+
+
+# -- run-offs (决选) -------------------------------------------------------------------------------------------------
+W = d.WinnerStatus
+
+
+def test_runoff_candidates_are_the_tied_schemes_in_ballot_order():
+    schemes = ["P1", "P2", "P3"]
+    assert d.runoff_candidates(W.TIED, {"P1": 4, "P2": 3, "P3": 4}, schemes) == ("P1", "P3")
+    assert d.runoff_candidates(W.TIED, {"P1": 2, "P2": 2, "P3": 2}, schemes) == ("P1", "P2", "P3")
+    # one vote apart is no tie: a winner, nothing to run off
+    assert d.group_winner(Outcome.PASSED, {"P1": 4, "P2": 3}, ["P1", "P2"]).status is W.WON
+    assert d.runoff_candidates(W.WON, {"P1": 4, "P2": 3}, schemes) == ()
+    assert d.runoff_candidates(W.PENDING, {"P1": 4, "P2": 4}, schemes) == ()
+
+
+def test_runoff_candidates_of_a_failed_vote_are_the_two_leading_schemes_that_got_votes():
+    schemes = ["P1", "P2", "P3", "P4"]
+    assert d.runoff_candidates(W.NOT_PASSED, {"P1": 3, "P2": 1, "P3": 2, "P4": 0}, schemes) == ("P1", "P3")
+    # a shared second place: every scheme at it
+    assert d.runoff_candidates(W.NOT_PASSED, {"P1": 3, "P2": 1, "P3": 1}, schemes) == ("P1", "P2", "P3")
+    # a shared first place: the leaders only
+    assert d.runoff_candidates(W.NOT_PASSED, {"P1": 3, "P2": 1, "P3": 3}, schemes) == ("P1", "P3")
+    # one scheme chosen: a confirmation vote (it or none); none chosen: no run-off
+    assert d.runoff_candidates(W.NOT_PASSED, {"P1": 0, "P2": 2}, schemes) == ("P2",)
+    assert d.runoff_candidates(W.NOT_PASSED, {"P1": 0, "P2": 0, "none": 9}, schemes) == ()
+
+
+def test_a_group_is_decided_by_a_winner_or_when_no_runoff_can_follow():
+    assert d.decision_after(W.WON, (), 0) is d.GroupDecision.DECIDED
+    assert d.decision_after(W.TIED, ("P1", "P2"), 0) is d.GroupDecision.AWAITING_RUNOFF
+    assert d.decision_after(W.NOT_PASSED, ("P1",), 1) is d.GroupDecision.AWAITING_RUNOFF
+    assert d.decision_after(W.NOT_PASSED, (), 0) is d.GroupDecision.DECIDED  # nobody chose a scheme
+    assert d.decision_after(W.TIED, ("P1", "P2"), d.RUNOFF_LIMIT) is d.GroupDecision.DECIDED  # the last run-off
+    assert d.decision_after(W.TIED, ("P1", "P2"), d.RUNOFF_LIMIT - 1) is d.GroupDecision.AWAITING_RUNOFF
+    with pytest.raises(d.DeliberationError) as e:
+        d.decision_after(W.PENDING, (), 0)
+    assert e.value.code == "final_vote_not_closed"
+
+
+@pytest.mark.parametrize(
+    ("decision", "held", "has_winner", "code"),
+    [
+        (d.GroupDecision.PENDING, 0, False, "scheme_round_not_decided"),
+        (d.GroupDecision.RUNOFF_OPEN, 1, False, "runoff_in_progress"),
+        (d.GroupDecision.DECIDED, 0, True, "runoff_not_needed"),
+        (d.GroupDecision.DECIDED, 0, False, "runoff_not_needed"),
+        (d.GroupDecision.DECIDED, 2, True, "runoff_not_needed"),
+        (d.GroupDecision.DECIDED, 2, False, "runoff_limit_reached"),
+    ],
+)
+def test_a_runoff_opens_only_for_a_group_awaiting_one(decision, held, has_winner, code):
+    with pytest.raises(d.DeliberationError) as e:
+        d.ensure_runoff_may_open(decision, runoffs_held=held, has_winner=has_winner)
+    assert e.value.code == code
+
+
+def test_runoffs_are_numbered_up_to_the_limit():
+    assert d.ensure_runoff_may_open(d.GroupDecision.AWAITING_RUNOFF, runoffs_held=0, has_winner=False) == 1
+    assert d.ensure_runoff_may_open(d.GroupDecision.AWAITING_RUNOFF, runoffs_held=1, has_winner=False) == 2
+    assert d.RUNOFF_LIMIT == 2

@@ -151,18 +151,32 @@ class RankingPublished(EventData):
 class SchemeGroupDecision(EventData):
     group_code: str = Field(description="The courtyard or building group's code in the round")
     building_codes: list[str]
-    consultation_id: str = Field(description="The group's final vote (a scheme_vote consultation)")
+    consultation_id: str = Field(
+        description="The vote that decided the group (a scheme_vote consultation): its final vote, or its run-off"
+    )
     outcome: str  # passed | rejected | postponed: the vote under its rule (Civil Code Art. 278 or a share)
-    status: Literal["won", "tied", "not_passed"]
+    status: Literal["won", "tied", "not_passed"] = Field(
+        description="`won`: a scheme won; `tied` / `not_passed`: decided without a scheme (no run-off was possible, "
+        "or the last run-off allowed ended so)"
+    )
     winning_proposal_id: str | None = None
+    winning_proposal_code: str | None = Field(default=None, description="The winning proposal's code (P1, P2 …)")
     winning_version_id: str | None = None
     winning_version: int | None = Field(default=None, description="The winning scheme's version number (v1..v3)")
+    winning_title: str | None = Field(default=None, max_length=200, description="The winning version's title")
     votes: int = Field(description="Households that chose the leading scheme")
+    decided_by: Literal["final_vote", "runoff"] = Field(
+        default="final_vote", description="The group's final vote, or a run-off (决选) among tied/leading schemes"
+    )
+    runoff_number: int = Field(default=0, ge=0, le=2, description="The run-off that decided (0: the final vote)")
 
 
 @event_contract(
     "survey.scheme_round.decided.v1",
-    "A design-scheme round (三上三下) was decided: the scheme each courtyard or building group chose (一院一策).",
+    "A design-scheme round (三上三下): the scheme each courtyard or building group chose (一院一策), published for a "
+    "group once it is decided — by its final vote, or by a run-off when the final vote left schemes tied or none "
+    "reached the rule's threshold. One event per decision: the round's final vote (the groups it decided), then one "
+    "per group decided by a run-off.",
 )
 class SchemeRoundDecided(EventData):
     round_id: str
@@ -171,7 +185,10 @@ class SchemeRoundDecided(EventData):
     street_id: str
     title: str
     rounds_held: int = Field(ge=1, le=3, description="Deliberation rounds up and down before the vote")
-    groups: list[SchemeGroupDecision]
+    groups: list[SchemeGroupDecision] = Field(description="The groups decided by this decision (never one twice)")
+    pending_group_codes: list[str] = Field(
+        default_factory=list, description="The round's groups not decided yet (awaiting or holding a run-off)"
+    )
     decided_at: datetime
 
 

@@ -35,12 +35,13 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
+from nats.protocol.command import pub_cmd
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -69,9 +70,9 @@ Handler = Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]
 EventBatchHandler = Callable[[AsyncSession, Sequence[tuple[CloudEvent, EventData | None]]], Awaitable[None]]
 
 
-@dataclass(frozen=True)
-class Delivery:
-    """One message of a batch, as a raw batch handler sees it."""
+class Delivery(NamedTuple):
+    """One message of a batch, as a raw batch handler sees it (a tuple: one is made per message, at a third of a
+    frozen dataclass's cost)."""
 
     msg: Msg
     subject: str
@@ -125,6 +126,12 @@ class _Verdict:
     action: str  # ack | term | nak
     outcome: str  # applied | duplicate | dead_letter | retry | stored
     delay_s: float = 0.0
+    wrote_events: bool = False  # stored: the raw batch's transaction wrote events into the outbox
+
+    @property
+    def wakes(self) -> bool:
+        """Whether the commit of this message's transaction may have written events for the relay."""
+        return self.outcome in ("applied", "dead_letter") or self.wrote_events
 
 
 def _escaped(data: bytes) -> str:
@@ -211,21 +218,52 @@ class ConsumerRunner:
         """One message on its own (kept for tests and callers that have a single message)."""
         return (await self.process([msg]))[0]
 
-    async def _settled(self, msgs: list[Msg]) -> list[str]:
+    async def _settled(self, msgs: list[Msg], *, again: bool = False) -> list[str]:
         try:
             verdicts = await self._apply_in_transaction(msgs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            if not again and isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # the pooled connection had been dropped by the server (a restart, a failover; services may run
+                # without a pre-ping): the pool has thrown it away, so the batch goes again at once, not after a nak
+                log.warning("consumer_connection_dropped", consumer=self.spec.name, error=str(exc)[:200])
+                return await self._settled(msgs, again=True)
             if len(msgs) > 1 and is_data_error(exc):
                 mid = len(msgs) // 2  # isolate the message the database refuses: halves, then quarters, ...
                 return [*(await self._settled(msgs[:mid])), *(await self._settled(msgs[mid:]))]
             return await self._failed(msgs, exc)
-        if any(v.outcome in ("applied", "stored", "dead_letter") for v in verdicts) and self.spec.after_commit:
+        # a raw batch wakes the relay only when its transaction wrote events (a telemetry batch writes none); the
+        # units of work of event handlers are their own, not seen here: an applied event always wakes it
+        if self.spec.after_commit and any(v.wakes for v in verdicts):
             self.spec.after_commit()
+        await self._ack_all([msg for msg, v in zip(msgs, verdicts, strict=True) if v.action == "ack"])
         for msg, verdict in zip(msgs, verdicts, strict=True):
-            await self._settle(msg, verdict)
+            if verdict.action != "ack":
+                await self._settle(msg, verdict)
         return [v.outcome for v in verdicts]
+
+    async def _ack_all(self, msgs: list[Msg]) -> None:
+        """Ack messages in one write to the connection: the same ``PUB <ack subject>`` commands ``Msg.ack`` sends
+        one by one (a check, a command and a flush wake-up per message), joined."""
+        nc = msgs[0]._client if msgs else None
+        if (
+            len(msgs) <= 1
+            or nc is None
+            or nc.is_closed
+            or nc.is_draining_pubs
+            or any(not m.reply or m._ackd for m in msgs)
+        ):
+            for msg in msgs:  # one by one, each with Msg.ack's own checks and errors
+                await self._settle(msg, _Verdict("ack", "stored"))
+            return
+        try:
+            await nc._send_command(b"".join([pub_cmd(m.reply, "", b"") for m in msgs]))
+            await nc._flush_pending()
+            for msg in msgs:
+                msg._ackd = True
+        except Exception as exc:  # the connection dropped: the broker redelivers after ack_wait; dedup skips them
+            log.warning("settle_failed", consumer=self.spec.name, action="ack", error=str(exc)[:200])
 
     async def _failed(self, msgs: list[Msg], exc: Exception) -> list[str]:
         """The transaction of ``msgs`` failed: a single message the database refuses is dead-lettered; otherwise
@@ -261,7 +299,7 @@ class ConsumerRunner:
                 uow = ConsumerUnitOfWork(session, self._infra)
                 await self.spec.batch_handler(uow, deliveries)
                 await uow.flush_events()
-                return [_Verdict("ack", "stored") for _ in msgs]
+                return [_Verdict("ack", "stored", wrote_events=uow.wrote_events) for _ in msgs]
             return await self._apply_events(session, msgs)
 
     async def _apply_events(self, session: AsyncSession, msgs: list[Msg]) -> list[_Verdict]:

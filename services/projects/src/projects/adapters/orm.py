@@ -271,6 +271,34 @@ class LifecycleRecordRow(Base):
     detail: Mapped[str] = mapped_column(sa.String(200), server_default="")
 
 
+class DesignBasisRow(Base):
+    """Per community, round and courtyard/building group: the scheme the group chose (survey's
+    ``survey.scheme_round.decided.v1``), or ``pending`` while it awaits a run-off. A decided group is final: a
+    redelivery or a late pending mark never changes it (migration 0006)."""
+
+    __tablename__ = "design_bases"
+    round_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    group_code: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    community_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    round_title: Mapped[str] = mapped_column(sa.String(200))
+    rounds_held: Mapped[int] = mapped_column(sa.SmallInteger)
+    building_codes: Mapped[list[str]] = mapped_column(JSONB, server_default=sa.text("'[]'::jsonb"))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    proposal_id: Mapped[str | None] = mapped_column(sa.String(64))
+    proposal_code: Mapped[str | None] = mapped_column(sa.String(20))
+    version_id: Mapped[str | None] = mapped_column(sa.String(64))
+    version: Mapped[int | None] = mapped_column(sa.SmallInteger)
+    title: Mapped[str | None] = mapped_column(sa.String(200))
+    consultation_id: Mapped[str | None] = mapped_column(sa.String(64))
+    decided_by: Mapped[str | None] = mapped_column(sa.String(16))
+    runoff_number: Mapped[int] = mapped_column(sa.SmallInteger, server_default="0")
+    decided_at: Mapped[datetime | None] = mapped_column(sa.DateTime(timezone=True))
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('pending','won','tied','not_passed')", name="status_known"),
+        sa.CheckConstraint("(status = 'pending') = (decided_at IS NULL)", name="decided_when"),
+    )
+
+
 class CommunityLifecycleRow(Base):
     """Where each community stands in the seven steps (its current step), rewritten by every use case that
     changes a record behind a step, under a row lock (so concurrent writers cannot leave a stale step)."""

@@ -7,9 +7,11 @@ Each step is judged from the records behind it, never from a flag someone sets:
 
 1. a closed willingness round (``survey.consultation.closed.v1``, kind ``willingness``): ``passed`` is done,
    ``postponed`` (or ``rejected``) blocks the renovation (暂缓改造);
-2. a closed menu, demand or scheme round that selected items;
+2. a closed menu, demand or scheme round that selected items, or a design-scheme round deliberated up and down
+   (三上三下) to its decision (``survey.scheme_round.decided.v1``);
 3. a closed round decided by a Civil Code Art. 278 rule (``civil_code_278_major`` / ``civil_code_278_ordinary``)
-   that ``passed``;
+   that ``passed``; and, when the community deliberated design schemes, every courtyard/building group with its
+   chosen scheme (一院一策): a group awaiting its run-off (决选), or decided without a scheme, keeps the step open;
 4. the community in a published ranking (``survey.ranking.published.v1``), its project, and its funding plan
    approved by finance (``finance.funding_plan.approved.v1``);
 5. the project planned (a current plan), progress reported, done when every package is complete;
@@ -23,14 +25,14 @@ a step back. The current step is the first one not done (the last one when all a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from projects.domain.model import ProjectStatus
+from projects.domain.model import DesignBasis, ProjectStatus
 
 CIVIL_CODE_278_RULES = frozenset({"civil_code_278_major", "civil_code_278_ordinary"})
 DELIBERATION_KINDS = frozenset({"menu", "demand", "scheme_vote"})
@@ -88,6 +90,7 @@ class EvidenceKind(StrEnum):
     PLAN = "plan"
     PROGRESS_REPORT = "progress_report"
     INSPECTION = "inspection"
+    SCHEME_DECISION = "scheme_decision"
 
 
 @dataclass(frozen=True)
@@ -223,29 +226,74 @@ def _collect(r: Record | None) -> StepState:
     return StepState(step, StepStatus.IN_PROGRESS, ev, ["a willingness round that passed"])
 
 
-def _deliberate(r: Record | None) -> StepState:
+def _deliberate(r: Record | None, schemes: Sequence[DesignBasis]) -> StepState:
     step = Step.DELIBERATE
-    if r is None:
-        return StepState(
-            step, StepStatus.NOT_STARTED, [], ["a menu, demand or scheme round closed with selected items"]
+    rounds: dict[str, DesignBasis] = {}
+    for b in schemes:
+        rounds.setdefault(b.round_id, b)
+    evidence = [_consultation(r)] if r else []
+    evidence += [
+        Evidence(
+            EvidenceKind.SCHEME_DECISION,
+            b.round_id,
+            None,
+            f"scheme round {b.round_title}: {b.rounds_held} rounds up and down (三上三下)",
         )
-    return StepState(step, StepStatus.DONE, [_consultation(r)])
+        for b in rounds.values()
+    ]
+    if not evidence:
+        return StepState(
+            step,
+            StepStatus.NOT_STARTED,
+            [],
+            ["a menu, demand or scheme round closed with selected items, or a design-scheme round decided"],
+        )
+    return StepState(step, StepStatus.DONE, evidence)
 
 
-def _vote(r: Record | None) -> StepState:
+def _scheme(b: DesignBasis) -> Evidence:
+    where = f"group {b.group_code}" + (f" (buildings {', '.join(b.building_codes)})" if b.building_codes else "")
+    how = f"run-off {b.runoff_number}" if b.decided_by == "runoff" else "final vote"
+    chosen = (
+        f"{b.proposal_code} v{b.version} {b.title or ''}".rstrip() if b.status == "won" else f"no scheme ({b.status})"
+    )
+    at = b.decided_at.isoformat() if b.decided_at else None
+    return Evidence(EvidenceKind.SCHEME_DECISION, f"{b.round_id}/{b.group_code}", at, f"{where}: {chosen} · {how}")
+
+
+def _scheme_missing(b: DesignBasis) -> str | None:
+    if b.status == "pending":
+        return (
+            f"group {b.group_code} of scheme round {b.round_title}: no single winner yet — its run-off (决选) must "
+            "decide it"
+        )
+    if b.status != "won":
+        return f"group {b.group_code} of scheme round {b.round_title} chose no scheme ({b.status}): a new scheme round"
+    return None
+
+
+def _vote(r: Record | None, schemes: Sequence[DesignBasis]) -> StepState:
     step = Step.DECIDE_BY_VOTE
     if r is None:
-        return StepState(
+        base = StepState(
             step, StepStatus.NOT_STARTED, [], ["a Civil Code Art. 278 vote (civil_code_278_*) that passed"]
         )
-    if r.outcome == "passed":
-        return StepState(step, StepStatus.DONE, [_consultation(r)])
-    return StepState(
-        step,
-        StepStatus.IN_PROGRESS,
-        [_consultation(r)],
-        [f"vote {r.record_id} was {r.outcome}: a new Civil Code Art. 278 vote must pass"],
-    )
+    elif r.outcome == "passed":
+        base = StepState(step, StepStatus.DONE, [_consultation(r)])
+    else:
+        base = StepState(
+            step,
+            StepStatus.IN_PROGRESS,
+            [_consultation(r)],
+            [f"vote {r.record_id} was {r.outcome}: a new Civil Code Art. 278 vote must pass"],
+        )
+    if not schemes:
+        return base
+    missing = base.missing + [m for m in map(_scheme_missing, schemes) if m]
+    status = base.status
+    if status is StepStatus.NOT_STARTED or (status is StepStatus.DONE and missing):
+        status = StepStatus.IN_PROGRESS
+    return StepState(step, status, base.evidence + [_scheme(b) for b in schemes if b.decided], missing)
 
 
 def _review(ranking: Record | None, funding: Record | None, project: ProjectFacts | None) -> StepState:
@@ -348,13 +396,15 @@ def evaluate(
     project: ProjectFacts | None,
     *,
     satisfaction_closed_on: date | None = None,
+    schemes: Sequence[DesignBasis] = (),
 ) -> Lifecycle:
     """The seven steps of one community from its records; ``satisfaction_closed_on`` is the satisfaction round's
-    closing day in the service's time zone (compared with the completion day)."""
+    closing day in the service's time zone (compared with the completion day); ``schemes`` the design basis (the
+    scheme each courtyard/building group chose, or pending)."""
     steps = [
         _collect(records.get(Source.WILLINGNESS)),
-        _deliberate(records.get(Source.DELIBERATION)),
-        _vote(records.get(Source.VOTE)),
+        _deliberate(records.get(Source.DELIBERATION), schemes),
+        _vote(records.get(Source.VOTE), schemes),
         _review(records.get(Source.RANKING), records.get(Source.FUNDING_PLAN), project),
         _implement(project),
         _supervise(project),

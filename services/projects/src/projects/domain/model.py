@@ -152,13 +152,42 @@ class PackageLink:
 
 
 @dataclass(frozen=True)
+class DesignBasis:
+    """What a courtyard or building group of the community chose in a survey scheme round (三上三下, 一院一策; fed by
+    ``survey.scheme_round.decided.v1``): the chosen scheme's ids, version and title — the design basis of the
+    community's renovation. No personal data (not even the proposer). ``status``: ``won`` (a scheme), ``tied`` /
+    ``not_passed`` (decided without a scheme), ``pending`` (awaiting a run-off, 决选)."""
+
+    round_id: str
+    round_title: str
+    rounds_held: int
+    group_code: str
+    building_codes: tuple[str, ...]
+    status: str
+    proposal_id: str | None = None
+    proposal_code: str | None = None
+    version_id: str | None = None
+    version: int | None = None
+    title: str | None = None
+    consultation_id: str | None = None
+    decided_by: str | None = None  # final_vote | runoff
+    runoff_number: int = 0
+    decided_at: datetime | None = None
+
+    @property
+    def decided(self) -> bool:
+        return self.status != "pending"
+
+
+@dataclass(frozen=True)
 class ProjectDetails:
-    """A project with its faces and packages and the community's published priority."""
+    """A project with its faces and packages, the community's published priority and its design basis."""
 
     project: Project
     faces: list[WorkFace]
     packages: list[WorkPackage]
     priority_rank: int | None = None
+    design_basis: list[DesignBasis] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

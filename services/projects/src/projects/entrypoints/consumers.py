@@ -2,7 +2,8 @@
 
 Two durable consumers. ``survey-events``, on the survey's stream: the registry's communities, households (which
 building each home is in) and lanes/courtyards feed the read models; a closed menu round becomes a project; a
-published ranking sets the communities' priority; closed rounds and rankings back the seven-step lifecycle.
+published ranking sets the communities' priority; closed rounds and rankings back the seven-step lifecycle; a
+decided scheme round records the scheme each courtyard chose (the design basis).
 ``finance-events``, on finance's stream: an approved funding plan backs the lifecycle's hearing-and-review step.
 Every read model keeps the newest version of its aggregate.
 """
@@ -25,6 +26,7 @@ from renovation_common.contracts.survey import (
     HouseholdRegistered,
     HouseholdUpdated,
     RankingPublished,
+    SchemeRoundDecided,
     SiteRegistered,
 )
 from renovation_common.db import ConsumerUnitOfWork, UnitOfWork
@@ -39,6 +41,7 @@ HOUSEHOLD_UPDATED = "survey.household.updated.v1"
 SITE_REGISTERED = "survey.site.registered.v1"
 CONSULTATION_CLOSED = "survey.consultation.closed.v1"
 RANKING_PUBLISHED = "survey.ranking.published.v1"
+SCHEME_ROUND_DECIDED = "survey.scheme_round.decided.v1"
 FUNDING_PLAN_APPROVED = "finance.funding_plan.approved.v1"
 
 Handler = Callable[[AsyncSession, CloudEvent, EventData | None], Awaitable[None]]
@@ -73,6 +76,9 @@ def build_consumers(runtime: Runtime, ctx: Context) -> list[ConsumerSpec]:
         SITE_REGISTERED: on(SiteRegistered, readmodels.record_site),
         CONSULTATION_CLOSED: on(ConsultationClosed, closed),
         RANKING_PUBLISHED: on(RankingPublished, ranked),
+        SCHEME_ROUND_DECIDED: on(
+            SchemeRoundDecided, lambda uow, data: lifecycle.record_scheme_decision(uow, ctx, data)
+        ),
     }
     finance: dict[str, Handler] = {FUNDING_PLAN_APPROVED: funding_approved}
     return [

@@ -13,14 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from projects.adapters.repositories import CommunityRepository, LifecycleFilter, LifecycleRepository
+from projects.adapters.repositories import (
+    CommunityRepository,
+    DesignBasisRepository,
+    LifecycleFilter,
+    LifecycleRepository,
+)
 from projects.adapters.repositories.lifecycle import CommunityStep, Tallies
 from projects.domain.lifecycle import Lifecycle, Record, Source, Step, evaluate, sources_of_close
+from projects.domain.model import DesignBasis
 from projects.service_layer import access
 from projects.service_layer.context import Context
 from renovation_common.auth import Principal
 from renovation_common.contracts.finance import FundingPlanApproved
-from renovation_common.contracts.survey import ConsultationClosed, RankingPublished
+from renovation_common.contracts.survey import ConsultationClosed, RankingPublished, SchemeRoundDecided
 from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
 from renovation_common.errors import NotFound
 
@@ -29,7 +35,13 @@ async def _compute(repo: LifecycleRepository, ctx: Context, community_id: str) -
     records = await repo.records(community_id)
     satisfaction = records.get(Source.SATISFACTION)
     closed_on = satisfaction.occurred_at.astimezone(ctx.timezone).date() if satisfaction else None
-    return evaluate(community_id, records, await repo.project_facts(community_id), satisfaction_closed_on=closed_on)
+    return evaluate(
+        community_id,
+        records,
+        await repo.project_facts(community_id),
+        satisfaction_closed_on=closed_on,
+        schemes=await DesignBasisRepository(repo.session).of_community(community_id),
+    )
 
 
 async def refresh(uow: UnitOfWork, ctx: Context, community_id: str) -> Lifecycle:
@@ -99,6 +111,40 @@ async def record_funding_plan(uow: UnitOfWork, ctx: Context, data: FundingPlanAp
                 detail=f"project {data.project_id}, {data.total_fen} fen",
             ),
         )
+        await refresh(uow, ctx, data.community_id)
+        await uow.commit()
+
+
+async def record_scheme_decision(uow: UnitOfWork, ctx: Context, data: SchemeRoundDecided) -> None:
+    """Steps 2 and 3: the scheme each courtyard/building group chose (the community's design basis), and the
+    groups still awaiting a run-off. A decided group is written once (redeliveries and replicas change nothing; a
+    pending mark arriving after the group's decision changes nothing either)."""
+    async with uow:
+        repo = DesignBasisRepository(uow.session)
+        for g in sorted(data.groups, key=lambda g: g.group_code):
+            await repo.record(
+                data.community_id,
+                DesignBasis(
+                    round_id=data.round_id,
+                    round_title=data.title,
+                    rounds_held=data.rounds_held,
+                    group_code=g.group_code,
+                    building_codes=tuple(g.building_codes),
+                    status=g.status,
+                    proposal_id=g.winning_proposal_id,
+                    proposal_code=g.winning_proposal_code,
+                    version_id=g.winning_version_id,
+                    version=g.winning_version,
+                    title=g.winning_title,
+                    consultation_id=g.consultation_id,
+                    decided_by=g.decided_by,
+                    runoff_number=g.runoff_number,
+                    decided_at=data.decided_at,
+                ),
+            )
+        for code in sorted(data.pending_group_codes):
+            pending = DesignBasis(data.round_id, data.title, data.rounds_held, code, (), status="pending")
+            await repo.record(data.community_id, pending)
         await refresh(uow, ctx, data.community_id)
         await uow.commit()
 

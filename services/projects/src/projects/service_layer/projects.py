@@ -14,7 +14,12 @@ from datetime import datetime
 
 import structlog
 
-from projects.adapters.repositories import CommunityRepository, ProjectFilter, ProjectRepository
+from projects.adapters.repositories import (
+    CommunityRepository,
+    DesignBasisRepository,
+    ProjectFilter,
+    ProjectRepository,
+)
 from projects.domain.catalog import UnknownPackage, packages_for_menu
 from projects.domain.model import (
     Community,
@@ -199,7 +204,11 @@ async def _details(uow: UnitOfWork | ReadOnlyUnitOfWork, project_id: uuid.UUID) 
         raise NotFound("project not found", code="project_not_found")
     ranks = await CommunityRepository(uow.session).ranks([project.community_id])
     return ProjectDetails(
-        project, await repo.faces([project_id]), await repo.packages([project_id]), ranks.get(project.community_id)
+        project,
+        await repo.faces([project_id]),
+        await repo.packages([project_id]),
+        ranks.get(project.community_id),
+        await DesignBasisRepository(uow.session).of_community(project.community_id),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import sqlalchemy as sa
 from fastapi import FastAPI
 
 from renovation_common.app import Runtime, ServiceDefinition, Worker
@@ -16,6 +17,7 @@ from renovation_common.app import create_app as build_app
 from renovation_common.clock import Clock
 from smart_community.adapters.broker import AUTH_CALLOUT_SUBJECT, BrokerAdmin, NatsDeviceBroker, connect, mqtt_endpoint
 from smart_community.adapters.orm import infra
+from smart_community.adapters.repositories import learn_array_types
 from smart_community.config import Settings
 from smart_community.entrypoints.api import routers
 from smart_community.entrypoints.api.dependencies import DEVICE_BROKER
@@ -38,6 +40,8 @@ def create_app(*, clock: Clock | None = None, **overrides: Any) -> FastAPI:
     settings = Settings(**overrides)
 
     async def on_startup(runtime: Runtime) -> None:
+        # every new pooled connection learns the ingestion's array types when it opens, not on an alarm's path
+        sa.event.listen(runtime.engine.sync_engine, "connect", learn_array_types)
         endpoint = mqtt_endpoint(settings.mqtt_url, settings.mqtt_ca_file) if settings.mqtt_url else None
         runtime.extras[DEVICE_BROKER] = NatsDeviceBroker(
             mqtt=endpoint, probe_timeout_s=settings.credential_probe_timeout_s

@@ -36,50 +36,57 @@ async def raise_alarm(
     repair: RequestRepair | None = None,
 ) -> UpsertedAlarm:
     """Open the alarm (or count a repeat) inside the caller's unit of work; a newly opened one is announced, with
-    its repair request if any."""
-    result = await AlarmRepository(uow.session).open_or_repeat(
-        raise_, community_id=community_id, district_id=district_id, street_id=street_id, new_id=uuid.uuid4()
-    )
-    if result.inserted:
-        ALARMS_RAISED.labels(raise_.severity.value).inc()
-        uow.publish(
+    its repair request if any — its events written by the upsert's own statement, only if it opened the alarm (one
+    round trip)."""
+    new_id = uuid.uuid4()
+    events = [
+        new_event(
+            AlarmRaised(
+                alarm_id=str(new_id),
+                community_id=community_id,
+                district_id=district_id,
+                device_id=raise_.device_id,
+                household_id=raise_.household_id,
+                alarm_type=raise_.alarm_type.value,
+                severity=raise_.severity.value,
+                raised_at=raise_.raised_at,
+                occurrences=1,  # a newly opened alarm's (a repeat writes no event)
+            ),
+            source=source,
+            subject=str(new_id),
+            time=now,
+        )
+    ]
+    if repair is not None:
+        request_id = uuid.uuid4()
+        events.append(
             new_event(
-                AlarmRaised(
-                    alarm_id=str(result.id),
+                RepairRequested(
+                    request_id=str(request_id),
+                    alarm_id=str(new_id),
                     community_id=community_id,
                     district_id=district_id,
                     device_id=raise_.device_id,
-                    household_id=raise_.household_id,
-                    alarm_type=raise_.alarm_type.value,
-                    severity=raise_.severity.value,
-                    raised_at=raise_.raised_at,
-                    occurrences=result.occurrences,
+                    building_id=raise_.building_id,
+                    location=repair.location,
+                    description=repair.description,
+                    requested_at=raise_.raised_at,
                 ),
                 source=source,
-                subject=str(result.id),
+                subject=str(request_id),
                 time=now,
             )
         )
-        if repair is not None:
-            request_id = uuid.uuid4()
-            uow.publish(
-                new_event(
-                    RepairRequested(
-                        request_id=str(request_id),
-                        alarm_id=str(result.id),
-                        community_id=community_id,
-                        district_id=district_id,
-                        device_id=raise_.device_id,
-                        building_id=raise_.building_id,
-                        location=repair.location,
-                        description=repair.description,
-                        requested_at=raise_.raised_at,
-                    ),
-                    source=source,
-                    subject=str(request_id),
-                    time=now,
-                )
-            )
+    result = await AlarmRepository(uow.session).open_or_repeat(
+        raise_,
+        community_id=community_id,
+        district_id=district_id,
+        street_id=street_id,
+        new_id=new_id,
+        announce=lambda source_rows, opened: uow.events_if(events, source_rows, opened),
+    )
+    if result.inserted:
+        ALARMS_RAISED.labels(raise_.severity.value).inc()
     return result
 
 

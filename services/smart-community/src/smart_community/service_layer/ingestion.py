@@ -13,7 +13,6 @@ refuses is isolated by the runner and dead-lettered.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from datetime import datetime
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from pydantic_core import to_json
 
 from renovation_common.auth import Principal
 from renovation_common.clock import system_clock
@@ -29,12 +29,12 @@ from renovation_common.errors import Forbidden
 from renovation_common.messaging import Delivery
 from smart_community.adapters.repositories import (
     AlarmRepository,
+    DeviceContext,
     DeviceEventRepository,
     DeviceRepository,
     EventRow,
     HouseholdRepository,
     ParkingRepository,
-    RuleSettingsRepository,
     WelfareTimerRepository,
 )
 from smart_community.domain.model import AlarmType, DeviceEvent, DeviceKind, DeviceRecord, parse_device_subject
@@ -66,7 +66,6 @@ ALARM_LATENCY = Histogram(
 )
 MAX_REJECT_PAYLOAD = 4000
 _SLICE = 100  # messages parsed between two pauses of a telemetry batch (a few ms of the event loop)
-_READINGS_JSON = json.JSONEncoder(separators=(",", ":"))  # readings as stored (compact JSON text)
 
 # Kinds whose events can raise an alarm or arm a welfare timer (the rules of ``domain/rules.py``): their own
 # consumer, ahead of telemetry. Elevator monitors and e-bike chargers raise no alarm (no rule reads them) and send
@@ -161,12 +160,14 @@ async def ingest(
                 if parts == ():
                     parts = subjects[item.subject] = parse_device_subject(item.subject)
                 device_ids.append(parts[1] if parts else None)
-        known = await DeviceRepository(session).by_ids({d for d in device_ids if d})
+        # the devices with their households' flags and their communities' rule settings: one statement
+        context = await DeviceRepository(session).for_ingest({d for d in device_ids if d})
+        known = {device_id: c.record for device_id, c in context.items()}
 
         accepted: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]] = []
         rows: list[EventRow] = []
         rejects: list[dict[str, Any]] = []
-        dumps = _READINGS_JSON.encode
+        dumps = to_json  # readings as stored: compact JSON (pydantic-core's serializer; the column is jsonb)
         for index, (item, device_id) in enumerate(zip(items, device_ids, strict=True)):
             if pause is not None and index % _SLICE == 0:
                 await pause()
@@ -215,7 +216,7 @@ async def ingest(
                     parsed.event_type,
                     parsed.device_time,
                     parsed.received_at,
-                    dumps(parsed.readings),
+                    dumps(parsed.readings).decode(),
                     item.source,
                     item.stream_seq,
                     item.client_event_id,
@@ -225,22 +226,16 @@ async def ingest(
         events = DeviceEventRepository(session)
         if pause is not None:
             await pause()
-        fresh = await events.add_new(rows)
+        stored = await events.add_new(rows)  # with the devices' last-seen times, in one statement
         await events.add_rejects(rejects)
-        new_events = [a for a, is_new in zip(accepted, fresh, strict=True) if is_new]
+        new_events = [a for a, is_new in zip(accepted, stored.fresh, strict=True) if is_new]
         result.accepted = len(new_events)
         result.duplicates = len(accepted) - len(new_events)
-
-        last_seen: dict[str, datetime] = {}
-        for _, ev, _, _ in new_events:
-            seen = min(ev.device_time, ev.received_at)
-            if ev.device_id not in last_seen or last_seen[ev.device_id] < seen:
-                last_seen[ev.device_id] = seen
+        if stored.online_again:
+            await _back_online(uow, stored.online_again, new_events, context, source_uri=source_uri, now=now)
         if pause is not None:
             await pause()
-        await _back_online(uow, last_seen, source_uri=source_uri, now=now)
-        await DeviceRepository(session).touch(last_seen)
-        result.opened = await _apply_rules(uow, new_events, source_uri=source_uri, now=now)
+        result.opened = await _apply_rules(uow, new_events, context, source_uri=source_uri, now=now)
         result.alarms_raised = len(result.opened)
         await uow.commit()
     if result.opened:
@@ -267,17 +262,13 @@ async def ingest_deliveries(
 ) -> IngestResult:
     """A batch from the DEVICES stream (the consumer runner's batch handler). ``skip_alarm_path``: the telemetry
     consumer leaves what the alarm consumer takes; ``pause``: as in :func:`ingest`."""
-    items = [
-        Incoming(
-            source="mqtt",
-            received_at=d.received_at or now,
-            subject=d.subject,
-            raw=d.data,
-            stream_seq=d.stream_seq,
-        )
-        for d in deliveries
-        if not (skip_alarm_path and on_alarm_path(d.subject))
-    ]
+    if skip_alarm_path:  # each subject looked at once per batch (a device sends many messages)
+        alarm_path: dict[str, bool] = {}
+        for d in deliveries:
+            if d.subject not in alarm_path:
+                alarm_path[d.subject] = on_alarm_path(d.subject)
+        deliveries = [d for d in deliveries if not alarm_path[d.subject]]
+    items = [Incoming("mqtt", d.received_at or now, d.subject, d.data, d.stream_seq) for d in deliveries]
     if not items:
         return IngestResult()
     return await ingest(uow, items, source_uri=source_uri, now=now, pause=pause)
@@ -319,11 +310,24 @@ async def ingest_gateway_batch(
     return await ingest(uow, items, source_uri=source_uri, now=now, gateway_community=principal.community_id)
 
 
-async def _back_online(uow: UnitOfWork, heard: dict[str, datetime], *, source_uri: str, now: datetime) -> None:
-    """Devices marked offline that were heard from again: ``device.online`` and their offline alarm cleared
-    (``auto:device_online``), in the batch's transaction."""
-    for record in await DeviceRepository(uow.session).back_online(list(heard)):
-        d = record.device
+async def _back_online(
+    uow: UnitOfWork,
+    device_ids: list[str],
+    new_events: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]],
+    context: dict[str, DeviceContext],
+    *,
+    source_uri: str,
+    now: datetime,
+) -> None:
+    """Devices that were marked offline and were heard from again (marked online by the events' insert):
+    ``device.online`` and their offline alarm cleared (``auto:device_online``), in the batch's transaction."""
+    heard: dict[str, datetime] = {}
+    for _, ev, _, _ in new_events:
+        seen = min(ev.device_time, ev.received_at)
+        if ev.device_id not in heard or heard[ev.device_id] < seen:
+            heard[ev.device_id] = seen
+    for device_id in sorted(device_ids):
+        d = context[device_id].record.device
         announce_liveness(uow, d, online=True, seen_at=heard[d.id], source=source_uri, now=now)
         alarm = await AlarmRepository(uow.session).open_of(d.id, AlarmType.OFFLINE.value, for_update=True)
         if alarm is not None:
@@ -345,6 +349,7 @@ _RULE_KINDS = {
 async def _apply_rules(
     uow: UnitOfWork,
     events: list[tuple[int, DeviceEvent, DeviceRecord, Incoming]],
+    context: dict[str, DeviceContext],
     *,
     source_uri: str,
     now: datetime,
@@ -356,15 +361,14 @@ async def _apply_rules(
     if not relevant:
         return []
     session = uow.session
-    household_ids: set[str] = set()
-    for ev, rec in relevant:
-        if rec.device.household_id:
-            household_ids.add(rec.device.household_id)
+    homes = {c.home.household_id: c.home for c in context.values() if c.home is not None}
+    residents: set[str] = set()  # households named in a gate's or camera's readings (an exit seen there)
+    for ev, _ in relevant:
         resident = ev.readings.get("household_id")
-        if isinstance(resident, str) and len(resident) <= 64:
-            household_ids.add(resident)
-    homes = await HouseholdRepository(session).by_ids(household_ids)
-    settings = await RuleSettingsRepository(session).for_communities({rec.device.community_id for _, rec in relevant})
+        if isinstance(resident, str) and len(resident) <= 64 and resident not in homes:
+            residents.add(resident)
+    if residents:
+        homes.update(await HouseholdRepository(session).by_ids(residents))
     opened: list[tuple[str, datetime]] = []
     parking: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for ev, rec in relevant:
@@ -374,7 +378,7 @@ async def _apply_rules(
             ev,
             device,
             homes.get(device.household_id) if device.household_id else None,
-            settings[device.community_id],
+            context[device.id].settings,
             gate_resident=homes.get(resident) if isinstance(resident, str) else None,
         )
         repair = next((e for e in effects if isinstance(e, RequestRepair)), None)

@@ -207,6 +207,18 @@ class TallyDeltaRow(Base):
     amount: Mapped[Decimal] = mapped_column(sa.Numeric)
 
 
+class ResultVersionRow(Base):
+    """A consultation's result version: + 1 by every transaction that changes what its result is computed from
+    (tallies, suggestions), once per transaction, inside its COMMIT (``survey_bump_result_version``, migration
+    0009). A result read validates its cached document against it (``results.ResultCache``). No personal data."""
+
+    __tablename__ = "consultation_result_versions"
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("consultations.id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(sa.BigInteger, server_default="0")
+
+
 class HouseholdAnswerCountRow(Base):
     """Per-resident (demand) surveys: how many residents of a household have answered, so the household counts
     once in the household-level tallies (its 0 -> 1 and 1 -> 0 transitions)."""

@@ -56,7 +56,38 @@ class SchemeGroupRow(Base):
     )
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # frozen when the round is decided
     winner_version_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
-    __table_args__ = (sa.UniqueConstraint("round_id", "code"),)
+    # migration 0011: the group's decision (pending → awaiting_runoff ⇄ runoff_open → decided), when it was decided
+    decision: Mapped[str] = mapped_column(sa.String(20), server_default="pending")
+    decided_at: Mapped[datetime | None] = mapped_column(TS)
+    __table_args__ = (
+        sa.UniqueConstraint("round_id", "code"),
+        sa.CheckConstraint("decision IN ('pending','awaiting_runoff','runoff_open','decided')", name="decision_known"),
+        sa.CheckConstraint("(decision = 'decided') = (decided_at IS NOT NULL)", name="decided_when"),
+    )
+
+
+class SchemeRunoffRow(Base):
+    """A run-off vote (决选) of one group among its tied or leading schemes (migration 0011): its own scheme_vote
+    consultation (its own ballots), numbered 1..2 per group; ``result`` frozen when it is counted."""
+
+    __tablename__ = "scheme_runoffs"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    round_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("scheme_rounds.id", ondelete="CASCADE"), index=True)
+    group_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("scheme_groups.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(sa.SmallInteger)
+    consultation_id: Mapped[uuid.UUID] = mapped_column(
+        sa.ForeignKey("consultations.id", ondelete="RESTRICT"), unique=True
+    )
+    candidates: Mapped[list[str]] = mapped_column(JSONB)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(sa.String(128))
+    created_at: Mapped[datetime] = mapped_column(TS)
+    counted_at: Mapped[datetime | None] = mapped_column(TS)
+    __table_args__ = (
+        sa.UniqueConstraint("group_id", "number"),
+        sa.CheckConstraint("number BETWEEN 1 AND 2", name="runoff_limit"),
+        sa.CheckConstraint("(result IS NULL) = (counted_at IS NULL)", name="counted_when"),
+    )
 
 
 class SchemeGroupBuildingRow(Base):

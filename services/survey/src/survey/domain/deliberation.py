@@ -270,3 +270,62 @@ def group_winner(outcome: Outcome, votes: Mapping[str, int], schemes: Sequence[s
     if len(leaders) > 1:
         return GroupWinner(WinnerStatus.TIED, None, top, leaders)
     return GroupWinner(WinnerStatus.WON, leaders[0], top, ())
+
+
+# -- run-offs (决选): a group whose final vote found no single winner ------------------------------------------------
+RUNOFF_LIMIT = 2  # run-offs per group; after the second one without a winner the group is decided without a scheme
+
+
+class GroupDecision(StrEnum):
+    PENDING = "pending"  # the final vote is not counted yet (the round is not decided)
+    AWAITING_RUNOFF = "awaiting_runoff"  # counted, no single winner: a run-off may be opened
+    RUNOFF_OPEN = "runoff_open"  # a run-off is drafted, open or closed but not counted yet
+    DECIDED = "decided"  # a scheme won, or no run-off is possible (no candidate, or the run-off limit reached)
+
+
+def runoff_candidates(status: WinnerStatus, votes: Mapping[str, int], schemes: Sequence[str]) -> tuple[str, ...]:
+    """The schemes a run-off is held among, in ballot order.
+
+    * ``tied`` (the vote passed, schemes share the most votes): the tied schemes.
+    * ``not_passed`` (no scheme reached the rule's threshold: participation or approval failed): the leading
+      schemes — those with the most votes and, if only one has them, those with the second most — counting only
+      schemes someone chose. One leading scheme alone makes the run-off a confirmation vote (it or ``none``).
+    * ``won`` / ``pending``: none (nothing to run off).
+    """
+    counted = {s: votes.get(s, 0) for s in schemes if votes.get(s, 0) > 0}
+    if status is WinnerStatus.TIED:
+        top = max(counted.values(), default=0)
+        return tuple(s for s in schemes if counted.get(s) == top)
+    if status is not WinnerStatus.NOT_PASSED or not counted:
+        return ()
+    levels = sorted(set(counted.values()), reverse=True)
+    keep = set(levels[:1]) if len([s for s in counted if counted[s] == levels[0]]) > 1 else set(levels[:2])
+    return tuple(s for s in schemes if counted.get(s) in keep)
+
+
+def decision_after(status: WinnerStatus, candidates: Sequence[str], runoffs_held: int) -> GroupDecision:
+    """Whether a counted vote (the final vote, ``runoffs_held == 0``, or run-off number ``runoffs_held``) decides
+    its group: a winner decides; so does a vote after which no run-off can be held (no candidate, or
+    ``RUNOFF_LIMIT`` run-offs held) — the group then has no scheme (staff start a new round)."""
+    if status is WinnerStatus.PENDING:
+        raise DeliberationError("the vote is not closed", code="final_vote_not_closed")
+    if status is WinnerStatus.WON or not candidates or runoffs_held >= RUNOFF_LIMIT:
+        return GroupDecision.DECIDED
+    return GroupDecision.AWAITING_RUNOFF
+
+
+def ensure_runoff_may_open(decision: GroupDecision, *, runoffs_held: int, has_winner: bool) -> int:
+    """A run-off is opened for a group awaiting one, up to ``RUNOFF_LIMIT`` per group; its number (1, 2)."""
+    if decision is GroupDecision.PENDING:
+        raise DeliberationError("count the final vote first (decide the round)", code="scheme_round_not_decided")
+    if decision is GroupDecision.RUNOFF_OPEN:
+        raise DeliberationError("this group's run-off is not counted yet", code="runoff_in_progress")
+    if decision is GroupDecision.DECIDED:
+        if runoffs_held >= RUNOFF_LIMIT and not has_winner:
+            raise DeliberationError(
+                f"{RUNOFF_LIMIT} run-offs were held; start a new scheme round", code="runoff_limit_reached"
+            )
+        raise DeliberationError(
+            "this group is decided: its vote has a winner, or no scheme to run off", code="runoff_not_needed"
+        )
+    return runoffs_held + 1

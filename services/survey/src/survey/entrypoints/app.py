@@ -16,9 +16,11 @@ from survey.adapters.files import HouseholdFileReader, ImportLimits
 from survey.adapters.orm import infra
 from survey.config import Settings
 from survey.entrypoints.api import routers
+from survey.entrypoints.api.consultations import render_result
 from survey.entrypoints.api.deps import CONTEXT
 from survey.entrypoints.consumers import consumers
 from survey.entrypoints.workers import workers
+from survey.service_layer.consultations.results import ResultCache
 from survey.service_layer.context import Context
 
 
@@ -36,7 +38,11 @@ def create_app(*, clock: Callable[[], datetime] | None = None, **overrides: Any)
 
     async def on_startup(runtime: Runtime) -> None:
         runtime.extras[CONTEXT] = Context(
-            files=HouseholdFileReader(limits), source=settings.event_source, clock=runtime.clock, timezone=timezone
+            files=HouseholdFileReader(limits),
+            results=ResultCache(render_result),
+            source=settings.event_source,
+            clock=runtime.clock,
+            timezone=timezone,
         )
 
     app = build_app(

@@ -28,7 +28,10 @@ router = APIRouter(tags=["lifecycle"])
 
 class EvidenceRead(BaseModel):
     kind: EvidenceKind
-    id: str = Field(description="Id of the record (consultation, ranking, funding plan, project, plan, inspection)")
+    id: str = Field(
+        description="Id of the record (consultation, ranking, funding plan, project, plan, inspection; a scheme "
+        "round, or `<round id>/<group code>` for a group's scheme decision)"
+    )
     at: str | None = Field(description="ISO date or date-time of the record (null when it has none, e.g. a plan)")
     detail: str = ""
 

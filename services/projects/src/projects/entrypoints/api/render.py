@@ -39,6 +39,7 @@ def project(d: ProjectDetails) -> s.ProjectRead:
         **project_summary(d.project).model_dump(),
         current_plan_id=d.project.current_plan_id,
         priority_rank=d.priority_rank,
+        design_basis=[s.DesignBasisRead.model_validate(b, from_attributes=True) for b in d.design_basis],
         faces=[face(f) for f in d.faces],
         packages=[package(k) for k in d.packages],
     )

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
@@ -185,9 +185,37 @@ class ProjectSummary(BaseModel):
     created_at: datetime
 
 
+class DesignBasisRead(BaseModel):
+    """The scheme a courtyard or building group chose in a survey scheme round (三上三下, 一院一策)."""
+
+    round_id: str
+    round_title: str
+    rounds_held: int = Field(ge=1, le=3, description="Rounds up and down before the vote (三上三下)")
+    group_code: str = Field(examples=["A"])
+    building_codes: list[str] = Field(description="The group's buildings ([] while pending)")
+    status: Literal["won", "tied", "not_passed", "pending"] = Field(
+        description="`won`: a scheme was chosen; `tied` / `not_passed`: decided without a scheme; `pending`: "
+        "awaiting a run-off (决选)"
+    )
+    proposal_id: str | None
+    proposal_code: str | None = Field(examples=["P1"])
+    version_id: str | None
+    version: int | None = Field(description="The chosen version (v1..v3)")
+    title: str | None = Field(description="The chosen version's title")
+    consultation_id: str | None = Field(description="The survey vote that decided (the final vote or a run-off)")
+    decided_by: Literal["final_vote", "runoff"] | None
+    runoff_number: int = Field(ge=0, le=2)
+    decided_at: datetime | None
+
+
 class ProjectRead(ProjectSummary):
     current_plan_id: uuid.UUID | None
     priority_rank: int | None = Field(default=None, description="From the newest ranking listing the community")
+    design_basis: list[DesignBasisRead] = Field(
+        default_factory=list,
+        description="The community's design basis: per scheme round and courtyard/building group, the scheme it "
+        "chose (survey.scheme_round.decided.v1), pending groups first",
+    )
     faces: list[FaceRead] = Field(default_factory=list)
     packages: list[PackageRead] = Field(default_factory=list)
 

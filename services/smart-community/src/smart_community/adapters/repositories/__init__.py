@@ -7,8 +7,13 @@ registry with credentials and last-seen times), ``device_events`` (events and re
 
 from smart_community.adapters.repositories.alarms import AlarmQuery, AlarmRepository, UpsertedAlarm
 from smart_community.adapters.repositories.communities import CommunityRepository
-from smart_community.adapters.repositories.device_events import DeviceEventRepository, EventRow
-from smart_community.adapters.repositories.devices import DeviceRepository
+from smart_community.adapters.repositories.device_events import (
+    DeviceEventRepository,
+    EventRow,
+    Stored,
+    learn_array_types,
+)
+from smart_community.adapters.repositories.devices import DeviceContext, DeviceRepository
 from smart_community.adapters.repositories.households import HouseholdRepository
 from smart_community.adapters.repositories.parking import ParkingRepository
 from smart_community.adapters.repositories.rule_settings import RuleSettingsRepository
@@ -18,12 +23,15 @@ __all__ = [
     "AlarmQuery",
     "AlarmRepository",
     "CommunityRepository",
+    "DeviceContext",
     "DeviceEventRepository",
     "DeviceRepository",
     "EventRow",
     "HouseholdRepository",
     "ParkingRepository",
     "RuleSettingsRepository",
+    "Stored",
     "UpsertedAlarm",
     "WelfareTimerRepository",
+    "learn_array_types",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -79,8 +80,12 @@ class AlarmRepository:
         district_id: str | None,
         street_id: str | None,
         new_id: uuid.UUID,
+        announce: Callable[[sa.FromClause, sa.ColumnElement[bool]], sa.Insert] | None = None,
     ) -> UpsertedAlarm:
-        """Open an alarm, or count a repeat on the open one (the partial unique index decides, not Python)."""
+        """Open an alarm, or count a repeat on the open one (the partial unique index decides, not Python).
+
+        ``announce(source, opened)``: the outbox INSERT of the events of a newly opened alarm
+        (``UnitOfWork.events_if``), run in the same statement, writing only if this statement opened it."""
         insert = pg_insert(alarms).values(
             id=new_id,
             community_id=community_id,
@@ -115,7 +120,13 @@ class AlarmRepository:
                 ),
             },
         ).returning(alarms.c.id, alarms.c.occurrences, sa.literal_column("(xmax = 0)").label("inserted"))
-        row = (await self.session.execute(stmt)).one()
+        if announce is not None:
+            upserted = stmt.cte("upserted")
+            events = announce(upserted, upserted.c.inserted).cte("announced")
+            query = sa.select(upserted.c.id, upserted.c.occurrences, upserted.c.inserted).add_cte(events)
+            row = (await self.session.execute(query)).one()
+        else:
+            row = (await self.session.execute(stmt)).one()
         return UpsertedAlarm(row.id, bool(row.inserted), row.occurrences)
 
     async def get(self, alarm_id: uuid.UUID, *, for_update: bool = False) -> AlarmRecord | None:

@@ -33,25 +33,58 @@ _STAGE_DDL = (
     " received_at timestamptz, readings text, source text, stream_seq bigint, client_event_id text)"
     " on commit delete rows"
 )
-_INSERT_NEW = (
+_INSERT_COLUMNS = (
     "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
     " source, stream_seq, client_event_id)"
-    " select device_id, community_id, event_type, device_time, received_at, readings::jsonb, source,"
-    " stream_seq, client_event_id from device_events_stage order by ord"
+)
+# After the insert, in the same statement: the devices heard from (new events only) get their last-seen time (never
+# moved back) and are marked online, locked in id order (concurrent batches lock in the same order; of two batches
+# hearing an offline device only the first sees it offline); those that were offline come back in the answer
+# (``device.online`` and their offline alarm cleared by the caller, in the transaction).
+_TOUCH = (
+    " returning stream_seq, device_id, client_event_id, device_time, received_at),"
+    " heard as (select device_id, max(least(device_time, received_at)) as t from new group by device_id),"
+    " locked as (select d.id, d.offline from devices d join heard h on h.device_id = d.id order by d.id"
+    " for update of d),"
+    " touched as (update devices d set last_seen_at = greatest(coalesce(d.last_seen_at, h.t), h.t), offline = false"
+    " from locked l join heard h on h.device_id = l.id where d.id = l.id returning d.id, l.offline as was_offline)"
+    " select stream_seq, device_id, client_event_id, false as online_again from new"
+    " union all select null, id, null, true from touched where was_offline"
+)
+_INSERT_NEW = (
+    "with new as (" + _INSERT_COLUMNS + " select device_id, community_id, event_type, device_time, received_at,"
+    " readings::jsonb, source, stream_seq, client_event_id from device_events_stage order by ord"
     " on conflict do nothing"  # either unique index: the stream sequence or (device, client event id)
-    " returning stream_seq, device_id, client_event_id"
+     + _TOUCH
 )
 
 # A few rows (the alarm consumer's usual batch of one): the same insert from arrays, in one statement.
 _SMALL_BATCH = 16
 _INSERT_FEW = (
-    "insert into device_events (device_id, community_id, event_type, device_time, received_at, readings,"
-    " source, stream_seq, client_event_id)"
-    " select d, c, e, t, r, j::jsonb, s, q, x from unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[],"
-    " $5::timestamptz[], $6::text[], $7::text[], $8::bigint[], $9::text[]) as v(d, c, e, t, r, j, s, q, x)"
-    " on conflict do nothing"
-    " returning stream_seq, device_id, client_event_id"
+    "with new as (" + _INSERT_COLUMNS + " select d, c, e, t, r, j::jsonb, s, q, x from unnest($1::text[],"
+    " $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::text[], $8::bigint[],"
+    " $9::text[]) as v(d, c, e, t, r, j, s, q, x)"
+    " on conflict do nothing" + _TOUCH
 )
+
+
+# asyncpg learns an array type's codec by introspecting the catalog (three round trips and a recursive query of
+# ~20 ms) the first time a connection meets it. The telemetry path never sends arrays (COPY), so a pooled connection
+# it warmed would still pay that on the first alarm it carries: each new connection learns them when it opens.
+_ARRAY_TYPES = "select $1::text[], $2::varchar[], $3::timestamptz[], $4::bigint[]"
+
+
+def learn_array_types(dbapi_connection: Any, _record: Any = None) -> None:
+    """A pool ``connect`` listener: the array types of the ingestion's statements learnt by the new connection."""
+    dbapi_connection.run_async(lambda pg: pg.prepare(_ARRAY_TYPES))
+
+
+class Stored(NamedTuple):
+    """What :meth:`DeviceEventRepository.add_new` did: for each row whether it is new, and the devices that were
+    offline and are online again."""
+
+    fresh: list[bool]
+    online_again: list[str]
 
 
 class EventRow(NamedTuple):
@@ -79,22 +112,24 @@ class DeviceEventRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_new(self, rows: Sequence[EventRow]) -> list[bool]:
+    async def add_new(self, rows: Sequence[EventRow]) -> Stored:
         """Insert the rows not seen before (JetStream redelivery by stream sequence; a gateway's resent batch by
-        its client event ids): a few rows from arrays in one statement, more through a COPY into the connection's
-        staging table and one ``insert … select … on conflict do nothing``.
+        its client event ids) — a few rows from arrays, more through a COPY into the connection's staging table —
+        and, in the same statement, the last-seen times of their devices (see ``_TOUCH``).
 
-        Returns, for each row, whether it is new. Runs in the session's transaction.
+        Returns, for each row, whether it is new, and the devices online again. Runs in the session's transaction.
         """
         if not rows:
-            return []
+            return Stored([], [])
         pg = await _raw_connection(self.session)
         if len(rows) <= _SMALL_BATCH:  # an alarm or two: one statement (no staging table, no COPY)
-            inserted = await pg.fetch(_INSERT_FEW, *map(list, zip(*rows, strict=True)))
+            answer = await pg.fetch(_INSERT_FEW, *map(list, zip(*rows, strict=True)))
         else:
-            inserted = await self._staged(pg, rows)
+            answer = await self._staged(pg, rows)
+        inserted = [r for r in answer if not r["online_again"]]
+        online_again = [r["device_id"] for r in answer if r["online_again"]]
         if len(inserted) == len(rows):  # the usual case: every row new
-            return [True] * len(rows)
+            return Stored([True] * len(rows), online_again)
         new_seqs = {r["stream_seq"] for r in inserted if r["stream_seq"] is not None}
         new_client_ids = {(r["device_id"], r["client_event_id"]) for r in inserted if r["client_event_id"] is not None}
 
@@ -105,7 +140,7 @@ class DeviceEventRepository:
                 return (r.device_id, r.client_event_id) in new_client_ids
             return True
 
-        return [is_new(r) for r in rows]
+        return Stored([is_new(r) for r in rows], online_again)
 
     async def _staged(self, pg: Any, rows: Sequence[EventRow]) -> list[Any]:
         # one round trip: the table exists from this connection's first batch on (the statement is then a no-op),

@@ -4,14 +4,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from types import SimpleNamespace
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.db import rows_after_id
-from smart_community.adapters.orm import devices, rule_settings
-from smart_community.domain.model import Device, DeviceKind, DeviceRecord, Placement
+from smart_community.adapters.orm import devices, households, rule_settings
+from smart_community.adapters.repositories.households import household_flags
+from smart_community.adapters.repositories.rule_settings import settings_of
+from smart_community.domain.model import Device, DeviceKind, DeviceRecord, HouseholdFlags, Placement, RuleSettings
+
+_HOME = "home__"  # prefixes of the joined columns of :meth:`DeviceRepository.for_ingest`
+_RULES = "rules__"
+_FOR_INGEST = (
+    sa.select(
+        devices,
+        *(c.label(_HOME + c.name) for c in households.c),
+        *(c.label(_RULES + c.name) for c in rule_settings.c),
+    )
+    .select_from(
+        devices.outerjoin(households, households.c.id == devices.c.household_id).outerjoin(
+            rule_settings, rule_settings.c.community_id == devices.c.community_id
+        )
+    )
+    .where(devices.c.id == sa.func.any(sa.bindparam("ids", type_=sa.ARRAY(sa.Text))))
+)
+
+
+class DeviceContext(NamedTuple):
+    """A device with what the rules read about it: its household's care flags, its community's rule settings."""
+
+    record: DeviceRecord
+    home: HouseholdFlags | None
+    settings: RuleSettings
 
 
 def _record(row: Any) -> DeviceRecord:
@@ -59,6 +86,23 @@ class DeviceRepository:
             return {}
         rows = await self.session.execute(sa.select(devices).where(devices.c.id.in_(wanted)))
         return {r.id: _record(r) for r in rows}
+
+    async def for_ingest(self, ids: Iterable[str]) -> dict[str, DeviceContext]:
+        """The devices of a batch of events, each with its household's flags and its community's rule settings (the
+        defaults when it set none), in one statement."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        out: dict[str, DeviceContext] = {}
+        for row in await self.session.execute(_FOR_INGEST, {"ids": wanted}):
+            m = row._mapping
+            home = rules = None
+            if m[_HOME + "id"] is not None:
+                home = household_flags(SimpleNamespace(**{c.name: m[_HOME + c.name] for c in households.c}))
+            if m[_RULES + "community_id"] is not None:
+                rules = settings_of(SimpleNamespace(**{c.name: m[_RULES + c.name] for c in rule_settings.c}))
+            out[row.id] = DeviceContext(_record(row), home, rules or RuleSettings())
+        return out
 
     # ---- credentials
 
@@ -113,35 +157,6 @@ class DeviceRepository:
         return bool(getattr(result, "rowcount", 0))
 
     # ---- liveness
-
-    async def touch(self, last_seen: dict[str, datetime]) -> None:
-        """Record when devices were last heard of (ordered by id so concurrent batches lock in the same order).
-        Coming back online is :meth:`back_online`'s (it announces it), called before."""
-        if not last_seen:
-            return
-        ids = sorted(last_seen)
-        await self.session.execute(
-            sa.text(
-                "update devices d set last_seen_at = greatest(coalesce(d.last_seen_at, v.t), v.t)"
-                " from unnest(cast(:ids as text[]), cast(:ts as timestamptz[])) as v(id, t) where d.id = v.id"
-            ),
-            {"ids": ids, "ts": [last_seen[i] for i in ids]},
-        )
-
-    async def back_online(self, device_ids: Sequence[str]) -> list[DeviceRecord]:
-        """Mark these devices online again; return those that were offline (locked in id order; of two concurrent
-        batches hearing the same device only the first sees it offline, so it comes back online once)."""
-        if not device_ids:
-            return []
-        rows = await self.session.execute(
-            sa.text(
-                "with locked as (select id from devices where id = any(cast(:ids as text[])) and offline"
-                " order by id for update)"
-                " update devices d set offline = false from locked where d.id = locked.id returning d.*"
-            ),
-            {"ids": sorted(set(device_ids))},
-        )
-        return [_record(r) for r in rows]
 
     async def silent(self, now: datetime, limit: int) -> list[DeviceRecord]:
         """Devices past heartbeat × grace (community setting or the default) that are not yet marked offline."""

@@ -13,7 +13,7 @@ from smart_community.adapters.orm import households
 from smart_community.domain.model import HouseholdFlags
 
 
-def _flags(row: Any) -> HouseholdFlags:
+def household_flags(row: Any) -> HouseholdFlags:
     return HouseholdFlags(
         household_id=row.id,
         community_id=row.community_id,
@@ -54,7 +54,7 @@ class HouseholdRepository:
         if not wanted:
             return {}
         rows = await self.session.execute(sa.select(households).where(households.c.id.in_(wanted)))
-        return {r.id: _flags(r) for r in rows}
+        return {r.id: household_flags(r) for r in rows}
 
     async def get(self, household_id: str) -> HouseholdFlags | None:
         return (await self.by_ids([household_id])).get(household_id)

@@ -15,7 +15,7 @@ from smart_community.adapters.orm import rule_settings
 from smart_community.domain.model import RuleSettings
 
 
-def _settings(row: Any) -> RuleSettings:
+def settings_of(row: Any) -> RuleSettings:
     return RuleSettings(
         gas_smoke_enabled=row.gas_smoke_enabled,
         welfare_check_enabled=row.welfare_check_enabled,
@@ -51,7 +51,7 @@ class RuleSettingsRepository:
         found: dict[str, RuleSettings] = {}
         if wanted:
             rows = await self.session.execute(sa.select(rule_settings).where(rule_settings.c.community_id.in_(wanted)))
-            found = {r.community_id: _settings(r) for r in rows}
+            found = {r.community_id: settings_of(r) for r in rows}
         return {c: found.get(c, RuleSettings()) for c in wanted}
 
     async def of(self, community_id: str) -> RuleSettings:

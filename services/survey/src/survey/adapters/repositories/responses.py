@@ -68,7 +68,7 @@ class ResponseRepository(SqlRepository):
     async def answer_context(
         self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
     ) -> AnswerContext | None:
-        """The first statement of a write of answers, one round trip (``survey_answer_context``, migration 0010):
+        """The first statement of a write of answers, one round trip (``survey_answer_context``, migration 0012):
         the consultation's answers lock, shared (as ``ConsultationRepository.lock_answers``), then these
         households share-locked in id order (as ``answering_households``), then — in a new snapshot, taken with
         the locks held — the consultation, its households' community, floor area and building code, their
@@ -111,7 +111,7 @@ class ResponseRepository(SqlRepository):
         facts: tuple[str, str, str, dict[uuid.UUID, int]],
     ) -> None:
         """A household survey's single new answer as one statement that is its own transaction
-        (``survey_record_new_answer``, migration 0010, and the event's outbox row): the locks, the check that
+        (``survey_record_new_answer``, migration 0012, and the event's outbox row): the locks, the check that
         ``facts`` — the consultation's and the household's row versions, the building's code and the residents'
         birth years read by :meth:`unlocked_answer_context` — are unchanged, the claim (storing ``result``), the
         answer, its audit row, the tally deltas and the event with the counts read under the locks. Raises
@@ -431,7 +431,7 @@ def _context(row: Any, household_ids: set[uuid.UUID], prefix: str) -> AnswerCont
     return AnswerContext(consultation, households, residents, known)
 
 
-# what survey_answer_context reads (migration 0010), without its locks, with the rows' versions
+# what survey_answer_context reads (migration 0012), without its locks, with the rows' versions
 _ANSWER_FACTS = """
     select c as consultation, c.xmin::text as version,
            (select json_agg(json_build_array(h.id, h.community_id, h.floor_area_m2::text, b.code))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from survey.adapters.orm import BuildingRow, CommunityRow, ConsultationRow, HouseholdRow, ResponseRow
+from survey.adapters.orm import BuildingRow, CommunityRow, ConsultationRow, HouseholdRow
 from survey.adapters.repositories._base import SqlRepository
 from survey.adapters.scheme_tables import (
     SchemeFeedbackRow,
@@ -17,6 +16,7 @@ from survey.adapters.scheme_tables import (
     SchemeGroupRow,
     SchemeProposalRow,
     SchemeRoundRow,
+    SchemeRunoffRow,
     SchemeVersionRow,
 )
 
@@ -64,6 +64,22 @@ class SchemeRepository(SqlRepository):
         out: dict[uuid.UUID, list[tuple[uuid.UUID, str]]] = {}
         for group_id, building_id, code in rows.all():
             out.setdefault(group_id, []).append((building_id, code))
+        return out
+
+    async def group_by_code(self, round_id: uuid.UUID, code: str) -> SchemeGroupRow | None:
+        stmt = sa.select(SchemeGroupRow).where(SchemeGroupRow.round_id == round_id, SchemeGroupRow.code == code)
+        return (await self.session.scalars(stmt)).one_or_none()
+
+    async def runoffs(self, round_id: uuid.UUID) -> dict[uuid.UUID, list[SchemeRunoffRow]]:
+        """Group id -> its run-offs by number."""
+        stmt = (
+            sa.select(SchemeRunoffRow)
+            .where(SchemeRunoffRow.round_id == round_id)
+            .order_by(SchemeRunoffRow.group_id, SchemeRunoffRow.number)
+        )
+        out: dict[uuid.UUID, list[SchemeRunoffRow]] = {}
+        for r in (await self.session.scalars(stmt)).all():
+            out.setdefault(r.group_id, []).append(r)
         return out
 
     async def group_of_building(self, round_id: uuid.UUID, building_id: uuid.UUID) -> SchemeGroupRow | None:
@@ -150,27 +166,3 @@ class SchemeRepository(SqlRepository):
         if after is not None:
             stmt = stmt.where(SchemeFeedbackRow.id > after)
         return list((await self.session.scalars(stmt.order_by(SchemeFeedbackRow.id).limit(limit))).all())
-
-    async def group_households(self, building_ids: list[uuid.UUID]) -> list[tuple[uuid.UUID, str, Decimal]]:
-        """(household id, building code, exclusive floor area) of every household of the buildings."""
-        rows = await self.session.execute(
-            sa.select(HouseholdRow.id, BuildingRow.code, HouseholdRow.floor_area_m2)
-            .join(BuildingRow, BuildingRow.id == HouseholdRow.building_id)
-            .where(HouseholdRow.building_id.in_(building_ids))
-            .order_by(HouseholdRow.id)
-        )
-        return [(h, code, area) for h, code, area in rows.all()]
-
-    async def answers_of(
-        self, consultation_id: uuid.UUID, building_ids: list[uuid.UUID]
-    ) -> list[tuple[uuid.UUID, dict[str, Any], str]]:
-        """(household id, answers, channel) of the consultation's answers by households of these buildings."""
-        if not building_ids:
-            return []
-        rows = await self.session.execute(
-            sa.select(ResponseRow.household_id, ResponseRow.answers, ResponseRow.channel)
-            .join(HouseholdRow, HouseholdRow.id == ResponseRow.household_id)
-            .where(ResponseRow.consultation_id == consultation_id, HouseholdRow.building_id.in_(building_ids))
-            .order_by(ResponseRow.household_id)
-        )
-        return [(h, a, c) for h, a, c in rows.all()]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,20 @@ from survey.adapters.orm import (
 )
 from survey.adapters.repositories._base import SqlRepository, chunks
 from survey.domain.tallies import Registry, Tallies
+
+
+@dataclass(frozen=True)
+class ResultStamp:
+    """A consultation's scope and state, the community of the caller's household (``None``: no household or
+    another's), and the version of what its result is computed from (:meth:`TallyRepository.result_stamp`)."""
+
+    community_id: uuid.UUID
+    district_id: str
+    street_id: str
+    state: str
+    final: bool
+    household_community: uuid.UUID | None
+    version: tuple[str, str, int]
 
 
 class TallyRepository(SqlRepository):
@@ -102,6 +117,9 @@ class TallyRepository(SqlRepository):
     ) -> None:
         """Repair: the consultation's tallies become ``tallies`` (a full recount); the caller holds the answers
         lock exclusively."""
+        # the tallies change outside the deltas' trigger: the result's version moves all the same (first, as the
+        # trigger does: the version row before any tally row)
+        await self.session.execute(sa.text("select survey_bump_result_version(:c)"), {"c": consultation_id})
         await self.session.execute(sa.delete(TallyRow).where(TallyRow.consultation_id == consultation_id))
         await self.session.execute(
             sa.delete(HouseholdAnswerCountRow).where(HouseholdAnswerCountRow.consultation_id == consultation_id)
@@ -116,13 +134,11 @@ class TallyRepository(SqlRepository):
         )
         return {h: int(n) for h, n in (await self.session.execute(stmt)).all()}
 
-    async def result_inputs(
-        self, consultation_id: uuid.UUID, community_id: uuid.UUID, suggestions: int
-    ) -> tuple[Registry, Tallies, list[str]]:
-        """What a result is computed from, in one round trip: the consultation's tallies, the community's
-        household and area counters, its households per building, and its first ``suggestions`` suggestions
-        (partial index). No answer and no household is read."""
-        rows = await (await self._driver()).fetch(_RESULT_INPUTS, consultation_id, community_id, suggestions)
+    async def result_inputs(self, consultation_id: uuid.UUID, suggestions: int) -> tuple[Registry, Tallies, list[str]]:
+        """What a result is computed from, in one round trip: the consultation's tallies, its electorate's
+        household and area counters (:data:`_ELECTORATE`), its households per building, and its first
+        ``suggestions`` suggestions (partial index). No answer is read."""
+        rows = await (await self._driver()).fetch(_RESULT_INPUTS, consultation_id, suggestions)
         t = Tallies()
         per_building: dict[str, int] = {}
         households, area = 0, Decimal(0)
@@ -141,12 +157,29 @@ class TallyRepository(SqlRepository):
         texts.sort()
         return Registry(households, area, per_building), t, [x for _, x in texts if x]
 
+    async def result_stamp(self, consultation_id: uuid.UUID, household_id: uuid.UUID | None) -> ResultStamp | None:
+        """What a result read decides on before anything else, in one primary-key read: the consultation's scope
+        and state, the community of the caller's household (a resident), and the version of everything its result
+        is computed from. ``None``: no such consultation."""
+        found = await (await self._driver()).fetchrow(_RESULT_STAMP, consultation_id, household_id)
+        if found is None:
+            return None
+        return ResultStamp(
+            community_id=found["community_id"],
+            district_id=found["district_id"],
+            street_id=found["street_id"],
+            state=found["state"],
+            final=found["final"],
+            household_community=found["household_community"],
+            version=(found["consultation_version"], found["registry_version"], found["result_version"]),
+        )
+
     async def consultation_and_result_inputs(
         self, consultation_id: uuid.UUID, suggestions: int
-    ) -> tuple[ConsultationRow, Registry, Tallies, list[str]] | None:
-        """The consultation and what its live result is computed from (:meth:`result_inputs`), in one round trip;
-        ``None`` when there is no such consultation. Nothing but the consultation is read once it holds its final
-        result."""
+    ) -> tuple[ConsultationRow, Registry, Tallies, list[str], tuple[str, str, int]] | None:
+        """The consultation, what its live result is computed from (:meth:`result_inputs`) and their version (as
+        :meth:`result_stamp` reads it), in one round trip; ``None`` when there is no such consultation. Nothing
+        but the consultation is read once it holds its final result."""
         found = (
             await self.session.execute(
                 _CONSULTATION_AND_RESULT_INPUTS, {"consultation_id": consultation_id, "suggestions": suggestions}
@@ -170,7 +203,8 @@ class TallyRepository(SqlRepository):
             Decimal(area_m2 or 0),
             {code: int(n) for code, n in _decoded(building_rows) or ()},
         )
-        return row, registry, t, [x for x in suggestion_texts or () if x]
+        version = (values["consultation_version"], values["registry_version"], int(values["result_version"]))
+        return row, registry, t, [x for x in suggestion_texts or () if x], version
 
     async def registry_totals(self, community_id: uuid.UUID) -> Registry:
         """The community's household and area counters and its households per building (no household is read)."""
@@ -191,25 +225,50 @@ class TallyRepository(SqlRepository):
         return Registry(int(c.household_count), Decimal(c.floor_area_m2), {code: int(n) for code, n in per_building})
 
 
+# a consultation's electorate (``c``): the community's households and their exclusive floor area (its registry
+# counters); a building group's own consultation (``building_codes``, migration 0008) counts only the households
+# of its buildings — each building's counter, and their exact area
+_ELECTORATE = """
+    select m.household_count as households, m.floor_area_m2 as area
+      from communities m where m.id = c.community_id and c.building_codes is null
+    union all
+    select (select coalesce(sum(b.household_count), 0) from buildings b
+             where b.community_id = c.community_id and b.code in (select jsonb_array_elements_text(c.building_codes))),
+           (select coalesce(sum(h.floor_area_m2), 0) from households h join buildings b on b.id = h.building_id
+             where b.community_id = c.community_id and b.code in (select jsonb_array_elements_text(c.building_codes)))
+     where c.building_codes is not null
+"""
+
 # numbers that must stay exact travel as text inside the JSON; nothing but the consultation is read once it holds
 # its final result
-_CONSULTATION_AND_RESULT_INPUTS = sa.text("""
+_CONSULTATION_AND_RESULT_INPUTS = sa.text(
+    """
     select c.*,
            (select json_agg(json_build_array(t.metric, t.key, t.n, t.amount::text)) from consultation_tallies t
              where t.consultation_id = c.id and c.final_result is null and (t.n <> 0 or t.amount <> 0)
            ) as tally_rows,
            (select json_agg(json_build_array(b.code, b.household_count)) from buildings b
              where b.community_id = c.community_id and c.final_result is null and b.household_count > 0
+               and (c.building_codes is null or b.code in (select jsonb_array_elements_text(c.building_codes)))
            ) as building_rows,
-           (select m.household_count from communities m where m.id = c.community_id) as households_count,
-           (select m.floor_area_m2::text from communities m where m.id = c.community_id) as area_m2,
+           e.households as households_count,
+           e.area::text as area_m2,
+           c.xmin::text as consultation_version,
+           (select m.xmin::text from communities m where m.id = c.community_id) as registry_version,
+           coalesce((select v.version from consultation_result_versions v where v.consultation_id = c.id), 0)
+             as result_version,
            (select json_agg(s.suggestion order by s.created_at, s.id) from (
                select r.suggestion, r.created_at, r.id from responses r
                 where r.consultation_id = c.id and c.final_result is null and r.suggestion is not null
                 order by r.created_at, r.id limit :suggestions
            ) s) as suggestion_texts
-      from consultations c where c.id = :consultation_id
-""")
+      from consultations c
+      left join lateral ("""
+    + _ELECTORATE
+    + """) e on c.final_result is null
+     where c.id = :consultation_id
+"""
+)
 
 _CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
 
@@ -243,18 +302,38 @@ _ADD_DELTAS_AND_COUNT = """
 
 # ``metric`` and ``key`` travel joined by U+001E (neither holds it: metrics are constants, keys join question
 # ids and options with U+001F)
-_RESULT_INPUTS = """
+_RESULT_INPUTS = (
+    """
     select 't' as part, metric || chr(30) || key as key, n, amount
       from consultation_tallies where consultation_id = $1::uuid
     union all
-    select 'b', code, household_count, 0 from buildings
-     where community_id = $2::uuid and household_count > 0
+    select 'b', b.code, b.household_count, 0 from consultations c join buildings b on b.community_id = c.community_id
+     where c.id = $1::uuid and b.household_count > 0
+       and (c.building_codes is null or b.code in (select jsonb_array_elements_text(c.building_codes)))
     union all
-    select 'c', '', household_count, floor_area_m2 from communities where id = $2::uuid
+    select 'c', '', e.households, e.area from consultations c cross join lateral ("""
+    + _ELECTORATE
+    + """) e
+     where c.id = $1::uuid
     union all
     select 's', s.suggestion, s.rn, 0 from (
         select suggestion, row_number() over (order by created_at, id) as rn from responses
          where consultation_id = $1::uuid and suggestion is not null
-         order by created_at, id limit $3
+         order by created_at, id limit $2
     ) s
+"""
+)
+
+# one primary-key read: scope, state, the caller's household's community, and the versions of what the result is
+# computed from — the consultation's row (definition, state, frozen result), the community's row (its registry
+# counters change with every household added or re-measured: the electorate) and the result version (tallies,
+# suggestions; migration 0009). A row's ``xmin`` changes with every committed update of it.
+_RESULT_STAMP = """
+    select c.community_id, c.district_id, c.street_id, c.state, c.final_result is not null as final,
+           c.xmin::text as consultation_version, m.xmin::text as registry_version,
+           coalesce((select v.version from consultation_result_versions v where v.consultation_id = c.id), 0)
+             as result_version,
+           (select h.community_id from households h where h.id = $2::uuid) as household_community
+      from consultations c join communities m on m.id = c.community_id
+     where c.id = $1::uuid
 """

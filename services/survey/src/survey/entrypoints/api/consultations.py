@@ -275,6 +275,12 @@ async def household_responses(
     )
 
 
+def render_result(document: dict[str, Any]) -> bytes:
+    """A result document as ``GET /result`` sends it: validated by ``ResultRead``, keys a question's kind
+    has no use for left absent (``exclude_unset``), as the route's response model would."""
+    return ResultRead.__pydantic_serializer__.to_json(ResultRead.model_validate(document), exclude_unset=True)
+
+
 @results_router.get(
     "/v1/consultations/{consultation_id}/result",
     operation_id="getResult",
@@ -286,9 +292,11 @@ async def get_result(
     consultation_id: uuid.UUID,
     principal: Annotated[Principal, authorize(*ANY_READER)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    ctx: Annotated[Context, Depends(context)],
 ) -> Any:
     """Tallies, the decision under the consultation's rule (exact fractions), and demand by age group."""
-    return await queries.get_result(runtime.read(), principal, consultation_id, now=runtime.clock())
+    body = await queries.get_result(runtime.read(), principal, consultation_id, now=runtime.clock(), cache=ctx.results)
+    return Response(body, media_type="application/json")  # rendered by ``render_result``
 
 
 @results_router.get(

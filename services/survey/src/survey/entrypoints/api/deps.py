@@ -16,6 +16,6 @@ ANY_READER = (*STAFF, Role.RESIDENT)
 ANSWERERS = (Role.RESIDENT, Role.COMMUNITY_WORKER)
 
 
-def context(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Context:
+async def context(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Context:  # async: no hop to a worker thread
     ctx: Context = runtime.extras[CONTEXT]
     return ctx

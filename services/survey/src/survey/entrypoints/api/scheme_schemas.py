@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from survey.domain.consultation import Channel
 from survey.domain.consultation import State as ConsultationState
-from survey.domain.deliberation import SourceKind, Stance, WinnerStatus
+from survey.domain.deliberation import RUNOFF_LIMIT, GroupDecision, SourceKind, Stance, WinnerStatus
 from survey.domain.rules import Outcome, RuleKind
 from survey.entrypoints.api.schemas import (
     ApprovalRead,
@@ -207,6 +207,7 @@ class WinnerRead(BaseModel):
     version: int | None = Field(description="Its number (v1, v2, …)")
     votes: int = Field(ge=0, description="The most votes a scheme got")
     tied: list[str] = Field(description="`tied`: the proposal codes sharing the most votes")
+    title: str | None = Field(default=None, description="The winning version's title")
 
 
 class FinalVoteResultRead(BaseModel):
@@ -220,6 +221,12 @@ class FinalVoteResultRead(BaseModel):
     approval: ApprovalRead = Field(description="Approving: chose any scheme rather than `none`")
     votes: dict[str, int] = Field(description="Votes per option (proposal code, or `none`)", examples=[{"P1": 42}])
     winner: WinnerRead
+    runoff_candidates: list[str] = Field(
+        default_factory=list,
+        description="The schemes a run-off (决选) would be held among: the tied ones, or the leading ones of a vote "
+        "that did not pass; empty when a scheme won or no scheme was chosen",
+        examples=[["P1", "P2"]],
+    )
 
 
 class FinalVoteRead(BaseModel):
@@ -231,12 +238,46 @@ class FinalVoteRead(BaseModel):
     )
 
 
+class RunoffRead(FinalVoteRead):
+    number: int = Field(ge=1, le=RUNOFF_LIMIT, description="1 or 2: run-offs of this group, in order")
+    candidates: list[str] = Field(description="The schemes on this run-off's ballot (beside `none`)")
+
+
+class GroupDecisionRead(BaseModel):
+    status: GroupDecision = Field(
+        description="`pending`: the final vote is not counted; `awaiting_runoff`: counted, no single winner (tied, "
+        "or no scheme reached the rule's threshold) — staff may open a run-off; `runoff_open`: a run-off is not "
+        "counted yet; `decided`: a scheme won, or no run-off can be held (no candidate, or the limit reached)"
+    )
+    decided_at: datetime | None
+    decided_by: Literal["final_vote", "runoff"] | None
+    runoff_number: int | None = Field(description="The run-off that decided the group")
+    winner: WinnerRead | None = Field(description="The deciding vote's winner (status `won`, or without a scheme)")
+    runoffs_held: int = Field(ge=0, le=RUNOFF_LIMIT)
+    runoff_limit: int = Field(description="Run-offs a group may hold (2)")
+    next_runoff_candidates: list[str] = Field(description="`awaiting_runoff`: the next run-off's schemes")
+
+
 class GroupRead(BaseModel):
     code: str
     name: str
     building_codes: list[str]
     final_vote: FinalVoteRead
+    runoffs: list[RunoffRead] = Field(description="The group's run-offs (决选), each its own scheme_vote consultation")
+    decision: GroupDecisionRead
     winner_version_id: uuid.UUID | None
+
+
+class RunoffCreate(Strict):
+    opens_at: datetime | None = None
+    closes_at: datetime | None = None
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"opens_at": "2026-06-15T08:00:00+08:00", "closes_at": "2026-06-20T20:00:00+08:00"}]
+        },
+    )
 
 
 class SchemeRoundSummary(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse, Response
 
 from renovation_common.app import Runtime, get_runtime
@@ -20,6 +20,7 @@ from survey.entrypoints.api.scheme_schemas import (
     FinalVoteCreate,
     ProposalCreate,
     RevisionCreate,
+    RunoffCreate,
     SchemeRoundCreate,
     SchemeRoundRead,
     SchemeRoundSummary,
@@ -27,6 +28,10 @@ from survey.entrypoints.api.scheme_schemas import (
 from survey.service_layer import deliberation as uc
 
 router = APIRouter(tags=["schemes"])
+
+GroupCode = Annotated[
+    str, Path(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9_\-]+$", description="The group's code in the round")
+]
 
 
 @router.post(
@@ -247,10 +252,55 @@ async def decide_scheme_round(
     runtime: Annotated[Runtime, Depends(get_runtime)],
 ) -> Any:
     """Once every group's vote is closed (409 `final_vote_not_closed` otherwise): each group's result — the vote's
-    rule over the group's own households, and the scheme most of them chose — is frozen, and
-    `survey.scheme_round.decided.v1` is published."""
+    rule over the group's own households, and the scheme most of them chose — is frozen. A group with a winner (or
+    with no scheme chosen at all) is decided and `survey.scheme_round.decided.v1` is published for it; a group whose
+    schemes tied, or whose vote did not pass, awaits a run-off (`decision.status: awaiting_runoff`)."""
     return await uc.decide_round(
         runtime.uow(), principal, round_id, now=runtime.clock(), source=runtime.settings.event_source
+    )
+
+
+@router.post(
+    "/v1/scheme-rounds/{round_id}/groups/{group_code}/runoffs",
+    operation_id="openSchemeRunoff",
+    summary="Open a run-off (决选) for a group whose vote left schemes tied or none past the rule's threshold",
+    status_code=201,
+    response_model=SchemeRoundRead,
+)
+async def open_scheme_runoff(
+    round_id: uuid.UUID,
+    group_code: GroupCode,
+    body: RunoffCreate,
+    principal: Annotated[Principal, authorize(*STAFF)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> Any:
+    """For a group of a decided round whose decision is `awaiting_runoff`: drafts the group's own `scheme_vote`
+    consultation (its own ballots, its buildings' households only) among the tied or leading schemes and "none",
+    under the final vote's rule. Open, answer and close it through the consultation endpoints, then count it. At
+    most 2 run-offs per group. Refused with 409: `scheme_round_not_decided`, `runoff_not_needed` (a scheme won, or
+    no scheme was chosen), `runoff_in_progress`, `runoff_limit_reached`; 404 `scheme_group_not_found`."""
+    cmd = uc.RunoffVote(opens_at=body.opens_at, closes_at=body.closes_at)
+    return await uc.open_runoff(runtime.uow(), principal, round_id, group_code, cmd, now=runtime.clock())
+
+
+@router.post(
+    "/v1/scheme-rounds/{round_id}/groups/{group_code}/runoffs/count",
+    operation_id="countSchemeRunoff",
+    summary="Count a group's closed run-off: it decides the group, or another run-off is needed",
+    response_model=SchemeRoundRead,
+)
+async def count_scheme_runoff(
+    round_id: uuid.UUID,
+    group_code: GroupCode,
+    principal: Annotated[Principal, authorize(*STAFF)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+) -> Any:
+    """Freezes the run-off's result (its rule over the group's households, exact fractions). A winner decides the
+    group; a tie or failed run-off leaves it `awaiting_runoff` for the next one, or — after the second — decides it
+    without a scheme. A decided group's `survey.scheme_round.decided.v1` (that group only) is published. 409
+    `no_runoff_open`, `runoff_not_closed`."""
+    return await uc.count_runoff(
+        runtime.uow(), principal, round_id, group_code, now=runtime.clock(), source=runtime.settings.event_source
     )
 
 

@@ -4,6 +4,7 @@ problem a domain refusal becomes."""
 from __future__ import annotations
 
 import uuid
+from typing import Protocol
 
 from renovation_common.auth import Principal, Scope
 from renovation_common.errors import DomainError, Forbidden, InvalidState, NotFound
@@ -21,7 +22,20 @@ def domain_error(exc: ConsultationError | QuestionnaireError | RuleError) -> Dom
     return DomainError(str(exc), code=code)
 
 
-def ensure_staff_covers_consultation(principal: Principal, row: ConsultationRow) -> None:
+class ConsultationScope(Protocol):
+    """What reading a consultation is decided on: its record's scope and state (a row, or a result stamp)."""
+
+    @property
+    def district_id(self) -> str: ...
+    @property
+    def street_id(self) -> str: ...
+    @property
+    def community_id(self) -> uuid.UUID: ...
+    @property
+    def state(self) -> str: ...
+
+
+def ensure_staff_covers_consultation(principal: Principal, row: ConsultationScope) -> None:
     if not (principal.is_staff and principal.covers(Scope(row.district_id, row.street_id, str(row.community_id)))):
         raise Forbidden("this consultation is outside your scope", code="out_of_scope")
 
@@ -39,19 +53,30 @@ async def ensure_can_read(
     households: HouseholdRepository, principal: Principal, row: ConsultationRow, *, results: bool
 ) -> None:
     """Staff covering the community always; a resident of the community reads the questionnaire, and the results
-    once they are published."""
+    once they are published (:func:`check_can_read`, the resident's community from their household record)."""
+    household_id = resident_household(principal)
+    household = await households.household(household_id) if household_id is not None else None
+    check_can_read(principal, row, household.community_id if household else None, results=results)
+
+
+def check_can_read(
+    principal: Principal, row: ConsultationScope, household_community: uuid.UUID | None, *, results: bool
+) -> None:
+    """:func:`ensure_can_read` once the caller's household's community (from the registry) is known."""
     if principal.is_staff:
         ensure_staff_covers_consultation(principal, row)
         return
-    if principal.household_id is None:
-        raise Forbidden("this consultation is outside your scope", code="out_of_scope")
-    household = (
-        await households.household(uuid.UUID(principal.household_id)) if is_uuid(principal.household_id) else None
-    )
-    if household is None or household.community_id != row.community_id:
+    if principal.household_id is None or household_community is None or household_community != row.community_id:
         raise Forbidden("this consultation is outside your scope", code="out_of_scope")
     if results and row.state != State.PUBLISHED:
         raise Forbidden("results are visible to residents once published", code="results_not_published")
+
+
+def resident_household(principal: Principal) -> uuid.UUID | None:
+    """The household a non-staff caller's token names, if it is an id at all (its record decides the scope)."""
+    if principal.is_staff or principal.household_id is None or not is_uuid(principal.household_id):
+        return None
+    return uuid.UUID(principal.household_id)
 
 
 def is_uuid(value: str) -> bool:

@@ -32,13 +32,21 @@ from survey.domain.questions import CHOICE_KINDS, QuestionKind
 from survey.domain.registry import building_name
 from survey.domain.results import AgeGroups
 from survey.service_layer.consultations.access import (
+    check_can_read,
     ensure_can_read,
     ensure_staff_covers_consultation,
     is_uuid,
     load_consultation,
+    resident_household,
 )
 from survey.service_layer.consultations.mapping import setup_of
-from survey.service_layer.consultations.results import MAX_SUGGESTIONS, compute, live_result, result_document
+from survey.service_layer.consultations.results import (
+    MAX_SUGGESTIONS,
+    ResultCache,
+    compute,
+    live_result,
+    result_document,
+)
 from survey.service_layer.registry import load_community, resident_community
 
 
@@ -105,19 +113,35 @@ async def list_consultations(
 
 
 async def get_result(
-    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime
-) -> dict[str, Any]:
+    read: ReadOnlyUnitOfWork, principal: Principal, consultation_id: uuid.UUID, *, now: datetime, cache: ResultCache
+) -> bytes:
+    """The live result (open), or the frozen one (closed), as the API's JSON document. One primary-key read
+    decides access (as every read: scope from the consultation's record, a resident's community from their
+    household's) and gives the version of what the result is computed from; the document this replica rendered
+    for that very version is sent as it is, else it is computed from the tallies (one more round trip) and kept."""
     async with read:
-        # the consultation and the live result's inputs in one round trip; the access check comes before any of
-        # it is used
-        found = await TallyRepository(read.session).consultation_and_result_inputs(consultation_id, MAX_SUGGESTIONS)
+        tallies = TallyRepository(read.session)
+        stamp = await tallies.result_stamp(consultation_id, resident_household(principal))
+        if stamp is None:
+            raise NotFound("consultation not found", code="consultation_not_found")
+        check_can_read(principal, stamp, stamp.household_community, results=True)
+        body = cache.get(consultation_id, _result_key(stamp.version, stamp.final, now), now)
+        if body is not None:
+            return body
+        found = await tallies.consultation_and_result_inputs(consultation_id, MAX_SUGGESTIONS)
         if found is None:
             raise NotFound("consultation not found", code="consultation_not_found")
-        row, registry, tallies, suggestions = found
-        await ensure_can_read(HouseholdRepository(read.session), principal, row, results=True)
+        row, registry, inputs, suggestions, version = found
+        check_can_read(principal, row, stamp.household_community, results=True)  # as read with the inputs
+        key = _result_key(version, row.final_result is not None, now)
         if row.final_result is not None:
-            return row.final_result  # closed: the result as it was decided
-        return result_document(row, live_result(row, registry, tallies, suggestions, year=now.year), now)
+            return cache.put(consultation_id, key, row.final_result, live=False)  # the result as it was decided
+        document = result_document(row, live_result(row, registry, inputs, suggestions, year=now.year), now)
+        return cache.put(consultation_id, key, document, live=True)
+
+
+def _result_key(version: tuple[str, str, int], final: bool, now: datetime) -> tuple[object, ...]:
+    return (*version, None if final else now.year)  # a live result's age groups follow the calendar year
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,19 @@ verifies and repairs the tallies, and the result document the API and the frozen
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from pydantic import TypeAdapter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from renovation_common.auth import Principal
 from renovation_common.contracts.survey import MENU_CATALOG
 from renovation_common.db import UnitOfWork
+from renovation_common.versioned_cache import VersionedCache
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repositories import (
     ConsultationRepository,
@@ -31,9 +34,9 @@ MAX_SUGGESTIONS = 200
 
 
 async def compute(repo: TallyRepository, row: ConsultationRow, *, final: bool, year: int) -> Result:
-    """The result from the incremental tallies, the registry counters and the first suggestions: no answer and
-    no household is read."""
-    registry, tallies, suggestions = await repo.result_inputs(row.id, row.community_id, MAX_SUGGESTIONS)
+    """The result from the incremental tallies, the registry counters of its electorate (the community, or a
+    building group's buildings) and the first suggestions: no answer is read."""
+    registry, tallies, suggestions = await repo.result_inputs(row.id, MAX_SUGGESTIONS)
     return live_result(row, registry, tallies, suggestions, year=year, final=final)
 
 
@@ -60,10 +63,12 @@ def live_result(
 
 
 async def compute_from_answers(session: AsyncSession, row: ConsultationRow, *, final: bool, year: int) -> Result:
-    """The same result from every stored answer and household (verification only: it reads them all)."""
+    """The same result from every stored answer and household of its electorate (verification only: it reads
+    them all)."""
     households = [
         HouseholdFact(str(h), code, area)
         for h, code, area in await HouseholdRepository(session).household_facts(row.community_id)
+        if row.building_codes is None or code in row.building_codes
     ]
     responses = [
         ResponseFact(str(r.household_id), r.answers, r.birth_year, r.suggestion, r.channel)
@@ -194,3 +199,48 @@ def result_document(row: ConsultationRow, result: Result, computed_at: datetime)
         "suggestions": result.suggestions,
         "computed_at": computed_at.isoformat(),
     }
+
+
+class ResultCache:
+    """Each consultation's result document as the API sends it (JSON bytes, rendered and validated once), kept
+    per process with the version of everything it was computed from (:meth:`TallyRepository.result_stamp`): the
+    consultation's row, its community's registry row, its result version (every answer written bumps it inside
+    its COMMIT, migration 0009) and, for a live result, the calendar year (age groups). A read serves it only for
+    the version it has just read, so a result is exact at N replicas. Aggregates only, no personal data.
+
+    A live result's ``computed_at`` is the read's time (the figures are exact as of it): the cached bytes stop
+    before it and each read appends its own."""
+
+    def __init__(self, render: Callable[[dict[str, Any]], bytes], max_entries: int = 1024) -> None:
+        self._render = render
+        self._documents: VersionedCache[uuid.UUID, tuple[bytes, bool]] = VersionedCache(max_entries)
+
+    def get(self, consultation_id: uuid.UUID, version: Hashable, now: datetime) -> bytes | None:
+        found = self._documents.get(consultation_id, version)
+        if found is None:
+            return None
+        body, live = found
+        return body + _computed_at(now) if live else body
+
+    def put(self, consultation_id: uuid.UUID, version: Hashable, document: dict[str, Any], *, live: bool) -> bytes:
+        """Render ``document`` (a live one: computed now), keep it, and return its bytes."""
+        body = self._render(document)
+        if live:
+            cut = body.rfind(_COMPUTED_AT)
+            if cut < 0 or not body.endswith(b"}"):
+                raise ValueError("a result document ends with its computed_at")
+            self._documents.put(consultation_id, version, (body[:cut], True))
+        else:
+            self._documents.put(consultation_id, version, (body, False))
+        return body
+
+    def __len__(self) -> int:
+        return len(self._documents)
+
+
+_COMPUTED_AT = b',"computed_at":'
+_TIME = TypeAdapter(datetime)
+
+
+def _computed_at(now: datetime) -> bytes:
+    return _COMPUTED_AT + _TIME.dump_json(now) + b"}"

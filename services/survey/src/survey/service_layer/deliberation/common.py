@@ -117,3 +117,9 @@ class FinalVote:
     threshold: str | None
     opens_at: datetime | None
     closes_at: datetime | None
+
+
+@dataclass(frozen=True)
+class RunoffVote:
+    opens_at: datetime | None
+    closes_at: datetime | None

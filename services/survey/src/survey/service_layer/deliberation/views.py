@@ -7,21 +7,20 @@ from datetime import datetime
 from typing import Any
 
 from renovation_common.auth import Principal
-from renovation_common.contracts.survey import MENU_CATALOG
 from renovation_common.db import ReadOnlyUnitOfWork
 from survey.adapters.orm import ConsultationRow
-from survey.adapters.repositories import HouseholdRepository
+from survey.adapters.repositories import HouseholdRepository, TallyRepository
 from survey.adapters.repositories.schemes import SchemeRepository
 from survey.adapters.scheme_tables import (
+    SchemeGroupRow,
     SchemeProposalRow,
     SchemeRoundRow,
 )
 from survey.domain import deliberation as d
 from survey.domain.consultation import State as ConsultationState
-from survey.domain.results import AgeGroups, HouseholdFact, ResponseFact, compute_result
 from survey.domain.rules import Outcome
 from survey.service_layer.consultations.mapping import setup_of
-from survey.service_layer.consultations.results import result_document
+from survey.service_layer.consultations.results import compute, result_document
 from survey.service_layer.deliberation.common import (
     CLOSED_STATES,
     SCHEME_QUESTION,
@@ -50,9 +49,14 @@ async def get_round(
             )
         view = await round_view(repo, row, now=now)
         if not principal.is_staff:  # residents read a vote's result once it is published, as every consultation's
+            published = ConsultationState.PUBLISHED.value
             for g in view["groups"]:
-                if g["final_vote"]["state"] != ConsultationState.PUBLISHED.value:
-                    g["final_vote"]["result"] = None
+                for vote in (g["final_vote"], *g["runoffs"]):
+                    if vote["state"] != published:
+                        vote["result"] = None
+                deciding = g["runoffs"][-1] if g["runoffs"] else g["final_vote"]
+                if deciding["state"] != published:
+                    g["decision"]["winner"], g["decision"]["next_runoff_candidates"] = None, []
         return view
 
 
@@ -142,25 +146,27 @@ async def round_view(repo: SchemeRepository, row: SchemeRoundRow, *, now: dateti
         for p in proposals
     ]
     buildings = await repo.group_buildings(row.id)
+    runoffs = await repo.runoffs(row.id)
     groups = []
     for g in await repo.groups(row.id):
         codes = [code for _, code in buildings.get(g.id, [])]
         vote: dict[str, Any] = {"consultation_id": None, "state": None, "result": None}
         if g.consultation_id is not None:
-            consultation = await repo.consultation(g.consultation_id)
-            assert consultation is not None
-            vote = {
-                "consultation_id": str(consultation.id),
-                "state": consultation.state,
-                "result": g.result
-                or await group_result(repo, consultation, [b for b, _ in buildings.get(g.id, [])], by_code, now),
-            }
+            vote = await _vote_view(repo, g.consultation_id, g.result, by_code, now)
+        held = []
+        for r in runoffs.get(g.id, []):
+            held.append(
+                {"number": r.number, "candidates": list(r.candidates)}
+                | await _vote_view(repo, r.consultation_id, r.result, by_code, now)
+            )
         groups.append(
             {
                 "code": g.code,
                 "name": g.name,
                 "building_codes": codes,
                 "final_vote": vote,
+                "runoffs": held,
+                "decision": _decision(g, vote, held),
                 "winner_version_id": str(g.winner_version_id) if g.winner_version_id else None,
             }
         )
@@ -181,37 +187,68 @@ async def round_view(repo: SchemeRepository, row: SchemeRoundRow, *, now: dateti
     }
 
 
-async def group_result(
+async def _vote_view(
     repo: SchemeRepository,
-    consultation: ConsultationRow,
-    building_ids: list[uuid.UUID],
+    consultation_id: uuid.UUID,
+    frozen: dict[str, Any] | None,
     proposals: dict[str, SchemeProposalRow],
     now: datetime,
 ) -> dict[str, Any]:
-    """The group's vote: the consultation's rule applied to the group's own households (its buildings) and their
-    answers (``results.compute_result``: the same tally and ``rules.decide`` as every consultation), and the
-    scheme most of them chose."""
-    households = await repo.group_households(building_ids)
-    answers = await repo.answers_of(consultation.id, building_ids)
+    """A group's vote (its final vote or a run-off): the consultation's state and its result, frozen once counted,
+    else live."""
+    consultation = await repo.consultation(consultation_id)
+    assert consultation is not None
+    return {
+        "consultation_id": str(consultation.id),
+        "state": consultation.state,
+        "result": frozen or await group_result(repo, consultation, proposals, now),
+    }
+
+
+def _decision(g: SchemeGroupRow, final_vote: dict[str, Any], runoffs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Where the group stands (一院一策: decided when one scheme won, or when no run-off can be held): which vote
+    decided it and its winner; the candidates of the next run-off while one may be opened."""
+    decision = d.GroupDecision(g.decision)
+    deciding = runoffs[-1] if runoffs else final_vote
+    counted = decision in (d.GroupDecision.AWAITING_RUNOFF, d.GroupDecision.DECIDED)
+    result = deciding["result"] if counted else None
+    return {
+        "status": decision.value,
+        "decided_at": g.decided_at.isoformat() if g.decided_at else None,
+        "decided_by": ("runoff" if runoffs else "final_vote") if decision is d.GroupDecision.DECIDED else None,
+        "runoff_number": runoffs[-1]["number"] if runoffs and decision is d.GroupDecision.DECIDED else None,
+        "winner": result["winner"] if result and decision is d.GroupDecision.DECIDED else None,
+        "runoffs_held": len(runoffs),
+        "runoff_limit": d.RUNOFF_LIMIT,
+        "next_runoff_candidates": list(result["runoff_candidates"])
+        if result and decision is d.GroupDecision.AWAITING_RUNOFF
+        else [],
+    }
+
+
+async def group_result(
+    repo: SchemeRepository,
+    consultation: ConsultationRow,
+    proposals: dict[str, SchemeProposalRow],
+    now: datetime,
+) -> dict[str, Any]:
+    """The group's vote: the group's own consultation's result — its electorate is the households of the group's
+    buildings (``building_codes``), the same document its ``GET /result`` shows: from the tallies while open,
+    frozen once closed — and the scheme most of them chose."""
     final = consultation.state in CLOSED_STATES
-    setup = setup_of(consultation)
-    result = compute_result(
-        setup,
-        [HouseholdFact(str(h), code, area) for h, code, area in households],
-        [ResponseFact(str(h), a, None, None, ch) for h, a, ch in answers],
-        catalog=MENU_CATALOG,
-        age_groups=AgeGroups(consultation.age_middle_from, consultation.age_elderly_from),
-        reference_year=(consultation.closed_at or now).year,
-        final=final,
-        max_suggestions=0,
+    doc = consultation.final_result or result_document(
+        consultation,
+        await compute(TallyRepository(repo.session), consultation, final=final, year=now.year),
+        now,
     )
-    doc = result_document(consultation, result, consultation.closed_at or now)
-    votes = dict(result.questions[SCHEME_QUESTION].options)
+    setup = setup_of(consultation)
+    votes = dict(next(q for q in doc["questions"] if q["question_id"] == SCHEME_QUESTION)["options"])
     schemes = list(setup.approve_options)
-    outcome = result.decision.outcome if final else Outcome.PENDING
+    outcome = Outcome(doc["outcome"]) if final else Outcome.PENDING
     w = d.group_winner(outcome, votes, schemes)
     winning = proposals.get(w.scheme) if w.scheme else None
     versions = await repo.proposal_versions(winning.id) if winning else []
+    provisional = d.group_winner(Outcome(doc["outcome"]), votes, schemes).status  # what closing now would give
     return {
         "outcome": doc["outcome"],
         "provisional_outcome": doc["provisional_outcome"],
@@ -230,7 +267,10 @@ async def group_result(
             "version": versions[-1].number if versions else None,
             "votes": w.votes,
             "tied": list(w.tied),
+            "title": versions[-1].title if versions else None,
         },
+        # the schemes a run-off would be held among (决选: the tied ones, or the leading ones of a failed vote)
+        "runoff_candidates": list(d.runoff_candidates(provisional, votes, schemes)),
     }
 
 
@@ -252,6 +292,7 @@ LINEAGE_COLUMNS = (
     "意见合计",
     "是否当前版本",
     "中选院落",
+    "进入决选",
 )
 
 
@@ -268,11 +309,17 @@ async def export_lineage(
         row = await load_round(repo, round_id)
         ensure_staff(principal, row)
         view = await round_view(repo, row, now=now)
-        won: dict[str, list[str]] = {}
+        won: dict[str, list[str]] = {}  # version id -> the groups it won ("B（决选1）": won in run-off 1)
+        in_runoff: dict[str, list[str]] = {}  # proposal code -> the groups' run-offs it was a candidate in
         for g in view["groups"]:
-            result = g["final_vote"]["result"]
-            if result and result["winner"]["status"] == d.WinnerStatus.WON and result["outcome"] != "pending":
-                won.setdefault(result["winner"]["version_id"], []).append(g["code"])
+            decision = g["decision"]
+            winner = decision["winner"]
+            if winner and winner["status"] == d.WinnerStatus.WON:
+                label = g["code"] + (f"（决选{decision['runoff_number']}）" if decision["runoff_number"] else "")
+                won.setdefault(winner["version_id"], []).append(label)
+            for r in g["runoffs"]:
+                for code in r["candidates"]:
+                    in_runoff.setdefault(code, []).append(f"{g['code']}（决选{r['number']}）")
         rows: list[list[Any]] = []
         for p in view["proposals"]:
             for v in p["versions"]:
@@ -295,6 +342,7 @@ async def export_lineage(
                         v["feedback"]["total"],
                         "是" if v["number"] == p["current_version"] else "否",
                         "、".join(won.get(v["id"], [])),
+                        "、".join(in_runoff.get(p["code"], [])) if v["number"] == p["current_version"] else "",
                     ]
                 )
         return row, list(LINEAGE_COLUMNS), rows

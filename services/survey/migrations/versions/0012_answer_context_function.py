@@ -19,8 +19,9 @@ or a respondent answered already (``SV003``) is raised, so the statement writes 
 general path. The event's outbox row is written by the calling statement (``renovation_common.db``'s one
 format). Expand-only (functions; nothing stored changes).
 
-Revision ID: 0010
-Revises: 0008 (the lead's merge orders it after 0009 if that lands first: it depends on nothing of 0009)
+Revision ID: 0012
+Revises: 0011 (written as 0010 beside 0009 and 0011 on other branches; numbered after them when merged: it depends
+on nothing of either)
 Create Date: 2026-12-04
 """
 
@@ -28,8 +29,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0010"
-down_revision = "0008"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
