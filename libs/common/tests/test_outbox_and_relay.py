@@ -326,3 +326,53 @@ async def test_rows_whose_acks_never_come_stay_pending(probe_db, jetstream, uniq
     assert sent == 60 and await relay2.backlog() == 0  # published again: JetStream's duplicate window drops repeats
     info = await jetstream.stream_info(stream_name(unique_producer))
     assert info.state.messages == 60
+
+
+async def test_an_event_written_in_the_use_case_own_statement_is_an_outbox_row_like_any(
+    probe_db, jetstream, unique_producer
+):
+    """outbox_insert_sql: a use case writes its state change and its event in one statement on the driver (a
+    data-modifying CTE, the event's figures filled in by the statement); the row has the one outbox format, the
+    relay is woken at commit as for publish(), publishes it, and a rollback leaves neither."""
+    from renovation_common.db import outbox_insert_sql, outbox_values
+
+    await ensure_event_stream(jetstream, unique_producer)
+    woken: list[int] = []
+    sql = (
+        "with thing as (insert into things (id, name) values ($1::uuid, 'gate') returning name), event as ("
+        + outbox_insert_sql(
+            2, payload="jsonb_set({payload}::jsonb, '{data,n}', to_jsonb(length(t.name)))", source="from thing t"
+        )
+        + " returning 1) select count(*) from event"
+    )
+
+    async def write(event: CloudEvent, commit: bool) -> None:
+        async with UnitOfWork(probe_db.sessionmaker, probe_db.infra, on_commit_events=lambda: woken.append(1)) as uow:
+            conn = await uow.driver()  # the transaction begun by the driver's first statement
+            assert await conn.fetchval(sql, uuid.uuid4(), *outbox_values(event, uow.subject_prefix)) == 1
+            uow.published_in_statement()
+            if commit:
+                await uow.commit()
+
+    await write(_event(unique_producer), commit=False)
+    assert (await probe_db.count(probe_db.things), await probe_db.count(probe_db.infra.outbox), woken) == (0, 0, [])
+    in_statement, published = _event(unique_producer), _event(unique_producer)
+    await write(in_statement, commit=True)
+    assert woken == [1]
+    async with UnitOfWork(probe_db.sessionmaker, probe_db.infra) as uow:  # the same event through publish()
+        uow.publish(published.model_copy(update={"data": {"n": 4}}))
+        await uow.commit()
+    outbox = probe_db.infra.outbox
+    async with probe_db.sessionmaker() as s:
+        rows = (
+            await s.execute(sa.select(outbox.c.subject, outbox.c.event_type, outbox.c.payload).order_by("seq"))
+        ).all()
+    assert rows[0].subject == rows[1].subject == f"renovation.{in_statement.type}"
+    assert rows[0].event_type == rows[1].event_type == in_statement.type
+    assert rows[0].payload == {**in_statement.model_dump(mode="json", exclude_none=True), "data": {"n": 4}}
+    assert rows[0].payload.keys() == rows[1].payload.keys()
+    relay = OutboxRelay(probe_db.sessionmaker, probe_db.infra, jetstream, service="probe")
+    assert await relay.publish_batch() == 2
+    sub = await jetstream.pull_subscribe(f"renovation.{unique_producer}.>", stream=stream_name(unique_producer))
+    messages = await sub.fetch(10, timeout=2)
+    assert json.loads(messages[0].data)["data"] == {"n": 4} and messages[0].headers["Nats-Msg-Id"] == in_statement.id

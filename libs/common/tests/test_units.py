@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+
+import jwt
 import pytest
 from pydantic_settings import SettingsConfigDict
 
@@ -42,6 +45,46 @@ def test_token_round_trip_and_wrong_secret():
         TokenVerifier(secret="x" * 32, issuer="renovation-platform", audience="renovation-api").verify(token)
     with pytest.raises(Unauthorized):
         TokenVerifier(secret="s" * 32, issuer="renovation-platform", audience="another-api").verify(token)
+
+
+def test_token_verified_once_expiry_checked_every_time(monkeypatch):
+    """A verified token is kept: its signature is not checked again, but its expiry is on every use, and it is
+    verified in full again after ``reverify_after_s``; the cache holds at most ``cache_size`` tokens."""
+    now = [time.time()]  # the verifier's clock; PyJWT's is the wall clock (the token is fresh by it throughout)
+    verifier = TokenVerifier(
+        secret="s" * 32,
+        issuer="renovation-platform",
+        audience="renovation-api",
+        cache_size=2,
+        reverify_after_s=300,
+        clock=lambda: now[0],
+    )
+    token = issue_dev_token(secret="s" * 32, role="resident", sub="u1", household_id="h1", ttl_s=600, now=now[0])
+    decodes = []
+    real_decode = jwt.decode
+    monkeypatch.setattr(jwt, "decode", lambda *a, **k: decodes.append(1) or real_decode(*a, **k))
+    assert verifier.verify(token).household_id == "h1"
+    now[0] += 100
+    assert verifier.cached(token) == verifier.verify(token) == Principal("u1", Role.RESIDENT, household_id="h1")
+    assert len(decodes) == 1  # the signature was checked once
+    now[0] += 250  # past reverify_after_s: verified in full again
+    assert verifier.cached(token) is None
+    assert verifier.verify(token).sub == "u1" and len(decodes) == 2
+    now[0] += 260  # exp reached: refused, from the cache too
+    with pytest.raises(Unauthorized) as expired:
+        verifier.verify(token)
+    assert expired.value.code == "token_expired"
+    assert verifier.cached(token) is None  # dropped (verified again, PyJWT refuses it by its own clock)
+    # bounded: the oldest token goes first
+    now[0] = time.time()
+    tokens = [issue_dev_token(secret="s" * 32, role="resident", sub=f"u{i}", household_id="h1") for i in range(3)]
+    for t in tokens:
+        verifier.verify(t)
+    assert verifier.cached(tokens[0]) is None and verifier.cached(tokens[2]) is not None
+    # a forged token (another secret) is never answered from the cache of a genuine one
+    forged = issue_dev_token(secret="x" * 32, role="resident", sub="u2", household_id="h1")
+    with pytest.raises(Unauthorized):
+        verifier.verify(forged)
 
 
 def test_cursor_round_trip_and_garbage():

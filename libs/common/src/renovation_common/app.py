@@ -440,6 +440,10 @@ def create_app(defn: ServiceDefinition) -> FastAPI:
         servers=servers_for(settings.root_path, settings.public_base_url),
         docs_url=None,
         redoc_url=None,
+        # the platform's request metrics and trace context are RequestContextMiddleware's (Prometheus,
+        # traceparent); FastAPI's native OpenTelemetry, never configured here, looked up three global providers
+        # (os.environ) on every request
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_openapi(app)
     install_docs(app)

@@ -143,20 +143,64 @@ class Principal:
 
 
 class TokenVerifier:
-    """Verifies bearer tokens; HS256 with a shared secret or RS256/ES256 with keys from a JWKS URL."""
+    """Verifies bearer tokens; HS256 with a shared secret or RS256/ES256 with keys from a JWKS URL.
 
-    def __init__(self, *, secret: str = "", jwks_url: str = "", issuer: str, audience: str) -> None:
+    A token's signature and claims are checked once per process: the principal is kept, under the exact token
+    text, for at most ``reverify_after_s`` (then the token is verified again in full, against the keys of the
+    time); its expiry is checked on every use. At most ``cache_size`` tokens are kept (the oldest go first)."""
+
+    def __init__(
+        self,
+        *,
+        secret: str = "",
+        jwks_url: str = "",
+        issuer: str,
+        audience: str,
+        cache_size: int = 4096,
+        reverify_after_s: float = 300.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.secret = secret
         self.issuer = issuer
         self.audience = audience
         self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True, lifespan=300) if jwks_url else None
+        self._cache: dict[str, tuple[Principal, float, float]] = {}  # token -> principal, exp, verified at
+        self._cache_size = cache_size
+        self._reverify_after_s = reverify_after_s
+        self._clock = clock
 
     @property
     def blocking(self) -> bool:
         """Whether :meth:`verify` may block on I/O (fetching the JWKS): then it runs off the event loop."""
         return self._jwks is not None
 
+    def cached(self, token: str) -> Principal | None:
+        """The principal of a token verified lately (no I/O: a JWKS verifier answers it on the event loop), or
+        ``None`` when the token must be verified; an expired token is refused (401 ``token_expired``)."""
+        hit = self._cache.get(token)
+        if hit is None:
+            return None
+        principal, exp, verified_at = hit
+        now = self._clock()
+        if exp <= now:  # as PyJWT: expired once ``exp`` is reached
+            self._cache.pop(token, None)
+            raise Unauthorized("token expired", code="token_expired")
+        if now - verified_at >= self._reverify_after_s or now < verified_at:
+            self._cache.pop(token, None)
+            return None
+        return principal
+
     def verify(self, token: str) -> Principal:
+        principal = self.cached(token)
+        if principal is not None:
+            return principal
+        principal, exp = self._verify(token)
+        if len(self._cache) >= self._cache_size:
+            self._cache.pop(next(iter(self._cache), ""), None)
+        self._cache[token] = (principal, exp, self._clock())
+        return principal
+
+    def _verify(self, token: str) -> tuple[Principal, float]:
         try:
             if self._jwks is not None:
                 key: Any = self._jwks.get_signing_key_from_jwt(token).key
@@ -184,7 +228,7 @@ class TokenVerifier:
             value = claims.get(name)
             return str(value) if value not in (None, "") else None
 
-        return Principal(
+        principal = Principal(
             sub=str(claims["sub"]),
             role=role,
             district_id=opt("district_id"),
@@ -192,6 +236,7 @@ class TokenVerifier:
             community_id=opt("community_id"),
             household_id=opt("household_id"),
         )
+        return principal, float(claims["exp"])
 
 
 def issue_dev_token(
@@ -233,7 +278,9 @@ async def current_principal(request: Request) -> Principal:
         return linked
     verifier: TokenVerifier = request.app.state.token_verifier
     token = _bearer(request)
-    principal = await run_in_threadpool(verifier.verify, token) if verifier.blocking else verifier.verify(token)
+    principal = verifier.cached(token)
+    if principal is None:
+        principal = await run_in_threadpool(verifier.verify, token) if verifier.blocking else verifier.verify(token)
     request.state.principal = principal
     return principal
 

@@ -13,7 +13,6 @@ store and the periodic jobs work the same everywhere.
 from __future__ import annotations
 
 import functools
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Self
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.util import greenlet_spawn
 
 from renovation_common import idempotency
 from renovation_common.events import CloudEvent
@@ -159,20 +159,34 @@ def define_infrastructure_tables(metadata: sa.MetaData) -> InfrastructureTables:
     return InfrastructureTables(outbox, inbox, dead_letters, idempotency_keys, periodic_jobs)
 
 
-def outbox_row(event: CloudEvent, subject: str) -> dict[str, Any]:
-    return {
-        "event_id": uuid.UUID(event.id),
-        "subject": subject,
-        "event_type": event.type,
-        "payload": event.model_dump(mode="json", exclude_none=True),
-        "headers": {},
-    }
+def outbox_values(event: CloudEvent, subject_prefix: str) -> tuple[str, str, str, str]:
+    """An outbox row's values, the one format every writer of the outbox uses (:meth:`UnitOfWork.flush_events`,
+    :meth:`UnitOfWork.events_if` and :func:`outbox_insert_sql`): event id, subject (``<prefix>.<type>``), event
+    type and the payload as JSON text (pydantic's own serializer, once; the database parses it)."""
+    return event.id, f"{subject_prefix}.{event.type}", event.type, event.model_dump_json(exclude_none=True)
+
+
+def outbox_insert_sql(first: int, *, payload: str = "{payload}::jsonb", source: str = "") -> str:
+    """The INSERT of one outbox row as SQL text, for a use case that writes its event in the same statement as its
+    state change (a data-modifying CTE on the driver connection: one round trip less than a separate INSERT).
+
+    ``$first`` … ``$first+3`` are bound to :func:`outbox_values`' four values. ``payload`` is the SQL expression of
+    the payload, ``{payload}`` standing for the bound JSON text: a statement may fill in figures it computes itself
+    (``jsonb_set({payload}::jsonb, '{data,count}', to_jsonb(c.n))``). ``source`` (``from answer``) makes the row
+    conditional on what the statement wrote. The caller tells its unit of work with
+    :meth:`UnitOfWork.published_in_statement`, so the relay is woken at commit as for :meth:`UnitOfWork.publish`."""
+    event_id, subject, event_type, body = (f"${first + i}" for i in range(4))
+    value = payload.replace("{payload}", f"{body}::text")
+    return (
+        f"insert into outbox (event_id, subject, event_type, payload) "
+        f"select {event_id}::uuid, {subject}::text, {event_type}::text, {value} {source}"
+    )
 
 
 @functools.cache
 def _outbox_insert(outbox: sa.Table) -> sa.Insert:
-    """The outbox INSERT of :meth:`UnitOfWork.flush_events`: the payload arrives as JSON text (pydantic's own
-    serializer, once) and the database parses it, instead of a Python dict serialized again by the driver."""
+    """The outbox INSERT of :meth:`UnitOfWork.flush_events` (the values of :func:`outbox_values`): the payload
+    arrives as JSON text and the database parses it, instead of a Python dict serialized again by the driver."""
     return sa.insert(outbox).values(
         event_id=sa.bindparam("event_id", type_=UUID(as_uuid=False)),
         subject=sa.bindparam("subject"),
@@ -203,6 +217,7 @@ class UnitOfWork:
         self._pending_events: list[CloudEvent] = []
         self._events_in_statements = False
         self.wrote_events = False  # the transaction has written events into the outbox (flushed or in statements)
+        self._statements: Any = None  # a pool connection outside any transaction (driver(begin=False))
         self.session: AsyncSession
 
     async def __aenter__(self) -> Self:
@@ -217,7 +232,12 @@ class UnitOfWork:
             if self.session.in_transaction():
                 await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                if self._statements is not None:
+                    statements, self._statements = self._statements, None
+                    await greenlet_spawn(statements.close)  # back to the pool (nothing to reset)
 
     def publish(self, event: CloudEvent) -> None:
         """Record an event to be published once this transaction commits."""
@@ -228,34 +248,53 @@ class UnitOfWork:
         ``when`` holds on a row of ``source`` — e.g. a data-modifying CTE's RETURNING, so that the statement that
         decides (say, an upsert that may open an alarm or only count a repeat) writes its events too: one round trip
         instead of a statement and then the events. Embed it in that statement (``.cte()`` + ``add_cte``); the relay
-        is woken after the commit as for :meth:`publish`."""
+        is woken after the commit as for :meth:`publish`. (A statement on the driver connection writes the same
+        row with :func:`outbox_insert_sql`.)"""
         self._events_in_statements = self.wrote_events = True
-        prefix = self.subject_prefix
         selects = [
             sa.select(
-                sa.cast(sa.literal(e.id), UUID(as_uuid=False)),
-                sa.literal(f"{prefix}.{e.type}", sa.String),
-                sa.literal(e.type, sa.String),
-                sa.cast(sa.literal(e.model_dump_json(exclude_none=True), sa.Text), JSONB),
+                sa.cast(sa.literal(event_id), UUID(as_uuid=False)),
+                sa.literal(subject, sa.String),
+                sa.literal(event_type, sa.String),
+                sa.cast(sa.literal(payload, sa.Text), JSONB),
             )
             .select_from(source)
             .where(when)
-            for e in events
+            for event_id, subject, event_type, payload in (outbox_values(e, self.subject_prefix) for e in events)
         ]
         rows = selects[0] if len(selects) == 1 else sa.union_all(*selects)
         return sa.insert(self.infra.outbox).from_select(["event_id", "subject", "event_type", "payload"], rows)
+
+    def published_in_statement(self) -> None:
+        """The use case wrote an outbox row itself, in one of its driver-level statements
+        (:func:`outbox_insert_sql`; a SQLAlchemy statement embeds :meth:`events_if`, which tells this itself): the
+        relay is woken after commit, as for the events of :meth:`publish`."""
+        self._events_in_statements = self.wrote_events = True
+
+    async def driver(self, *, begin: bool = True) -> Any:
+        """This transaction's asyncpg connection, the transaction begun (``BEGIN`` sent now unless a statement
+        has begun it), for a use case's hottest statements: fixed SQL, parameters bound by the driver, no
+        statement building or result processing by SQLAlchemy. The session stays usable beside it (the same
+        connection and transaction); :meth:`commit` and leaving the block end the transaction as always.
+
+        ``begin=False``: a connection of the pool outside any transaction, each statement its own — for a use
+        case whose whole write is one statement (no ``BEGIN``/``COMMIT`` round trips, no session); it goes back
+        to the pool when the block ends. Not with an ``Idempotency-Key`` pending
+        (:func:`renovation_common.idempotency.key_pending`): its record belongs in the effect's transaction."""
+        if begin:
+            return await driver_connection(self.session)
+        if self._statements is None:
+            engine = self.session.bind
+            assert isinstance(engine, AsyncEngine), "a unit of work's session is bound to its engine"
+            self._statements = await engine.raw_connection()
+        return self._statements.driver_connection
 
     async def flush_events(self) -> None:
         if not self._pending_events:
             return
         prefix = self.subject_prefix
         rows = [
-            {
-                "event_id": e.id,
-                "subject": f"{prefix}.{e.type}",
-                "event_type": e.type,
-                "payload_json": e.model_dump_json(exclude_none=True),
-            }
+            dict(zip(("event_id", "subject", "event_type", "payload_json"), outbox_values(e, prefix), strict=True))
             for e in self._pending_events
         ]
         await self.session.execute(_outbox_insert(self.infra.outbox), rows)
@@ -272,7 +311,25 @@ class UnitOfWork:
 
     async def rollback(self) -> None:
         self._pending_events = []
+        self._events_in_statements = False
         await self.session.rollback()
+
+
+async def driver_connection(session: AsyncSession, *, begin: bool = True) -> Any:
+    """The asyncpg connection of ``session``'s transaction, begun: ``BEGIN`` (``BEGIN READ ONLY`` in a read-only
+    unit of work) is sent by SQLAlchemy's asyncpg adapter before the first statement it runs itself; a use case
+    whose first statement goes to the driver has the adapter begin it now, so that statement, and the session's
+    commit or rollback, are in the one transaction.
+
+    ``begin=False``: the connection as it is — outside a transaction, each statement is its own (a read that
+    needs none, or a use case whose whole write is one statement: no ``BEGIN``/``COMMIT`` round trips); the
+    session's commit then has nothing to commit."""
+    conn = await session.connection()
+    fairy = await conn.get_raw_connection()
+    adapter = fairy.dbapi_connection
+    if begin and adapter is not None and getattr(adapter, "_transaction", None) is None:
+        await adapter._start_transaction()  # what the adapter does before its own first statement
+    return fairy.driver_connection
 
 
 class ConsumerUnitOfWork(UnitOfWork):
@@ -292,6 +349,11 @@ class ConsumerUnitOfWork(UnitOfWork):
 
     async def __aexit__(self, *exc: object) -> None:
         self._pending_events = []  # the owner of the transaction decides; unflushed events go with a failure
+
+    async def driver(self, *, begin: bool = True) -> Any:
+        if not begin:
+            raise RuntimeError("a consumer's unit of work rides on the inbox transaction: it has no other")
+        return await super().driver()
 
     async def commit(self) -> None:
         await self.flush_events()

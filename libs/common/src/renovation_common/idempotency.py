@@ -80,6 +80,14 @@ class PendingKey:
 _CURRENT: ContextVar[PendingKey | None] = ContextVar("idempotency_key", default=None)
 
 
+def key_pending() -> bool:
+    """Whether the request being served carries an ``Idempotency-Key`` not yet recorded: its record is written in
+    the unit of work's transaction at commit, so a use case must then write in that transaction (not in
+    statements that are their own)."""
+    pending = _CURRENT.get()
+    return pending is not None and not pending.claimed
+
+
 class IdempotencyRaced(Conflict):
     code = "idempotency_request_in_progress"
     title = "A request with this Idempotency-Key is being processed"

@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from renovation_common.contracts.survey import ResponseRecorded
+from renovation_common.events import parse_event
 from renovation_common.testing.plugin import bearer
 
 
@@ -206,3 +208,104 @@ async def test_no_answers_once_closed(world):
     assert late.status_code == 409 and late.json()["code"] == "consultation_not_open"
     again = await world.client.post(f"/v1/consultations/{cid}/close", headers=world.worker())
     assert again.status_code == 409 and again.json()["code"] == "invalid_transition"
+
+
+async def test_each_write_records_its_event_with_the_counts_it_saw(world):
+    """A new answer writes its survey.response.recorded.v1 in the same statement as the answer (the counts filled
+    in by the statement); an update, a batch and a replay go their own ways: each event counts what a count(*) in
+    its transaction saw, a replay writes none, and every event fits its contract."""
+    cid = await world.consultation()
+    h = [x["id"] for x in world.households]
+    first = {"submission_id": str(uuid.uuid4()), "household_id": h[0], "answers": {"agree": "yes"}, "channel": "paper"}
+    assert (
+        await world.client.post(f"/v1/consultations/{cid}/responses", json=first, headers=world.worker())
+    ).status_code == 201
+    replay = await world.client.post(f"/v1/consultations/{cid}/responses", json=first, headers=world.worker())
+    assert replay.status_code == 200 and replay.headers["idempotent-replayed"] == "true"
+    assert (await world.answer(cid, h[1], {"agree": "no"})).status_code == 201
+    assert (await world.answer(cid, h[0], {"agree": "no"})).status_code == 200  # an update: no new answer
+    batch = {
+        "items": [
+            {"submission_id": str(uuid.uuid4()), "household_id": h[2], "answers": {"agree": "yes"}, "channel": "paper"}
+        ]
+    }
+    assert (
+        await world.client.post(f"/v1/consultations/{cid}/responses/batch", json=batch, headers=world.worker())
+    ).status_code == 200
+    url = world.client._transport.app.state.settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "select subject, payload::text as payload from outbox where event_type = 'survey.response.recorded.v1' "
+            "and payload->>'subject' = $1 order by seq",
+            cid,
+        )
+    finally:
+        await conn.close()
+    events = [parse_event(r["payload"].encode()) for r in rows]
+    assert [r["subject"] for r in rows] == ["renovation.survey.response.recorded.v1"] * 4
+    assert all(isinstance(d, ResponseRecorded) for _, d in events)  # valid against the contract
+    assert [(d.responses_count, d.households_total) for _, d in events] == [(1, 5), (2, 5), (2, 5), (3, 5)]
+    assert {(d.community_id, d.district_id, d.street_id, d.kind) for _, d in events} == {
+        (world.community_id, world.district, world.street, "willingness")
+    }
+
+
+async def test_a_household_changed_while_its_answer_is_written_counts_the_new_facts(world):
+    """A single new answer is written as one statement after a read without locks; when the household changes
+    between the two (here its area, committed while the write waits for the household's lock), that statement
+    writes nothing and the general path counts the answer with the household as it is now."""
+    cid = await world.consultation()
+    hid = world.households[0]["id"]
+    url = world.client._transport.app.state.settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
+    change = await asyncpg.connect(url)
+    watch = await asyncpg.connect(url)
+    try:
+        tx = change.transaction()
+        await tx.start()
+        await change.execute(
+            "update households set floor_area_m2 = 99.99, version = version + 1 where id = $1", uuid.UUID(hid)
+        )
+        answering = asyncio.create_task(world.answer(cid, hid, {"agree": "yes"}))
+        # the write has read the household as it was and now waits for the household's lock
+        for _ in range(600):
+            waiting = await watch.fetchval(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and query like "
+                "'%survey_record_new_answer%'"
+            )
+            if waiting or answering.done():
+                break
+            await asyncio.sleep(0.05)
+        assert waiting == 1, "the one-statement write did not wait for the household"
+        await tx.commit()
+        r = await answering
+    finally:
+        await change.close()
+        await watch.close()
+    assert r.status_code == 201, r.text
+    result = (await world.client.get(f"/v1/consultations/{cid}/result", headers=world.worker())).json()
+    assert result["participation"]["households"] == 1
+    assert result["participation"]["area_m2"] == "99.99"  # the area committed before the answer, not the one read
+
+
+async def test_an_answer_under_an_idempotency_key_records_the_key_with_it(world):
+    """A request with an Idempotency-Key takes the general path (the key's record must commit with the answer,
+    in one transaction): the answer and the record land together, and the same request again is replayed."""
+    cid = await world.consultation()
+    body = {
+        "submission_id": str(uuid.uuid4()),
+        "household_id": world.households[0]["id"],
+        "answers": {"agree": "yes"},
+        "channel": "paper",
+    }
+    headers = {**world.worker(), "Idempotency-Key": f"k-{uuid.uuid4()}"}
+    first = await world.client.post(f"/v1/consultations/{cid}/responses", json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    assert (
+        await _count(world.client, "select count(*) from idempotency_keys where key = $1", headers["Idempotency-Key"])
+        == 1
+    )
+    again = await world.client.post(f"/v1/consultations/{cid}/responses", json=body, headers=headers)
+    assert again.status_code == 201 and again.headers["idempotent-replayed"] == "true"
+    assert again.json() == first.json()
+    assert await _count(world.client, "select count(*) from responses where consultation_id = $1", uuid.UUID(cid)) == 1

@@ -16,13 +16,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from renovation_common import idempotency
 from renovation_common.auth import Principal, Role
 from renovation_common.contracts.survey import ResponseRecorded
-from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork
+from renovation_common.db import ReadOnlyUnitOfWork, UnitOfWork, outbox_values
 from renovation_common.errors import BadRequest, Conflict, DomainError, Forbidden, NotFound
-from renovation_common.events import new_event
+from renovation_common.events import CloudEvent, new_event
 from survey.adapters.orm import ConsultationRow
 from survey.adapters.repositories import (
     ConsultationRepository,
@@ -30,7 +29,7 @@ from survey.adapters.repositories import (
     ResponseRepository,
     TallyRepository,
 )
-from survey.adapters.repositories.responses import AnswerContext
+from survey.adapters.repositories.responses import AnswerChanged, AnswerContext
 from survey.domain import tallies
 from survey.domain.consultation import Channel, ConsultationError, Setup, State, Window, ensure_accepts_answers
 from survey.domain.questions import AnswerError
@@ -56,11 +55,12 @@ class _Repositories:
     tallies: TallyRepository
 
     @classmethod
-    def of(cls, session: AsyncSession) -> _Repositories:
+    def of(cls, uow: UnitOfWork) -> _Repositories:
+        session = uow.session
         return cls(
             ConsultationRepository(session),
             HouseholdRepository(session),
-            ResponseRepository(session),
+            ResponseRepository(session, uow),
             TallyRepository(session),
         )
 
@@ -182,6 +182,11 @@ async def submit_batch(
     return out
 
 
+class _Changed(Exception):
+    """The one-statement write of a single submission wrote nothing (what it read without locks changed, or the
+    answer is not a new respondent's): the general path answers it."""
+
+
 async def _submit(
     uow: UnitOfWork,
     principal: Principal,
@@ -190,6 +195,29 @@ async def _submit(
     *,
     now: datetime,
     source: str,
+) -> list[_Item]:
+    """A single submission first tries the write as one statement that is its own transaction (two round trips:
+    the read without locks, then the locks, the check that the read still holds and every write — see
+    :meth:`ResponseRepository.record_new_answer_at_once`); whatever that cannot answer, and every batch, takes the
+    general path (one transaction, the locks before the read). Not under an ``Idempotency-Key``, whose record
+    must be written in the effect's transaction."""
+    if len(cmds) == 1 and not idempotency.key_pending():
+        try:
+            return await _submit_in(uow, principal, consultation_id, cmds, now=now, source=source, at_once=True)
+        except _Changed:
+            pass  # the general path answers it
+    return await _submit_in(uow, principal, consultation_id, cmds, now=now, source=source, at_once=False)
+
+
+async def _submit_in(
+    uow: UnitOfWork,
+    principal: Principal,
+    consultation_id: uuid.UUID,
+    cmds: list[SubmitResponse],
+    *,
+    now: datetime,
+    source: str,
+    at_once: bool,
 ) -> list[_Item]:
     """The checks and writes of every submission, set-based: each step is one statement for the whole batch.
 
@@ -208,13 +236,19 @@ async def _submit(
         except DomainError as exc:
             item.error = exc
     async with uow:
-        repo = _Repositories.of(uow.session)
+        repo = _Repositories.of(uow)
         # shared lock: submissions run side by side; closing (exclusive) waits for them and shuts out new ones;
-        # then the households, share-locked (a registry change of them waits for this write, or this write for it)
-        await repo.responses.lock_answers_and_households(consultation_id, {i.household_id for i in items})
-        context = await repo.responses.answer_context(
-            consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
-        )
+        # then the households, share-locked (a registry change of them waits for this write, or this write for
+        # it); then what the checks read, as it is once the locks are held — one statement
+        if at_once:
+            (item,) = items
+            context = await repo.responses.unlocked_answer_context(
+                consultation_id, item.household_id, item.cmd.submission_id
+            )
+        else:
+            context = await repo.responses.answer_context(
+                consultation_id, {i.household_id for i in items}, {i.cmd.submission_id for i in items}
+            )
         if context is None:
             for item in items:
                 item.error = item.error or NotFound("consultation not found", code="consultation_not_found")
@@ -230,50 +264,56 @@ async def _submit(
                     rounds.append([])
                 rounds[k].append(item)
         setup = setup_of(row)
+        if at_once and setup.per_resident:
+            raise _Changed  # per-resident surveys count households too: the general path
         change = Tallies()
         household_deltas: dict[uuid.UUID, int] = {}
         recorded: list[_Item] = []
-        # one round of one item: a new answer is written by one statement (_write_one)
-        queued = _Queued() if len(rounds) == 1 else None
+        # one round of one item: a new answer is written by one statement (_write_one), its event too
+        queued = None
+        if len(rounds) == 1:
+            queued = _Queued(outbox_values(_event(row, source), uow.subject_prefix), context.versions)
         for batch in rounds:
             recorded += await _submit_round(
                 repo, principal, row, setup, batch, change, household_deltas, now=now, queued=queued, context=context
             )
             context = None  # later rounds (a submission id repeated in the batch) read what the first wrote
-        if recorded:
+        if queued is not None and queued.written:
+            uow.published_in_statement()  # the relay is woken after commit
+        elif recorded:
             await _count_households(repo, row.id, setup, household_deltas, change)
             # the deltas are applied inside COMMIT (deferred trigger): the tally rows every writer shares stay
             # unlocked until then; the counts are as a count(*) would see them (committed + this transaction's)
-            if queued is not None and queued.counts is not None and not change:
-                (committed, households_total), count = queued.counts, queued.counts[0] + queued.responses
-            else:
-                committed, households_total = await repo.tallies.add_tally_deltas_and_count(
-                    consultation_id, row.community_id, change
-                )
-                count = committed + change.n(tallies.RESPONSES)
+            committed, households_total = await repo.tallies.add_tally_deltas_and_count(
+                consultation_id, row.community_id, change
+            )
+            count = committed + change.n(tallies.RESPONSES)
             created_after = sum(1 for i in recorded if i.result and i.result.body["status"] == "created")
             for item in recorded:
                 assert item.result is not None
                 # the count as it stood right after this item (the ones created later in the batch excluded)
                 if item.result.body["status"] == "created":
                     created_after -= 1
-                uow.publish(
-                    new_event(
-                        ResponseRecorded(
-                            consultation_id=str(consultation_id),
-                            community_id=str(row.community_id),
-                            district_id=row.district_id,
-                            street_id=row.street_id,
-                            kind=row.kind,
-                            responses_count=count - created_after,
-                            households_total=households_total,
-                        ),
-                        source=source,
-                        subject=str(consultation_id),
-                    )
-                )
+                uow.publish(_event(row, source, count - created_after, households_total))
         await uow.commit()
     return items
+
+
+def _event(row: ConsultationRow, source: str, responses_count: int = 0, households_total: int = 0) -> CloudEvent:
+    """``survey.response.recorded.v1`` of a write of answers (the one-statement write fills in the counts)."""
+    return new_event(
+        ResponseRecorded(
+            consultation_id=str(row.id),
+            community_id=str(row.community_id),
+            district_id=row.district_id,
+            street_id=row.street_id,
+            kind=row.kind,
+            responses_count=responses_count,
+            households_total=households_total,
+        ),
+        source=source,
+        subject=str(row.id),
+    )
 
 
 async def _submit_round(
@@ -374,10 +414,12 @@ async def _submit_round(
 
 @dataclass
 class _Queued:
-    """Tallies a one-statement write queued itself: the counters it read and the answers it added."""
+    """A one-statement write: the event it writes to the outbox (its counts filled in by the statement), and
+    whether it did (a new answer: its tallies and its event are queued; otherwise the general path follows)."""
 
-    counts: tuple[int, int] | None = None  # committed answers of the consultation, households of the community
-    responses: int = 0
+    event: tuple[str, str, str, str]  # renovation_common.db.outbox_values of the event
+    versions: dict[uuid.UUID, str] | None = None  # read without locks: the write is one statement (at once)
+    written: bool = False
 
 
 async def _write_one(
@@ -397,7 +439,21 @@ async def _write_one(
     assert item.key is not None and item.answered_at is not None
     values, audit, body = _records(principal, row, item, uuid.uuid4(), "created", 1)
     delta = tallies.change(setup, None, _answer(facts, item.household_id, item.resident_id, item.answers, item.channel))
-    got = await repo.responses.record_new_response(row.community_id, values, audit, item.body_hash, body, delta)
+    if queued.versions is not None:
+        building, _, years = facts[item.household_id]
+        checked = (queued.versions[row.id], queued.versions[item.household_id], building, years)
+        try:
+            await repo.responses.record_new_answer_at_once(
+                row.community_id, values, audit, item.body_hash, body, delta, queued.event, checked
+            )
+        except AnswerChanged:
+            raise _Changed from None
+        item.result = SubmissionResult(201, body)
+        queued.written = True
+        return [item]
+    got = await repo.responses.record_new_response(
+        row.community_id, values, audit, item.body_hash, body, delta, queued.event
+    )
     if not got.claimed:  # claimed and committed by a concurrent submission of the same id since we looked
         stored = await repo.responses.submissions({item.cmd.submission_id})
         _replay(item, stored[item.cmd.submission_id])
@@ -405,7 +461,7 @@ async def _write_one(
     if not got.inserted:
         return await _write(repo, principal, row, setup, [item], facts, change, household_deltas)
     item.result = SubmissionResult(201, body)
-    queued.counts, queued.responses = (got.responses, got.households), delta.n(tallies.RESPONSES)
+    queued.written = True
     return [item]
 
 

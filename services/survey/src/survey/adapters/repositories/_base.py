@@ -8,10 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from renovation_common.db import UnitOfWork, driver_connection
+
 
 class SqlRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, uow: UnitOfWork | None = None) -> None:
         self.session = session
+        self._uow = uow  # a write that is one statement runs outside a transaction on the unit of work's pool
 
     def add(self, row: Any) -> None:
         self.session.add(row)
@@ -19,13 +22,13 @@ class SqlRepository:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def _driver(self) -> Any:
-        """The transaction's asyncpg connection, for the write path's hottest statements (SQLAlchemy's statement
-        building and result processing were 42 % of a write's CPU). Only after a statement through the session
-        has begun the transaction; fixed SQL, parameters bound by the driver."""
-        conn = await self.session.connection()
-        raw = await conn.get_raw_connection()
-        return raw.driver_connection
+    async def _driver(self, *, begin: bool = True) -> Any:
+        """The transaction's asyncpg connection, the transaction begun, for the write path's hottest statements
+        (SQLAlchemy's statement building and result processing were 42 % of a write's CPU): fixed SQL, parameters
+        bound by the driver (``renovation_common.db.driver_connection``; ``begin=False``: outside a transaction)."""
+        if not begin and self._uow is not None:
+            return await self._uow.driver(begin=False)
+        return await driver_connection(self.session, begin=begin)
 
     async def _insert_many(
         self, table: str, columns: dict[str, str], rows: list[dict[str, Any]], suffix: str = ""

@@ -8,9 +8,11 @@ import uuid
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
 
+from renovation_common.db import outbox_insert_sql
 from survey.adapters.orm import (
     BuildingRow,
     ConsultationRow,
@@ -20,6 +22,7 @@ from survey.adapters.orm import (
     ResponseRow,
 )
 from survey.adapters.repositories._base import SqlRepository
+from survey.domain import tallies
 from survey.domain.tallies import Tallies
 
 
@@ -42,6 +45,12 @@ class AnswerContext(NamedTuple):
     households: dict[uuid.UUID, AnsweringHousehold]
     residents: dict[uuid.UUID, dict[uuid.UUID, int]]  # household -> resident -> birth year
     submissions: dict[uuid.UUID, StoredSubmission]
+    versions: dict[uuid.UUID, str] | None = None  # read without locks: row version of the consultation, households
+
+
+class AnswerChanged(Exception):
+    """:meth:`ResponseRepository.record_new_answer_at_once` wrote nothing: what was read without locks changed,
+    the submission id was claimed first, or the respondent has an answer already — the general path decides."""
 
 
 class NewResponse(NamedTuple):
@@ -56,43 +65,95 @@ class NewResponse(NamedTuple):
 class ResponseRepository(SqlRepository):
     """Submissions, answers and their audit trail; the answers read back for a recount or an export."""
 
-    async def lock_answers_and_households(self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID]) -> None:
-        """One statement, the first of a write of answers: the consultation's answers lock, shared (as
-        ``ConsultationRepository.lock_answers``), then these households share-locked in id order (as
-        ``answering_households``). The lock is the statement's one-time filter, taken before any household row."""
-        await self.session.execute(
-            sa.text(
-                "select h.id from households h "
-                "where (select pg_advisory_xact_lock_shared(hashtextextended(:key, 0))) is not null "
-                "and h.id = any(cast(:ids as uuid[])) order by h.id for share of h"
-            ),
-            {"key": f"survey.answers:{consultation_id}", "ids": list(household_ids)},
-        )
-
     async def answer_context(
         self, consultation_id: uuid.UUID, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
     ) -> AnswerContext | None:
-        """After :meth:`lock_answers_and_households`, in one round trip: the consultation (as it is once the lock
-        is held), its households' community, floor area and building code, their residents' birth years and the
-        stored submissions of these ids; ``None`` when there is no such consultation."""
+        """The first statement of a write of answers, one round trip (``survey_answer_context``, migration 0012):
+        the consultation's answers lock, shared (as ``ConsultationRepository.lock_answers``), then these
+        households share-locked in id order (as ``answering_households``), then — in a new snapshot, taken with
+        the locks held — the consultation, its households' community, floor area and building code, their
+        residents' birth years and the stored submissions of these ids; ``None`` when there is no such
+        consultation."""
         row = await (await self._driver()).fetchrow(
-            _ANSWER_CONTEXT, consultation_id, list(household_ids), list(submission_ids)
+            "select * from survey_answer_context($1::uuid, $2::uuid[], $3::uuid[])",
+            consultation_id,
+            list(household_ids),
+            list(submission_ids),
         )
         if row is None:
             return None
-        consultation = ConsultationRow(**{c: row[c] for c in _CONSULTATION_COLUMNS})
-        households = {
-            uuid.UUID(h): AnsweringHousehold(uuid.UUID(h), uuid.UUID(c), Decimal(a), code)
-            for h, c, a, code in _decoded(row["households"]) or ()
-        }
-        residents: dict[uuid.UUID, dict[uuid.UUID, int]] = {h: {} for h in household_ids}
-        for h, r, year in _decoded(row["residents"]) or ():
-            residents[uuid.UUID(h)][uuid.UUID(r)] = int(year)
-        known = {
-            uuid.UUID(sid): StoredSubmission(uuid.UUID(sid), body_hash, int(code), result)
-            for sid, body_hash, code, result in _decoded(row["submissions"]) or ()
-        }
-        return AnswerContext(consultation, households, residents, known)
+        return _context(row, household_ids, "o_")
+
+    async def unlocked_answer_context(
+        self, consultation_id: uuid.UUID, household_id: uuid.UUID, submission_id: uuid.UUID
+    ) -> AnswerContext | None:
+        """What :meth:`answer_context` reads, for one household and one submission id, without locks and outside a
+        transaction (a statement of its own), with the row versions of the consultation and the household: what
+        :meth:`record_new_answer_at_once` checks are unchanged once it holds the locks."""
+        row = await (await self._driver(begin=False)).fetchrow(
+            _ANSWER_FACTS, consultation_id, [household_id], [submission_id]
+        )
+        if row is None:
+            return None
+        context = _context(row, {household_id}, "")
+        versions = {consultation_id: row["version"]} | {uuid.UUID(h): v for h, v in _decoded(row["versions"]) or ()}
+        return context._replace(versions=versions)
+
+    async def record_new_answer_at_once(
+        self,
+        community_id: uuid.UUID,
+        response: dict[str, Any],
+        audit: dict[str, Any],
+        body_hash: str,
+        result: dict[str, Any],
+        change: Tallies,
+        event: tuple[str, str, str, str],
+        facts: tuple[str, str, str, dict[uuid.UUID, int]],
+    ) -> None:
+        """A household survey's single new answer as one statement that is its own transaction
+        (``survey_record_new_answer``, migration 0012, and the event's outbox row): the locks, the check that
+        ``facts`` — the consultation's and the household's row versions, the building's code and the residents'
+        birth years read by :meth:`unlocked_answer_context` — are unchanged, the claim (storing ``result``), the
+        answer, its audit row, the tally deltas and the event with the counts read under the locks. Raises
+        :class:`AnswerChanged` when it wrote nothing."""
+        consultation_version, household_version, building, years = facts
+        keys = sorted(change)
+        r = response
+        try:
+            await (await self._driver(begin=False)).fetchrow(
+                _RECORD_NEW_ANSWER_AT_ONCE,
+                r["consultation_id"],
+                consultation_version,
+                r["household_id"],
+                household_version,
+                building,
+                _json([[str(k), years[k]] for k in sorted(years)]),
+                community_id,
+                r["last_submission_id"],
+                body_hash,
+                _json(result),
+                r["id"],
+                r["resident_id"],
+                r["respondent_key"],
+                _json(r["answers"]),
+                r["suggestion"],
+                r["channel"],
+                r["interviewer"],
+                r["answered_at"],
+                audit["suggestion"],
+                audit["actor_sub"],
+                audit["actor_role"],
+                [m for m, _ in keys],
+                [k for _, k in keys],
+                [change[k][0] for k in keys],
+                [change[k][1] for k in keys],
+                *event,
+                change.n(tallies.RESPONSES),
+            )
+        except asyncpg.PostgresError as exc:
+            if exc.sqlstate in ("SV001", "SV002", "SV003"):
+                raise AnswerChanged(exc.sqlstate) from None
+            raise
 
     async def households_and_submissions(
         self, household_ids: set[uuid.UUID], submission_ids: set[uuid.UUID]
@@ -121,12 +182,15 @@ class ResponseRepository(SqlRepository):
         body_hash: str,
         result: dict[str, Any],
         change: Tallies,
+        event: tuple[str, str, str, str],
     ) -> NewResponse:
         """One submission of a respondent without an answer, in one statement: claim the submission id (storing
-        ``result``, the 201 it answers), insert the answer, its audit row and the tallies' ``change`` (queued for
-        the commit, in key order), and read the counters the event reports. When the id was claimed by a
+        ``result``, the 201 it answers), insert the answer, its audit row, the tallies' ``change`` (queued for
+        the commit, in key order) and the outbox row of its ``survey.response.recorded.v1`` (``event``:
+        ``renovation_common.db.outbox_values`` of the event, whose ``responses_count`` and ``households_total``
+        the statement fills in from the counters it reads), and read those counters. When the id was claimed by a
         concurrent transaction nothing is written; when the respondent has an answer already only the claim is
-        (the caller then overwrites the answer and completes the claim's result)."""
+        (the caller then overwrites the answer, completes the claim's result and publishes the event itself)."""
         keys = sorted(change)
         r = response
         row = await (await self._driver()).fetchrow(
@@ -152,6 +216,8 @@ class ResponseRepository(SqlRepository):
             [change[k][0] for k in keys],
             [change[k][1] for k in keys],
             community_id,
+            *event,
+            change.n(tallies.RESPONSES),
         )
         return NewResponse(bool(row[0]), bool(row[1]), int(row[2] or 0), int(row[3] or 0))
 
@@ -348,24 +414,63 @@ class ResponseRepository(SqlRepository):
         return list((await self.session.execute(stmt)).all())
 
 
-def _decoded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+def _context(row: Any, household_ids: set[uuid.UUID], prefix: str) -> AnswerContext:
+    c = row[f"{prefix}consultation"]
+    consultation = ConsultationRow(**{k: c[k] for k in _CONSULTATION_COLUMNS})
+    households = {
+        uuid.UUID(h): AnsweringHousehold(uuid.UUID(h), uuid.UUID(c), Decimal(a), code)
+        for h, c, a, code in _decoded(row[f"{prefix}households"]) or ()
+    }
+    residents: dict[uuid.UUID, dict[uuid.UUID, int]] = {h: {} for h in household_ids}
+    for h, r, year in _decoded(row[f"{prefix}residents"]) or ():
+        residents[uuid.UUID(h)][uuid.UUID(r)] = int(year)
+    known = {
+        uuid.UUID(sid): StoredSubmission(uuid.UUID(sid), body_hash, int(code), result)
+        for sid, body_hash, code, result in _decoded(row[f"{prefix}submissions"]) or ()
+    }
+    return AnswerContext(consultation, households, residents, known)
 
 
-_CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
-
-# numbers that must stay exact travel as text inside the JSON
-_ANSWER_CONTEXT = """
-    select c.*,
+# what survey_answer_context reads (migration 0012), without its locks, with the rows' versions
+_ANSWER_FACTS = """
+    select c as consultation, c.xmin::text as version,
            (select json_agg(json_build_array(h.id, h.community_id, h.floor_area_m2::text, b.code))
               from households h join buildings b on b.id = h.building_id
              where h.id = any($2::uuid[])) as households,
+           (select json_agg(json_build_array(h.id, h.xmin::text)) from households h
+             where h.id = any($2::uuid[])) as versions,
            (select json_agg(json_build_array(r.household_id, r.id, r.birth_year))
               from residents r where r.household_id = any($2::uuid[])) as residents,
            (select json_agg(json_build_array(s.submission_id, s.body_hash, s.status_code, s.result))
               from submissions s where s.submission_id = any($3::uuid[])) as submissions
       from consultations c where c.id = $1::uuid
 """
+
+_RECORD_NEW_ANSWER_AT_ONCE = """
+    with w as (
+        select * from survey_record_new_answer($1::uuid, $2::text, $3::uuid, $4::text, $5::text, $6::jsonb,
+            $7::uuid, $8::uuid, $9::text, $10::jsonb, $11::uuid, $12::uuid, $13::uuid, $14::jsonb, $15::text,
+            $16::text, $17::text, $18::timestamptz, $19::text, $20::text, $21::text, $22::text[], $23::text[],
+            $24::bigint[], $25::numeric[])
+    ), event as (
+        %s
+        returning 1
+    )
+    select w.o_responses, w.o_households, (select count(*) from event) as published from w
+""" % outbox_insert_sql(  # noqa: UP031 (the statement holds braces of its own)
+    26,
+    # the event's counts as a count(*) in this transaction would see them: the committed answers and this one
+    payload="jsonb_set(jsonb_set({payload}::jsonb, '{data,responses_count}', to_jsonb(w.o_responses + $30)),"
+    " '{data,households_total}', to_jsonb(w.o_households))",
+    source="from w",
+)
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+_CONSULTATION_COLUMNS = tuple(c.name for c in ConsultationRow.__table__.columns)
 
 
 def _json(value: Any) -> str:
@@ -386,7 +491,7 @@ _HOUSEHOLDS_AND_SUBMISSIONS = """
 """
 
 # the claim stores the answer a created response gives; every later part runs only on what the one before
-# returned (a lost claim writes nothing, a respondent answered already gets no second row)
+# returned (a lost claim writes nothing, a respondent answered already gets no second row, and no event)
 _RECORD_NEW_RESPONSE = """
     with claim as (
         insert into submissions (submission_id, consultation_id, body_hash, status_code, result)
@@ -417,15 +522,29 @@ _RECORD_NEW_RESPONSE = """
                  with ordinality as d(metric, key, n, amount, i)
          order by d.i
         returning 1
+    ), counters as (
+        select (select n from consultation_tallies
+                 where consultation_id = $2::uuid and metric = 'responses' and key = '') as responses,
+               (select household_count from communities where id = $21::uuid) as households
+    ), event as (
+        %s
+        returning 1
     )
     select (select count(*) from claim) as claimed,
            (select count(*) from answer) as inserted,
-           (select n from consultation_tallies
-             where consultation_id = $2::uuid and metric = 'responses' and key = '') as responses,
-           (select household_count from communities where id = $21::uuid) as households,
+           counters.responses,
+           counters.households,
            (select count(*) from audit) as audited,
-           (select count(*) from queued) as queued
-"""
+           (select count(*) from queued) as queued,
+           (select count(*) from event) as published
+      from counters
+""" % outbox_insert_sql(  # noqa: UP031 (the statement holds braces of its own)
+    22,
+    # the event's counts as a count(*) in this transaction would see them: the committed answers and this one
+    payload="jsonb_set(jsonb_set({payload}::jsonb, '{data,responses_count}', to_jsonb(coalesce(c.responses, 0) + $26)),"
+    " '{data,households_total}', to_jsonb(coalesce(c.households, 0)))",
+    source="from answer, counters c",
+)
 
 
 _AUDIT_COLUMNS = {  # response_audit column -> Postgres type, for the unnest insert
