@@ -108,7 +108,14 @@ begin
     return query
     select coalesce((select t.n from consultation_tallies t
                       where t.consultation_id = p_consultation and t.metric = 'responses' and t.key = ''), 0)::bigint,
-           coalesce((select c.household_count from communities c where c.id = p_community), 0)::integer;
+           -- the electorate's headcount: the community's, or a building group's own consultation's buildings'
+           coalesce((select case when c.building_codes is null
+                                 then (select m.household_count from communities m where m.id = c.community_id)
+                                 else (select coalesce(sum(b.household_count), 0) from buildings b
+                                        where b.community_id = c.community_id
+                                          and b.code in (select jsonb_array_elements_text(c.building_codes))) end
+                       from consultations c where c.id = p_consultation and c.community_id = p_community),
+                    0)::integer;
 end
 $$
 """

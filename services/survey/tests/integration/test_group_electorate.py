@@ -20,6 +20,7 @@ from survey.service_layer.consultations.access import load_consultation
 from survey.service_layer.consultations.results import compute_from_answers, result_document
 
 CLOSED = "survey.consultation.closed.v1"
+RECORDED = "survey.response.recorded.v1"
 
 
 async def group_votes(world: Any, rule: str, groups: dict[str, list[str]]) -> dict[str, str]:
@@ -153,6 +154,13 @@ async def test_civil_code_278_counts_the_groups_households_and_area_at_the_exact
         await vote_b(hid, "P1")
     doc_b = await vote_b.result()
     assert doc_b["totals"] == {"households": 13, "area_m2": "130.00"} and doc_b["provisional_outcome"] == "passed"
+    # each answer's event counts the group's electorate too: new answers (one statement) and a changed one
+    await vote_b(b_households[0], "none")
+    async with world.app.state.runtime.sessionmaker() as s:
+        rows = (await s.execute(sa.select(infra.outbox.c.payload).where(infra.outbox.c.event_type == RECORDED))).all()
+    recorded = [p["data"] if isinstance(p, dict) else json.loads(p)["data"] for (p,) in rows]
+    of_b = [(e["responses_count"], e["households_total"]) for e in recorded if e["consultation_id"] == votes["B"]]
+    assert sorted(of_b) == [(n, 13) for n in range(1, 11)] + [(10, 13)]
 
     # the close freezes the same electorate: result, event, the round's group result, the export
     closed = await world.client.post(f"/v1/consultations/{votes['A']}/close", headers=world.worker())

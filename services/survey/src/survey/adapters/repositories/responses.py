@@ -22,6 +22,7 @@ from survey.adapters.orm import (
     ResponseRow,
 )
 from survey.adapters.repositories._base import SqlRepository
+from survey.adapters.repositories.tallies import electorate_households
 from survey.domain import tallies
 from survey.domain.tallies import Tallies
 
@@ -525,7 +526,7 @@ _RECORD_NEW_RESPONSE = """
     ), counters as (
         select (select n from consultation_tallies
                  where consultation_id = $2::uuid and metric = 'responses' and key = '') as responses,
-               (select household_count from communities where id = $21::uuid) as households
+               {households} as households
     ), event as (
         %s
         returning 1
@@ -545,6 +546,7 @@ _RECORD_NEW_RESPONSE = """
     " '{data,households_total}', to_jsonb(coalesce(c.households, 0)))",
     source="from answer, counters c",
 )
+_RECORD_NEW_RESPONSE = _RECORD_NEW_RESPONSE.replace("{households}", electorate_households("$2::uuid", "$21::uuid"))
 
 
 _AUDIT_COLUMNS = {  # response_audit column -> Postgres type, for the unnest insert

@@ -239,6 +239,20 @@ _ELECTORATE = """
      where c.building_codes is not null
 """
 
+
+def electorate_households(consultation: str, community: str) -> str:
+    """SQL of a consultation's electorate headcount (as :data:`_ELECTORATE` counts it: the community's households, or
+    a building group's own consultation's households of its buildings), for the count a write's event carries;
+    ``consultation`` and ``community`` are the SQL of their ids (a consultation of another community counts 0)."""
+    return (
+        "(select case when c.building_codes is null"
+        " then (select m.household_count from communities m where m.id = c.community_id)"
+        " else (select coalesce(sum(b.household_count), 0) from buildings b where b.community_id = c.community_id"
+        " and b.code in (select jsonb_array_elements_text(c.building_codes))) end"
+        f" from consultations c where c.id = {consultation} and c.community_id = {community})"
+    )
+
+
 # numbers that must stay exact travel as text inside the JSON; nothing but the consultation is read once it holds
 # its final result
 _CONSULTATION_AND_RESULT_INPUTS = sa.text(
@@ -295,9 +309,9 @@ _ADD_DELTAS_AND_COUNT = """
     )
     select (select n from consultation_tallies
              where consultation_id = $1::uuid and metric = 'responses' and key = '') as responses,
-           (select household_count from communities where id = $2::uuid) as households,
+           {households} as households,
            (select count(*) from queued) as queued
-"""
+""".format(households=electorate_households("$1::uuid", "$2::uuid"))
 
 
 # ``metric`` and ``key`` travel joined by U+001E (neither holds it: metrics are constants, keys join question
