@@ -478,25 +478,19 @@ def local_search(
     problem: Problem, plan: Mapping[str, int], schedules: int, seed: int = 0, decoder: ListDecoder | None = None
 ) -> dict[str, int]:
     """Iterated local search on activity lists for a plain RCPSP: move one to three tasks of the incumbent's order
-    to another place their links allow, decode with the serial SGS, justify, keep it when no worse (now and then a
-    worse one, to wander; the best is kept). ``schedules`` decodes, seeded: the same call gives the same plan.
-
-    "No worse" is (makespan, overrun): the overrun is how far the tasks end past one day less than the best
-    makespan so far (the sum of their ends beyond it), so that among the many lists of the same makespan the search
-    walks towards one that fits a day shorter instead of wandering the plateau at random."""
+    to another place their links allow, decode with the serial SGS, justify, keep it when no longer (now and then a
+    longer one, to wander; the best is kept). ``schedules`` decodes, seeded: the same call gives the same plan."""
     rng = random.Random(seed)
     dec = decoder or ListDecoder(problem)
     dur, preds, succs = dec.dur, dec.pred_sets, dec.succ_sets
     n = len(dur)
 
-    def score(p: Sequence[int], target: int) -> tuple[int, int]:
-        ends = [p[j] + dur[j] for j in range(n)]
-        return max(ends), sum(e - target for e in ends if e > target)
+    def span(p: Sequence[int]) -> int:
+        return max(p[j] + dur[j] for j in range(n))
 
     current = dec.of_plan(plan)
-    best = list(current)
-    best_span = score(current, 0)[0]
-    current_score = score(current, best_span - 1)
+    current_span = span(current)
+    best, best_span = list(current), current_span
     ids = dec.ids
     for k in range(1, schedules + 1):
         # (start, id) is precedence-feasible unless a zero-length task and its successor start together
@@ -509,14 +503,13 @@ def local_search(
             hi = min([where[q] for q in succs[tid]] + [n - 1])
             order.insert(rng.randint(lo, hi) if hi >= lo else i, tid)
         candidate = dec.justify(dec.decode(order))
-        candidate_score = score(candidate, best_span - 1)
-        if candidate_score <= current_score or rng.random() < 0.05:
-            current, current_score = candidate, candidate_score
-            if candidate_score[0] < best_span:
-                best, best_span = list(candidate), candidate_score[0]
-                current_score = score(current, best_span - 1)
-        if k % 500 == 0 and current_score[0] > best_span:
-            current, current_score = list(best), score(best, best_span - 1)
+        length = span(candidate)
+        if length <= current_span or rng.random() < 0.05:
+            current, current_span = candidate, length
+            if length < best_span:
+                best, best_span = list(candidate), length
+        if k % 500 == 0 and current_span > best_span:
+            current, current_span = list(best), best_span
     return dec.as_plan(best)
 
 

@@ -9,11 +9,9 @@ whatever the load:
 2. small and medium networks: CP-SAT on the whole model, hinted with it (one worker, fixed seed);
 3. a plain RCPSP not proven optimal by then: iterated local search on activity lists
    (:func:`~projects.domain.scheduling.local_search`: serial SGS + forward-backward justification on index arrays,
-   :class:`~projects.domain.scheduling.ListDecoder`; a list is kept when its makespan, then its overrun past one
-   day less than the best makespan, is no worse, which leads it off a plateau), most of the budget
-   (``search_share``), counted in decoded schedules (``SCHEDULES_PER_SECOND``, calibrated so a counted second
-   costs about the wall time of a CP-SAT deterministic second); on the hard j60 instances it is what improves the
-   plan, the LNS steps after it rarely do;
+   :class:`~projects.domain.scheduling.ListDecoder`), most of the budget (``search_share``), counted in decoded
+   schedules (``SCHEDULES_PER_SECOND``, calibrated so a counted second costs about the wall time of a CP-SAT
+   deterministic second); on the hard j60 instances it is what improves the plan, the LNS steps after it rarely do;
 4. then, while budget remains and optimality is not proven, large-neighbourhood search (LNS) warm-started from the
    best plan so far, each step a CP-SAT solve of one neighbourhood with a small deterministic budget:
 
