@@ -6,7 +6,8 @@
 
 * j30 (``--j30-every``-th instance, all when 1) at ``--j30-limit`` s of deterministic time each: instances reaching
   the known optimum (j30opt.sm) and proven optimal.
-* j60 (``--j60-every``-th instance, or the instances named in ``--j60-set``) at ``--j60-limit`` s each: mean and
+* j60 (``--j60-every``-th instance, or the instances named in ``--j60-set``, e.g. ``bench/j60_tail_set.txt``: the
+  hard tail and a random sample, docs/benchmarks/projects.md) at ``--j60-limit`` s each: mean and
   largest gap to the best known makespan (j60hrs.sm), instances above 3 %, the worst instances, wall time per
   instance and deterministic time per wall second. ``--wall-cap``: the wall-clock safety cap, × the budget (+1 s);
   set it high (e.g. 1000) so the clock never cuts a solve on a loaded machine.
