@@ -384,7 +384,16 @@ async def _shutdown(runtime: Runtime, tasks: list[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()
     if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=10)
+        # a task still running after a while is cancelled again: on Python < 3.12 an ``asyncio.wait_for`` inside
+        # it (asyncpg's connect and commands use them) can swallow a cancellation that lands as its inner call
+        # completes, and a periodic job would then go back to sleeping for its interval
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        pending: set[asyncio.Task[Any]] = set(tasks)
+        while pending and loop.time() < deadline:
+            _, pending = await asyncio.wait(pending, timeout=min(2.5, max(0.0, deadline - loop.time())))
+            for task in pending:
+                task.cancel()
         for task in pending:
             log.error("shutdown_task_did_not_stop", task=task.get_name())
     for runner in runtime.consumers:
